@@ -1,0 +1,18 @@
+//! qrca: a ward office's travel-permit daemon, driven by email.
+//!
+//! The modules, from the pure centre outwards (dependencies point inwards):
+//! - [`workflow`]: the pure core. `step(case, event, ctx) -> (case', effects)`; data types.
+//! - [`config`]: `RawConfig` (TOML) → validated `Config`; account-name folding.
+//! - [`store`]: sled. Cases, outbox, audit, seen-markers, tokens, serials, in one
+//!   transaction per inbound message.
+//! - [`engine`]: one inbound event through the core into the store (the only place
+//!   that joins the clock, the RNG, the store and `step`).
+//! - [`demo`]: `qrca demo`, all three flows through the real core and store.
+//! - [`cli`]: the command line; `main.rs` only parses and dispatches.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod store;
+pub mod workflow;

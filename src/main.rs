@@ -1,0 +1,46 @@
+//! The `qrca` binary: parse the command line, set up logging, dispatch, exit.
+
+use clap::Parser;
+use qrca::cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap's help and version are successes; everything else is bad usage.
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("QRCA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match dispatch(cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("qrca: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<u8> {
+    use qrca::cli::{self, AccountsCommand};
+    match command {
+        Command::Demo { out } => qrca::demo::run(out),
+        Command::Check { config } => cli::check::run(config),
+        Command::Accounts {
+            command: AccountsCommand::Suggest { district, ward },
+        } => cli::accounts::suggest(&district, &ward),
+        Command::Cases { config, command } => cli::cases::run(config, command),
+    }
+}

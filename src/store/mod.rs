@@ -1,0 +1,1 @@
+//! Owned by its own session; see ARCHITECTURE.md.

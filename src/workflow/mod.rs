@@ -1,0 +1,44 @@
+//! The pure workflow core: `step(case, event, ctx)` decides everything (DESIGN.md §1).
+//!
+//! It owns the rules of SPEC §2 and §3: who may open, decide, stamp and revoke; which
+//! rows move where; which tokens live and die; what mails to send. It must not do
+//! I/O, read the clock or draw randomness: `Ctx` brings the time, fresh tokens and the
+//! next serial, and effects come back as data. `tests/core_is_pure.rs` fails the build
+//! if this module imports tokio, sled, lettre, std::fs, std::net, a clock or an RNG.
+
+pub mod model;
+mod step;
+
+pub use model::*;
+pub use step::step;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+/// What a step may know of the world besides the case and the event.
+pub struct Ctx<'a> {
+    pub now: Timestamp,
+    /// The ward's calendar date at `now` (permit validity counts in days).
+    pub today: Date,
+    pub ward: &'a WardRules,
+    /// The serial a case opened by this step gets (per ward and kind, from the store).
+    pub next_serial: u32,
+    /// Fresh reply tokens, at least 96 random bits each.
+    pub fresh_token: &'a mut dyn FnMut() -> ReplyToken,
+}
+
+/// `THD-T-0001`.
+pub fn case_code(short: &str, kind: Kind, serial: u32) -> String {
+    format!("{short}-{}-{serial:04}", kind.letter())
+}
+
+/// `THD-T-0001-0007`.
+pub fn permit_id(case: &str, holder: u32) -> String {
+    format!("{case}-{holder:04}")
+}
+
+/// The case code a permit id belongs to, if it is shaped like one.
+pub fn case_of_permit(permit: &str) -> Option<&str> {
+    let (case, holder) = permit.rsplit_once('-')?;
+    (holder.len() >= 4 && holder.bytes().all(|b| b.is_ascii_digit())).then_some(case)
+}

@@ -1,0 +1,555 @@
+//! The domain's data: cases, batches, rows, tokens, events, effects.
+//!
+//! Plain data with serde derives, shared by the core (`step`), the store and the
+//! adapters. Nothing here does I/O or reads the clock; constructors take every value
+//! they need.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a case is about (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Kind {
+    /// An organisation's staff (tổ chức).
+    T,
+    /// Individuals registered by the area police (cá nhân).
+    C,
+    /// Household market cards (hộ gia đình).
+    H,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::T, Kind::C, Kind::H];
+
+    pub fn letter(self) -> char {
+        match self {
+            Kind::T => 'T',
+            Kind::C => 'C',
+            Kind::H => 'H',
+        }
+    }
+
+    pub fn from_letter(c: char) -> Option<Kind> {
+        match c.to_ascii_uppercase() {
+            'T' => Some(Kind::T),
+            'C' => Some(Kind::C),
+            'H' => Some(Kind::H),
+            _ => None,
+        }
+    }
+
+    /// Whether a ward officer reviews the rows before the police stamp them.
+    pub fn needs_review(self) -> bool {
+        !matches!(self, Kind::C)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.letter())
+    }
+}
+
+/// How long a permit stays valid when its row does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Validity {
+    /// From the day of issue, this many days including that day.
+    Days(u32),
+    /// Until this date, whatever the day of issue.
+    Until(Date),
+}
+
+/// What the core needs to know of a ward: who may do what, and the permit rules.
+/// Built from the validated config; the core never reads the config itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WardRules {
+    pub code: String,
+    pub short: String,
+    pub name: String,
+    pub district: String,
+    /// Lower-case addresses of the ward officers (cán bộ UBND).
+    pub officers: Vec<String>,
+    /// Lower-case addresses of the ward police (công an xã/phường).
+    pub police: Vec<String>,
+    /// Lower-case addresses of the area police (CSKV).
+    pub area_police: Vec<String>,
+    pub validity: Validity,
+    /// Decisions count only with passing authentication results (SPEC §3).
+    pub require_auth: bool,
+}
+
+impl WardRules {
+    pub fn is_officer(&self, addr: &str) -> bool {
+        contains_addr(&self.officers, addr)
+    }
+    pub fn is_police(&self, addr: &str) -> bool {
+        contains_addr(&self.police, addr)
+    }
+    pub fn is_area_police(&self, addr: &str) -> bool {
+        contains_addr(&self.area_police, addr)
+    }
+}
+
+fn contains_addr(list: &[String], addr: &str) -> bool {
+    list.iter().any(|a| a.eq_ignore_ascii_case(addr))
+}
+
+/// An organisation as the registration mail describes it (SPEC §2, T step 1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organisation {
+    pub name: String,
+    /// Lower-case address the organisation writes from and receives at.
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector: Option<String>,
+}
+
+/// One person of a normalised roster (SPEC §4's row object).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Row {
+    /// 1..N: the numbering officers' commands use.
+    pub stt: u32,
+    /// The row as the spreadsheet numbers it, 1-based.
+    pub sheet_row: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vehicle: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub household_size: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_days: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market: Option<String>,
+}
+
+/// An error or warning about a roster, as SPEC §4 prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterIssue {
+    /// Sheet row, 1-based; `None` for a whole-file problem.
+    pub row: Option<u32>,
+    /// The header as written in the file; `None` for a whole-row problem.
+    pub column: Option<String>,
+    pub message: String,
+}
+
+/// A spreadsheet after parsing and checking (SPEC §4).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Roster {
+    pub rows: Vec<Row>,
+    pub errors: Vec<RosterIssue>,
+    pub warnings: Vec<RosterIssue>,
+}
+
+impl Roster {
+    pub fn is_valid(&self) -> bool {
+        self.errors.is_empty() && !self.rows.is_empty()
+    }
+}
+
+/// A file that came with a mail and is kept by the edge; the core only refers to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentRef {
+    /// The sanitised file name.
+    pub name: String,
+    pub size: u64,
+    /// Where the edge keeps the bytes (a content hash in the blob store).
+    pub blob: String,
+}
+
+/// A roster as it arrived: the parsed sheet and the documents sent with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterSubmission {
+    pub file_name: String,
+    pub roster: Roster,
+    #[serde(default)]
+    pub documents: Vec<DocumentRef>,
+}
+
+/// A reply token: at least 96 random bits, made at the edge, written in the plus part
+/// of the ward account's address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ReplyToken(pub String);
+
+impl fmt::Display for ReplyToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The stage of a batch that a token is bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TokenStage {
+    Review,
+    Stamp,
+}
+
+/// A token handed to one addressee for one stage of one batch of one case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenGrant {
+    pub token: ReplyToken,
+    pub batch: u32,
+    pub stage: TokenStage,
+    /// Lower-case address the request was sent to.
+    pub addressee: String,
+    /// False once the stage has ended; a dead token is refused, never reused.
+    pub live: bool,
+}
+
+/// Where a batch stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BatchStage {
+    /// Ward officers are deciding row by row.
+    Review,
+    /// The ward police are stamping approved rows.
+    Stamp,
+    /// Every row has an outcome.
+    Closed,
+}
+
+/// A permit as issued: its id never changes and is never reused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permit {
+    /// `THD-T-0001-0007`.
+    pub id: String,
+    pub valid_from: Date,
+    pub valid_until: Date,
+    pub issued_at: Timestamp,
+    /// The police address whose reply stamped it.
+    pub stamped_by: String,
+}
+
+/// Where one row of a batch stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RowState {
+    /// Waiting for an officer.
+    Pending,
+    /// The person already holds a valid permit on this case; reported, not issued twice.
+    AlreadyHolds { permit: String },
+    /// Approved (by an officer, or by the area police for kind C); waiting for the stamp.
+    Approved { by: String, at: Timestamp },
+    /// An officer rejected it.
+    Rejected {
+        by: String,
+        at: Timestamp,
+        reason: String,
+    },
+    /// The police refused to stamp it.
+    Refused {
+        by: String,
+        at: Timestamp,
+        reason: String,
+    },
+    Issued(Permit),
+    /// Issued, then revoked by an officer or the police.
+    Revoked {
+        permit: Permit,
+        by: String,
+        at: Timestamp,
+        reason: String,
+    },
+}
+
+/// One person in a batch and their outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchRow {
+    pub person: Row,
+    pub state: RowState,
+}
+
+/// One roster accepted on a case; a later roster is a new batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    /// 1-based, per case.
+    pub no: u32,
+    pub received_at: Timestamp,
+    /// Lower-case address that sent the roster.
+    pub from: String,
+    pub file_name: String,
+    #[serde(default)]
+    pub documents: Vec<DocumentRef>,
+    pub stage: BatchStage,
+    pub rows: Vec<BatchRow>,
+}
+
+/// Everything the office knows about one registration and its rosters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    /// `THD-T-0001`.
+    pub code: String,
+    /// The ward's config code, e.g. `hoankiem.tranhungdao`.
+    pub ward: String,
+    pub kind: Kind,
+    pub serial: u32,
+    pub opened_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Lower-case address of whoever opened the case.
+    pub opened_by: String,
+    /// Kind T only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<Organisation>,
+    /// Area police to keep informed (cc) about this case.
+    #[serde(default)]
+    pub area_police: Vec<String>,
+    #[serde(default)]
+    pub batches: Vec<Batch>,
+    #[serde(default)]
+    pub tokens: Vec<TokenGrant>,
+    /// The last holder number used for a permit id on this case.
+    #[serde(default)]
+    pub last_holder: u32,
+}
+
+/// Whether the authentication results of a mail vouch for its From address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthEvidence {
+    /// A trusted server said `dmarc=pass` (or `dkim=pass` for the From domain).
+    Pass {
+        authserv_id: String,
+        method: String,
+        domain: String,
+    },
+    /// The config trusts no server, so nothing was required.
+    NotRequired,
+    /// No trusted `Authentication-Results`, or one that does not pass.
+    Fail { detail: String },
+}
+
+impl AuthEvidence {
+    pub fn passes(&self) -> bool {
+        !matches!(self, AuthEvidence::Fail { .. })
+    }
+}
+
+impl fmt::Display for AuthEvidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthEvidence::Pass {
+                authserv_id,
+                method,
+                domain,
+            } => write!(f, "{method}=pass for {domain} by {authserv_id}"),
+            AuthEvidence::NotRequired => f.write_str("not required by config"),
+            AuthEvidence::Fail { detail } => write!(f, "failed: {detail}"),
+        }
+    }
+}
+
+/// Which rows a command is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rows {
+    /// Every row the command can apply to (undecided rows; approved rows for a stamp).
+    All,
+    /// These STT numbers, in the order written.
+    List(Vec<u32>),
+}
+
+/// One line of a reply that decides (SPEC §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    Approve(Rows),
+    Reject { rows: Rows, reason: String },
+    Stamp(Rows),
+}
+
+/// A request to revoke one permit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub permit: String,
+    pub reason: String,
+}
+
+/// What an inbound mail means, once the gate has read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventBody {
+    /// An officer or area police registers an organisation: opens a T case.
+    RegisterOrganisation(Organisation),
+    /// An area police sends a roster of individuals (C) or households (H): opens a case.
+    RegisterRoster {
+        kind: Kind,
+        submission: RosterSubmission,
+    },
+    /// A roster on an open case.
+    Roster(RosterSubmission),
+    /// A reply with decision commands; `unreadable` holds lines the parser could not read.
+    Reply {
+        token: Option<ReplyToken>,
+        commands: Vec<Command>,
+        #[serde(default)]
+        unreadable: Vec<String>,
+    },
+    Revoke(Vec<Revocation>),
+    Status,
+}
+
+/// An inbound mail as the core sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Lower-case From address.
+    pub sender: String,
+    pub message_id: String,
+    pub auth: AuthEvidence,
+    pub body: EventBody,
+}
+
+/// Every mail the daemon sends; the template files are named after these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Template {
+    CaseOpened,
+    RosterInvalid,
+    RosterUnderReview,
+    ReviewRequest,
+    DecisionRecorded,
+    RowsRejected,
+    StampRequest,
+    PermitsIssued,
+    PermitForPerson,
+    RowsRefused,
+    ReplyNotApplied,
+    Help,
+    Status,
+    PermitsRevoked,
+}
+
+impl Template {
+    /// The template's file stem under `templates/mail/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Template::CaseOpened => "case_opened",
+            Template::RosterInvalid => "roster_invalid",
+            Template::RosterUnderReview => "roster_under_review",
+            Template::ReviewRequest => "review_request",
+            Template::DecisionRecorded => "decision_recorded",
+            Template::RowsRejected => "rows_rejected",
+            Template::StampRequest => "stamp_request",
+            Template::PermitsIssued => "permits_issued",
+            Template::PermitForPerson => "permit_for_person",
+            Template::RowsRefused => "rows_refused",
+            Template::ReplyNotApplied => "reply_not_applied",
+            Template::Help => "help",
+            Template::Status => "status",
+            Template::PermitsRevoked => "permits_revoked",
+        }
+    }
+}
+
+/// A file to attach, rendered by the edge when the mail is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttachmentRef {
+    /// The batch's rows as .xlsx with STT, for officers and police.
+    NormalisedRoster { batch: u32 },
+    /// A document the organisation sent with its roster.
+    Document(DocumentRef),
+    /// One PDF per permit listed.
+    Permits { permits: Vec<String> },
+    /// The A4 4-up print sheet of the permits listed, in roster order.
+    PrintSheet { permits: Vec<String> },
+}
+
+/// A mail to send, as data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutMail {
+    pub template: Template,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    /// For requests: the token the addressee replies on (in Reply-To).
+    pub reply_token: Option<ReplyToken>,
+    pub attachments: Vec<AttachmentRef>,
+    /// What the template shows.
+    pub data: serde_json::Value,
+}
+
+/// A permit newly issued, for the renderer and the store's permit index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedPermit {
+    pub stt: u32,
+    pub permit: String,
+}
+
+/// One line of a case's audit trail: who did what, when, and on what evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: Timestamp,
+    pub case: String,
+    pub sender: String,
+    pub message_id: String,
+    pub auth_evidence: AuthEvidence,
+    /// A readable account of what was accepted, e.g. "approved rows 1-5".
+    pub decision: String,
+}
+
+/// What the edge must do after a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Effect {
+    SendMail(OutMail),
+    IssuePermits {
+        case: String,
+        batch: u32,
+        rows: Vec<IssuedPermit>,
+    },
+    Audit(AuditEntry),
+}
+
+/// Why an event was refused: it changes nothing and is logged (SPEC §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RefusalReason {
+    /// A decision that did not arrive on a reply token.
+    NoToken,
+    /// A token this case never issued.
+    UnknownToken,
+    /// A token whose stage has ended.
+    DeadToken,
+    /// A token issued to someone else.
+    WrongAddressee,
+    /// The sender has no role that permits this on this ward or case.
+    NotPermitted,
+    /// Authentication results do not vouch for the sender.
+    NotAuthenticated,
+    /// The event needs a case and there is none, or opens one that exists.
+    NoSuchCase,
+}
+
+/// A refused event, with a reason that the audit and the daily report can print.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub reason: RefusalReason,
+    pub detail: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl std::error::Error for Refusal {}
