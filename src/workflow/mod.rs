@@ -6,11 +6,17 @@
 //! next serial, and effects come back as data. `tests/core_is_pure.rs` fails the build
 //! if this module imports tokio, sled, lettre, std::fs, std::net, a clock or an RNG.
 
+#[cfg(test)]
+mod fixtures;
 pub mod model;
+#[cfg(test)]
+mod props;
 mod step;
+#[cfg(test)]
+mod tests;
 
 pub use model::*;
-pub use step::step;
+pub use step::{fmt_rows, step};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -37,8 +43,19 @@ pub fn permit_id(case: &str, holder: u32) -> String {
     format!("{case}-{holder:04}")
 }
 
-/// The case code a permit id belongs to, if it is shaped like one.
+/// The case code a permit id belongs to, if it is shaped like one
+/// (`SHORT-K-serial-holder`, numbers of at least four digits).
 pub fn case_of_permit(permit: &str) -> Option<&str> {
     let (case, holder) = permit.rsplit_once('-')?;
-    (holder.len() >= 4 && holder.bytes().all(|b| b.is_ascii_digit())).then_some(case)
+    let mut parts = case.split('-');
+    let (short, kind, serial) = (parts.next()?, parts.next()?, parts.next()?);
+    let number = |s: &str| s.len() >= 4 && s.bytes().all(|b| b.is_ascii_digit());
+    let shaped = parts.next().is_none()
+        && !short.is_empty()
+        && short.bytes().all(|b| b.is_ascii_uppercase())
+        && kind.len() == 1
+        && kind.chars().next().and_then(Kind::from_letter).is_some()
+        && number(serial)
+        && number(holder);
+    shaped.then_some(case)
 }

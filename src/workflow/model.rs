@@ -255,9 +255,19 @@ pub enum RowState {
     /// Waiting for an officer.
     Pending,
     /// The person already holds a valid permit on this case; reported, not issued twice.
-    AlreadyHolds { permit: String },
+    AlreadyHolds {
+        permit: String,
+    },
+    /// The person is still being decided in an earlier open batch of this case.
+    InAnotherBatch {
+        batch: u32,
+        stt: u32,
+    },
     /// Approved (by an officer, or by the area police for kind C); waiting for the stamp.
-    Approved { by: String, at: Timestamp },
+    Approved {
+        by: String,
+        at: Timestamp,
+    },
     /// An officer rejected it.
     Rejected {
         by: String,
@@ -427,7 +437,7 @@ pub struct Event {
 pub enum Template {
     CaseOpened,
     RosterInvalid,
-    RosterUnderReview,
+    RosterAccepted,
     ReviewRequest,
     DecisionRecorded,
     RowsRejected,
@@ -447,7 +457,7 @@ impl Template {
         match self {
             Template::CaseOpened => "case_opened",
             Template::RosterInvalid => "roster_invalid",
-            Template::RosterUnderReview => "roster_under_review",
+            Template::RosterAccepted => "roster_accepted",
             Template::ReviewRequest => "review_request",
             Template::DecisionRecorded => "decision_recorded",
             Template::RowsRejected => "rows_rejected",
@@ -537,6 +547,8 @@ pub enum RefusalReason {
     NotAuthenticated,
     /// The event needs a case and there is none, or opens one that exists.
     NoSuchCase,
+    /// The event cannot be read as what it claims to be (e.g. a registration without a name).
+    Malformed,
 }
 
 /// A refused event, with a reason that the audit and the daily report can print.

@@ -1,0 +1,1165 @@
+//! Table-driven tests: one row per transition of SPEC §2 and §3.
+
+use super::fixtures::*;
+use super::step::fmt_rows;
+use super::*;
+use jiff::civil::date;
+
+/// What a row of the table expects.
+enum Expect {
+    Refused(RefusalReason),
+    /// Accepted: the batch stages after the step, the mails (template, first recipient),
+    /// and whether the case changed (one audit entry) or not (none).
+    Accepted {
+        stages: Vec<BatchStage>,
+        mails: Vec<(Template, &'static str)>,
+        changed: bool,
+    },
+}
+
+use BatchStage::{Closed, Review, Stamp};
+use Template as M;
+
+struct Case_ {
+    name: &'static str,
+    /// Builds the case (or none) and the event to apply to it.
+    setup: fn(&mut World) -> (Option<Case>, Event),
+    expect: Expect,
+}
+
+fn accepted(stages: &[BatchStage], mails: &[(Template, &'static str)], changed: bool) -> Expect {
+    Expect::Accepted {
+        stages: stages.to_vec(),
+        mails: mails.to_vec(),
+        changed,
+    }
+}
+
+fn reply_ev(
+    w: &mut World,
+    case: &Case,
+    sender: &str,
+    token_of: &str,
+    commands: Vec<Command>,
+) -> Event {
+    let token = live_token(case, token_of);
+    w.event(
+        sender,
+        EventBody::Reply {
+            token,
+            commands,
+            unreadable: vec![],
+        },
+    )
+}
+
+fn reject(rows: Rows, reason: &str) -> Command {
+    Command::Reject {
+        rows,
+        reason: reason.into(),
+    }
+}
+
+fn table() -> Vec<Case_> {
+    vec![
+        // --- opening cases ---
+        Case_ {
+            name: "an officer registers an organisation",
+            setup: |w| {
+                (
+                    None,
+                    w.event(OFFICER, EventBody::RegisterOrganisation(organisation())),
+                )
+            },
+            expect: accepted(&[], &[(M::CaseOpened, ORG)], true),
+        },
+        Case_ {
+            name: "an area police registers an organisation",
+            setup: |w| {
+                (
+                    None,
+                    w.event(CSKV, EventBody::RegisterOrganisation(organisation())),
+                )
+            },
+            expect: accepted(&[], &[(M::CaseOpened, ORG)], true),
+        },
+        Case_ {
+            name: "a stranger cannot register an organisation",
+            setup: |w| {
+                (
+                    None,
+                    w.event(STRANGER, EventBody::RegisterOrganisation(organisation())),
+                )
+            },
+            expect: Expect::Refused(RefusalReason::NotPermitted),
+        },
+        Case_ {
+            name: "the police cannot register an organisation",
+            setup: |w| {
+                (
+                    None,
+                    w.event(POLICE, EventBody::RegisterOrganisation(organisation())),
+                )
+            },
+            expect: Expect::Refused(RefusalReason::NotPermitted),
+        },
+        Case_ {
+            name: "a registration without passing authentication is refused",
+            setup: |w| {
+                let mut ev = w.event(OFFICER, EventBody::RegisterOrganisation(organisation()));
+                ev.auth = AuthEvidence::Fail {
+                    detail: "dmarc=fail".into(),
+                };
+                (None, ev)
+            },
+            expect: Expect::Refused(RefusalReason::NotAuthenticated),
+        },
+        Case_ {
+            name: "a registration without a name is malformed",
+            setup: |w| {
+                let mut org = organisation();
+                org.name = " ".into();
+                (None, w.event(OFFICER, EventBody::RegisterOrganisation(org)))
+            },
+            expect: Expect::Refused(RefusalReason::Malformed),
+        },
+        Case_ {
+            name: "a registration on an existing case is refused",
+            setup: |w| {
+                let case = w.open_t();
+                let ev = w.event(OFFICER, EventBody::RegisterOrganisation(organisation()));
+                (Some(case), ev)
+            },
+            expect: Expect::Refused(RefusalReason::NoSuchCase),
+        },
+        Case_ {
+            name: "an area police registers individuals: straight to the police",
+            setup: |w| {
+                let ev = w.event(
+                    CSKV,
+                    EventBody::RegisterRoster {
+                        kind: Kind::C,
+                        submission: submission(3, 0),
+                    },
+                );
+                (None, ev)
+            },
+            expect: accepted(
+                &[Stamp],
+                &[(M::RosterAccepted, CSKV), (M::StampRequest, POLICE)],
+                true,
+            ),
+        },
+        Case_ {
+            name: "an area police registers households: officers review first",
+            setup: |w| {
+                let ev = w.event(
+                    CSKV,
+                    EventBody::RegisterRoster {
+                        kind: Kind::H,
+                        submission: submission(3, 0),
+                    },
+                );
+                (None, ev)
+            },
+            expect: accepted(
+                &[Review],
+                &[
+                    (M::RosterAccepted, CSKV),
+                    (M::ReviewRequest, OFFICER),
+                    (M::ReviewRequest, OFFICER2),
+                ],
+                true,
+            ),
+        },
+        Case_ {
+            name: "an officer cannot register individuals",
+            setup: |w| {
+                let ev = w.event(
+                    OFFICER,
+                    EventBody::RegisterRoster {
+                        kind: Kind::C,
+                        submission: submission(3, 0),
+                    },
+                );
+                (None, ev)
+            },
+            expect: Expect::Refused(RefusalReason::NotPermitted),
+        },
+        Case_ {
+            name: "a registration of kind T with a roster is malformed",
+            setup: |w| {
+                let ev = w.event(
+                    CSKV,
+                    EventBody::RegisterRoster {
+                        kind: Kind::T,
+                        submission: submission(3, 0),
+                    },
+                );
+                (None, ev)
+            },
+            expect: Expect::Refused(RefusalReason::Malformed),
+        },
+        Case_ {
+            name: "an invalid roster registration opens the case and sends the errors",
+            setup: |w| {
+                let ev = w.event(
+                    CSKV,
+                    EventBody::RegisterRoster {
+                        kind: Kind::C,
+                        submission: invalid_submission(),
+                    },
+                );
+                (None, ev)
+            },
+            expect: accepted(&[], &[(M::RosterInvalid, CSKV)], true),
+        },
+        Case_ {
+            name: "a mail on no case is refused",
+            setup: |w| (None, w.event(ORG, EventBody::Status)),
+            expect: Expect::Refused(RefusalReason::NoSuchCase),
+        },
+        // --- rosters ---
+        Case_ {
+            name: "the organisation sends a valid roster: review requested",
+            setup: |w| {
+                let case = w.open_t();
+                let ev = w.event(ORG, EventBody::Roster(submission(5, 0)));
+                (Some(case), ev)
+            },
+            expect: accepted(
+                &[Review],
+                &[
+                    (M::RosterAccepted, ORG),
+                    (M::ReviewRequest, OFFICER),
+                    (M::ReviewRequest, OFFICER2),
+                ],
+                true,
+            ),
+        },
+        Case_ {
+            name: "an invalid roster gets its errors back and the case waits",
+            setup: |w| {
+                let case = w.open_t();
+                let ev = w.event(ORG, EventBody::Roster(invalid_submission()));
+                (Some(case), ev)
+            },
+            expect: accepted(&[], &[(M::RosterInvalid, ORG)], false),
+        },
+        Case_ {
+            name: "an empty roster is invalid",
+            setup: |w| {
+                let case = w.open_t();
+                let ev = w.event(ORG, EventBody::Roster(submission(0, 0)));
+                (Some(case), ev)
+            },
+            expect: accepted(&[], &[(M::RosterInvalid, ORG)], false),
+        },
+        Case_ {
+            name: "a roster from a stranger is refused",
+            setup: |w| {
+                let case = w.open_t();
+                let ev = w.event(STRANGER, EventBody::Roster(submission(5, 0)));
+                (Some(case), ev)
+            },
+            expect: Expect::Refused(RefusalReason::NotPermitted),
+        },
+        Case_ {
+            name: "a later roster is a new batch",
+            setup: |w| {
+                let case = w.t_closed(3);
+                let ev = w.event(ORG, EventBody::Roster(submission(2, 100)));
+                (Some(case), ev)
+            },
+            expect: accepted(
+                &[Closed, Review],
+                &[
+                    (M::RosterAccepted, ORG),
+                    (M::ReviewRequest, OFFICER),
+                    (M::ReviewRequest, OFFICER2),
+                ],
+                true,
+            ),
+        },
+        Case_ {
+            name: "a later roster of people who all hold valid permits closes at once",
+            setup: |w| {
+                let case = w.t_closed(3);
+                let ev = w.event(ORG, EventBody::Roster(submission(3, 0)));
+                (Some(case), ev)
+            },
+            expect: accepted(&[Closed, Closed], &[(M::RosterAccepted, ORG)], true),
+        },
+        Case_ {
+            name: "a mail on another ward's case is refused",
+            setup: |w| {
+                let mut case = w.open_t();
+                case.ward = "hoankiem.hangbac".into();
+                let ev = w.event(ORG, EventBody::Status);
+                (Some(case), ev)
+            },
+            expect: Expect::Refused(RefusalReason::NotPermitted),
+        },
+        // --- review ---
+        Case_ {
+            name: "an officer approves everything: stamp requested",
+            setup: |w| {
+                let case = w.t_review(5);
+                let ev = reply_ev(
+                    w,
+                    &case,
+                    OFFICER,
+                    OFFICER,
+                    vec![Command::Approve(Rows::All)],
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(
+                &[Stamp],
+                &[(M::DecisionRecorded, OFFICER), (M::StampRequest, POLICE)],
+                true,
+            ),
+        },
+        Case_ {
+            name: "a partial approval keeps the review open",
+            setup: |w| {
+                let case = w.t_review(5);
+                let ev = reply_ev(
+                    w,
+                    &case,
+                    OFFICER,
+                    OFFICER,
+                    vec![Command::Approve(Rows::List(vec![1, 2]))],
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(&[Review], &[(M::DecisionRecorded, OFFICER)], true),
+        },
+        Case_ {
+            name: "a rejection goes back to the organisation",
+            setup: |w| {
+                let case = w.t_review(5);
+                let ev = reply_ev(
+                    w,
+                    &case,
+                    OFFICER,
+                    OFFICER,
+                    vec![reject(Rows::List(vec![5]), "thiếu giấy tờ")],
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(
+                &[Review],
+                &[(M::DecisionRecorded, OFFICER), (M::RowsRejected, ORG)],
+                true,
+            ),
+        },
+        Case_ {
+            name: "approve some, reject the rest: review ends, stamp requested",
+            setup: |w| {
+                let case = w.t_review(5);
+                let ev = reply_ev(
+                    w,
+                    &case,
+                    OFFICER,
+                    OFFICER,
+                    vec![
+                        Command::Approve(Rows::List(vec![1, 2, 3])),
+                        reject(Rows::All, "không đủ điều kiện"),
+                    ],
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(
+                &[Stamp],
+                &[
+                    (M::DecisionRecorded, OFFICER),
+                    (M::RowsRejected, ORG),
+                    (M::StampRequest, POLICE),
+                ],
+                true,
+            ),
+        },
+        Case_ {
+            name: "everything rejected: the batch closes without a stamp request",
+            setup: |w| {
+                let case = w.t_review(2);
+                let ev = reply_ev(
+                    w,
+                    &case,
+                    OFFICER,
+                    OFFICER,
+                    vec![reject(Rows::All, "không đủ điều kiện")],
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(
+                &[Closed],
+                &[(M::DecisionRecorded, OFFICER), (M::RowsRejected, ORG)],
+                true,
+            ),
+        },
+        Case_ {
+            name: "a rejection without a reason is not applied",
+            setup: |w| {
+                let case = w.t_review(5);
+                let ev = reply_ev(
+                    w,
+                    &case,
+                    OFFICER,
+                    OFFICER,
+                    vec![reject(Rows::List(vec![2]), " ")],
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(&[Review], &[(M::ReplyNotApplied, OFFICER)], false),
+        },
+        Case_ {
+            name: "a row that does not exist: nothing applied",
+            setup: |w| {
+                let case = w.t_review(5);
+                let ev = reply_ev(
+                    w,
+                    &case,
+                    OFFICER,
+                    OFFICER,
+                    vec![
+                        Command::Approve(Rows::List(vec![1])),
+                        Command::Approve(Rows::List(vec![99])),
+                    ],
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(&[Review], &[(M::ReplyNotApplied, OFFICER)], false),
+        },
+        Case_ {
+            name: "a row decided twice in one reply: nothing applied",
+            setup: |w| {
+                let case = w.t_review(5);
+                let ev = reply_ev(
+                    w,
+                    &case,
+                    OFFICER,
+                    OFFICER,
+                    vec![
+                        Command::Approve(Rows::List(vec![1])),
+                        reject(Rows::List(vec![1]), "nhầm"),
+                    ],
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(&[Review], &[(M::ReplyNotApplied, OFFICER)], false),
+        },
+        Case_ {
+            name: "an officer cannot stamp",
+            setup: |w| {
+                let case = w.t_review(5);
+                let ev = reply_ev(w, &case, OFFICER, OFFICER, vec![Command::Stamp(Rows::All)]);
+                (Some(case), ev)
+            },
+            expect: accepted(&[Review], &[(M::ReplyNotApplied, OFFICER)], false),
+        },
+        Case_ {
+            name: "a decision without a token is refused",
+            setup: |w| {
+                let case = w.t_review(5);
+                let ev = reply_ev(
+                    w,
+                    &case,
+                    OFFICER,
+                    "nobody",
+                    vec![Command::Approve(Rows::All)],
+                );
+                (Some(case), ev)
+            },
+            expect: Expect::Refused(RefusalReason::NoToken),
+        },
+        Case_ {
+            name: "a token the case never issued is refused",
+            setup: |w| {
+                let case = w.t_review(5);
+                let ev = w.event(
+                    OFFICER,
+                    EventBody::Reply {
+                        token: Some(ReplyToken("forged0000000000000000000".into())),
+                        commands: vec![Command::Approve(Rows::All)],
+                        unreadable: vec![],
+                    },
+                );
+                (Some(case), ev)
+            },
+            expect: Expect::Refused(RefusalReason::UnknownToken),
+        },
+        Case_ {
+            name: "another officer's token is refused",
+            setup: |w| {
+                let case = w.t_review(5);
+                let ev = reply_ev(
+                    w,
+                    &case,
+                    OFFICER2,
+                    OFFICER,
+                    vec![Command::Approve(Rows::All)],
+                );
+                (Some(case), ev)
+            },
+            expect: Expect::Refused(RefusalReason::WrongAddressee),
+        },
+        Case_ {
+            name: "a spoofed officer address without authentication is refused",
+            setup: |w| {
+                let case = w.t_review(5);
+                let mut ev = reply_ev(
+                    w,
+                    &case,
+                    OFFICER,
+                    OFFICER,
+                    vec![Command::Approve(Rows::All)],
+                );
+                ev.auth = AuthEvidence::Fail {
+                    detail: "no trusted Authentication-Results".into(),
+                };
+                (Some(case), ev)
+            },
+            expect: Expect::Refused(RefusalReason::NotAuthenticated),
+        },
+        Case_ {
+            name: "an officer removed from the config can no longer decide",
+            setup: |w| {
+                let case = w.t_review(5);
+                w.ward.officers.retain(|o| o != OFFICER);
+                let ev = reply_ev(
+                    w,
+                    &case,
+                    OFFICER,
+                    OFFICER,
+                    vec![Command::Approve(Rows::All)],
+                );
+                (Some(case), ev)
+            },
+            expect: Expect::Refused(RefusalReason::NotPermitted),
+        },
+        Case_ {
+            name: "a review token after the review ended is dead",
+            setup: |w| {
+                let case = w.t_review(3);
+                let token = live_token(&case, OFFICER);
+                let (case, _) = match w.reply(&case, OFFICER, vec![Command::Approve(Rows::All)]) {
+                    Ok(out) => out,
+                    Err(r) => panic!("{r}"),
+                };
+                let ev = w.event(
+                    OFFICER,
+                    EventBody::Reply {
+                        token,
+                        commands: vec![reject(Rows::All, "đổi ý")],
+                        unreadable: vec![],
+                    },
+                );
+                (Some(case), ev)
+            },
+            expect: Expect::Refused(RefusalReason::DeadToken),
+        },
+        Case_ {
+            name: "an unreadable reply on a token gets help and changes nothing",
+            setup: |w| {
+                let case = w.t_review(3);
+                let token = live_token(&case, OFFICER);
+                let ev = w.event(
+                    OFFICER,
+                    EventBody::Reply {
+                        token,
+                        commands: vec![Command::Approve(Rows::List(vec![1]))],
+                        unreadable: vec!["DUYET HET TRU SO 3".into()],
+                    },
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(&[Review], &[(M::Help, OFFICER)], false),
+        },
+        Case_ {
+            name: "a plain reply from the organisation gets help",
+            setup: |w| {
+                let case = w.t_review(3);
+                let ev = w.event(
+                    ORG,
+                    EventBody::Reply {
+                        token: None,
+                        commands: vec![],
+                        unreadable: vec!["Cảm ơn anh chị".into()],
+                    },
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(&[Review], &[(M::Help, ORG)], false),
+        },
+        Case_ {
+            name: "a plain reply from a stranger is refused",
+            setup: |w| {
+                let case = w.t_review(3);
+                let ev = w.event(
+                    STRANGER,
+                    EventBody::Reply {
+                        token: None,
+                        commands: vec![],
+                        unreadable: vec!["?".into()],
+                    },
+                );
+                (Some(case), ev)
+            },
+            expect: Expect::Refused(RefusalReason::NotPermitted),
+        },
+        // --- stamp ---
+        Case_ {
+            name: "the police stamp every approved row: permits go out, the batch closes",
+            setup: |w| {
+                let case = w.t_stamp(4, &[1, 2, 3]);
+                let ev = reply_ev(w, &case, POLICE, POLICE, vec![Command::Stamp(Rows::All)]);
+                (Some(case), ev)
+            },
+            expect: accepted(
+                &[Closed],
+                &[(M::DecisionRecorded, POLICE), (M::PermitsIssued, ORG)],
+                true,
+            ),
+        },
+        Case_ {
+            name: "the police stamp some rows: the stage stays open",
+            setup: |w| {
+                let case = w.t_stamp(4, &[1, 2, 3]);
+                let ev = reply_ev(
+                    w,
+                    &case,
+                    POLICE,
+                    POLICE,
+                    vec![Command::Stamp(Rows::List(vec![1, 2]))],
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(
+                &[Stamp],
+                &[(M::DecisionRecorded, POLICE), (M::PermitsIssued, ORG)],
+                true,
+            ),
+        },
+        Case_ {
+            name: "the police refuse a row with a reason",
+            setup: |w| {
+                let case = w.t_stamp(4, &[1, 2, 3]);
+                let ev = reply_ev(
+                    w,
+                    &case,
+                    POLICE,
+                    POLICE,
+                    vec![
+                        Command::Stamp(Rows::List(vec![1, 2])),
+                        reject(Rows::List(vec![3]), "sai địa chỉ"),
+                    ],
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(
+                &[Closed],
+                &[
+                    (M::DecisionRecorded, POLICE),
+                    (M::RowsRefused, ORG),
+                    (M::PermitsIssued, ORG),
+                ],
+                true,
+            ),
+        },
+        Case_ {
+            name: "the police cannot stamp a rejected row",
+            setup: |w| {
+                let case = w.t_stamp(4, &[1, 2, 3]);
+                let ev = reply_ev(
+                    w,
+                    &case,
+                    POLICE,
+                    POLICE,
+                    vec![Command::Stamp(Rows::List(vec![4]))],
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(&[Stamp], &[(M::ReplyNotApplied, POLICE)], false),
+        },
+        Case_ {
+            name: "the police cannot approve",
+            setup: |w| {
+                let case = w.t_stamp(4, &[1, 2, 3]);
+                let ev = reply_ev(w, &case, POLICE, POLICE, vec![Command::Approve(Rows::All)]);
+                (Some(case), ev)
+            },
+            expect: accepted(&[Stamp], &[(M::ReplyNotApplied, POLICE)], false),
+        },
+        Case_ {
+            name: "an officer cannot use the police's token",
+            setup: |w| {
+                let case = w.t_stamp(4, &[1, 2, 3]);
+                let ev = reply_ev(w, &case, OFFICER, POLICE, vec![Command::Stamp(Rows::All)]);
+                (Some(case), ev)
+            },
+            expect: Expect::Refused(RefusalReason::WrongAddressee),
+        },
+        Case_ {
+            name: "a permit that would already be expired is not issued",
+            setup: |w| {
+                let case = w.t_stamp(2, &[1, 2]);
+                w.ward.validity = Validity::Until(date(2021, 9, 1));
+                let ev = reply_ev(w, &case, POLICE, POLICE, vec![Command::Stamp(Rows::All)]);
+                (Some(case), ev)
+            },
+            expect: accepted(&[Stamp], &[(M::ReplyNotApplied, POLICE)], false),
+        },
+        Case_ {
+            name: "individuals' permits also go to each person with an email",
+            setup: |w| {
+                let (case, _) = w.ok(
+                    None,
+                    CSKV,
+                    EventBody::RegisterRoster {
+                        kind: Kind::C,
+                        submission: submission(3, 0),
+                    },
+                );
+                let ev = reply_ev(w, &case, POLICE, POLICE, vec![Command::Stamp(Rows::All)]);
+                (Some(case), ev)
+            },
+            expect: accepted(
+                &[Closed],
+                &[
+                    (M::DecisionRecorded, POLICE),
+                    (M::PermitsIssued, CSKV),
+                    (M::PermitForPerson, "nguoi1@example.vn"),
+                    (M::PermitForPerson, "nguoi3@example.vn"),
+                ],
+                true,
+            ),
+        },
+        // --- revocation and status ---
+        Case_ {
+            name: "an officer revokes a permit",
+            setup: |w| {
+                let case = w.t_closed(2);
+                let ev = w.event(
+                    OFFICER,
+                    EventBody::Revoke(vec![Revocation {
+                        permit: "THD-T-0001-0002".into(),
+                        reason: "nghỉ việc".into(),
+                    }]),
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(&[Closed], &[(M::PermitsRevoked, ORG)], true),
+        },
+        Case_ {
+            name: "revoking a permit the case never issued is not applied",
+            setup: |w| {
+                let case = w.t_closed(2);
+                let ev = w.event(
+                    POLICE,
+                    EventBody::Revoke(vec![Revocation {
+                        permit: "THD-T-0001-0009".into(),
+                        reason: "nghỉ việc".into(),
+                    }]),
+                );
+                (Some(case), ev)
+            },
+            expect: accepted(&[Closed], &[(M::ReplyNotApplied, POLICE)], false),
+        },
+        Case_ {
+            name: "the organisation cannot revoke",
+            setup: |w| {
+                let case = w.t_closed(2);
+                let ev = w.event(
+                    ORG,
+                    EventBody::Revoke(vec![Revocation {
+                        permit: "THD-T-0001-0001".into(),
+                        reason: "x".into(),
+                    }]),
+                );
+                (Some(case), ev)
+            },
+            expect: Expect::Refused(RefusalReason::NotPermitted),
+        },
+        Case_ {
+            name: "any party gets the status",
+            setup: |w| {
+                let case = w.t_review(3);
+                let ev = w.event(ORG, EventBody::Status);
+                (Some(case), ev)
+            },
+            expect: accepted(&[Review], &[(M::Status, ORG)], false),
+        },
+        Case_ {
+            name: "a stranger gets no status",
+            setup: |w| {
+                let case = w.t_review(3);
+                let ev = w.event(STRANGER, EventBody::Status);
+                (Some(case), ev)
+            },
+            expect: Expect::Refused(RefusalReason::NotPermitted),
+        },
+    ]
+}
+
+#[test]
+fn every_transition_does_what_the_table_says() {
+    let table = table();
+    assert!(table.len() >= 40, "the table lost rows");
+    let mut failures = Vec::new();
+    for row in table {
+        let mut w = World::default();
+        let (case, event) = (row.setup)(&mut w);
+        let out = w.step(case.as_ref(), &event);
+        match (&row.expect, out) {
+            (Expect::Refused(want), Err(got)) => {
+                assert_eq!(*want, got.reason, "{}: {}", row.name, got.detail);
+                assert!(
+                    !got.detail.is_empty(),
+                    "{}: a refusal needs a reason",
+                    row.name
+                );
+            }
+            (Expect::Refused(want), Ok((_, effects))) => {
+                panic!(
+                    "{}: expected refusal {want:?}, got {:?}",
+                    row.name,
+                    mails(&effects)
+                )
+            }
+            (Expect::Accepted { .. }, Err(r)) => panic!("{}: refused: {r}", row.name),
+            (
+                Expect::Accepted {
+                    stages: want_stages,
+                    mails: want_mails,
+                    changed,
+                },
+                Ok((new, effects)),
+            ) => {
+                assert_eq!(&stages(&new), want_stages, "{}: stages", row.name);
+                let got: Vec<(Template, String)> = mails(&effects)
+                    .into_iter()
+                    .map(|(t, to)| (t, to.first().cloned().unwrap_or_default()))
+                    .collect();
+                let want: Vec<(Template, String)> = want_mails
+                    .iter()
+                    .map(|(t, to)| (*t, to.to_string()))
+                    .collect();
+                if got != want {
+                    failures.push(format!("{}: mails {got:?}, want {want:?}", row.name));
+                    continue;
+                }
+                assert_eq!(
+                    audits(&effects),
+                    usize::from(*changed),
+                    "{}: audit entries",
+                    row.name
+                );
+                if !changed {
+                    assert_eq!(
+                        case.as_ref(),
+                        Some(&new),
+                        "{}: the case must not change",
+                        row.name
+                    );
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn opening_numbers_cases_per_ward_and_kind() {
+    let mut w = World {
+        serial: 7,
+        ..World::default()
+    };
+    let case = w.open_t();
+    assert_eq!(case.code, "THD-T-0007");
+    assert_eq!(case.kind, Kind::T);
+    assert_eq!(case.opened_by, OFFICER);
+    // Registered by an officer: every area police of the ward is kept informed.
+    assert_eq!(case.area_police, vec![CSKV.to_string(), CSKV2.to_string()]);
+    let (c, _) = w.ok(
+        None,
+        CSKV2,
+        EventBody::RegisterRoster {
+            kind: Kind::H,
+            submission: submission(2, 0),
+        },
+    );
+    assert_eq!(c.code, "THD-H-0008");
+    assert_eq!(c.area_police, vec![CSKV2.to_string()]);
+}
+
+#[test]
+fn confirmation_goes_to_the_organisation_cc_the_area_police() {
+    let mut w = World::default();
+    let ev = w.event(CSKV, EventBody::RegisterOrganisation(organisation()));
+    let Ok((_, effects)) = w.step(None, &ev) else {
+        panic!("refused")
+    };
+    let Some(Effect::SendMail(m)) = effects.first() else {
+        panic!("no mail")
+    };
+    assert_eq!(m.to, vec![ORG.to_string()]);
+    assert_eq!(m.cc, vec![CSKV.to_string()]);
+    assert_eq!(m.data["case"], "THD-T-0001");
+}
+
+#[test]
+fn review_requests_carry_one_token_per_officer_and_the_roster() {
+    let mut w = World::default();
+    let case = w.t_review(5);
+    let grants: Vec<&TokenGrant> = case.tokens.iter().filter(|g| g.live).collect();
+    assert_eq!(grants.len(), 2);
+    assert!(
+        grants
+            .iter()
+            .all(|g| g.stage == TokenStage::Review && g.batch == 1)
+    );
+    assert_ne!(grants[0].token, grants[1].token);
+    assert_eq!(grants[0].addressee, OFFICER);
+    assert_eq!(grants[1].addressee, OFFICER2);
+}
+
+#[test]
+fn permits_are_numbered_per_case_and_never_reused_across_batches() {
+    let mut w = World::default();
+    let case = w.t_closed(3);
+    let ids: Vec<String> = case.batches[0]
+        .rows
+        .iter()
+        .filter_map(|r| match &r.state {
+            RowState::Issued(p) => Some(p.id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        ["THD-T-0001-0001", "THD-T-0001-0002", "THD-T-0001-0003"]
+    );
+    let Some(RowState::Issued(p)) = case.batches[0].rows.first().map(|r| &r.state) else {
+        panic!("row 1 not issued")
+    };
+    assert_eq!(p.valid_from, date(2021, 9, 8));
+    assert_eq!(p.valid_until, date(2021, 9, 21));
+    assert_eq!(p.stamped_by, POLICE);
+
+    // Revoke one, then a new batch with that person and two new ones.
+    let (case, _) = w.ok(
+        Some(&case),
+        OFFICER,
+        EventBody::Revoke(vec![Revocation {
+            permit: "THD-T-0001-0002".into(),
+            reason: "nghỉ việc".into(),
+        }]),
+    );
+    let mut sub = submission(2, 100);
+    sub.roster.rows.push(Row {
+        stt: 3,
+        ..rows(2, 0)[1].clone()
+    });
+    let (case, _) = w.ok(Some(&case), ORG, EventBody::Roster(sub));
+    let (case, _) = match w.reply(&case, OFFICER, vec![Command::Approve(Rows::All)]) {
+        Ok(out) => out,
+        Err(r) => panic!("{r}"),
+    };
+    let (case, effects) = match w.reply(&case, POLICE, vec![Command::Stamp(Rows::All)]) {
+        Ok(out) => out,
+        Err(r) => panic!("{r}"),
+    };
+    let issued: Vec<String> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::IssuePermits { rows, .. } => Some(rows.iter().map(|r| r.permit.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(
+        issued,
+        ["THD-T-0001-0004", "THD-T-0001-0005", "THD-T-0001-0006"]
+    );
+    assert_eq!(case.last_holder, 6);
+}
+
+#[test]
+fn a_person_holding_a_valid_permit_is_reported_not_issued_twice() {
+    let mut w = World::default();
+    let case = w.t_closed(2);
+    let mut sub = submission(1, 500);
+    sub.roster.rows.push(Row {
+        stt: 2,
+        ..rows(1, 0)[0].clone()
+    });
+    let (case, effects) = w.ok(Some(&case), ORG, EventBody::Roster(sub));
+    assert_eq!(
+        case.batches[1].rows[1].state,
+        RowState::AlreadyHolds {
+            permit: "THD-T-0001-0001".into()
+        }
+    );
+    let accepted = effects.iter().find_map(|e| match e {
+        Effect::SendMail(m) if m.template == Template::RosterAccepted => Some(m),
+        _ => None,
+    });
+    assert_eq!(
+        accepted.map(|m| m.data["duplicates"][0]["stt"].clone()),
+        Some(2.into())
+    );
+    // The review asks only about the new person.
+    let review = effects.iter().find_map(|e| match e {
+        Effect::SendMail(m) if m.template == Template::ReviewRequest => Some(m),
+        _ => None,
+    });
+    assert_eq!(review.map(|m| m.data["row_list"].clone()), Some("1".into()));
+
+    // Once that permit has expired, the same person may apply again.
+    w.today = date(2021, 10, 1);
+    let mut sub = submission(0, 0);
+    sub.roster.rows.push(rows(1, 0)[0].clone());
+    let (case, _) = w.ok(Some(&case), ORG, EventBody::Roster(sub));
+    assert_eq!(case.batches[2].rows[0].state, RowState::Pending);
+}
+
+#[test]
+fn a_person_in_an_open_batch_is_reported_in_the_next() {
+    let mut w = World::default();
+    let case = w.t_review(2);
+    let (case, _) = w.ok(Some(&case), ORG, EventBody::Roster(submission(2, 0)));
+    assert_eq!(
+        case.batches[1].rows[0].state,
+        RowState::InAnotherBatch { batch: 1, stt: 1 }
+    );
+    assert_eq!(case.batches[1].stage, BatchStage::Closed);
+}
+
+#[test]
+fn decisions_across_several_replies_and_officers() {
+    let mut w = World::default();
+    let case = w.t_review(6);
+    let (case, e1) = w
+        .reply(
+            &case,
+            OFFICER,
+            vec![Command::Approve(Rows::List(vec![1, 2]))],
+        )
+        .unwrap_or_else(|r| panic!("{r}"));
+    let ack = e1.iter().find_map(|e| match e {
+        Effect::SendMail(m) if m.template == Template::DecisionRecorded => Some(m),
+        _ => None,
+    });
+    assert_eq!(ack.map(|m| m.data["undecided"].clone()), Some("3-6".into()));
+    assert!(
+        ack.is_some_and(|m| m.reply_token.is_some()),
+        "the ack keeps the token while rows remain"
+    );
+    let (case, _) = w
+        .reply(
+            &case,
+            OFFICER2,
+            vec![reject(Rows::List(vec![3, 4]), "trùng lặp")],
+        )
+        .unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(stages(&case), [BatchStage::Review]);
+    let (case, effects) = w
+        .reply(&case, OFFICER, vec![Command::Approve(Rows::All)])
+        .unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(stages(&case), [BatchStage::Stamp]);
+    let stamp = effects.iter().find_map(|e| match e {
+        Effect::SendMail(m) if m.template == Template::StampRequest => Some(m),
+        _ => None,
+    });
+    assert_eq!(
+        stamp.map(|m| m.data["row_list"].clone()),
+        Some("1-2, 5-6".into())
+    );
+    // Every review token is dead, for both officers.
+    assert!(
+        case.tokens
+            .iter()
+            .filter(|g| g.stage == TokenStage::Review)
+            .all(|g| !g.live)
+    );
+    let Some(RowState::Rejected { by, reason, .. }) = case.batches[0].rows.get(2).map(|r| &r.state)
+    else {
+        panic!("row 3 not rejected")
+    };
+    assert_eq!((by.as_str(), reason.as_str()), (OFFICER2, "trùng lặp"));
+}
+
+#[test]
+fn audit_entries_name_sender_message_and_evidence() {
+    let mut w = World::default();
+    let case = w.t_review(5);
+    let ev = reply_ev(
+        &mut w,
+        &case,
+        OFFICER,
+        OFFICER,
+        vec![
+            Command::Approve(Rows::List(vec![1, 2, 3, 5])),
+            reject(Rows::List(vec![4]), "thiếu giấy tờ"),
+        ],
+    );
+    let (_, effects) = w.step(Some(&case), &ev).unwrap_or_else(|r| panic!("{r}"));
+    let audit: Vec<&AuditEntry> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Audit(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].sender, OFFICER);
+    assert_eq!(audit[0].message_id, ev.message_id);
+    assert_eq!(audit[0].auth_evidence, pass());
+    assert!(
+        audit[0].decision.contains("approved rows 1-3, 5"),
+        "{}",
+        audit[0].decision
+    );
+    assert!(
+        audit[0].decision.contains("rejected row 4: thiếu giấy tờ"),
+        "{}",
+        audit[0].decision
+    );
+}
+
+#[test]
+fn authentication_is_not_required_when_the_config_trusts_no_server() {
+    let mut w = World::default();
+    w.ward.require_auth = false;
+    let case = w.t_review(2);
+    let mut ev = reply_ev(
+        &mut w,
+        &case,
+        OFFICER,
+        OFFICER,
+        vec![Command::Approve(Rows::All)],
+    );
+    ev.auth = AuthEvidence::NotRequired;
+    assert!(w.step(Some(&case), &ev).is_ok());
+}
+
+#[test]
+fn row_lists_print_as_officers_write_them() {
+    assert_eq!(fmt_rows(&[]), "");
+    assert_eq!(fmt_rows(&[3]), "3");
+    assert_eq!(fmt_rows(&[1, 2, 3, 4, 5, 8, 10, 11, 12]), "1-5, 8, 10-12");
+    assert_eq!(fmt_rows(&[5, 1, 2, 2]), "1-2, 5");
+}
+
+#[test]
+fn permit_ids_name_their_case() {
+    assert_eq!(permit_id("THD-T-0001", 7), "THD-T-0001-0007");
+    assert_eq!(case_of_permit("THD-T-0001-0007"), Some("THD-T-0001"));
+    assert_eq!(case_of_permit("THD-T-0001-12345"), Some("THD-T-0001"));
+    assert_eq!(case_of_permit("THD-T-0001"), None);
+    assert_eq!(case_of_permit("THD-X-0001-0001"), None);
+    assert_eq!(case_of_permit("nonsense"), None);
+    assert_eq!(case_of_permit("THD-T-0001-00a7"), None);
+}
