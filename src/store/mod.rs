@@ -1,1 +1,396 @@
-//! Owned by its own session; see ARCHITECTURE.md.
+//! The sled store: cases, outbox, audit trails, seen-markers, tokens, serials,
+//! permits and refusals, under `<state_dir>/db`.
+//!
+//! It owns the on-disk layout (one sled tree per index, JSON values, big-endian
+//! numeric keys; see `keys.rs`), the schema version, and the one transaction per
+//! inbound message that makes processing exactly-once (DESIGN.md §3, SPEC §8): the
+//! new case, its outbox entries, audit entries, token and permit indexes, the claimed
+//! serial, a refusal record and the seen-markers land together or not at all, and are
+//! flushed to disk before `commit` returns.
+//!
+//! Durability: "flushed" means sled 0.34's `flush`, which on Linux writes the log
+//! with `sync_file_range`, and writes values over ~128 KiB (a case of several hundred
+//! rows) to blob files it never fsyncs. A commit therefore survives the daemon being
+//! killed at any point (the crash SPEC §8 speaks of), but sled does not promise it
+//! survives a power cut or a kernel crash on a disk with a volatile write cache
+//! (spacejam/sled#1452).
+//!
+//! It must not decide anything about a case (that is `workflow::step`), send mail or
+//! render anything; it stores what it is given. Personal data stays in the values,
+//! never in log lines or errors.
+
+mod commit;
+mod error;
+mod keys;
+mod summary;
+mod types;
+
+pub use error::StoreError;
+pub use summary::{CaseStage, CaseSummary, mask_id_number};
+pub use types::{
+    Committed, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, SeenMarker, Update,
+    outbox_message_id,
+};
+
+use crate::workflow::{AuditEntry, Case, Kind, ReplyToken};
+use jiff::Timestamp;
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+
+/// The schema this code writes and reads. Bump it with a migration when a stored
+/// shape changes incompatibly; an older qrca then refuses the newer database
+/// instead of misreading it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A handle on the database. Cheap to clone: every clone shares one sled instance.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+    trees: Trees,
+    schema_version: u32,
+}
+
+#[derive(Clone)]
+struct Trees {
+    cases: sled::Tree,
+    outbox: sled::Tree,
+    audit: sled::Tree,
+    seen: sled::Tree,
+    seen_msgid: sled::Tree,
+    tokens: sled::Tree,
+    serials: sled::Tree,
+    permits: sled::Tree,
+    refusals: sled::Tree,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("schema_version", &self.schema_version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating when absent) the database in `dir/db`.
+    ///
+    /// Fails when another process holds it (sled takes an exclusive lock), or when it
+    /// was written by a newer schema than this code understands.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let path = dir.join("db");
+        let db = open_db(&path)?;
+        let open = |name: &str| {
+            db.open_tree(name).map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })
+        };
+        let meta = open(keys::META)?;
+        let trees = Trees {
+            cases: open(keys::CASES)?,
+            outbox: open(keys::OUTBOX)?,
+            audit: open(keys::AUDIT)?,
+            seen: open(keys::SEEN)?,
+            seen_msgid: open(keys::SEEN_MSGID)?,
+            tokens: open(keys::TOKENS)?,
+            serials: open(keys::SERIALS)?,
+            permits: open(keys::PERMITS)?,
+            refusals: open(keys::REFUSALS)?,
+        };
+        let storage = |source| StoreError::Storage {
+            path: path.clone(),
+            source,
+        };
+        let schema_version = match meta.get(keys::SCHEMA_VERSION_KEY).map_err(storage)? {
+            None => {
+                meta.insert(keys::SCHEMA_VERSION_KEY, &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(storage)?;
+                db.flush().map_err(|source| StoreError::Flush {
+                    path: path.clone(),
+                    source,
+                })?;
+                SCHEMA_VERSION
+            }
+            Some(bytes) => {
+                let found = keys::decode_u32(&bytes).ok_or_else(|| StoreError::BadSchema {
+                    path: path.clone(),
+                    detail: format!("expected 4 bytes, found {}", bytes.len()),
+                })?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        path,
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                if found == 0 {
+                    return Err(StoreError::BadSchema {
+                        path,
+                        detail: "version 0 was never written by qrca".into(),
+                    });
+                }
+                found
+            }
+        };
+        Ok(Store {
+            db,
+            path,
+            trees,
+            schema_version,
+        })
+    }
+
+    /// The database directory (`<state_dir>/db`), for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version found (or written) when the database was opened.
+    pub fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+
+    /// Writes everything committed so far to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db
+            .flush()
+            .map(drop)
+            .map_err(|source| StoreError::Flush {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// One case by its code.
+    pub fn case(&self, code: &str) -> Result<Option<Case>, StoreError> {
+        self.get_json(&self.trees.cases, keys::CASES, code.as_bytes())
+    }
+
+    /// Every case, sorted by code.
+    pub fn cases(&self) -> Result<Vec<Case>, StoreError> {
+        self.all_json(keys::CASES, self.trees.cases.iter())
+    }
+
+    /// The case a reply token was issued on, dead tokens included (so a reply on a
+    /// dead token can be told apart from one on a token that never existed).
+    pub fn case_by_token(&self, token: &ReplyToken) -> Result<Option<String>, StoreError> {
+        self.get_text(&self.trees.tokens, keys::TOKENS, token.0.as_bytes())
+    }
+
+    /// The case a permit id was issued on.
+    pub fn case_by_permit(&self, permit: &str) -> Result<Option<String>, StoreError> {
+        self.get_text(&self.trees.permits, keys::PERMITS, permit.as_bytes())
+    }
+
+    /// The last serial used for cases of this kind in this ward; 0 when none.
+    pub fn last_serial(&self, ward: &str, kind: Kind) -> Result<u32, StoreError> {
+        let key = keys::serial(ward, kind);
+        match self
+            .trees
+            .serials
+            .get(key.as_bytes())
+            .map_err(|e| self.storage(e))?
+        {
+            None => Ok(0),
+            Some(bytes) => keys::decode_u32(&bytes).ok_or_else(|| StoreError::Corrupt {
+                path: self.path.clone(),
+                tree: keys::SERIALS,
+                key,
+                detail: format!("expected 4 bytes, found {}", bytes.len()),
+            }),
+        }
+    }
+
+    /// A case's audit trail, oldest first.
+    pub fn audit(&self, code: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        let iter = self.trees.audit.scan_prefix(keys::audit_prefix(code));
+        self.all_json(keys::AUDIT, iter)
+    }
+
+    /// Every outbox entry, by id.
+    pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.all_json(keys::OUTBOX, self.trees.outbox.iter())
+    }
+
+    /// One outbox entry.
+    pub fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
+        self.get_json(&self.trees.outbox, keys::OUTBOX, &keys::id(id))
+    }
+
+    /// Changes one outbox entry (status, attempts) and flushes; `updated_at` is set to
+    /// `now`. The id, case and Message-ID are kept whatever `change` does to them, so
+    /// a resend stays the same message.
+    pub fn update_outbox(
+        &self,
+        id: u64,
+        now: Timestamp,
+        change: impl Fn(&mut OutboxEntry),
+    ) -> Result<OutboxEntry, StoreError> {
+        let key = keys::id(id);
+        loop {
+            let old = self
+                .trees
+                .outbox
+                .get(key)
+                .map_err(|e| self.storage(e))?
+                .ok_or(StoreError::NoSuchOutboxEntry { id })?;
+            let entry: OutboxEntry = self.decode(keys::OUTBOX, &key, &old)?;
+            let mut new = entry.clone();
+            change(&mut new);
+            new.id = entry.id;
+            new.ward = entry.ward;
+            new.case = entry.case;
+            new.message_id = entry.message_id;
+            new.created_at = entry.created_at;
+            new.updated_at = now;
+            let bytes = serde_json::to_vec(&new).map_err(|source| StoreError::Encode {
+                what: format!("outbox entry {id}"),
+                source,
+            })?;
+            // Compare-and-swap so a concurrent change is never silently overwritten:
+            // on a race, re-read and apply `change` to what is there now.
+            let swapped = self
+                .trees
+                .outbox
+                .compare_and_swap(key, Some(old), Some(bytes))
+                .map_err(|e| self.storage(e))?;
+            if swapped.is_ok() {
+                self.flush()?;
+                return Ok(new);
+            }
+        }
+    }
+
+    /// Every refused event, oldest first.
+    pub fn refusals(&self) -> Result<Vec<RefusalRecord>, StoreError> {
+        self.all_json(keys::REFUSALS, self.trees.refusals.iter())
+    }
+
+    /// Whether the message was processed before, by server position or by Message-ID
+    /// (a UIDVALIDITY change renumbers every message; the Message-ID stays).
+    pub fn is_seen(&self, marker: &SeenMarker) -> Result<bool, StoreError> {
+        if self
+            .trees
+            .seen
+            .contains_key(marker.key().as_bytes())
+            .map_err(|e| self.storage(e))?
+        {
+            return Ok(true);
+        }
+        match commit::message_id_key(&marker.message_id) {
+            Some(key) => self
+                .trees
+                .seen_msgid
+                .contains_key(key)
+                .map_err(|e| self.storage(e)),
+            None => Ok(false),
+        }
+    }
+
+    fn storage(&self, source: sled::Error) -> StoreError {
+        StoreError::Storage {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(
+        &self,
+        tree: &'static str,
+        key: &[u8],
+        bytes: &[u8],
+    ) -> Result<T, StoreError> {
+        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            tree,
+            key: keys::printable(key),
+            detail: e.to_string(),
+        })
+    }
+
+    fn get_json<T: DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        name: &'static str,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        match tree.get(key).map_err(|e| self.storage(e))? {
+            None => Ok(None),
+            Some(bytes) => self.decode(name, key, &bytes).map(Some),
+        }
+    }
+
+    fn get_text(
+        &self,
+        tree: &sled::Tree,
+        name: &'static str,
+        key: &[u8],
+    ) -> Result<Option<String>, StoreError> {
+        match tree.get(key).map_err(|e| self.storage(e))? {
+            None => Ok(None),
+            Some(bytes) => {
+                String::from_utf8(bytes.to_vec())
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        path: self.path.clone(),
+                        tree: name,
+                        key: keys::printable(key),
+                        detail: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    fn all_json<T: DeserializeOwned>(
+        &self,
+        name: &'static str,
+        iter: sled::Iter,
+    ) -> Result<Vec<T>, StoreError> {
+        iter.map(|item| {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
+            self.decode(name, &key, &value)
+        })
+        .collect()
+    }
+}
+
+/// How long `open` waits for a lock that this process itself may still hold.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Opens the sled database, waiting briefly when it is locked: after the last
+/// handle of a database is dropped, sled's background threads may still hold its
+/// file (and so its lock) for a few milliseconds, so a reopen in the same process
+/// (tests, `demo`) would otherwise fail at random. Another process holding it fails
+/// after `LOCK_WAIT`.
+fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return Ok(db),
+            Err(source) => match open_error(path, source) {
+                StoreError::Locked { .. } if started.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(LOCK_POLL);
+                }
+                other => return Err(other),
+            },
+        }
+    }
+}
+
+/// sled reports a held lock as a plain I/O error; name it for what it is.
+fn open_error(path: &Path, source: sled::Error) -> StoreError {
+    if let sled::Error::Io(io) = &source
+        && io.to_string().contains("could not acquire lock")
+    {
+        return StoreError::Locked {
+            path: path.to_path_buf(),
+        };
+    }
+    StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    }
+}

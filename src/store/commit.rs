@@ -1,0 +1,458 @@
+//! `Store::commit`: one inbound message's outcome, in one sled transaction.
+//!
+//! Owns the exactly-once rule of DESIGN.md §3. Everything the transaction writes is
+//! built first, into a `Plan` of ready bytes: sled may run the transaction closure
+//! more than once (on a conflict), so the closure must be a pure function of the plan
+//! and of what it reads, with no I/O, no clock, no id generation and no encoding.
+//! It must not decide anything about the case; it checks only what keeps the store
+//! consistent (seen-markers, the serial claim, indexes that never change owner).
+
+use super::types::{
+    Committed, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, SeenRecord, Update,
+    outbox_message_id,
+};
+use super::{Store, StoreError, keys};
+use crate::workflow::{Case, Effect};
+use jiff::Timestamp;
+use serde::Serialize;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::{IVec, Transactional};
+
+/// The `seen_msgid` key of a Message-ID, or `None` when the message has none: an
+/// empty id must not make every id-less message look like the first one.
+pub(crate) fn message_id_key(message_id: &str) -> Option<&[u8]> {
+    let trimmed = message_id.trim();
+    (!trimmed.is_empty()).then_some(trimmed.as_bytes())
+}
+
+/// Every byte the transaction will write, built before it starts.
+struct Plan {
+    marker: IVec,
+    seen_value: IVec,
+    msgid: Option<IVec>,
+    writes: Writes,
+}
+
+enum Writes {
+    Applied(Box<AppliedWrites>),
+    Refused { key: IVec, value: IVec },
+    Ignored,
+}
+
+struct AppliedWrites {
+    code: IVec,
+    case: IVec,
+    claim: Option<Claim>,
+    /// Token → the case code it belongs to.
+    tokens: Vec<(IVec, IVec)>,
+    /// Permit id → the case code it belongs to.
+    permits: Vec<(IVec, IVec)>,
+    audit: Vec<(IVec, IVec)>,
+    outbox: Vec<(IVec, IVec)>,
+    outbox_ids: Vec<u64>,
+}
+
+struct Claim {
+    key: IVec,
+    claimed: u32,
+}
+
+/// Why the transaction stopped without writing.
+enum Abort {
+    AlreadySeen,
+    SerialTaken {
+        last: u32,
+    },
+    BadSerialValue {
+        len: usize,
+    },
+    CaseExists,
+    /// Boxed: the abort travels in every `Result` of the closure, keep it small.
+    KeyTaken(Box<KeyTaken>),
+}
+
+struct KeyTaken {
+    tree: &'static str,
+    key: IVec,
+    owner: IVec,
+    code: IVec,
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
+
+impl Store {
+    /// Commits one inbound message's outcome, all of it or nothing, then flushes.
+    ///
+    /// Returns `AlreadySeen` without changing anything when the message's server
+    /// position or Message-ID was recorded before. `SerialTaken` means another update
+    /// opened a case with the claimed serial first: re-run `step` with
+    /// `last_serial + 1`. Whatever `Ok` is returned, the state it describes has been
+    /// flushed (see the module's note on what sled's flush survives).
+    pub fn commit(&self, update: &Update, now: Timestamp) -> Result<Committed, StoreError> {
+        let plan = self.plan(update, now)?;
+        let t = &self.trees;
+        let trees = (
+            &t.cases,
+            &t.outbox,
+            &t.audit,
+            &t.seen,
+            &t.seen_msgid,
+            &t.tokens,
+            &t.serials,
+            &t.permits,
+            &t.refusals,
+        );
+        let result = trees.transaction(
+            |(cases, outbox, audit, seen, seen_msgid, tokens, serials, permits, refusals)| {
+                plan.apply(&Views {
+                    cases,
+                    outbox,
+                    audit,
+                    seen,
+                    seen_msgid,
+                    tokens,
+                    serials,
+                    permits,
+                    refusals,
+                })
+            },
+        );
+        match result {
+            Ok(outbox_ids) => {
+                self.flush()?;
+                Ok(Committed::Applied { outbox_ids })
+            }
+            Err(TransactionError::Abort(Abort::AlreadySeen)) => {
+                // The first commit may have failed to flush: flushing here makes
+                // "AlreadySeen" mean "recorded and on disk", so a caller that retries
+                // after a flush error may then acknowledge the message safely.
+                self.flush()?;
+                Ok(Committed::AlreadySeen)
+            }
+            Err(TransactionError::Abort(abort)) => Err(self.abort_error(update, abort)),
+            Err(TransactionError::Storage(source)) => Err(StoreError::Storage {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    fn abort_error(&self, update: &Update, abort: Abort) -> StoreError {
+        let (ward, kind, claimed, code) = match &update.outcome {
+            Outcome::Applied {
+                case,
+                claimed_serial,
+                ..
+            } => (
+                case.ward.clone(),
+                case.kind,
+                claimed_serial.unwrap_or(0),
+                case.code.clone(),
+            ),
+            // Only an applied update reads serials, cases, tokens or permits.
+            _ => (String::new(), crate::workflow::Kind::T, 0, String::new()),
+        };
+        match abort {
+            // Handled by the caller; kept total rather than panicking.
+            Abort::AlreadySeen => StoreError::InvalidUpdate {
+                code,
+                detail: "the message was already seen".into(),
+            },
+            Abort::SerialTaken { last } => StoreError::SerialTaken {
+                ward,
+                kind,
+                claimed,
+                last,
+            },
+            Abort::BadSerialValue { len } => StoreError::Corrupt {
+                path: self.path.clone(),
+                tree: keys::SERIALS,
+                key: keys::serial(&ward, kind),
+                detail: format!("expected 4 bytes, found {len}"),
+            },
+            Abort::CaseExists => StoreError::CaseExists { code },
+            Abort::KeyTaken(taken) => StoreError::KeyTaken {
+                tree: taken.tree,
+                key: keys::printable(&taken.key),
+                owner: keys::printable(&taken.owner),
+                code: keys::printable(&taken.code),
+            },
+        }
+    }
+
+    /// Encodes everything and draws every id the transaction needs.
+    ///
+    /// Ids come from sled's generator outside the transaction so that the outbox
+    /// entries, with their final Message-IDs, can be encoded here once; a retried
+    /// closure then writes exactly the same bytes. An aborted commit leaves gaps in
+    /// the ids, which is fine: they are only unique and increasing.
+    fn plan(&self, update: &Update, now: Timestamp) -> Result<Plan, StoreError> {
+        let marker = update.seen.key();
+        let seen_value = encode(
+            &SeenRecord {
+                message_id: update.seen.message_id.clone(),
+                at: now,
+            },
+            || format!("the seen-marker {marker}"),
+        )?;
+        let msgid = message_id_key(&update.seen.message_id).map(IVec::from);
+        let writes = match &update.outcome {
+            Outcome::Applied {
+                case,
+                effects,
+                claimed_serial,
+            } => Writes::Applied(Box::new(self.plan_applied(
+                case,
+                effects,
+                *claimed_serial,
+                now,
+            )?)),
+            Outcome::Refused {
+                ward,
+                case,
+                sender,
+                message_id,
+                at,
+                refusal,
+            } => {
+                let id = self.next_id()?;
+                let record = RefusalRecord {
+                    id,
+                    ward: ward.clone(),
+                    case: case.clone(),
+                    sender: sender.clone(),
+                    message_id: message_id.clone(),
+                    at: *at,
+                    refusal: refusal.clone(),
+                };
+                Writes::Refused {
+                    key: IVec::from(&keys::id(id)),
+                    value: encode(&record, || format!("refusal record {id}"))?,
+                }
+            }
+            Outcome::Ignored { .. } => Writes::Ignored,
+        };
+        Ok(Plan {
+            marker: IVec::from(marker.as_bytes()),
+            seen_value,
+            msgid,
+            writes,
+        })
+    }
+
+    fn plan_applied(
+        &self,
+        case: &Case,
+        effects: &[Effect],
+        claimed_serial: Option<u32>,
+        now: Timestamp,
+    ) -> Result<AppliedWrites, StoreError> {
+        let code = IVec::from(case.code.as_bytes());
+        let claim = match claimed_serial {
+            None => None,
+            Some(claimed) => {
+                if claimed == 0 || claimed != case.serial {
+                    return Err(StoreError::InvalidUpdate {
+                        code: case.code.clone(),
+                        detail: format!(
+                            "it claims serial {claimed} but the case has serial {}",
+                            case.serial
+                        ),
+                    });
+                }
+                Some(Claim {
+                    key: IVec::from(keys::serial(&case.ward, case.kind).as_bytes()),
+                    claimed,
+                })
+            }
+        };
+        let tokens = case
+            .tokens
+            .iter()
+            .map(|grant| (IVec::from(grant.token.0.as_bytes()), code.clone()))
+            .collect();
+        let mut permits = Vec::new();
+        let mut audit = Vec::new();
+        let mut outbox = Vec::new();
+        let mut outbox_ids = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::IssuePermits {
+                    case: owner, rows, ..
+                } => {
+                    let owner = IVec::from(owner.as_bytes());
+                    for row in rows {
+                        permits.push((IVec::from(row.permit.as_bytes()), owner.clone()));
+                    }
+                }
+                Effect::Audit(entry) => {
+                    let seq = self.next_id()?;
+                    let value = encode(entry, || format!("an audit entry of case {}", entry.case))?;
+                    audit.push((IVec::from(keys::audit(&entry.case, seq)), value));
+                }
+                Effect::SendMail(mail) => {
+                    let id = self.next_id()?;
+                    let entry = OutboxEntry {
+                        id,
+                        ward: case.ward.clone(),
+                        case: case.code.clone(),
+                        message_id: outbox_message_id(id, &case.code, &case.ward),
+                        mail: mail.clone(),
+                        status: OutboxStatus::Pending,
+                        attempts: 0,
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    outbox.push((
+                        IVec::from(&keys::id(id)),
+                        encode(&entry, || format!("outbox entry {id}"))?,
+                    ));
+                    outbox_ids.push(id);
+                }
+            }
+        }
+        Ok(AppliedWrites {
+            case: encode(case, || format!("case {}", case.code))?,
+            code,
+            claim,
+            tokens,
+            permits,
+            audit,
+            outbox,
+            outbox_ids,
+        })
+    }
+
+    fn next_id(&self) -> Result<u64, StoreError> {
+        self.db.generate_id().map_err(|source| StoreError::Storage {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+struct Views<'a> {
+    cases: &'a TransactionalTree,
+    outbox: &'a TransactionalTree,
+    audit: &'a TransactionalTree,
+    seen: &'a TransactionalTree,
+    seen_msgid: &'a TransactionalTree,
+    tokens: &'a TransactionalTree,
+    serials: &'a TransactionalTree,
+    permits: &'a TransactionalTree,
+    refusals: &'a TransactionalTree,
+}
+
+impl Plan {
+    /// The transaction body: reads and writes only. Checks come first so an abort
+    /// leaves nothing staged (sled discards staged writes on abort anyway).
+    fn apply(&self, t: &Views<'_>) -> TxResult<Vec<u64>> {
+        if t.seen.get(&self.marker)?.is_some() {
+            return Err(ConflictableTransactionError::Abort(Abort::AlreadySeen));
+        }
+        if let Some(msgid) = &self.msgid
+            && t.seen_msgid.get(msgid)?.is_some()
+        {
+            return Err(ConflictableTransactionError::Abort(Abort::AlreadySeen));
+        }
+        let outbox_ids = match &self.writes {
+            Writes::Applied(w) => {
+                check_applied(w, t)?;
+                write_applied(w, t)?;
+                w.outbox_ids.clone()
+            }
+            Writes::Refused { key, value } => {
+                t.refusals.insert(key, value)?;
+                Vec::new()
+            }
+            Writes::Ignored => Vec::new(),
+        };
+        t.seen.insert(&self.marker, self.seen_value.clone())?;
+        if let Some(msgid) = &self.msgid {
+            t.seen_msgid.insert(msgid, self.marker.clone())?;
+        }
+        Ok(outbox_ids)
+    }
+}
+
+fn check_applied(w: &AppliedWrites, t: &Views<'_>) -> TxResult<()> {
+    if let Some(claim) = &w.claim {
+        let last = match t.serials.get(&claim.key)? {
+            None => 0,
+            Some(bytes) => keys::decode_u32(&bytes).ok_or(ConflictableTransactionError::Abort(
+                Abort::BadSerialValue { len: bytes.len() },
+            ))?,
+        };
+        if last.checked_add(1) != Some(claim.claimed) {
+            return Err(ConflictableTransactionError::Abort(Abort::SerialTaken {
+                last,
+            }));
+        }
+        if t.cases.get(&w.code)?.is_some() {
+            return Err(ConflictableTransactionError::Abort(Abort::CaseExists));
+        }
+    }
+    // Tokens and permit ids are never reused: one that already belongs to another
+    // case means a bug upstream, and writing it would hijack that case's replies.
+    for (tree, name, pairs) in [
+        (t.tokens, keys::TOKENS, &w.tokens),
+        (t.permits, keys::PERMITS, &w.permits),
+    ] {
+        for (key, code) in pairs {
+            if let Some(owner) = tree.get(key)?
+                && owner != *code
+            {
+                return Err(ConflictableTransactionError::Abort(Abort::KeyTaken(
+                    Box::new(KeyTaken {
+                        tree: name,
+                        key: key.clone(),
+                        owner,
+                        code: code.clone(),
+                    }),
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_applied(w: &AppliedWrites, t: &Views<'_>) -> TxResult<()> {
+    if let Some(claim) = &w.claim {
+        t.serials
+            .insert(&claim.key, &claim.claimed.to_be_bytes()[..])?;
+    }
+    t.cases.insert(&w.code, w.case.clone())?;
+    for (key, code) in &w.tokens {
+        t.tokens.insert(key, code.clone())?;
+    }
+    for (key, code) in &w.permits {
+        t.permits.insert(key, code.clone())?;
+    }
+    for (key, value) in &w.audit {
+        t.audit.insert(key, value.clone())?;
+    }
+    for (key, value) in &w.outbox {
+        t.outbox.insert(key, value.clone())?;
+    }
+    Ok(())
+}
+
+fn encode<T: Serialize>(value: &T, what: impl FnOnce() -> String) -> Result<IVec, StoreError> {
+    serde_json::to_vec(value)
+        .map(IVec::from)
+        .map_err(|source| StoreError::Encode {
+            what: what(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::message_id_key;
+
+    #[test]
+    fn an_empty_message_id_is_no_key() {
+        assert_eq!(message_id_key("  "), None);
+        assert_eq!(message_id_key(" <a@b> "), Some(&b"<a@b>"[..]));
+    }
+}

@@ -1,0 +1,82 @@
+//! Key encodings of the store's trees, in one place so readers and writers agree.
+//!
+//! Owns the byte layout of keys only; it must not touch sled. Numbers are big-endian
+//! so that sled's byte order is numeric order.
+
+use crate::workflow::Kind;
+
+pub(crate) const META: &str = "meta";
+pub(crate) const CASES: &str = "cases";
+pub(crate) const OUTBOX: &str = "outbox";
+pub(crate) const AUDIT: &str = "audit";
+pub(crate) const SEEN: &str = "seen";
+pub(crate) const SEEN_MSGID: &str = "seen_msgid";
+pub(crate) const TOKENS: &str = "tokens";
+pub(crate) const SERIALS: &str = "serials";
+pub(crate) const PERMITS: &str = "permits";
+pub(crate) const REFUSALS: &str = "refusals";
+
+/// The `meta` key holding the schema version (u32 big-endian).
+pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
+
+/// `<ward code>/<kind letter>`.
+pub(crate) fn serial(ward: &str, kind: Kind) -> String {
+    format!("{ward}/{}", kind.letter())
+}
+
+/// Case code, a 0x00 separator (so `X-0001` never prefixes `X-00010`), then the
+/// sequence number: a prefix scan on `audit_prefix` returns one case's trail in order.
+pub(crate) fn audit(case: &str, seq: u64) -> Vec<u8> {
+    let mut key = audit_prefix(case);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+pub(crate) fn audit_prefix(case: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(case.len() + 9);
+    key.extend_from_slice(case.as_bytes());
+    key.push(0);
+    key
+}
+
+pub(crate) fn id(id: u64) -> [u8; 8] {
+    id.to_be_bytes()
+}
+
+/// A u32 stored big-endian; `None` when the value has the wrong length.
+pub(crate) fn decode_u32(bytes: &[u8]) -> Option<u32> {
+    let arr: [u8; 4] = bytes.try_into().ok()?;
+    Some(u32::from_be_bytes(arr))
+}
+
+/// A key for error messages: text as text, anything else as hex.
+pub(crate) fn printable(key: &[u8]) -> String {
+    match std::str::from_utf8(key) {
+        Ok(s) if !s.contains('\0') => s.to_owned(),
+        _ => key.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_keys_of_one_case_do_not_prefix_another() {
+        let a = audit("THD-T-0001", 5);
+        assert!(a.starts_with(&audit_prefix("THD-T-0001")));
+        assert!(!a.starts_with(&audit_prefix("THD-T-000")));
+        assert!(audit("X", 1) < audit("X", 256));
+    }
+
+    #[test]
+    fn u32_round_trip_and_bad_length() {
+        assert_eq!(decode_u32(&7u32.to_be_bytes()), Some(7));
+        assert_eq!(decode_u32(&[1, 2, 3]), None);
+        assert_eq!(
+            serial("hoankiem.tranhungdao", Kind::H),
+            "hoankiem.tranhungdao/H"
+        );
+        assert_eq!(printable(&[0x41, 0x00, 0x01]), "410001");
+    }
+}

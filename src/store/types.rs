@@ -1,0 +1,158 @@
+//! The records the store keeps besides `Case`, and the update it commits.
+//!
+//! Owns the shape of an inbound message's outcome (`Update`), of outbox entries and
+//! of refusal records, all plain serde data. It must not do I/O; the encodings of
+//! keys live in `keys.rs` and the transaction in `commit.rs`.
+
+use crate::workflow::{Case, Effect, OutMail, Refusal};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Which inbound message an update is about: where it sits on the server and its
+/// Message-ID. Either one already recorded means the message was processed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenMarker {
+    /// The ward account's address the message was read from.
+    pub account: String,
+    pub uidvalidity: u32,
+    pub uid: u32,
+    /// As the header gives it. Empty when the message has none: then only the
+    /// server position deduplicates it.
+    pub message_id: String,
+}
+
+impl SeenMarker {
+    /// `account/UIDVALIDITY/UID`, the key of the `seen` tree.
+    pub fn key(&self) -> String {
+        format!("{}/{}/{}", self.account, self.uidvalidity, self.uid)
+    }
+}
+
+/// What `step` (or the gate before it) made of one inbound message.
+// One `Outcome` exists per message in hand, built once and moved: the size of the
+// `Applied` variant costs nothing, and a `Box<Case>` would only burden every caller.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The step accepted the event.
+    Applied {
+        case: Case,
+        effects: Vec<Effect>,
+        /// Set when this update opened the case: the serial in `case.code`.
+        claimed_serial: Option<u32>,
+    },
+    /// The step refused it: nothing changes but the refusal log and the seen-marker.
+    Refused {
+        ward: String,
+        case: Option<String>,
+        sender: String,
+        message_id: String,
+        at: Timestamp,
+        refusal: Refusal,
+    },
+    /// Dropped without an answer (auto-reply, own mail, loop): only the seen-marker.
+    Ignored { reason: String },
+}
+
+/// One inbound message's outcome, committed whole or not at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Update {
+    pub seen: SeenMarker,
+    pub outcome: Outcome,
+}
+
+/// What `Store::commit` did. Either way the state has been flushed when it returns,
+/// so the caller may move the message to the processed folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// The update is durable; these outbox entries were created, in effect order.
+    Applied { outbox_ids: Vec<u64> },
+    /// The message (by server position or Message-ID) was processed before; nothing changed.
+    AlreadySeen,
+}
+
+/// Where an outgoing mail stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutboxStatus {
+    /// Waiting for the sender.
+    Pending,
+    /// Handed to SMTP; after a crash in this state the mail is sent again with the
+    /// same Message-ID, so a receiver can tell it is the same message.
+    Sending,
+    Sent {
+        at: Timestamp,
+    },
+    RetryAt {
+        at: Timestamp,
+        last_error: String,
+    },
+    /// Given up (permanent failure); an admin may retry it by hand.
+    Dead {
+        reason: String,
+    },
+}
+
+/// A mail waiting in, or gone through, the durable outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// Unique and increasing in commit order of creation; gaps are normal.
+    pub id: u64,
+    /// The ward's config code.
+    pub ward: String,
+    /// The case code.
+    pub case: String,
+    /// Fixed when the entry is created: `<{id}.{case code lower-case}@{ward code}.qrca>`.
+    pub message_id: String,
+    pub mail: OutMail,
+    pub status: OutboxStatus,
+    pub attempts: u32,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A refused event, kept for the officers' daily report of refused attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalRecord {
+    /// Unique and increasing; the key of the `refusals` tree.
+    pub id: u64,
+    pub ward: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    pub sender: String,
+    pub message_id: String,
+    pub at: Timestamp,
+    pub refusal: Refusal,
+}
+
+/// The value of the `seen` tree: enough to tell, when debugging, what a marker was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SeenRecord {
+    pub message_id: String,
+    pub at: Timestamp,
+}
+
+/// The Message-ID of an outbox entry: on the ward's own domain part, and a pure
+/// function of the entry id and case so a resend after a crash is the same message.
+pub fn outbox_message_id(id: u64, case: &str, ward: &str) -> String {
+    format!("<{id}.{}@{ward}.qrca>", case.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_key_and_message_id_shapes() {
+        let m = SeenMarker {
+            account: "qrca.hoankiem.tranhungdao1@gmail.com".into(),
+            uidvalidity: 7,
+            uid: 42,
+            message_id: "<a@b>".into(),
+        };
+        assert_eq!(m.key(), "qrca.hoankiem.tranhungdao1@gmail.com/7/42");
+        assert_eq!(
+            outbox_message_id(12, "THD-T-0001", "hoankiem.tranhungdao"),
+            "<12.thd-t-0001@hoankiem.tranhungdao.qrca>"
+        );
+    }
+}
