@@ -1,1 +1,237 @@
-//! Work in progress.
+//! One inbound event through the core into the store.
+//!
+//! This is the only place that joins the clock's reading, fresh randomness, the store
+//! and `workflow::step`: it finds the case (reply token first, then what the gate
+//! matched), reads the next serial, runs the step, and commits the outcome with the
+//! message's seen-marker in one transaction. It must not talk to mail servers or
+//! render anything: the outbox worker does that from what was committed.
+
+use crate::config::Config;
+use crate::store::{Committed, Outcome, SeenMarker, Store, StoreError, Update};
+use crate::workflow::{self, Case, Ctx, Effect, Event, EventBody, Kind, Refusal, ReplyToken};
+use jiff::Timestamp;
+
+/// An inbound mail after the gate: which account saw it, which ward it is for, which
+/// case the thread or subject names, and what it means.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub seen: SeenMarker,
+    /// The ward's config code (the ward of the account the mail arrived on).
+    pub ward: String,
+    /// The case named by In-Reply-To/References or the subject; a reply token or a
+    /// permit id in the event takes precedence (SPEC §2).
+    pub case: Option<String>,
+    pub event: Event,
+}
+
+/// What processing one message did; the state is durable when this is returned.
+#[derive(Debug, Clone)]
+pub enum Processed {
+    Applied {
+        case: Box<Case>,
+        effects: Vec<Effect>,
+        outbox_ids: Vec<u64>,
+    },
+    Refused(Refusal),
+    Ignored,
+    /// The message was processed before (same server position or Message-ID).
+    AlreadySeen,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("ward {0:?} is not in the config")]
+    UnknownWard(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "new {kind} cases of ward {ward} were opened faster than this message could claim a serial; it was not processed and will be tried again"
+    )]
+    SerialContention { ward: String, kind: Kind },
+    #[error("the operating system gave no randomness for a reply token: {0}")]
+    Random(String),
+}
+
+impl EngineError {
+    /// Whether the same message may be processed again later with a fair chance.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            EngineError::UnknownWard(_) => false,
+            EngineError::Store(e) => e.is_retryable(),
+            EngineError::SerialContention { .. } | EngineError::Random(_) => true,
+        }
+    }
+}
+
+/// How many times a step is re-run when another message claimed the same serial. Each
+/// lost race means another opening succeeded, so this bounds starvation, not progress.
+const SERIAL_ATTEMPTS: usize = 64;
+
+/// Processes one inbound message exactly once: step, then one commit.
+pub fn process(
+    store: &Store,
+    config: &Config,
+    inbound: &Inbound,
+    now: Timestamp,
+) -> Result<Processed, EngineError> {
+    // A cheap early answer; the commit checks again inside its transaction.
+    if store.is_seen(&inbound.seen)? {
+        return Ok(Processed::AlreadySeen);
+    }
+    let ward = config
+        .ward(&inbound.ward)
+        .ok_or_else(|| EngineError::UnknownWard(inbound.ward.clone()))?;
+    let today = now
+        .to_zoned_datetime(config.service.timezone.clone())
+        .date();
+    let code = case_of(store, inbound)?;
+    let case = match &code {
+        Some(code) => store.case(code)?,
+        None => None,
+    };
+    let opening = match &inbound.event.body {
+        EventBody::RegisterOrganisation(_) => Some(Kind::T),
+        EventBody::RegisterRoster { kind, .. } => Some(*kind),
+        _ => None,
+    }
+    .filter(|_| case.is_none());
+
+    for _ in 0..SERIAL_ATTEMPTS {
+        let next_serial = match opening {
+            Some(kind) => store.last_serial(&ward.rules.code, kind)? + 1,
+            None => 0,
+        };
+        let mut random_failure = None;
+        let mut fresh_token = || {
+            new_token().unwrap_or_else(|e| {
+                random_failure = Some(e);
+                ReplyToken(String::new())
+            })
+        };
+        let mut ctx = Ctx {
+            now,
+            today,
+            ward: &ward.rules,
+            next_serial,
+            fresh_token: &mut fresh_token,
+        };
+        let result = workflow::step(case.as_ref(), &inbound.event, &mut ctx);
+        if let Some(e) = random_failure {
+            // Never commit a step that handed out an empty token.
+            return Err(EngineError::Random(e));
+        }
+        let outcome = match result {
+            Ok((new, effects)) => Outcome::Applied {
+                claimed_serial: opening.map(|_| new.serial),
+                case: new,
+                effects,
+            },
+            Err(refusal) => Outcome::Refused {
+                ward: ward.rules.code.clone(),
+                case: code.clone(),
+                sender: inbound.event.sender.clone(),
+                message_id: inbound.event.message_id.clone(),
+                at: now,
+                refusal,
+            },
+        };
+        let update = Update {
+            seen: inbound.seen.clone(),
+            outcome,
+        };
+        match store.commit(&update, now) {
+            Ok(Committed::AlreadySeen) => return Ok(Processed::AlreadySeen),
+            Ok(Committed::Applied { outbox_ids }) => {
+                return Ok(match update.outcome {
+                    Outcome::Applied { case, effects, .. } => Processed::Applied {
+                        case: Box::new(case),
+                        effects,
+                        outbox_ids,
+                    },
+                    Outcome::Refused { refusal, .. } => Processed::Refused(refusal),
+                    Outcome::Ignored { .. } => Processed::Ignored,
+                });
+            }
+            Err(StoreError::SerialTaken { .. }) => std::thread::yield_now(),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(EngineError::SerialContention {
+        ward: ward.rules.code.clone(),
+        kind: opening.unwrap_or(Kind::T),
+    })
+}
+
+/// Records a message that gets no answer (auto-reply, own mail, loop) as seen.
+pub fn ignore(
+    store: &Store,
+    seen: &SeenMarker,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Processed, EngineError> {
+    let update = Update {
+        seen: seen.clone(),
+        outcome: Outcome::Ignored {
+            reason: reason.to_string(),
+        },
+    };
+    Ok(match store.commit(&update, now)? {
+        Committed::AlreadySeen => Processed::AlreadySeen,
+        Committed::Applied { .. } => Processed::Ignored,
+    })
+}
+
+/// The case an inbound message is about: its reply token's case, else the case of the
+/// permit it revokes, else what the gate matched.
+fn case_of(store: &Store, inbound: &Inbound) -> Result<Option<String>, StoreError> {
+    match &inbound.event.body {
+        EventBody::Reply {
+            token: Some(token), ..
+        } => {
+            if let Some(code) = store.case_by_token(token)? {
+                return Ok(Some(code));
+            }
+        }
+        EventBody::Revoke(list) => {
+            if let Some(first) = list.first() {
+                if let Some(code) = store.case_by_permit(&first.permit)? {
+                    return Ok(Some(code));
+                }
+                if let Some(code) = workflow::case_of_permit(&first.permit) {
+                    return Ok(Some(code.to_string()));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(inbound.case.clone())
+}
+
+/// A fresh reply token: 128 random bits from the operating system, in lower-case
+/// base32 so it survives the local part of an address (26 characters).
+pub fn new_token() -> Result<ReplyToken, String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(ReplyToken(
+        data_encoding::BASE32_NOPAD
+            .encode(&bytes)
+            .to_ascii_lowercase(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_128_bits_and_fit_an_address() {
+        let a = new_token().unwrap_or_else(|e| panic!("{e}"));
+        let b = new_token().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.0.len(), 26);
+        assert_ne!(a, b);
+        assert!(
+            a.0.bytes()
+                .all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(&c))
+        );
+    }
+}

@@ -7,6 +7,7 @@
 //!   transaction per inbound message.
 //! - [`engine`]: one inbound event through the core into the store (the only place
 //!   that joins the clock, the RNG, the store and `step`).
+//! - [`keys`]: ward signing keys on disk.
 //! - [`demo`]: `qrca demo`, all three flows through the real core and store.
 //! - [`cli`]: the command line; `main.rs` only parses and dispatches.
 
@@ -14,5 +15,6 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod keys;
 pub mod store;
 pub mod workflow;

@@ -1,0 +1,442 @@
+//! The engine on a real config file and a real sled store: every flow step committed
+//! with its seen-marker, exactly once, across wards, threads and reopenings.
+
+use qrca::config::{self, Config};
+use qrca::engine::{self, Inbound, Processed};
+use qrca::store::{SeenMarker, Store};
+use qrca::workflow::*;
+use std::path::Path;
+use std::sync::Arc;
+
+const OFFICER: &str = "canbo.thd@example.gov.vn";
+const POLICE: &str = "congan.thd@example.gov.vn";
+const CSKV: &str = "cskv.thd@example.gov.vn";
+const ORG: &str = "nhansu@congty.example.vn";
+const HB_OFFICER: &str = "canbo.hb@example.gov.vn";
+
+fn world(dir: &Path) -> Config {
+    for ward in ["hoankiem.tranhungdao", "hoankiem.hangbac"] {
+        qrca::keys::generate(&dir.join(format!("keys/{ward}.key")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let text = format!(
+        r#"
+[service]
+state_dir = "state"
+admin_email = "admin@example.gov.vn"
+
+[mail]
+trusted_authserv_ids = ["mx.google.com"]
+
+[[ward]]
+code = "hoankiem.tranhungdao"
+short = "THD"
+name = "Phường Trần Hưng Đạo"
+district = "Quận Hoàn Kiếm"
+signing_key = "keys/hoankiem.tranhungdao.key"
+officers = ["{OFFICER}"]
+police = ["{POLICE}"]
+area_police = ["{CSKV}"]
+[[ward.account]]
+address = "qrca.hoankiem.tranhungdao1@gmail.com"
+password_env = "UNUSED_1"
+
+[[ward]]
+code = "hoankiem.hangbac"
+short = "HB"
+name = "Phường Hàng Bạc"
+district = "Quận Hoàn Kiếm"
+signing_key = "keys/hoankiem.hangbac.key"
+officers = ["{HB_OFFICER}"]
+police = ["congan.hb@example.gov.vn"]
+area_police = ["cskv.hb@example.gov.vn"]
+[[ward.account]]
+address = "qrca.hoankiem.hangbac1@gmail.com"
+password_env = "UNUSED_2"
+"#
+    );
+    let path = dir.join("qrca.toml");
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    match config::load(&path) {
+        Ok(loaded) => loaded.config,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+struct Mailer {
+    uid: u32,
+    ward: &'static str,
+}
+
+impl Mailer {
+    fn inbound(&mut self, sender: &str, case: Option<&str>, body: EventBody) -> Inbound {
+        self.uid += 1;
+        Inbound {
+            seen: SeenMarker {
+                account: format!("qrca.{}1@gmail.com", self.ward),
+                uidvalidity: 7,
+                uid: self.uid,
+                message_id: format!("<{}.{}@example>", self.ward, self.uid),
+            },
+            ward: self.ward.into(),
+            case: case.map(str::to_string),
+            event: Event {
+                sender: sender.into(),
+                message_id: format!("<{}.{}@example>", self.ward, self.uid),
+                auth: AuthEvidence::Pass {
+                    authserv_id: "mx.google.com".into(),
+                    method: "dmarc".into(),
+                    domain: "example.gov.vn".into(),
+                },
+                body,
+            },
+        }
+    }
+}
+
+fn organisation() -> Organisation {
+    Organisation {
+        name: "Công ty TNHH Một Thành Viên Bánh Kẹo Hà Nội".into(),
+        email: ORG.into(),
+        ..Organisation::default()
+    }
+}
+
+fn roster(n: u32) -> RosterSubmission {
+    RosterSubmission {
+        file_name: "ds.xlsx".into(),
+        roster: Roster {
+            rows: (1..=n)
+                .map(|stt| Row {
+                    stt,
+                    sheet_row: stt + 1,
+                    name: Some(format!(
+                        "Nguyễn Văn {}",
+                        ["An", "Bình", "Cường", "Dũng"][stt as usize % 4]
+                    )),
+                    id_number: Some(format!("{:012}", 1_000 + stt)),
+                    ..Row::default()
+                })
+                .collect(),
+            errors: vec![],
+            warnings: vec![],
+        },
+        documents: vec![],
+    }
+}
+
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
+fn applied(p: Processed) -> (Case, Vec<Effect>) {
+    match p {
+        Processed::Applied { case, effects, .. } => (*case, effects),
+        other => panic!("expected applied, got {other:?}"),
+    }
+}
+
+fn run(store: &Store, config: &Config, inbound: &Inbound) -> Processed {
+    engine::process(store, config, inbound, now()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn token_for(case: &Case, who: &str) -> ReplyToken {
+    case.tokens
+        .iter()
+        .find(|g| g.live && g.addressee == who)
+        .map(|g| g.token.clone())
+        .unwrap_or_else(|| panic!("no live token for {who}"))
+}
+
+fn reply(token: ReplyToken, commands: Vec<Command>) -> EventBody {
+    EventBody::Reply {
+        token: Some(token),
+        commands,
+        unreadable: vec![],
+    }
+}
+
+#[test]
+fn a_whole_flow_is_committed_step_by_step_and_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = world(dir.path());
+    let state = config.service.state_dir.clone();
+    let mut m = Mailer {
+        uid: 0,
+        ward: "hoankiem.tranhungdao",
+    };
+    let code;
+    {
+        let store = Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
+        let (case, _) = applied(run(
+            &store,
+            &config,
+            &m.inbound(
+                OFFICER,
+                None,
+                EventBody::RegisterOrganisation(organisation()),
+            ),
+        ));
+        code = case.code.clone();
+        assert_eq!(code, "THD-T-0001");
+        let (case, _) = applied(run(
+            &store,
+            &config,
+            &m.inbound(ORG, Some(&code), EventBody::Roster(roster(3))),
+        ));
+        // The officer replies without naming the case: the token finds it.
+        let (case, _) = applied(run(
+            &store,
+            &config,
+            &m.inbound(
+                OFFICER,
+                None,
+                reply(token_for(&case, OFFICER), vec![Command::Approve(Rows::All)]),
+            ),
+        ));
+        let (case, effects) = applied(run(
+            &store,
+            &config,
+            &m.inbound(
+                POLICE,
+                None,
+                reply(token_for(&case, POLICE), vec![Command::Stamp(Rows::All)]),
+            ),
+        ));
+        assert!(
+            effects
+                .iter()
+                .any(|e| matches!(e, Effect::IssuePermits { rows, .. } if rows.len() == 3))
+        );
+        assert_eq!(case.batches[0].stage, BatchStage::Closed);
+    }
+    // Reopen: everything is still there, and the permit index finds the case.
+    let store = Store::open(&state).unwrap_or_else(|e| panic!("{e}"));
+    let case = store
+        .case(&code)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("case lost"));
+    assert_eq!(case.last_holder, 3);
+    assert_eq!(
+        store
+            .case_by_permit("THD-T-0001-0002")
+            .ok()
+            .flatten()
+            .as_deref(),
+        Some("THD-T-0001")
+    );
+    assert_eq!(store.audit(&code).map(|a| a.len()).ok(), Some(4));
+    // A revocation names only the permit: the engine finds the case from it.
+    let (case, _) = applied(run(
+        &store,
+        &config,
+        &m.inbound(
+            POLICE,
+            None,
+            EventBody::Revoke(vec![Revocation {
+                permit: "THD-T-0001-0002".into(),
+                reason: "mất thẻ".into(),
+            }]),
+        ),
+    ));
+    assert!(matches!(
+        case.batches[0].rows[1].state,
+        RowState::Revoked { .. }
+    ));
+}
+
+#[test]
+fn the_same_message_twice_changes_nothing_the_second_time() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = world(dir.path());
+    let store = Store::open(&config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    let mut m = Mailer {
+        uid: 0,
+        ward: "hoankiem.tranhungdao",
+    };
+    let open = m.inbound(
+        OFFICER,
+        None,
+        EventBody::RegisterOrganisation(organisation()),
+    );
+    applied(run(&store, &config, &open));
+    let outbox = store.outbox().map(|o| o.len()).ok();
+    assert!(matches!(
+        run(&store, &config, &open),
+        Processed::AlreadySeen
+    ));
+    // After a UIDVALIDITY change the same mail has a new server position but the same
+    // Message-ID: still already seen.
+    let mut moved = open.clone();
+    moved.seen.uidvalidity = 8;
+    moved.seen.uid = 1;
+    assert!(matches!(
+        run(&store, &config, &moved),
+        Processed::AlreadySeen
+    ));
+    assert_eq!(store.outbox().map(|o| o.len()).ok(), outbox);
+    assert_eq!(store.cases().map(|c| c.len()).ok(), Some(1));
+    assert_eq!(
+        store.last_serial("hoankiem.tranhungdao", Kind::T).ok(),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_refused_mail_is_logged_once_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = world(dir.path());
+    let store = Store::open(&config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    let mut m = Mailer {
+        uid: 0,
+        ward: "hoankiem.tranhungdao",
+    };
+    let (case, _) = applied(run(
+        &store,
+        &config,
+        &m.inbound(
+            OFFICER,
+            None,
+            EventBody::RegisterOrganisation(organisation()),
+        ),
+    ));
+    let (case, _) = applied(run(
+        &store,
+        &config,
+        &m.inbound(ORG, Some(&case.code), EventBody::Roster(roster(2))),
+    ));
+    let before = store.case(&case.code).ok().flatten();
+    // The organisation tries to approve its own list with the officer's token.
+    let forged = m.inbound(
+        ORG,
+        None,
+        reply(token_for(&case, OFFICER), vec![Command::Approve(Rows::All)]),
+    );
+    match run(&store, &config, &forged) {
+        Processed::Refused(r) => assert_eq!(r.reason, RefusalReason::WrongAddressee),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        run(&store, &config, &forged),
+        Processed::AlreadySeen
+    ));
+    assert_eq!(store.case(&case.code).ok().flatten(), before);
+    let refusals = store.refusals().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(refusals.len(), 1);
+    assert_eq!(refusals[0].sender, ORG);
+    assert_eq!(refusals[0].case.as_deref(), Some(case.code.as_str()));
+}
+
+#[test]
+fn two_wards_number_their_cases_independently() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = world(dir.path());
+    let store = Store::open(&config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    let mut thd = Mailer {
+        uid: 0,
+        ward: "hoankiem.tranhungdao",
+    };
+    let mut hb = Mailer {
+        uid: 0,
+        ward: "hoankiem.hangbac",
+    };
+    let a = applied(run(
+        &store,
+        &config,
+        &thd.inbound(
+            OFFICER,
+            None,
+            EventBody::RegisterOrganisation(organisation()),
+        ),
+    ))
+    .0;
+    let b = applied(run(
+        &store,
+        &config,
+        &hb.inbound(
+            HB_OFFICER,
+            None,
+            EventBody::RegisterOrganisation(organisation()),
+        ),
+    ))
+    .0;
+    let c = applied(run(
+        &store,
+        &config,
+        &thd.inbound(
+            OFFICER,
+            None,
+            EventBody::RegisterOrganisation(organisation()),
+        ),
+    ))
+    .0;
+    assert_eq!(
+        [a.code, b.code, c.code],
+        ["THD-T-0001", "HB-T-0001", "THD-T-0002"]
+    );
+    // An officer of one ward has no say in the other.
+    match run(
+        &store,
+        &config,
+        &hb.inbound(
+            OFFICER,
+            None,
+            EventBody::RegisterOrganisation(organisation()),
+        ),
+    ) {
+        Processed::Refused(r) => assert_eq!(r.reason, RefusalReason::NotPermitted),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn concurrent_openings_get_distinct_serials() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = Arc::new(world(dir.path()));
+    let store = Arc::new(Store::open(&config.service.state_dir).unwrap_or_else(|e| panic!("{e}")));
+    let threads: Vec<_> = (0..4u32)
+        .map(|t| {
+            let (config, store) = (config.clone(), store.clone());
+            std::thread::spawn(move || {
+                let mut m = Mailer {
+                    uid: t * 1000,
+                    ward: "hoankiem.tranhungdao",
+                };
+                (0..10)
+                    .map(|_| {
+                        let ev = m.inbound(
+                            OFFICER,
+                            None,
+                            EventBody::RegisterOrganisation(organisation()),
+                        );
+                        applied(run(&store, &config, &ev)).0.serial
+                    })
+                    .collect::<Vec<u32>>()
+            })
+        })
+        .collect();
+    let mut serials: Vec<u32> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap_or_default())
+        .collect();
+    serials.sort_unstable();
+    assert_eq!(serials, (1..=40).collect::<Vec<u32>>());
+}
+
+#[test]
+fn an_unknown_ward_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = world(dir.path());
+    let store = Store::open(&config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    let mut m = Mailer {
+        uid: 0,
+        ward: "badinh.phucxa",
+    };
+    let err = engine::process(
+        &store,
+        &config,
+        &m.inbound(OFFICER, None, EventBody::Status),
+        now(),
+    );
+    assert!(matches!(err, Err(engine::EngineError::UnknownWard(_))));
+}
