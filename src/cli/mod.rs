@@ -11,7 +11,11 @@ pub mod cases;
 pub mod check;
 
 #[derive(Debug, Parser)]
-#[command(name = "qrca", version, about = "Travel permits for a ward office, by email")]
+#[command(
+    name = "qrca",
+    version,
+    about = "Travel permits for a ward office, by email"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

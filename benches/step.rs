@@ -1,0 +1,169 @@
+//! Throughput of the pure workflow core: how many events `step` decides per second on
+//! one core (goal: ≥ 1,000,000/s, issue 3). No I/O is involved, so this is the ceiling
+//! the store and the mail adapters work under.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use jiff::civil::date;
+use qrca::workflow::*;
+use std::hint::black_box;
+
+fn ward() -> WardRules {
+    WardRules {
+        code: "hoankiem.tranhungdao".into(),
+        short: "THD".into(),
+        name: "Phường Trần Hưng Đạo".into(),
+        district: "Quận Hoàn Kiếm".into(),
+        officers: vec!["canbo1.thd@example.gov.vn".into()],
+        police: vec!["congan.thd@example.gov.vn".into()],
+        area_police: vec!["cskv1.thd@example.gov.vn".into()],
+        validity: Validity::Days(14),
+        require_auth: true,
+    }
+}
+
+fn event(sender: &str, body: EventBody) -> Event {
+    Event {
+        sender: sender.into(),
+        message_id: "<bench@example.gov.vn>".into(),
+        auth: AuthEvidence::Pass {
+            authserv_id: "mx.google.com".into(),
+            method: "dmarc".into(),
+            domain: "example.gov.vn".into(),
+        },
+        body,
+    }
+}
+
+fn roster(n: u32) -> RosterSubmission {
+    RosterSubmission {
+        file_name: "danh_sach.xlsx".into(),
+        roster: Roster {
+            rows: (1..=n)
+                .map(|stt| Row {
+                    stt,
+                    sheet_row: stt + 1,
+                    name: Some("Nguyễn Thị Ngọc Ánh".into()),
+                    id_number: Some(format!("{:012}", 1_000_000 + stt)),
+                    birth_date: Some(date(1990, 1, 1)),
+                    ..Row::default()
+                })
+                .collect(),
+            errors: vec![],
+            warnings: vec![],
+        },
+        documents: vec![],
+    }
+}
+
+struct Harness {
+    ward: WardRules,
+    n: u64,
+}
+
+impl Harness {
+    fn step(&mut self, case: Option<&Case>, ev: &Event) -> Result<(Case, Vec<Effect>), Refusal> {
+        let mut n = self.n;
+        let mut fresh = || {
+            n += 1;
+            ReplyToken(format!("{n:026}"))
+        };
+        let mut ctx = Ctx {
+            now: jiff::Timestamp::UNIX_EPOCH,
+            today: date(2021, 9, 8),
+            ward: &self.ward,
+            next_serial: 1,
+            fresh_token: &mut fresh,
+        };
+        let out = step(case, ev, &mut ctx);
+        self.n = n;
+        out
+    }
+}
+
+fn review_case(h: &mut Harness, rows: u32) -> Case {
+    let org = Organisation {
+        name: "Công ty TNHH Thép Hoà Phát".into(),
+        email: "nhansu@hoaphat.example.vn".into(),
+        ..Organisation::default()
+    };
+    let Ok((case, _)) = h.step(
+        None,
+        &event(
+            "canbo1.thd@example.gov.vn",
+            EventBody::RegisterOrganisation(org),
+        ),
+    ) else {
+        panic!("open refused")
+    };
+    let Ok((case, _)) = h.step(
+        Some(&case),
+        &event("nhansu@hoaphat.example.vn", EventBody::Roster(roster(rows))),
+    ) else {
+        panic!("roster refused")
+    };
+    case
+}
+
+fn reply(token: &ReplyToken, sender: &str, commands: Vec<Command>) -> Event {
+    event(
+        sender,
+        EventBody::Reply {
+            token: Some(token.clone()),
+            commands,
+            unreadable: vec![],
+        },
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    let mut h = Harness { ward: ward(), n: 0 };
+    let mut g = c.benchmark_group("step");
+    g.throughput(Throughput::Elements(1));
+
+    let case = review_case(&mut h, 20);
+    let token = case.tokens[0].token.clone();
+    let forged = reply(
+        &ReplyToken("forged".into()),
+        "canbo1.thd@example.gov.vn",
+        vec![Command::Approve(Rows::All)],
+    );
+    g.bench_function("refused decision (unknown token)", |b| {
+        b.iter(|| black_box(h.step(Some(black_box(&case)), black_box(&forged)).is_err()))
+    });
+    let status = event("nhansu@hoaphat.example.vn", EventBody::Status);
+    g.bench_function("status query, 20-row case", |b| {
+        b.iter(|| black_box(h.step(Some(black_box(&case)), black_box(&status)).is_ok()))
+    });
+    let approve_one = reply(
+        &token,
+        "canbo1.thd@example.gov.vn",
+        vec![Command::Approve(Rows::List(vec![3]))],
+    );
+    g.bench_function("approve one row, 20-row case", |b| {
+        b.iter(|| {
+            black_box(
+                h.step(Some(black_box(&case)), black_box(&approve_one))
+                    .is_ok(),
+            )
+        })
+    });
+    let small = review_case(&mut h, 3);
+    let small_token = small.tokens[0].token.clone();
+    let approve_all = reply(
+        &small_token,
+        "canbo1.thd@example.gov.vn",
+        vec![Command::Approve(Rows::All)],
+    );
+    g.bench_function("approve all, 3-row case (opens the stamp stage)", |b| {
+        b.iter(|| {
+            black_box(
+                h.step(Some(black_box(&small)), black_box(&approve_all))
+                    .is_ok(),
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

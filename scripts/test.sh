@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this and nothing else).
+#
+# 1. Installs with apt the system packages the tests need, when they are missing
+#    (CI runs as root on a clean Debian machine with no standard input).
+# 2. Checks formatting and lints, then runs every test target (unit, integration,
+#    property tests, and the benchmarks once each in test mode) and the doc tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the tests use. Empty for now: the loopback mail servers, PDF and QR
+# tools join this list with the issues that need them.
+PACKAGES=()
+
+install_missing() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "scripts/test.sh: installing ${missing[*]}" >&2
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+}
+
+if [ ${#PACKAGES[@]} -gt 0 ]; then
+    install_missing "${PACKAGES[@]}"
+fi
+
+echo "== cargo fmt --check" >&2
+cargo fmt --all -- --check
+echo "== cargo clippy" >&2
+cargo clippy --all-targets --locked -- -D warnings
+echo "== cargo test" >&2
+cargo test --all-targets --locked
+cargo test --doc --locked
+echo "scripts/test.sh: all tests passed" >&2
