@@ -12,7 +12,8 @@ use jiff::Timestamp;
 use qrca::store::{Committed, Outcome, SeenMarker, Store, Update};
 use qrca::workflow::{
     AttachmentRef, AuditEntry, AuthEvidence, Batch, BatchRow, BatchStage, Case, Effect, Kind,
-    Organisation, OutMail, ReplyToken, Row, RowState, Template, TokenGrant, TokenStage,
+    MailData, Organisation, OutMail, ReplyToken, Row, RowNote, RowState, Template, TokenGrant,
+    TokenStage,
 };
 use std::hint::black_box;
 
@@ -40,39 +41,43 @@ fn case(rows: u32) -> Case {
             ..Organisation::default()
         }),
         area_police: vec!["cskv1.thd@example.gov.vn".into()],
-        batches: vec![Batch {
-            no: 1,
-            received_at: now,
-            from: "hr@abc.vn".into(),
-            file_name: "danh_sach_nhan_vien.xlsx".into(),
-            documents: vec![],
-            stage: BatchStage::Review,
-            rows: (1..=rows)
-                .map(|stt| BatchRow {
-                    person: Row {
-                        stt,
-                        sheet_row: stt + 2,
-                        name: Some(format!("Nguyễn Thị Thu Hương {stt}")),
-                        id_number: Some(format!("0010850{stt:05}")),
-                        birth_date: Some(jiff::civil::date(1985, 3, 14)),
-                        phone: Some(format!("09123{stt:05}")),
-                        position: Some("Nhân viên kho".into()),
-                        address: Some("Số 5 ngõ 12 phố Huế, Hai Bà Trưng".into()),
-                        route: Some("Nhà - 12 Hàng Bài - Nhà".into()),
-                        vehicle: Some("29A1-123.45".into()),
-                        ..Row::default()
-                    },
-                    state: if stt % 2 == 0 {
-                        RowState::Approved {
-                            by: "canbo.thd@example.gov.vn".into(),
-                            at: now,
+        batches: vec![
+            Batch {
+                no: 1,
+                received_at: now,
+                from: "hr@abc.vn".into(),
+                file_name: "danh_sach_nhan_vien.xlsx".into(),
+                documents: vec![],
+                stage: BatchStage::Review,
+                rows: (1..=rows)
+                    .map(|stt| BatchRow {
+                        person: Row {
+                            stt,
+                            sheet_row: stt + 2,
+                            name: Some(format!("Nguyễn Thị Thu Hương {stt}")),
+                            id_number: Some(format!("0010850{stt:05}")),
+                            birth_date: Some(jiff::civil::date(1985, 3, 14)),
+                            phone: Some(format!("09123{stt:05}")),
+                            position: Some("Nhân viên kho".into()),
+                            address: Some("Số 5 ngõ 12 phố Huế, Hai Bà Trưng".into()),
+                            route: Some("Nhà - 12 Hàng Bài - Nhà".into()),
+                            vehicle: Some("29A1-123.45".into()),
+                            ..Row::default()
                         }
-                    } else {
-                        RowState::Pending
-                    },
-                })
-                .collect(),
-        }],
+                        .into(),
+                        state: if stt % 2 == 0 {
+                            RowState::Approved {
+                                by: "canbo.thd@example.gov.vn".into(),
+                                at: now,
+                            }
+                        } else {
+                            RowState::Pending
+                        },
+                    })
+                    .collect(),
+            }
+            .into(),
+        ],
         tokens: vec![TokenGrant {
             token: ReplyToken("k3j4h5g6f7d8s9a0q1w2e3r4".into()),
             batch: 1,
@@ -95,7 +100,12 @@ fn effects() -> Vec<Effect> {
             cc: vec![],
             reply_token: Some(ReplyToken("k3j4h5g6f7d8s9a0q1w2e3r4".into())),
             attachments: vec![AttachmentRef::NormalisedRoster { batch: 1 }],
-            data: serde_json::json!({ "approved": [2, 4, 6, 8], "undecided": [1, 3, 5] }),
+            data: Box::new(MailData {
+                case: "THD-T-0001".into(),
+                approved: Some("2, 4, 6, 8".into()),
+                undecided: Some("1, 3, 5".into()),
+                ..MailData::default()
+            }),
         }),
         Effect::SendMail(OutMail {
             template: Template::RowsRejected,
@@ -103,7 +113,17 @@ fn effects() -> Vec<Effect> {
             cc: vec!["cskv1.thd@example.gov.vn".into()],
             reply_token: None,
             attachments: vec![],
-            data: serde_json::json!({ "rows": [{ "stt": 7, "reason": "sai ngày sinh" }] }),
+            data: Box::new(MailData {
+                case: "THD-T-0001".into(),
+                rows: vec![RowNote {
+                    stt: 7,
+                    name: Some("Nguyễn Thị Thu Hương 7".into()),
+                    state: "already rejected (sai ngày sinh)".into(),
+                    reason: Some("sai ngày sinh".into()),
+                    ..RowNote::default()
+                }],
+                ..MailData::default()
+            }),
         }),
         Effect::Audit(AuditEntry {
             at: now,

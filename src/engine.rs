@@ -85,7 +85,7 @@ pub fn process(
         .to_zoned_datetime(config.service.timezone.clone())
         .date();
     let code = case_of(store, inbound)?;
-    let case = match &code {
+    let mut case = match &code {
         Some(code) => store.case(code)?,
         None => None,
     };
@@ -115,7 +115,9 @@ pub fn process(
             next_serial,
             fresh_token: &mut fresh_token,
         };
-        let result = workflow::step(case.as_ref(), &inbound.event, &mut ctx);
+        // Only an opening (no case) can lose a serial race and come round again, so
+        // handing the case over on the first pass loses nothing.
+        let result = workflow::step(case.take(), &inbound.event, &mut ctx);
         if let Some(e) = random_failure {
             // Never commit a step that handed out an empty token.
             return Err(EngineError::Random(e));

@@ -56,36 +56,39 @@ fn organisation_case() -> Case {
             ..Organisation::default()
         }),
         area_police: vec!["cskv1.thd@example.gov.vn".into()],
-        batches: vec![Batch {
-            no: 1,
-            received_at: ts("2021-09-07T02:00:00Z"),
-            from: "hr@abc.vn".into(),
-            file_name: "staff.xlsx".into(),
-            documents: vec![DocumentRef {
-                name: "giayphep.pdf".into(),
-                size: 12345,
-                blob: "sha256-abc".into(),
-            }],
-            stage: BatchStage::Review,
-            rows: vec![
-                BatchRow {
-                    person: person(1, "Nguyễn Văn An", "001085012345"),
-                    state: RowState::Issued(permit),
-                },
-                BatchRow {
-                    person: person(2, "Trần Thị Bình", "123456789"),
-                    state: RowState::Rejected {
-                        by: OFFICER.into(),
-                        at: ts("2021-09-07T03:00:00Z"),
-                        reason: "sai ngày sinh".into(),
+        batches: vec![
+            Batch {
+                no: 1,
+                received_at: ts("2021-09-07T02:00:00Z"),
+                from: "hr@abc.vn".into(),
+                file_name: "staff.xlsx".into(),
+                documents: vec![DocumentRef {
+                    name: "giayphep.pdf".into(),
+                    size: 12345,
+                    blob: "sha256-abc".into(),
+                }],
+                stage: BatchStage::Review,
+                rows: vec![
+                    BatchRow {
+                        person: person(1, "Nguyễn Văn An", "001085012345").into(),
+                        state: RowState::Issued(permit),
                     },
-                },
-                BatchRow {
-                    person: person(3, "Lê Văn Cường", "079201009876"),
-                    state: RowState::Pending,
-                },
-            ],
-        }],
+                    BatchRow {
+                        person: person(2, "Trần Thị Bình", "123456789").into(),
+                        state: RowState::Rejected {
+                            by: OFFICER.into(),
+                            at: ts("2021-09-07T03:00:00Z"),
+                            reason: "sai ngày sinh".into(),
+                        },
+                    },
+                    BatchRow {
+                        person: person(3, "Lê Văn Cường", "079201009876").into(),
+                        state: RowState::Pending,
+                    },
+                ],
+            }
+            .into(),
+        ],
         tokens: vec![],
         last_holder: 1,
     }

@@ -13,8 +13,8 @@ use qrca::store::{
 };
 use qrca::workflow::{
     AuditEntry, AuthEvidence, Batch, BatchRow, BatchStage, Case, Effect, IssuedPermit, Kind,
-    Organisation, OutMail, Permit, Refusal, RefusalReason, ReplyToken, Row, RowState, Template,
-    TokenGrant, TokenStage,
+    MailData, Organisation, OutMail, Permit, Refusal, RefusalReason, ReplyToken, Row, RowState,
+    Template, TokenGrant, TokenStage,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -61,26 +61,30 @@ fn case(ward: &str, short: &str, kind: Kind, serial: u32) -> Case {
 }
 
 fn with_batch(mut c: Case, rows: usize) -> Case {
-    c.batches.push(Batch {
-        no: 1,
-        received_at: now(),
-        from: "hr@abc.vn".into(),
-        file_name: "staff.xlsx".into(),
-        documents: vec![],
-        stage: BatchStage::Review,
-        rows: (1..=rows as u32)
-            .map(|stt| BatchRow {
-                person: Row {
-                    stt,
-                    sheet_row: stt + 1,
-                    name: Some(format!("Nguyễn Văn {stt}")),
-                    id_number: Some(format!("{:012}", 1_000_000 + stt)),
-                    ..Row::default()
-                },
-                state: RowState::Pending,
-            })
-            .collect(),
-    });
+    c.batches.push(
+        Batch {
+            no: 1,
+            received_at: now(),
+            from: "hr@abc.vn".into(),
+            file_name: "staff.xlsx".into(),
+            documents: vec![],
+            stage: BatchStage::Review,
+            rows: (1..=rows as u32)
+                .map(|stt| BatchRow {
+                    person: Row {
+                        stt,
+                        sheet_row: stt + 1,
+                        name: Some(format!("Nguyễn Văn {stt}")),
+                        id_number: Some(format!("{:012}", 1_000_000 + stt)),
+                        ..Row::default()
+                    }
+                    .into(),
+                    state: RowState::Pending,
+                })
+                .collect(),
+        }
+        .into(),
+    );
     c
 }
 
@@ -101,7 +105,11 @@ fn mail(template: Template) -> Effect {
         cc: vec![],
         reply_token: None,
         attachments: vec![],
-        data: serde_json::json!({ "note": "hello" }),
+        data: Box::new(MailData {
+            case: "THD-T-0001".into(),
+            errors: vec!["hello".into()],
+            ..MailData::default()
+        }),
     })
 }
 
@@ -193,7 +201,7 @@ fn everything_committed_is_still_there_after_reopen() {
     ];
     let c2 = {
         let mut c2 = c.clone();
-        c2.batches[0].rows[0].state = RowState::Issued(Permit {
+        std::sync::Arc::make_mut(&mut c2.batches[0]).rows[0].state = RowState::Issued(Permit {
             id: "THD-T-0001-0001".into(),
             valid_from: jiff::civil::date(2021, 9, 7),
             valid_until: jiff::civil::date(2021, 9, 20),
@@ -354,7 +362,7 @@ fn the_same_message_twice_is_already_seen_and_changes_nothing() {
         assert_eq!(store.commit(&first, now()).unwrap(), Committed::AlreadySeen);
         // The same message re-read, with a different (later) outcome: still ignored.
         let mut changed = c.clone();
-        changed.batches[0].rows[0].state = RowState::Approved {
+        std::sync::Arc::make_mut(&mut changed.batches[0]).rows[0].state = RowState::Approved {
             by: "canbo.thd@example.gov.vn".into(),
             at: now(),
         };

@@ -135,7 +135,7 @@ mod tests {
             opened_by: "canbo.thd@example.gov.vn".into(),
             organisation: None,
             area_police: vec![],
-            batches,
+            batches: batches.into_iter().map(std::sync::Arc::new).collect(),
             tokens: vec![],
             last_holder: 0,
         }
@@ -156,7 +156,8 @@ mod tests {
                     person: Row {
                         stt: i as u32 + 1,
                         ..Row::default()
-                    },
+                    }
+                    .into(),
                     state,
                 })
                 .collect(),

@@ -149,7 +149,7 @@ impl World {
             next_serial: self.serial,
             fresh_token: &mut fresh,
         };
-        let out = step(case, event, &mut ctx);
+        let out = step(case.cloned(), event, &mut ctx);
         self.tokens = counter;
         if let Ok((c, _)) = &out
             && case.is_none()

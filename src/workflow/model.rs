@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// What a case is about (SPEC §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -290,10 +291,11 @@ pub enum RowState {
     },
 }
 
-/// One person in a batch and their outcome.
+/// One person in a batch and their outcome. The person's data never changes once
+/// received, so it is shared: a step copies a batch without copying its people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchRow {
-    pub person: Row,
+    pub person: Arc<Row>,
     pub state: RowState,
 }
 
@@ -331,8 +333,9 @@ pub struct Case {
     /// Area police to keep informed (cc) about this case.
     #[serde(default)]
     pub area_police: Vec<String>,
+    /// Shared, copied on write: a step that leaves a batch alone does not copy it.
     #[serde(default)]
-    pub batches: Vec<Batch>,
+    pub batches: Vec<Arc<Batch>>,
     #[serde(default)]
     pub tokens: Vec<TokenGrant>,
     /// The last holder number used for a permit id on this case.
@@ -495,8 +498,95 @@ pub struct OutMail {
     /// For requests: the token the addressee replies on (in Reply-To).
     pub reply_token: Option<ReplyToken>,
     pub attachments: Vec<AttachmentRef>,
-    /// What the template shows.
-    pub data: serde_json::Value,
+    /// What the template shows (boxed: it is large, and effects move around).
+    pub data: Box<MailData>,
+}
+
+/// What a mail's template shows: one flat record; each template uses the fields its
+/// mail needs and the rest stay empty (and are left out when stored).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailData {
+    pub case: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Kind>,
+    pub ward_name: String,
+    pub district: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// A roster's errors and warnings, by sheet row (SPEC §4).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roster_errors: Vec<RosterIssue>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roster_warnings: Vec<RosterIssue>,
+    /// Why a reply was not applied, one sentence each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// The rows the mail is about: to decide, rejected or refused with their reasons,
+    /// or the person a permit is for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<RowNote>,
+    /// Rows reported, not decided: already holding or awaiting a permit on the case.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<RowNote>,
+    /// `rows` as officers write them, e.g. `1-5, 8`: the commands are pre-filled with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row_list: Option<String>,
+    /// For a roster just accepted: who decides next.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_stage: Option<TokenStage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stamped: Option<String>,
+    /// Rows still to decide at this stage, as officers write them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undecided: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub permits: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub revoked: Vec<Revocation>,
+    /// For help: the commands that were understood and the lines that were not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub understood: Vec<Command>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
+    /// For a status answer: where each batch stands.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub batches: Vec<BatchStatus>,
+}
+
+/// One row as a mail shows it. No ID number: mails travel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RowNote {
+    pub stt: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<Date>,
+    /// Where the row stands, in words.
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One batch's counts, for a status answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchStatus {
+    pub batch: u32,
+    pub stage: BatchStage,
+    pub rows: usize,
+    pub pending: usize,
+    pub approved: usize,
+    pub rejected: usize,
+    pub issued: usize,
+    pub revoked: usize,
+    pub duplicates: usize,
 }
 
 /// A permit newly issued, for the renderer and the store's permit index.

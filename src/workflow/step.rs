@@ -1,20 +1,25 @@
 //! The transition function: one event on one case gives the new case and its effects.
 //!
 //! Shape of every transition: first decide whether the sender may do this at all
-//! (a `Refusal` changes nothing and answers nobody: SPEC §3), then work on a copy of
-//! the case. An authorised sender whose mail does not make sense (a row that does not
-//! exist, a reply the parser could not read) gets an answer and the case stays as it
-//! was. Every transition that changes the case emits exactly one `Audit`.
+//! (a `Refusal` changes nothing and answers nobody: SPEC §3), then work on the case.
+//! An authorised sender whose mail does not make sense (a row that does not exist, a
+//! reply the parser could not read) gets an answer and the case stays exactly as it
+//! was: every check runs before the first change. Every transition that changes the
+//! case emits exactly one `Audit`.
+//!
+//! The case comes in by value: the caller loaded it to hand it over, and a step that
+//! changes one row of one batch should not copy the rest (batches and people are
+//! shared, copied on write).
 
 use super::model::*;
 use super::{Ctx, case_code, permit_id};
 use jiff::civil::Date;
-use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Decides what an event does to a case. `case` is `None` for an event that opens one.
 pub fn step(
-    case: Option<&Case>,
+    case: Option<Case>,
     event: &Event,
     ctx: &mut Ctx<'_>,
 ) -> Result<(Case, Vec<Effect>), Refusal> {
@@ -84,28 +89,25 @@ impl Tx {
     fn new(case: Case) -> Tx {
         Tx {
             case,
-            effects: Vec::new(),
+            effects: Vec::with_capacity(6),
             log: Vec::new(),
         }
     }
 
-    fn mail(
-        &mut self,
-        template: Template,
-        to: Vec<String>,
-        cc: Vec<String>,
-        reply_token: Option<ReplyToken>,
-        attachments: Vec<AttachmentRef>,
-        data: Value,
-    ) {
+    fn mail(&mut self, template: Template, to: Vec<String>, data: MailData) -> &mut OutMail {
         self.effects.push(Effect::SendMail(OutMail {
             template,
             to,
-            cc,
-            reply_token,
-            attachments,
-            data,
+            cc: Vec::new(),
+            reply_token: None,
+            attachments: Vec::new(),
+            data: Box::new(data),
         }));
+        match self.effects.last_mut() {
+            Some(Effect::SendMail(mail)) => mail,
+            // Pushed on the line above.
+            _ => unreachable!("the mail just pushed is the last effect"),
+        }
     }
 
     fn changed(&mut self, what: String) {
@@ -208,14 +210,8 @@ fn open_organisation(org: &Organisation, event: &Event, ctx: &Ctx<'_>) -> Result
         cc.push(sender.clone());
     }
     let data = case_data(&tx.case, ctx);
-    tx.mail(
-        Template::CaseOpened,
-        vec![org.email.clone()],
-        cc,
-        None,
-        Vec::new(),
-        data,
-    );
+    tx.mail(Template::CaseOpened, vec![org.email.clone()], data)
+        .cc = cc;
     tx.changed(format!(
         "opened case {} for organisation {}",
         tx.case.code, org.name
@@ -253,7 +249,7 @@ fn open_roster_case(
 }
 
 fn on_roster(
-    case: &Case,
+    case: Case,
     submission: &RosterSubmission,
     event: &Event,
     ctx: &mut Ctx<'_>,
@@ -277,7 +273,7 @@ fn on_roster(
     if from_area_police && !from_org {
         authenticated(event, ctx)?;
     }
-    let mut tx = Tx::new(case.clone());
+    let mut tx = Tx::new(case);
     receive_roster(&mut tx, submission, event, ctx);
     Ok(tx)
 }
@@ -296,18 +292,13 @@ fn receive_roster(tx: &mut Tx, submission: &RosterSubmission, event: &Event, ctx
                 message: "the file has no rows".into(),
             });
         }
-        let mut data = case_data(&tx.case, ctx);
-        data["file_name"] = json!(submission.file_name);
-        data["errors"] = json!(errors);
-        data["warnings"] = json!(roster.warnings);
-        tx.mail(
-            Template::RosterInvalid,
-            vec![sender.clone()],
-            Vec::new(),
-            None,
-            Vec::new(),
-            data,
-        );
+        let data = MailData {
+            file_name: Some(submission.file_name.clone()),
+            roster_errors: errors,
+            roster_warnings: roster.warnings.clone(),
+            ..case_data(&tx.case, ctx)
+        };
+        tx.mail(Template::RosterInvalid, vec![sender.clone()], data);
         return;
     }
 
@@ -335,7 +326,7 @@ fn receive_roster(tx: &mut Tx, submission: &RosterSubmission, event: &Event, ctx
                 },
             };
             BatchRow {
-                person: person.clone(),
+                person: Arc::new(person.clone()),
                 state,
             }
         })
@@ -350,19 +341,20 @@ fn receive_roster(tx: &mut Tx, submission: &RosterSubmission, event: &Event, ctx
         })
         .map(|r| r.person.stt)
         .collect();
-    tx.case.batches.push(Batch {
+    let first_stage = if kind.needs_review() {
+        BatchStage::Review
+    } else {
+        BatchStage::Stamp
+    };
+    let batch = Batch {
         no,
         received_at: ctx.now,
         from: sender.clone(),
         file_name: submission.file_name.clone(),
         documents: submission.documents.clone(),
-        stage: if kind.needs_review() {
-            BatchStage::Review
-        } else {
-            BatchStage::Stamp
-        },
+        stage: first_stage,
         rows,
-    });
+    };
     let mut what = format!(
         "batch {no} received from {} ({}, {} rows)",
         sender,
@@ -376,27 +368,23 @@ fn receive_roster(tx: &mut Tx, submission: &RosterSubmission, event: &Event, ctx
         ));
     }
     tx.changed(what);
-
+    let data = MailData {
+        batch: Some(no),
+        file_name: Some(submission.file_name.clone()),
+        roster_warnings: roster.warnings.clone(),
+        duplicates: row_notes(&batch, |r| duplicates.contains(&r.person.stt)),
+        row_list: Some(fmt_rows(
+            &batch.rows.iter().map(|r| r.person.stt).collect::<Vec<_>>(),
+        )),
+        next_stage: Some(match first_stage {
+            BatchStage::Review => TokenStage::Review,
+            _ => TokenStage::Stamp,
+        }),
+        ..case_data(&tx.case, ctx)
+    };
+    tx.case.batches.push(Arc::new(batch));
+    tx.mail(Template::RosterAccepted, vec![sender.clone()], data);
     let bi = tx.case.batches.len() - 1;
-    let mut data = case_data(&tx.case, ctx);
-    data["batch"] = json!(no);
-    data["file_name"] = json!(submission.file_name);
-    data["row_count"] = json!(roster.rows.len());
-    data["warnings"] = json!(roster.warnings);
-    data["duplicates"] = rows_json(&tx.case.batches[bi], &duplicates);
-    data["next"] = json!(if kind.needs_review() {
-        "review"
-    } else {
-        "stamp"
-    });
-    tx.mail(
-        Template::RosterAccepted,
-        vec![sender.clone()],
-        Vec::new(),
-        None,
-        Vec::new(),
-        data,
-    );
     enter_stage(tx, bi, ctx);
 }
 
@@ -430,51 +418,52 @@ fn holders(case: &Case, today: Date) -> HashMap<&str, Holder> {
     map
 }
 
+fn stage_name(stage: TokenStage) -> &'static str {
+    match stage {
+        TokenStage::Review => "review",
+        TokenStage::Stamp => "stamp",
+    }
+}
+
+/// The token stage a batch stage is decided on, if it is still open.
+fn token_stage(stage: BatchStage) -> Option<TokenStage> {
+    match stage {
+        BatchStage::Review => Some(TokenStage::Review),
+        BatchStage::Stamp => Some(TokenStage::Stamp),
+        BatchStage::Closed => None,
+    }
+}
+
 /// Starts the batch's current stage: requests with fresh tokens to the people who
 /// decide it, or, when nothing is left to decide there, moves on.
 fn enter_stage(tx: &mut Tx, bi: usize, ctx: &mut Ctx<'_>) {
     loop {
         let batch = &tx.case.batches[bi];
-        let (stage, open) = match batch.stage {
-            BatchStage::Review => (
-                TokenStage::Review,
-                count(batch, |s| matches!(s, RowState::Pending)),
-            ),
-            BatchStage::Stamp => (
-                TokenStage::Stamp,
-                count(batch, |s| matches!(s, RowState::Approved { .. })),
-            ),
-            BatchStage::Closed => {
-                let no = batch.no;
-                tx.changed(format!("batch {no} closed"));
-                return;
-            }
+        let no = batch.no;
+        let Some(stage) = token_stage(batch.stage) else {
+            tx.changed(format!("batch {no} closed"));
+            return;
         };
-        if open == 0 {
+        let open_rows = open_stts(batch, stage);
+        if open_rows.is_empty() {
             let next = next_stage(batch);
-            tx.case.batches[bi].stage = next;
+            Arc::make_mut(&mut tx.case.batches[bi]).stage = next;
             continue;
         }
         let (template, addressees) = match stage {
-            TokenStage::Review => (Template::ReviewRequest, ctx.ward.officers.clone()),
-            TokenStage::Stamp => (Template::StampRequest, ctx.ward.police.clone()),
+            TokenStage::Review => (Template::ReviewRequest, &ctx.ward.officers),
+            TokenStage::Stamp => (Template::StampRequest, &ctx.ward.police),
         };
-        let no = batch.no;
-        let open_rows = open_stts(batch, stage);
-        let mut data = case_data(&tx.case, ctx);
-        data["batch"] = json!(no);
-        data["rows"] = rows_json(&tx.case.batches[bi], &open_rows);
-        data["row_list"] = json!(fmt_rows(&open_rows));
-        data["row_count"] = json!(open_rows.len());
+        let row_list = fmt_rows(&open_rows);
+        let data = MailData {
+            batch: Some(no),
+            rows: row_notes(batch, |r| is_open(r, stage)),
+            row_list: Some(row_list.clone()),
+            ..case_data(&tx.case, ctx)
+        };
         let mut attachments = vec![AttachmentRef::NormalisedRoster { batch: no }];
         if stage == TokenStage::Review {
-            attachments.extend(
-                tx.case.batches[bi]
-                    .documents
-                    .iter()
-                    .cloned()
-                    .map(AttachmentRef::Document),
-            );
+            attachments.extend(batch.documents.iter().cloned().map(AttachmentRef::Document));
         }
         for addressee in addressees {
             let token = (ctx.fresh_token)();
@@ -485,22 +474,13 @@ fn enter_stage(tx: &mut Tx, bi: usize, ctx: &mut Ctx<'_>) {
                 addressee: addressee.clone(),
                 live: true,
             });
-            tx.mail(
-                template,
-                vec![addressee],
-                Vec::new(),
-                Some(token),
-                attachments.clone(),
-                data.clone(),
-            );
+            let mail = tx.mail(template, vec![addressee.clone()], data.clone());
+            mail.reply_token = Some(token);
+            mail.attachments = attachments.clone();
         }
-        let label = match stage {
-            TokenStage::Review => "review",
-            TokenStage::Stamp => "stamp",
-        };
         tx.changed(format!(
-            "batch {no}: {label} requested for rows {}",
-            fmt_rows(&open_rows)
+            "batch {no}: {} requested for rows {row_list}",
+            stage_name(stage)
         ));
         return;
     }
@@ -508,16 +488,19 @@ fn enter_stage(tx: &mut Tx, bi: usize, ctx: &mut Ctx<'_>) {
 
 /// Where a batch goes once its current stage has nothing left to decide.
 fn next_stage(batch: &Batch) -> BatchStage {
+    let approved = |r: &BatchRow| matches!(r.state, RowState::Approved { .. });
     match batch.stage {
-        BatchStage::Review if count(batch, |s| matches!(s, RowState::Approved { .. })) > 0 => {
-            BatchStage::Stamp
-        }
+        BatchStage::Review if batch.rows.iter().any(approved) => BatchStage::Stamp,
         _ => BatchStage::Closed,
     }
 }
 
-fn count(batch: &Batch, pred: impl Fn(&RowState) -> bool) -> usize {
-    batch.rows.iter().filter(|r| pred(&r.state)).count()
+/// Whether a row is still to be decided at this stage.
+fn is_open(row: &BatchRow, stage: TokenStage) -> bool {
+    match stage {
+        TokenStage::Review => matches!(row.state, RowState::Pending),
+        TokenStage::Stamp => matches!(row.state, RowState::Approved { .. }),
+    }
 }
 
 /// Rows still to be decided at this stage.
@@ -525,10 +508,7 @@ fn open_stts(batch: &Batch, stage: TokenStage) -> Vec<u32> {
     batch
         .rows
         .iter()
-        .filter(|r| match stage {
-            TokenStage::Review => matches!(r.state, RowState::Pending),
-            TokenStage::Stamp => matches!(r.state, RowState::Approved { .. }),
-        })
+        .filter(|r| is_open(r, stage))
         .map(|r| r.person.stt)
         .collect()
 }
@@ -536,10 +516,11 @@ fn open_stts(batch: &Batch, stage: TokenStage) -> Vec<u32> {
 /// After decisions: if the stage has nothing left, its tokens die and the batch moves on.
 fn settle(tx: &mut Tx, bi: usize, stage: TokenStage, ctx: &mut Ctx<'_>) {
     let batch = &tx.case.batches[bi];
-    if !open_stts(batch, stage).is_empty() {
+    if batch.rows.iter().any(|r| is_open(r, stage)) {
         return;
     }
     let no = batch.no;
+    let next = next_stage(batch);
     for grant in tx
         .case
         .tokens
@@ -548,8 +529,7 @@ fn settle(tx: &mut Tx, bi: usize, stage: TokenStage, ctx: &mut Ctx<'_>) {
     {
         grant.live = false;
     }
-    let next = next_stage(batch);
-    tx.case.batches[bi].stage = next;
+    Arc::make_mut(&mut tx.case.batches[bi]).stage = next;
     enter_stage(tx, bi, ctx);
 }
 
@@ -590,7 +570,7 @@ struct Decided {
 }
 
 fn on_reply(
-    case: &Case,
+    case: Case,
     token: Option<&ReplyToken>,
     commands: &[Command],
     unreadable: &[String],
@@ -608,36 +588,30 @@ fn on_reply(
                 ),
             ));
         }
-        if !is_party(case, sender, ctx.ward) {
+        if !is_party(&case, sender, ctx.ward) {
             return Err(refuse(
                 RefusalReason::NotPermitted,
                 format!("{sender} is not a party to case {}", case.code),
             ));
         }
-        let mut tx = Tx::new(case.clone());
+        let mut tx = Tx::new(case);
         help(&mut tx, sender, None, commands, unreadable, ctx);
         return Ok(tx);
     };
-    let grant = case
-        .tokens
-        .iter()
-        .find(|g| g.token == *token)
-        .ok_or_else(|| {
-            refuse(
-                RefusalReason::UnknownToken,
-                format!("case {} never issued the reply token used", case.code),
-            )
-        })?;
-    let stage_name = match grant.stage {
-        TokenStage::Review => "review",
-        TokenStage::Stamp => "stamp",
+    let Some(grant) = case.tokens.iter().find(|g| g.token == *token) else {
+        return Err(refuse(
+            RefusalReason::UnknownToken,
+            format!("case {} never issued the reply token used", case.code),
+        ));
     };
     if !grant.live {
         return Err(refuse(
             RefusalReason::DeadToken,
             format!(
-                "the reply token for the {stage_name} of batch {} of case {} belongs to a stage that has ended",
-                grant.batch, case.code
+                "the reply token for the {} of batch {} of case {} belongs to a stage that has ended",
+                stage_name(grant.stage),
+                grant.batch,
+                case.code
             ),
         ));
     }
@@ -650,24 +624,18 @@ fn on_reply(
             ),
         ));
     }
-    let allowed = match grant.stage {
-        TokenStage::Review => ctx.ward.is_officer(sender),
-        TokenStage::Stamp => ctx.ward.is_police(sender),
+    let (allowed, role) = match grant.stage {
+        TokenStage::Review => (ctx.ward.is_officer(sender), "an officer"),
+        TokenStage::Stamp => (ctx.ward.is_police(sender), "a police officer"),
     };
     if !allowed {
         return Err(refuse(
             RefusalReason::NotPermitted,
-            format!(
-                "{sender} is not {} of {}",
-                match grant.stage {
-                    TokenStage::Review => "an officer",
-                    TokenStage::Stamp => "a police officer",
-                },
-                ctx.ward.name
-            ),
+            format!("{sender} is not {role} of {}", ctx.ward.name),
         ));
     }
     authenticated(event, ctx)?;
+    let stage = grant.stage;
     let Some(bi) = case.batches.iter().position(|b| b.no == grant.batch) else {
         return Err(refuse(
             RefusalReason::UnknownToken,
@@ -677,16 +645,16 @@ fn on_reply(
             ),
         ));
     };
-    let stage = grant.stage;
     let token = grant.token.clone();
 
-    let mut tx = Tx::new(case.clone());
+    let mut tx = Tx::new(case);
     if commands.is_empty() || !unreadable.is_empty() {
         help(&mut tx, sender, Some(token), commands, unreadable, ctx);
         return Ok(tx);
     }
 
-    let mut batch = case.batches[bi].clone();
+    // Every command is checked against a copy of the batch before anything changes.
+    let mut batch = Batch::clone(&tx.case.batches[bi]);
     let mut errors = Vec::new();
     let mut decided = Decided::default();
     for command in commands {
@@ -700,11 +668,12 @@ fn on_reply(
             &mut errors,
         );
     }
+    let mut last_holder = tx.case.last_holder;
     let issued = if errors.is_empty() {
         issue(
             &mut batch,
-            &case.code,
-            &mut tx.case.last_holder,
+            &tx.case.code,
+            &mut last_holder,
             &decided,
             sender,
             ctx,
@@ -714,43 +683,40 @@ fn on_reply(
         Vec::new()
     };
     if !errors.is_empty() {
-        tx.case.last_holder = case.last_holder;
-        let mut data = case_data(&tx.case, ctx);
-        data["batch"] = json!(batch.no);
-        data["errors"] = json!(errors);
-        data["undecided"] = json!(fmt_rows(&open_stts(&case.batches[bi], stage)));
-        tx.mail(
-            Template::ReplyNotApplied,
-            vec![sender.clone()],
-            Vec::new(),
-            Some(token),
-            Vec::new(),
-            data,
-        );
+        let data = MailData {
+            batch: Some(batch.no),
+            errors,
+            undecided: Some(fmt_rows(&open_stts(&tx.case.batches[bi], stage))),
+            ..case_data(&tx.case, ctx)
+        };
+        tx.mail(Template::ReplyNotApplied, vec![sender.clone()], data)
+            .reply_token = Some(token);
         return Ok(tx);
     }
-    let no = batch.no;
-    tx.case.batches[bi] = batch;
-    let still_open = open_stts(&tx.case.batches[bi], stage);
-    let mut data = case_data(&tx.case, ctx);
-    data["batch"] = json!(no);
-    data["approved"] = json!(fmt_rows(&decided.approved));
-    data["rejected"] = json!(decided.rejected);
-    data["stamped"] = json!(fmt_rows(&decided.stamped));
-    data["refused"] = json!(decided.refused);
-    data["permits"] = json!(issued.iter().map(|p| &p.permit).collect::<Vec<_>>());
-    data["undecided"] = json!(fmt_rows(&still_open));
-    tx.mail(
-        Template::DecisionRecorded,
-        vec![sender.clone()],
-        Vec::new(),
-        (!still_open.is_empty()).then_some(token),
-        Vec::new(),
-        data,
-    );
-    record_decisions(&mut tx, bi, &decided, &issued, sender, ctx);
+    let still_open = open_stts(&batch, stage);
+    tx.case.last_holder = last_holder;
+    tx.case.batches[bi] = Arc::new(batch);
+    let batch = &tx.case.batches[bi];
+    let mut notes = notes_with_reasons(batch, &decided.rejected);
+    notes.extend(notes_with_reasons(batch, &decided.refused));
+    let data = MailData {
+        batch: Some(batch.no),
+        approved: non_empty(fmt_rows(&decided.approved)),
+        stamped: non_empty(fmt_rows(&decided.stamped)),
+        rows: notes,
+        permits: issued.iter().map(|p| p.permit.clone()).collect(),
+        undecided: Some(fmt_rows(&still_open)),
+        ..case_data(&tx.case, ctx)
+    };
+    tx.mail(Template::DecisionRecorded, vec![sender.clone()], data)
+        .reply_token = (!still_open.is_empty()).then_some(token);
+    record_decisions(&mut tx, bi, &decided, issued, sender, ctx);
     settle(&mut tx, bi, stage, ctx);
     Ok(tx)
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
 }
 
 /// Applies one command to a working copy of a batch, or says why it cannot.
@@ -788,13 +754,7 @@ fn apply(
     }
     // Rows stamped by an earlier line of this reply stay Approved until `issue` runs,
     // so they are excluded here: one row, one decision per reply.
-    let open = |row: &BatchRow| match stage {
-        TokenStage::Review => matches!(row.state, RowState::Pending),
-        TokenStage::Stamp => {
-            matches!(row.state, RowState::Approved { .. })
-                && !decided.stamped.contains(&row.person.stt)
-        }
-    };
+    let open = |row: &BatchRow| is_open(row, stage) && !decided.stamped.contains(&row.person.stt);
     let targets: Vec<usize> = match rows {
         Rows::All => {
             let all: Vec<usize> = (0..batch.rows.len())
@@ -881,7 +841,7 @@ fn issue(
 ) -> Vec<IssuedPermit> {
     let mut stamped = decided.stamped.clone();
     stamped.sort_unstable();
-    let mut issued = Vec::new();
+    let mut issued = Vec::with_capacity(stamped.len());
     for stt in stamped {
         let Some(row) = batch.rows.iter_mut().find(|r| r.person.stt == stt) else {
             continue;
@@ -918,15 +878,17 @@ fn validity(person: &Row, ctx: &Ctx<'_>) -> (Date, Date) {
     (from, until)
 }
 
+/// The audit line and the mails to the people concerned, for one applied reply.
 fn record_decisions(
     tx: &mut Tx,
     bi: usize,
     decided: &Decided,
-    issued: &[IssuedPermit],
+    issued: Vec<IssuedPermit>,
     sender: &str,
     ctx: &Ctx<'_>,
 ) {
-    let no = tx.case.batches[bi].no;
+    let batch = Arc::clone(&tx.case.batches[bi]);
+    let no = batch.no;
     let mut parts = Vec::new();
     if !decided.approved.is_empty() {
         parts.push(format!("approved rows {}", fmt_rows(&decided.approved)));
@@ -939,7 +901,7 @@ fn record_decisions(
         parts.push(format!(
             "stamped rows {} as {}",
             fmt_rows(&stts),
-            fmt_permits(issued)
+            fmt_permits(&issued)
         ));
     }
     for (stt, reason) in &decided.refused {
@@ -948,83 +910,66 @@ fn record_decisions(
     tx.changed(format!("batch {no}, by {sender}: {}", parts.join(", ")));
 
     let (to, cc) = notify(&tx.case);
-    let batch = &tx.case.batches[bi];
-    if !decided.rejected.is_empty() || !decided.refused.is_empty() {
-        let (template, list) = if decided.rejected.is_empty() {
-            (Template::RowsRefused, &decided.refused)
-        } else {
-            (Template::RowsRejected, &decided.rejected)
+    for (template, list) in [
+        (Template::RowsRejected, &decided.rejected),
+        (Template::RowsRefused, &decided.refused),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let data = MailData {
+            batch: Some(no),
+            rows: notes_with_reasons(&batch, list),
+            ..case_data(&tx.case, ctx)
         };
-        let mut data = case_data(&tx.case, ctx);
-        data["batch"] = json!(no);
-        data["rows"] = json!(
-            list.iter()
-                .map(|(stt, reason)| {
-                    let name = batch
-                        .rows
-                        .iter()
-                        .find(|r| r.person.stt == *stt)
-                        .and_then(|r| r.person.name.clone());
-                    json!({"stt": stt, "name": name, "reason": reason})
-                })
-                .collect::<Vec<_>>()
-        );
-        tx.mail(template, to.clone(), cc.clone(), None, Vec::new(), data);
+        tx.mail(template, to.clone(), data).cc = cc.clone();
     }
-    if !issued.is_empty() {
-        let ids: Vec<String> = issued.iter().map(|p| p.permit.clone()).collect();
-        let mut data = case_data(&tx.case, ctx);
-        data["batch"] = json!(no);
-        data["permits"] = json!(ids);
-        tx.effects.push(Effect::IssuePermits {
-            case: tx.case.code.clone(),
-            batch: no,
-            rows: issued.to_vec(),
-        });
-        tx.mail(
-            Template::PermitsIssued,
-            to,
-            cc,
-            None,
-            vec![
-                AttachmentRef::Permits {
-                    permits: ids.clone(),
-                },
-                AttachmentRef::PrintSheet { permits: ids },
-            ],
-            data,
-        );
-        if tx.case.kind == Kind::C {
-            let batch = &tx.case.batches[bi];
-            let personal: Vec<(String, String, Option<String>)> = issued
-                .iter()
-                .filter_map(|p| {
-                    let row = batch.rows.iter().find(|r| r.person.stt == p.stt)?;
-                    let email = row.person.email.clone()?;
-                    Some((email, p.permit.clone(), row.person.name.clone()))
-                })
-                .collect();
-            for (email, permit, name) in personal {
-                let mut data = case_data(&tx.case, ctx);
-                data["permit"] = json!(permit);
-                data["name"] = json!(name);
-                tx.mail(
-                    Template::PermitForPerson,
-                    vec![email],
-                    Vec::new(),
-                    None,
-                    vec![AttachmentRef::Permits {
-                        permits: vec![permit],
-                    }],
-                    data,
-                );
-            }
+    if issued.is_empty() {
+        return;
+    }
+    let ids: Vec<String> = issued.iter().map(|p| p.permit.clone()).collect();
+    let data = MailData {
+        batch: Some(no),
+        permits: ids.clone(),
+        ..case_data(&tx.case, ctx)
+    };
+    let mail = tx.mail(Template::PermitsIssued, to, data);
+    mail.cc = cc;
+    mail.attachments = vec![
+        AttachmentRef::Permits {
+            permits: ids.clone(),
+        },
+        AttachmentRef::PrintSheet { permits: ids },
+    ];
+    if tx.case.kind == Kind::C {
+        // Each person with an email also gets their own permit (SPEC §2, C).
+        for p in &issued {
+            let Some(row) = batch.rows.iter().find(|r| r.person.stt == p.stt) else {
+                continue;
+            };
+            let Some(email) = row.person.email.clone() else {
+                continue;
+            };
+            let data = MailData {
+                permits: vec![p.permit.clone()],
+                rows: row_notes(&batch, |r| r.person.stt == p.stt),
+                ..case_data(&tx.case, ctx)
+            };
+            tx.mail(Template::PermitForPerson, vec![email], data)
+                .attachments = vec![AttachmentRef::Permits {
+                permits: vec![p.permit.clone()],
+            }];
         }
     }
+    tx.effects.push(Effect::IssuePermits {
+        case: tx.case.code.clone(),
+        batch: no,
+        rows: issued,
+    });
 }
 
 fn on_revoke(
-    case: &Case,
+    case: Case,
     list: &[Revocation],
     event: &Event,
     ctx: &mut Ctx<'_>,
@@ -1040,9 +985,9 @@ fn on_revoke(
         ));
     }
     authenticated(event, ctx)?;
-    let mut tx = Tx::new(case.clone());
+    // Find every permit first; change nothing unless all of them can be revoked.
     let mut errors = Vec::new();
-    let mut done = Vec::new();
+    let mut targets: Vec<(usize, usize, &Revocation)> = Vec::new();
     if list.is_empty() {
         errors.push("THU HỒI needs a permit id, e.g. \"THU HỒI THD-T-0001-0007: lý do\"".into());
     }
@@ -1051,84 +996,85 @@ fn on_revoke(
             errors.push(format!("THU HỒI {} needs a reason after a colon", r.permit));
             continue;
         }
-        let row = tx
-            .case
-            .batches
-            .iter_mut()
-            .flat_map(|b| b.rows.iter_mut())
-            .find(|row| match &row.state {
-                RowState::Issued(p) | RowState::Revoked { permit: p, .. } => p.id == r.permit,
-                _ => false,
-            });
-        match row {
+        let found = case.batches.iter().enumerate().find_map(|(bi, b)| {
+            b.rows
+                .iter()
+                .position(|row| match &row.state {
+                    RowState::Issued(p) | RowState::Revoked { permit: p, .. } => p.id == r.permit,
+                    _ => false,
+                })
+                .map(|ri| (bi, ri))
+        });
+        match found {
             None => errors.push(format!(
                 "permit {} was not issued on case {}",
                 r.permit, case.code
             )),
-            Some(row) => match std::mem::replace(&mut row.state, RowState::Pending) {
-                RowState::Issued(permit) => {
-                    row.state = RowState::Revoked {
-                        permit,
-                        by: sender.clone(),
-                        at: ctx.now,
-                        reason: r.reason.trim().to_string(),
-                    };
-                    done.push(r);
-                }
-                other => {
-                    row.state = other;
-                    errors.push(format!("permit {} is already revoked", r.permit));
-                }
-            },
+            Some((bi, ri)) if !matches!(case.batches[bi].rows[ri].state, RowState::Issued(_)) => {
+                errors.push(format!("permit {} is already revoked", r.permit))
+            }
+            Some(_) if targets.iter().any(|(_, _, t)| t.permit == r.permit) => {
+                errors.push(format!("permit {} is named twice", r.permit))
+            }
+            Some((bi, ri)) => targets.push((bi, ri, r)),
         }
     }
+    let mut tx = Tx::new(case);
     if !errors.is_empty() {
-        let mut tx = Tx::new(case.clone());
-        let mut data = case_data(case, ctx);
-        data["errors"] = json!(errors);
-        tx.mail(
-            Template::ReplyNotApplied,
-            vec![sender.clone()],
-            Vec::new(),
-            None,
-            Vec::new(),
-            data,
-        );
+        let data = MailData {
+            errors,
+            ..case_data(&tx.case, ctx)
+        };
+        tx.mail(Template::ReplyNotApplied, vec![sender.clone()], data);
         return Ok(tx);
     }
-    let mut data = case_data(&tx.case, ctx);
-    data["revoked"] = json!(done);
-    let (to, mut cc) = notify(&tx.case);
-    cc.push(sender.clone());
-    tx.mail(Template::PermitsRevoked, to, cc, None, Vec::new(), data);
+    for &(bi, ri, r) in &targets {
+        let row = &mut Arc::make_mut(&mut tx.case.batches[bi]).rows[ri];
+        if let RowState::Issued(permit) = &row.state {
+            row.state = RowState::Revoked {
+                permit: permit.clone(),
+                by: sender.clone(),
+                at: ctx.now,
+                reason: r.reason.trim().to_string(),
+            };
+        }
+    }
+    let revoked: Vec<Revocation> = targets
+        .iter()
+        .map(|(_, _, r)| Revocation {
+            permit: r.permit.clone(),
+            reason: r.reason.trim().to_string(),
+        })
+        .collect();
     tx.changed(format!(
         "revoked {}",
-        done.iter()
-            .map(|r| format!("{}: {}", r.permit, r.reason.trim()))
+        revoked
+            .iter()
+            .map(|r| format!("{}: {}", r.permit, r.reason))
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    let (to, mut cc) = notify(&tx.case);
+    cc.push(sender.clone());
+    let data = MailData {
+        revoked,
+        ..case_data(&tx.case, ctx)
+    };
+    tx.mail(Template::PermitsRevoked, to, data).cc = cc;
     Ok(tx)
 }
 
-fn on_status(case: &Case, event: &Event, ctx: &Ctx<'_>) -> Result<Tx, Refusal> {
+fn on_status(case: Case, event: &Event, ctx: &Ctx<'_>) -> Result<Tx, Refusal> {
     let sender = &event.sender;
-    if !is_party(case, sender, ctx.ward) {
+    if !is_party(&case, sender, ctx.ward) {
         return Err(refuse(
             RefusalReason::NotPermitted,
             format!("{sender} is not a party to case {}", case.code),
         ));
     }
-    let mut tx = Tx::new(case.clone());
+    let mut tx = Tx::new(case);
     let data = status_data(&tx.case, ctx);
-    tx.mail(
-        Template::Status,
-        vec![sender.clone()],
-        Vec::new(),
-        None,
-        Vec::new(),
-        data,
-    );
+    tx.mail(Template::Status, vec![sender.clone()], data);
     Ok(tx)
 }
 
@@ -1141,65 +1087,92 @@ fn help(
     unreadable: &[String],
     ctx: &Ctx<'_>,
 ) {
-    let mut data = status_data(&tx.case, ctx);
-    data["understood"] = json!(commands);
-    data["unreadable"] = json!(unreadable);
-    tx.mail(
-        Template::Help,
-        vec![sender.to_string()],
-        Vec::new(),
-        token,
-        Vec::new(),
-        data,
-    );
+    let data = MailData {
+        understood: commands.to_vec(),
+        unreadable: unreadable.to_vec(),
+        ..status_data(&tx.case, ctx)
+    };
+    tx.mail(Template::Help, vec![sender.to_string()], data)
+        .reply_token = token;
 }
 
-fn case_data(case: &Case, ctx: &Ctx<'_>) -> Value {
-    json!({
-        "case": case.code,
-        "kind": case.kind,
-        "ward_name": ctx.ward.name,
-        "district": ctx.ward.district,
-        "organisation": case.organisation.as_ref().map(|o| &o.name),
-    })
+fn case_data(case: &Case, ctx: &Ctx<'_>) -> MailData {
+    MailData {
+        case: case.code.clone(),
+        kind: Some(case.kind),
+        ward_name: ctx.ward.name.clone(),
+        district: ctx.ward.district.clone(),
+        organisation: case.organisation.as_ref().map(|o| o.name.clone()),
+        ..MailData::default()
+    }
 }
 
-fn status_data(case: &Case, ctx: &Ctx<'_>) -> Value {
-    let mut data = case_data(case, ctx);
-    data["batches"] = json!(
-        case.batches
-            .iter()
-            .map(|b| {
-                let of = |p: fn(&RowState) -> bool| count(b, p);
-                json!({
-                    "batch": b.no,
-                    "stage": b.stage,
-                    "rows": b.rows.len(),
-                    "pending": of(|s| matches!(s, RowState::Pending)),
-                    "approved": of(|s| matches!(s, RowState::Approved { .. })),
-                    "rejected": of(|s| matches!(s, RowState::Rejected { .. } | RowState::Refused { .. })),
-                    "issued": of(|s| matches!(s, RowState::Issued(_))),
-                    "revoked": of(|s| matches!(s, RowState::Revoked { .. })),
-                    "duplicates": of(|s| matches!(s, RowState::AlreadyHolds { .. } | RowState::InAnotherBatch { .. })),
-                })
-            })
-            .collect::<Vec<_>>()
-    );
-    data
+fn status_data(case: &Case, ctx: &Ctx<'_>) -> MailData {
+    let batches = case
+        .batches
+        .iter()
+        .map(|b| {
+            let mut s = BatchStatus {
+                batch: b.no,
+                stage: b.stage,
+                rows: b.rows.len(),
+                pending: 0,
+                approved: 0,
+                rejected: 0,
+                issued: 0,
+                revoked: 0,
+                duplicates: 0,
+            };
+            for row in &b.rows {
+                *match row.state {
+                    RowState::Pending => &mut s.pending,
+                    RowState::Approved { .. } => &mut s.approved,
+                    RowState::Rejected { .. } | RowState::Refused { .. } => &mut s.rejected,
+                    RowState::Issued(_) => &mut s.issued,
+                    RowState::Revoked { .. } => &mut s.revoked,
+                    RowState::AlreadyHolds { .. } | RowState::InAnotherBatch { .. } => {
+                        &mut s.duplicates
+                    }
+                } += 1;
+            }
+            s
+        })
+        .collect();
+    MailData {
+        batches,
+        ..case_data(case, ctx)
+    }
 }
 
-fn rows_json(batch: &Batch, stts: &[u32]) -> Value {
-    json!(
-        stts.iter()
-            .filter_map(|stt| batch.rows.iter().find(|r| r.person.stt == *stt))
-            .map(|r| json!({
-                "stt": r.person.stt,
-                "name": r.person.name,
-                "birth_date": r.person.birth_date,
-                "state": describe_state(&r.state),
-            }))
-            .collect::<Vec<_>>()
-    )
+/// The rows that `which` picks, in roster order, as a mail shows them.
+fn row_notes(batch: &Batch, which: impl Fn(&BatchRow) -> bool) -> Vec<RowNote> {
+    batch
+        .rows
+        .iter()
+        .filter(|r| which(r))
+        .map(|r| RowNote {
+            stt: r.person.stt,
+            name: r.person.name.clone(),
+            birth_date: r.person.birth_date,
+            state: describe_state(&r.state),
+            reason: None,
+        })
+        .collect()
+}
+
+fn notes_with_reasons(batch: &Batch, list: &[(u32, String)]) -> Vec<RowNote> {
+    list.iter()
+        .map(|(stt, reason)| {
+            let row = batch.rows.iter().find(|r| r.person.stt == *stt);
+            RowNote {
+                stt: *stt,
+                name: row.and_then(|r| r.person.name.clone()),
+                birth_date: row.and_then(|r| r.person.birth_date),
+                state: row.map(|r| describe_state(&r.state)).unwrap_or_default(),
+                reason: Some(reason.clone()),
+            }
+        })
+        .collect()
 }
 
 /// A row's state in a sentence fragment, for answers ("row 6 is …").
@@ -1223,7 +1196,7 @@ pub fn fmt_rows(stts: &[u32]) -> String {
     let mut sorted = stts.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
-    let mut parts = Vec::new();
+    let mut out = String::new();
     let mut i = 0;
     while i < sorted.len() {
         let start = sorted[i];
@@ -1232,14 +1205,17 @@ pub fn fmt_rows(stts: &[u32]) -> String {
             i += 1;
             end = sorted[i];
         }
-        parts.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}-{end}")
-        });
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(&start.to_string());
+        if end != start {
+            out.push('-');
+            out.push_str(&end.to_string());
+        }
         i += 1;
     }
-    parts.join(", ")
+    out
 }
 
 fn fmt_permits(issued: &[IssuedPermit]) -> String {

@@ -906,7 +906,8 @@ fn confirmation_goes_to_the_organisation_cc_the_area_police() {
     };
     assert_eq!(m.to, vec![ORG.to_string()]);
     assert_eq!(m.cc, vec![CSKV.to_string()]);
-    assert_eq!(m.data["case"], "THD-T-0001");
+    assert_eq!(m.data.case, "THD-T-0001");
+    assert_eq!(m.data.ward_name, "Phường Trần Hưng Đạo");
 }
 
 #[test]
@@ -1007,15 +1008,18 @@ fn a_person_holding_a_valid_permit_is_reported_not_issued_twice() {
         _ => None,
     });
     assert_eq!(
-        accepted.map(|m| m.data["duplicates"][0]["stt"].clone()),
-        Some(2.into())
+        accepted.map(|m| m.data.duplicates.iter().map(|r| r.stt).collect::<Vec<_>>()),
+        Some(vec![2])
     );
     // The review asks only about the new person.
     let review = effects.iter().find_map(|e| match e {
         Effect::SendMail(m) if m.template == Template::ReviewRequest => Some(m),
         _ => None,
     });
-    assert_eq!(review.map(|m| m.data["row_list"].clone()), Some("1".into()));
+    assert_eq!(
+        review.and_then(|m| m.data.row_list.clone()),
+        Some("1".into())
+    );
 
     // Once that permit has expired, the same person may apply again.
     w.today = date(2021, 10, 1);
@@ -1052,7 +1056,10 @@ fn decisions_across_several_replies_and_officers() {
         Effect::SendMail(m) if m.template == Template::DecisionRecorded => Some(m),
         _ => None,
     });
-    assert_eq!(ack.map(|m| m.data["undecided"].clone()), Some("3-6".into()));
+    assert_eq!(
+        ack.and_then(|m| m.data.undecided.clone()),
+        Some("3-6".into())
+    );
     assert!(
         ack.is_some_and(|m| m.reply_token.is_some()),
         "the ack keeps the token while rows remain"
@@ -1074,7 +1081,7 @@ fn decisions_across_several_replies_and_officers() {
         _ => None,
     });
     assert_eq!(
-        stamp.map(|m| m.data["row_list"].clone()),
+        stamp.and_then(|m| m.data.row_list.clone()),
         Some("1-2, 5-6".into())
     );
     // Every review token is dead, for both officers.
