@@ -12,8 +12,8 @@ use jiff::Timestamp;
 use qrca::store::{Committed, Outcome, SeenMarker, Store, Update};
 use qrca::workflow::{
     AttachmentRef, AuditEntry, AuthEvidence, Batch, BatchRow, BatchStage, Case, Effect, Kind,
-    MailData, Organisation, OutMail, ReplyToken, Row, RowNote, RowState, Template, TokenGrant,
-    TokenStage,
+    MailData, Organisation, OutMail, ReplyToken, Row, RowNote, RowState, RowStatus, Template,
+    TokenGrant, TokenStage,
 };
 use std::hint::black_box;
 
@@ -118,7 +118,7 @@ fn effects() -> Vec<Effect> {
                 rows: vec![RowNote {
                     stt: 7,
                     name: Some("Nguyễn Thị Thu Hương 7".into()),
-                    state: "already rejected (sai ngày sinh)".into(),
+                    status: RowStatus::Rejected,
                     reason: Some("sai ngày sinh".into()),
                     ..RowNote::default()
                 }],

@@ -13,8 +13,8 @@ use qrca::store::{
 };
 use qrca::workflow::{
     AuditEntry, AuthEvidence, Batch, BatchRow, BatchStage, Case, Effect, IssuedPermit, Kind,
-    MailData, Organisation, OutMail, Permit, Refusal, RefusalReason, ReplyToken, Row, RowState,
-    Template, TokenGrant, TokenStage,
+    MailData, Organisation, OutMail, Permit, Refusal, RefusalReason, ReplyProblem, ReplyToken, Row,
+    RowState, Template, TokenGrant, TokenStage,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -107,7 +107,7 @@ fn mail(template: Template) -> Effect {
         attachments: vec![],
         data: Box::new(MailData {
             case: "THD-T-0001".into(),
-            errors: vec!["hello".into()],
+            problems: vec![ReplyProblem::NoPermitNamed],
             ..MailData::default()
         }),
     })

@@ -507,11 +507,11 @@ pub struct OutMail {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MailData {
+    /// The case code; the ward's name and district come from the config when the
+    /// mail is rendered.
     pub case: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<Kind>,
-    pub ward_name: String,
-    pub district: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organisation: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -523,9 +523,9 @@ pub struct MailData {
     pub roster_errors: Vec<RosterIssue>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub roster_warnings: Vec<RosterIssue>,
-    /// Why a reply was not applied, one sentence each.
+    /// Why a reply was not applied; the template words each problem.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<String>,
+    pub problems: Vec<ReplyProblem>,
     /// The rows the mail is about: to decide, rejected or refused with their reasons,
     /// or the person a permit is for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -569,10 +569,163 @@ pub struct RowNote {
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub birth_date: Option<Date>,
-    /// Where the row stands, in words.
-    pub state: String,
+    pub status: RowStatus,
+    /// The permit the row holds, was issued or had revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permit: Option<String>,
+    /// For a row still being decided in an earlier batch: where.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earlier: Option<RowRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// A row of a batch of the same case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowRef {
+    pub batch: u32,
+    pub stt: u32,
+}
+
+/// Where a row stands, as a mail names it; the template words it in Vietnamese.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowStatus {
+    #[default]
+    Pending,
+    AlreadyHolds,
+    InAnotherBatch,
+    Approved,
+    Rejected,
+    Refused,
+    Issued,
+    Revoked,
+}
+
+impl RowStatus {
+    pub fn of(state: &RowState) -> RowStatus {
+        match state {
+            RowState::Pending => RowStatus::Pending,
+            RowState::AlreadyHolds { .. } => RowStatus::AlreadyHolds,
+            RowState::InAnotherBatch { .. } => RowStatus::InAnotherBatch,
+            RowState::Approved { .. } => RowStatus::Approved,
+            RowState::Rejected { .. } => RowStatus::Rejected,
+            RowState::Refused { .. } => RowStatus::Refused,
+            RowState::Issued(_) => RowStatus::Issued,
+            RowState::Revoked { .. } => RowStatus::Revoked,
+        }
+    }
+}
+
+impl fmt::Display for RowStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RowStatus::Pending => "undecided",
+            RowStatus::AlreadyHolds => "already holding a valid permit",
+            RowStatus::InAnotherBatch => "already in an open batch",
+            RowStatus::Approved => "approved, awaiting the stamp",
+            RowStatus::Rejected => "rejected",
+            RowStatus::Refused => "refused by the police",
+            RowStatus::Issued => "issued",
+            RowStatus::Revoked => "revoked",
+        })
+    }
+}
+
+/// A command as the people write it, for naming it in an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandWord {
+    /// DUYỆT
+    Approve,
+    /// TỪ CHỐI
+    Reject,
+    /// ĐÓNG DẤU
+    Stamp,
+    /// THU HỒI
+    Revoke,
+}
+
+/// Why an authorised reply was not applied. The answer lists every problem and the
+/// template words each one; `Display` is the English form for logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum ReplyProblem {
+    /// DUYỆT on a stamp request, ĐÓNG DẤU on a review request.
+    WrongStage {
+        command: CommandWord,
+        stage: TokenStage,
+    },
+    /// TỪ CHỐI or THU HỒI without a reason after a colon.
+    ReasonMissing {
+        command: CommandWord,
+    },
+    /// A command for every row when no row is left for it.
+    NothingLeft {
+        command: CommandWord,
+    },
+    NoSuchRow {
+        stt: u32,
+        rows: usize,
+    },
+    RowNotOpen {
+        stt: u32,
+        status: RowStatus,
+    },
+    StampedTwice {
+        stt: u32,
+    },
+    /// The permit would be expired or end before it starts.
+    BadValidity {
+        stt: u32,
+        from: Date,
+        until: Date,
+    },
+    NoPermitNamed,
+    PermitNotOnCase {
+        permit: String,
+    },
+    PermitAlreadyRevoked {
+        permit: String,
+    },
+    PermitNamedTwice {
+        permit: String,
+    },
+}
+
+impl fmt::Display for ReplyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReplyProblem::WrongStage { command, stage } => {
+                write!(f, "{command:?} does not apply to the {stage:?} stage")
+            }
+            ReplyProblem::ReasonMissing { command } => {
+                write!(f, "{command:?} needs a reason after a colon")
+            }
+            ReplyProblem::NothingLeft { command } => {
+                write!(f, "no rows are left for {command:?}")
+            }
+            ReplyProblem::NoSuchRow { stt, rows } => {
+                write!(f, "row {stt} does not exist (the batch has rows 1-{rows})")
+            }
+            ReplyProblem::RowNotOpen { stt, status } => write!(f, "row {stt} is {status}"),
+            ReplyProblem::StampedTwice { stt } => write!(f, "row {stt} is stamped twice"),
+            ReplyProblem::BadValidity { stt, from, until } => write!(
+                f,
+                "row {stt} would be valid only from {from} to {until}; check the roster's dates or the config's [permits]"
+            ),
+            ReplyProblem::NoPermitNamed => f.write_str("no permit id was given"),
+            ReplyProblem::PermitNotOnCase { permit } => {
+                write!(f, "permit {permit} was not issued on this case")
+            }
+            ReplyProblem::PermitAlreadyRevoked { permit } => {
+                write!(f, "permit {permit} is already revoked")
+            }
+            ReplyProblem::PermitNamedTwice { permit } => {
+                write!(f, "permit {permit} is named twice")
+            }
+        }
+    }
 }
 
 /// One batch's counts, for a status answer.

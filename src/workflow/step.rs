@@ -209,7 +209,7 @@ fn open_organisation(org: &Organisation, event: &Event, ctx: &Ctx<'_>) -> Result
     if !by_area_police {
         cc.push(sender.clone());
     }
-    let data = case_data(&tx.case, ctx);
+    let data = case_data(&tx.case);
     tx.mail(Template::CaseOpened, vec![org.email.clone()], data)
         .cc = cc;
     tx.changed(format!(
@@ -289,14 +289,14 @@ fn receive_roster(tx: &mut Tx, submission: &RosterSubmission, event: &Event, ctx
             errors.push(RosterIssue {
                 row: None,
                 column: None,
-                message: "the file has no rows".into(),
+                message: "Tệp không có dòng dữ liệu nào.".into(),
             });
         }
         let data = MailData {
             file_name: Some(submission.file_name.clone()),
             roster_errors: errors,
             roster_warnings: roster.warnings.clone(),
-            ..case_data(&tx.case, ctx)
+            ..case_data(&tx.case)
         };
         tx.mail(Template::RosterInvalid, vec![sender.clone()], data);
         return;
@@ -380,7 +380,7 @@ fn receive_roster(tx: &mut Tx, submission: &RosterSubmission, event: &Event, ctx
             BatchStage::Review => TokenStage::Review,
             _ => TokenStage::Stamp,
         }),
-        ..case_data(&tx.case, ctx)
+        ..case_data(&tx.case)
     };
     tx.case.batches.push(Arc::new(batch));
     tx.mail(Template::RosterAccepted, vec![sender.clone()], data);
@@ -459,7 +459,7 @@ fn enter_stage(tx: &mut Tx, bi: usize, ctx: &mut Ctx<'_>) {
             batch: Some(no),
             rows: row_notes(batch, |r| is_open(r, stage)),
             row_list: Some(row_list.clone()),
-            ..case_data(&tx.case, ctx)
+            ..case_data(&tx.case)
         };
         let mut attachments = vec![AttachmentRef::NormalisedRoster { batch: no }];
         if stage == TokenStage::Review {
@@ -505,12 +505,15 @@ fn is_open(row: &BatchRow, stage: TokenStage) -> bool {
 
 /// Rows still to be decided at this stage.
 fn open_stts(batch: &Batch, stage: TokenStage) -> Vec<u32> {
-    batch
-        .rows
-        .iter()
-        .filter(|r| is_open(r, stage))
-        .map(|r| r.person.stt)
-        .collect()
+    let mut open = Vec::with_capacity(batch.rows.len());
+    open.extend(
+        batch
+            .rows
+            .iter()
+            .filter(|r| is_open(r, stage))
+            .map(|r| r.person.stt),
+    );
+    open
 }
 
 /// After decisions: if the stage has nothing left, its tokens die and the batch moves on.
@@ -560,13 +563,16 @@ fn notify(case: &Case) -> (Vec<String>, Vec<String>) {
     }
 }
 
-/// What was decided by one reply, for the answers and the audit line.
+/// What one reply decides, for the answers and the audit line; what is wrong with
+/// it; and how to take it back (each changed row with its state before).
 #[derive(Default)]
 struct Decided {
     approved: Vec<u32>,
     rejected: Vec<(u32, String)>,
     stamped: Vec<u32>,
     refused: Vec<(u32, String)>,
+    problems: Vec<ReplyProblem>,
+    undo: Vec<(usize, RowState)>,
 }
 
 fn on_reply(
@@ -595,7 +601,7 @@ fn on_reply(
             ));
         }
         let mut tx = Tx::new(case);
-        help(&mut tx, sender, None, commands, unreadable, ctx);
+        help(&mut tx, sender, None, commands, unreadable);
         return Ok(tx);
     };
     let Some(grant) = case.tokens.iter().find(|g| g.token == *token) else {
@@ -649,53 +655,41 @@ fn on_reply(
 
     let mut tx = Tx::new(case);
     if commands.is_empty() || !unreadable.is_empty() {
-        help(&mut tx, sender, Some(token), commands, unreadable, ctx);
+        help(&mut tx, sender, Some(token), commands, unreadable);
         return Ok(tx);
     }
 
-    // Every command is checked against a copy of the batch before anything changes.
-    let mut batch = Batch::clone(&tx.case.batches[bi]);
-    let mut errors = Vec::new();
+    // Commands apply in place, each change noted in `undo`, so that a reply with any
+    // problem is taken back whole. (A case loaded from the store owns its batches, so
+    // `make_mut` copies nothing.)
+    let code = tx.case.code.clone();
+    let mut last_holder = tx.case.last_holder;
+    let batch = Arc::make_mut(&mut tx.case.batches[bi]);
     let mut decided = Decided::default();
     for command in commands {
-        apply(
-            &mut batch,
-            stage,
-            command,
-            sender,
-            ctx,
-            &mut decided,
-            &mut errors,
-        );
+        apply(batch, stage, command, sender, ctx, &mut decided);
     }
-    let mut last_holder = tx.case.last_holder;
-    let issued = if errors.is_empty() {
-        issue(
-            &mut batch,
-            &tx.case.code,
-            &mut last_holder,
-            &decided,
-            sender,
-            ctx,
-            &mut errors,
-        )
+    let issued = if decided.problems.is_empty() {
+        issue(batch, &code, &mut last_holder, sender, ctx, &mut decided)
     } else {
         Vec::new()
     };
-    if !errors.is_empty() {
+    if !decided.problems.is_empty() {
+        for (i, state) in decided.undo.drain(..).rev() {
+            batch.rows[i].state = state;
+        }
         let data = MailData {
             batch: Some(batch.no),
-            errors,
-            undecided: Some(fmt_rows(&open_stts(&tx.case.batches[bi], stage))),
-            ..case_data(&tx.case, ctx)
+            problems: decided.problems,
+            undecided: Some(fmt_rows(&open_stts(batch, stage))),
+            ..case_data(&tx.case)
         };
         tx.mail(Template::ReplyNotApplied, vec![sender.clone()], data)
             .reply_token = Some(token);
         return Ok(tx);
     }
-    let still_open = open_stts(&batch, stage);
+    let still_open = open_stts(batch, stage);
     tx.case.last_holder = last_holder;
-    tx.case.batches[bi] = Arc::new(batch);
     let batch = &tx.case.batches[bi];
     let mut notes = notes_with_reasons(batch, &decided.rejected);
     notes.extend(notes_with_reasons(batch, &decided.refused));
@@ -706,11 +700,11 @@ fn on_reply(
         rows: notes,
         permits: issued.iter().map(|p| p.permit.clone()).collect(),
         undecided: Some(fmt_rows(&still_open)),
-        ..case_data(&tx.case, ctx)
+        ..case_data(&tx.case)
     };
     tx.mail(Template::DecisionRecorded, vec![sender.clone()], data)
         .reply_token = (!still_open.is_empty()).then_some(token);
-    record_decisions(&mut tx, bi, &decided, issued, sender, ctx);
+    record_decisions(&mut tx, bi, &decided, issued, sender);
     settle(&mut tx, bi, stage, ctx);
     Ok(tx)
 }
@@ -719,7 +713,8 @@ fn non_empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-/// Applies one command to a working copy of a batch, or says why it cannot.
+/// Applies one command to the batch, noting each change in `undo`, or says why it
+/// cannot.
 fn apply(
     batch: &mut Batch,
     stage: TokenStage,
@@ -727,29 +722,27 @@ fn apply(
     sender: &str,
     ctx: &Ctx<'_>,
     decided: &mut Decided,
-    errors: &mut Vec<String>,
 ) {
+    let errors = &mut decided.problems;
     let rows = match (stage, command) {
         (TokenStage::Review, Command::Approve(rows))
         | (TokenStage::Review, Command::Reject { rows, .. })
         | (TokenStage::Stamp, Command::Stamp(rows))
         | (TokenStage::Stamp, Command::Reject { rows, .. }) => rows,
-        (TokenStage::Review, Command::Stamp(_)) => {
-            errors.push("ĐÓNG DẤU is for the ward police, after the review".into());
-            return;
-        }
-        (TokenStage::Stamp, Command::Approve(_)) => {
-            errors.push(
-                "DUYỆT is for the ward officers; the police reply ĐÓNG DẤU or TỪ CHỐI".into(),
-            );
+        (TokenStage::Review, Command::Stamp(_)) | (TokenStage::Stamp, Command::Approve(_)) => {
+            errors.push(ReplyProblem::WrongStage {
+                command: word(command),
+                stage,
+            });
             return;
         }
     };
     if let Command::Reject { reason, .. } = command
         && reason.trim().is_empty()
     {
-        errors
-            .push("TỪ CHỐI needs a reason after a colon, e.g. \"TỪ CHỐI 6: thiếu giấy tờ\"".into());
+        errors.push(ReplyProblem::ReasonMissing {
+            command: CommandWord::Reject,
+        });
         return;
     }
     // Rows stamped by an earlier line of this reply stay Approved until `issue` runs,
@@ -761,7 +754,9 @@ fn apply(
                 .filter(|&i| open(&batch.rows[i]))
                 .collect();
             if all.is_empty() {
-                errors.push("no rows are left for this command".into());
+                errors.push(ReplyProblem::NothingLeft {
+                    command: word(command),
+                });
                 return;
             }
             all
@@ -770,18 +765,17 @@ fn apply(
             let mut found = Vec::new();
             for &stt in stts {
                 match batch.rows.iter().position(|r| r.person.stt == stt) {
-                    None => errors.push(format!(
-                        "row {stt} does not exist (batch {} has rows 1-{})",
-                        batch.no,
-                        batch.rows.len()
-                    )),
+                    None => errors.push(ReplyProblem::NoSuchRow {
+                        stt,
+                        rows: batch.rows.len(),
+                    }),
                     Some(_) if decided.stamped.contains(&stt) => {
-                        errors.push(format!("row {stt} is stamped twice in this reply"))
+                        errors.push(ReplyProblem::StampedTwice { stt })
                     }
-                    Some(i) if !open(&batch.rows[i]) => errors.push(format!(
-                        "row {stt} is {}",
-                        describe_state(&batch.rows[i].state)
-                    )),
+                    Some(i) if !open(&batch.rows[i]) => errors.push(ReplyProblem::RowNotOpen {
+                        stt,
+                        status: RowStatus::of(&batch.rows[i].state),
+                    }),
                     Some(i) => {
                         if !found.contains(&i) {
                             found.push(i);
@@ -795,7 +789,7 @@ fn apply(
     for i in targets {
         let row = &mut batch.rows[i];
         let stt = row.person.stt;
-        row.state = match command {
+        let new = match command {
             Command::Approve(_) => {
                 decided.approved.push(stt);
                 RowState::Approved {
@@ -825,6 +819,9 @@ fn apply(
                 continue;
             }
         };
+        decided
+            .undo
+            .push((i, std::mem::replace(&mut row.state, new)));
     }
 }
 
@@ -834,34 +831,39 @@ fn issue(
     batch: &mut Batch,
     case_code: &str,
     last_holder: &mut u32,
-    decided: &Decided,
     sender: &str,
     ctx: &Ctx<'_>,
-    errors: &mut Vec<String>,
+    decided: &mut Decided,
 ) -> Vec<IssuedPermit> {
     let mut stamped = decided.stamped.clone();
     stamped.sort_unstable();
     let mut issued = Vec::with_capacity(stamped.len());
     for stt in stamped {
-        let Some(row) = batch.rows.iter_mut().find(|r| r.person.stt == stt) else {
+        let Some(i) = batch.rows.iter().position(|r| r.person.stt == stt) else {
             continue;
         };
+        let row = &mut batch.rows[i];
         let (valid_from, valid_until) = validity(&row.person, ctx);
         if valid_until < valid_from || valid_until < ctx.today {
-            errors.push(format!(
-                "row {stt} would be valid only from {valid_from} to {valid_until}; check the dates in the roster or the config's [permits]"
-            ));
+            decided.problems.push(ReplyProblem::BadValidity {
+                stt,
+                from: valid_from,
+                until: valid_until,
+            });
             continue;
         }
         *last_holder += 1;
         let id = permit_id(case_code, *last_holder);
-        row.state = RowState::Issued(Permit {
+        let permit = RowState::Issued(Permit {
             id: id.clone(),
             valid_from,
             valid_until,
             issued_at: ctx.now,
             stamped_by: sender.to_string(),
         });
+        decided
+            .undo
+            .push((i, std::mem::replace(&mut row.state, permit)));
         issued.push(IssuedPermit { stt, permit: id });
     }
     issued
@@ -885,29 +887,39 @@ fn record_decisions(
     decided: &Decided,
     issued: Vec<IssuedPermit>,
     sender: &str,
-    ctx: &Ctx<'_>,
 ) {
+    use std::fmt::Write;
     let batch = Arc::clone(&tx.case.batches[bi]);
     let no = batch.no;
-    let mut parts = Vec::new();
+    // Writing to a String cannot fail.
+    let mut what = format!("batch {no}, by {sender}:");
+    let mut sep = " ";
     if !decided.approved.is_empty() {
-        parts.push(format!("approved rows {}", fmt_rows(&decided.approved)));
+        let _ = write!(what, "{sep}approved rows {}", fmt_rows(&decided.approved));
+        sep = ", ";
     }
     for (stt, reason) in &decided.rejected {
-        parts.push(format!("rejected row {stt}: {reason}"));
+        let _ = write!(what, "{sep}rejected row {stt}: {reason}");
+        sep = ", ";
     }
     if !issued.is_empty() {
         let stts: Vec<u32> = issued.iter().map(|p| p.stt).collect();
-        parts.push(format!(
-            "stamped rows {} as {}",
+        let _ = write!(
+            what,
+            "{sep}stamped rows {} as {}",
             fmt_rows(&stts),
             fmt_permits(&issued)
-        ));
+        );
+        sep = ", ";
     }
     for (stt, reason) in &decided.refused {
-        parts.push(format!("refused to stamp row {stt}: {reason}"));
+        let _ = write!(what, "{sep}refused to stamp row {stt}: {reason}");
+        sep = ", ";
     }
-    tx.changed(format!("batch {no}, by {sender}: {}", parts.join(", ")));
+    tx.changed(what);
+    if decided.rejected.is_empty() && decided.refused.is_empty() && issued.is_empty() {
+        return;
+    }
 
     let (to, cc) = notify(&tx.case);
     for (template, list) in [
@@ -920,7 +932,7 @@ fn record_decisions(
         let data = MailData {
             batch: Some(no),
             rows: notes_with_reasons(&batch, list),
-            ..case_data(&tx.case, ctx)
+            ..case_data(&tx.case)
         };
         tx.mail(template, to.clone(), data).cc = cc.clone();
     }
@@ -931,7 +943,7 @@ fn record_decisions(
     let data = MailData {
         batch: Some(no),
         permits: ids.clone(),
-        ..case_data(&tx.case, ctx)
+        ..case_data(&tx.case)
     };
     let mail = tx.mail(Template::PermitsIssued, to, data);
     mail.cc = cc;
@@ -953,7 +965,7 @@ fn record_decisions(
             let data = MailData {
                 permits: vec![p.permit.clone()],
                 rows: row_notes(&batch, |r| r.person.stt == p.stt),
-                ..case_data(&tx.case, ctx)
+                ..case_data(&tx.case)
             };
             tx.mail(Template::PermitForPerson, vec![email], data)
                 .attachments = vec![AttachmentRef::Permits {
@@ -989,11 +1001,13 @@ fn on_revoke(
     let mut errors = Vec::new();
     let mut targets: Vec<(usize, usize, &Revocation)> = Vec::new();
     if list.is_empty() {
-        errors.push("THU HỒI needs a permit id, e.g. \"THU HỒI THD-T-0001-0007: lý do\"".into());
+        errors.push(ReplyProblem::NoPermitNamed);
     }
     for r in list {
         if r.reason.trim().is_empty() {
-            errors.push(format!("THU HỒI {} needs a reason after a colon", r.permit));
+            errors.push(ReplyProblem::ReasonMissing {
+                command: CommandWord::Revoke,
+            });
             continue;
         }
         let found = case.batches.iter().enumerate().find_map(|(bi, b)| {
@@ -1006,15 +1020,18 @@ fn on_revoke(
                 .map(|ri| (bi, ri))
         });
         match found {
-            None => errors.push(format!(
-                "permit {} was not issued on case {}",
-                r.permit, case.code
-            )),
+            None => errors.push(ReplyProblem::PermitNotOnCase {
+                permit: r.permit.clone(),
+            }),
             Some((bi, ri)) if !matches!(case.batches[bi].rows[ri].state, RowState::Issued(_)) => {
-                errors.push(format!("permit {} is already revoked", r.permit))
+                errors.push(ReplyProblem::PermitAlreadyRevoked {
+                    permit: r.permit.clone(),
+                })
             }
             Some(_) if targets.iter().any(|(_, _, t)| t.permit == r.permit) => {
-                errors.push(format!("permit {} is named twice", r.permit))
+                errors.push(ReplyProblem::PermitNamedTwice {
+                    permit: r.permit.clone(),
+                })
             }
             Some((bi, ri)) => targets.push((bi, ri, r)),
         }
@@ -1022,8 +1039,8 @@ fn on_revoke(
     let mut tx = Tx::new(case);
     if !errors.is_empty() {
         let data = MailData {
-            errors,
-            ..case_data(&tx.case, ctx)
+            problems: errors,
+            ..case_data(&tx.case)
         };
         tx.mail(Template::ReplyNotApplied, vec![sender.clone()], data);
         return Ok(tx);
@@ -1058,7 +1075,7 @@ fn on_revoke(
     cc.push(sender.clone());
     let data = MailData {
         revoked,
-        ..case_data(&tx.case, ctx)
+        ..case_data(&tx.case)
     };
     tx.mail(Template::PermitsRevoked, to, data).cc = cc;
     Ok(tx)
@@ -1073,7 +1090,7 @@ fn on_status(case: Case, event: &Event, ctx: &Ctx<'_>) -> Result<Tx, Refusal> {
         ));
     }
     let mut tx = Tx::new(case);
-    let data = status_data(&tx.case, ctx);
+    let data = status_data(&tx.case);
     tx.mail(Template::Status, vec![sender.clone()], data);
     Ok(tx)
 }
@@ -1085,29 +1102,26 @@ fn help(
     token: Option<ReplyToken>,
     commands: &[Command],
     unreadable: &[String],
-    ctx: &Ctx<'_>,
 ) {
     let data = MailData {
         understood: commands.to_vec(),
         unreadable: unreadable.to_vec(),
-        ..status_data(&tx.case, ctx)
+        ..status_data(&tx.case)
     };
     tx.mail(Template::Help, vec![sender.to_string()], data)
         .reply_token = token;
 }
 
-fn case_data(case: &Case, ctx: &Ctx<'_>) -> MailData {
+fn case_data(case: &Case) -> MailData {
     MailData {
         case: case.code.clone(),
         kind: Some(case.kind),
-        ward_name: ctx.ward.name.clone(),
-        district: ctx.ward.district.clone(),
         organisation: case.organisation.as_ref().map(|o| o.name.clone()),
         ..MailData::default()
     }
 }
 
-fn status_data(case: &Case, ctx: &Ctx<'_>) -> MailData {
+fn status_data(case: &Case) -> MailData {
     let batches = case
         .batches
         .iter()
@@ -1140,7 +1154,7 @@ fn status_data(case: &Case, ctx: &Ctx<'_>) -> MailData {
         .collect();
     MailData {
         batches,
-        ..case_data(case, ctx)
+        ..case_data(case)
     }
 }
 
@@ -1150,53 +1164,70 @@ fn row_notes(batch: &Batch, which: impl Fn(&BatchRow) -> bool) -> Vec<RowNote> {
         .rows
         .iter()
         .filter(|r| which(r))
-        .map(|r| RowNote {
-            stt: r.person.stt,
-            name: r.person.name.clone(),
-            birth_date: r.person.birth_date,
-            state: describe_state(&r.state),
-            reason: None,
-        })
+        .map(row_note)
         .collect()
 }
 
+fn row_note(row: &BatchRow) -> RowNote {
+    let (permit, earlier) = match &row.state {
+        RowState::AlreadyHolds { permit } => (Some(permit.clone()), None),
+        RowState::InAnotherBatch { batch, stt } => (
+            None,
+            Some(RowRef {
+                batch: *batch,
+                stt: *stt,
+            }),
+        ),
+        RowState::Issued(p) | RowState::Revoked { permit: p, .. } => (Some(p.id.clone()), None),
+        _ => (None, None),
+    };
+    RowNote {
+        stt: row.person.stt,
+        name: row.person.name.clone(),
+        birth_date: row.person.birth_date,
+        status: RowStatus::of(&row.state),
+        permit,
+        earlier,
+        reason: None,
+    }
+}
+
+/// Rows decided with a reason (rejected, refused), with that reason.
 fn notes_with_reasons(batch: &Batch, list: &[(u32, String)]) -> Vec<RowNote> {
     list.iter()
-        .map(|(stt, reason)| {
-            let row = batch.rows.iter().find(|r| r.person.stt == *stt);
-            RowNote {
-                stt: *stt,
-                name: row.and_then(|r| r.person.name.clone()),
-                birth_date: row.and_then(|r| r.person.birth_date),
-                state: row.map(|r| describe_state(&r.state)).unwrap_or_default(),
+        .filter_map(|(stt, reason)| {
+            let row = batch.rows.iter().find(|r| r.person.stt == *stt)?;
+            Some(RowNote {
                 reason: Some(reason.clone()),
-            }
+                ..row_note(row)
+            })
         })
         .collect()
 }
 
-/// A row's state in a sentence fragment, for answers ("row 6 is …").
-fn describe_state(state: &RowState) -> String {
-    match state {
-        RowState::Pending => "undecided".into(),
-        RowState::AlreadyHolds { permit } => format!("already holding permit {permit}"),
-        RowState::InAnotherBatch { batch, stt } => {
-            format!("already in batch {batch} as row {stt}")
-        }
-        RowState::Approved { .. } => "approved, awaiting the stamp".into(),
-        RowState::Rejected { reason, .. } => format!("already rejected ({reason})"),
-        RowState::Refused { reason, .. } => format!("refused by the police ({reason})"),
-        RowState::Issued(p) => format!("already issued as {}", p.id),
-        RowState::Revoked { permit, .. } => format!("revoked ({})", permit.id),
+fn word(command: &Command) -> CommandWord {
+    match command {
+        Command::Approve(_) => CommandWord::Approve,
+        Command::Reject { .. } => CommandWord::Reject,
+        Command::Stamp(_) => CommandWord::Stamp,
     }
 }
 
 /// `1-5, 8, 10-12`: the form officers write row lists in.
 pub fn fmt_rows(stts: &[u32]) -> String {
-    let mut sorted = stts.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut out = String::new();
+    use std::fmt::Write;
+    // Lists come in roster order as a rule; only copy one that does not.
+    let copy;
+    let sorted: &[u32] = if stts.windows(2).all(|w| w[0] < w[1]) {
+        stts
+    } else {
+        let mut v = stts.to_vec();
+        v.sort_unstable();
+        v.dedup();
+        copy = v;
+        &copy
+    };
+    let mut out = String::with_capacity(sorted.len() * 4);
     let mut i = 0;
     while i < sorted.len() {
         let start = sorted[i];
@@ -1205,14 +1236,13 @@ pub fn fmt_rows(stts: &[u32]) -> String {
             i += 1;
             end = sorted[i];
         }
-        if !out.is_empty() {
-            out.push_str(", ");
-        }
-        out.push_str(&start.to_string());
-        if end != start {
-            out.push('-');
-            out.push_str(&end.to_string());
-        }
+        let sep = if out.is_empty() { "" } else { ", " };
+        // Writing to a String cannot fail.
+        let _ = if end == start {
+            write!(out, "{sep}{start}")
+        } else {
+            write!(out, "{sep}{start}-{end}")
+        };
         i += 1;
     }
     out

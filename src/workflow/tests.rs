@@ -907,7 +907,10 @@ fn confirmation_goes_to_the_organisation_cc_the_area_police() {
     assert_eq!(m.to, vec![ORG.to_string()]);
     assert_eq!(m.cc, vec![CSKV.to_string()]);
     assert_eq!(m.data.case, "THD-T-0001");
-    assert_eq!(m.data.ward_name, "Phường Trần Hưng Đạo");
+    assert_eq!(
+        m.data.organisation.as_deref(),
+        Some("Công ty TNHH Thép Hoà Phát Hà Nội")
+    );
 }
 
 #[test]
@@ -1169,4 +1172,51 @@ fn permit_ids_name_their_case() {
     assert_eq!(case_of_permit("THD-X-0001-0001"), None);
     assert_eq!(case_of_permit("nonsense"), None);
     assert_eq!(case_of_permit("THD-T-0001-00a7"), None);
+}
+
+#[test]
+fn a_reply_not_applied_names_every_problem() {
+    let mut w = World::default();
+    let case = w.t_review(5);
+    let (case, _) = w
+        .reply(&case, OFFICER, vec![reject(Rows::List(vec![2]), "trùng")])
+        .unwrap_or_else(|r| panic!("{r}"));
+    let (after, effects) = w
+        .reply(
+            &case,
+            OFFICER,
+            vec![
+                Command::Approve(Rows::List(vec![1, 2, 99])),
+                Command::Stamp(Rows::All),
+                reject(Rows::List(vec![3]), ""),
+            ],
+        )
+        .unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(after, case);
+    let Some(Effect::SendMail(m)) = effects.first() else {
+        panic!("no answer")
+    };
+    assert_eq!(m.template, Template::ReplyNotApplied);
+    assert!(
+        m.reply_token.is_some(),
+        "the answer keeps the token for a corrected reply"
+    );
+    assert_eq!(
+        m.data.problems,
+        [
+            ReplyProblem::RowNotOpen {
+                stt: 2,
+                status: RowStatus::Rejected
+            },
+            ReplyProblem::NoSuchRow { stt: 99, rows: 5 },
+            ReplyProblem::WrongStage {
+                command: CommandWord::Stamp,
+                stage: TokenStage::Review
+            },
+            ReplyProblem::ReasonMissing {
+                command: CommandWord::Reject
+            },
+        ]
+    );
+    assert_eq!(m.data.undecided.as_deref(), Some("1, 3-5"));
 }
