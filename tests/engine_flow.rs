@@ -117,6 +117,7 @@ fn roster(n: u32) -> RosterSubmission {
                     id_number: Some(format!("{:012}", 1_000 + stt)),
                     ..Row::default()
                 })
+                .map(std::sync::Arc::new)
                 .collect(),
             errors: vec![],
             warnings: vec![],

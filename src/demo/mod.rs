@@ -226,7 +226,7 @@ impl<W: Write> Demo<W> {
                             writeln!(self.out, "{line}")?;
                         }
                         Effect::IssuePermits { rows, .. } => {
-                            let ids: Vec<&str> = rows.iter().map(|r| r.permit.as_str()).collect();
+                            let ids: Vec<&str> = rows.iter().map(|r| &*r.permit).collect();
                             writeln!(self.out, "       ★ permits issued: {}", ids.join(", "))?;
                         }
                         Effect::Audit(a) => writeln!(self.out, "       ≡ audit: {}", a.decision)?,
@@ -515,7 +515,7 @@ fn submission(file: &str, rows: Vec<Row>, errors: Vec<RosterIssue>) -> RosterSub
     RosterSubmission {
         file_name: file.into(),
         roster: Roster {
-            rows,
+            rows: rows.into_iter().map(std::sync::Arc::new).collect(),
             errors,
             warnings: Vec::new(),
         },

@@ -3,6 +3,7 @@
 
 use super::*;
 use jiff::civil::date;
+use std::sync::Arc;
 
 pub const OFFICER: &str = "canbo1.thd@example.gov.vn";
 pub const OFFICER2: &str = "canbo2.thd@example.gov.vn";
@@ -72,7 +73,7 @@ pub fn submission(n: u32, first_id: u64) -> RosterSubmission {
     RosterSubmission {
         file_name: "danh_sach.xlsx".into(),
         roster: Roster {
-            rows: rows(n, first_id),
+            rows: rows(n, first_id).into_iter().map(Arc::new).collect(),
             errors: vec![],
             warnings: vec![],
         },

@@ -164,10 +164,11 @@ pub struct RosterIssue {
     pub message: String,
 }
 
-/// A spreadsheet after parsing and checking (SPEC §4).
+/// A spreadsheet after parsing and checking (SPEC §4). Rows are shared: a batch made
+/// from the roster keeps the same people without copying them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Roster {
-    pub rows: Vec<Row>,
+    pub rows: Vec<Arc<Row>>,
     pub errors: Vec<RosterIssue>,
     pub warnings: Vec<RosterIssue>,
 }
@@ -238,26 +239,28 @@ pub enum BatchStage {
     Closed,
 }
 
-/// A permit as issued: its id never changes and is never reused.
+/// A permit as issued: its id never changes and is never reused (shared: mails and
+/// attachments name it many times).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Permit {
     /// `THD-T-0001-0007`.
-    pub id: String,
+    pub id: Arc<str>,
     pub valid_from: Date,
     pub valid_until: Date,
     pub issued_at: Timestamp,
     /// The police address whose reply stamped it.
-    pub stamped_by: String,
+    pub stamped_by: Arc<str>,
 }
 
-/// Where one row of a batch stands.
+/// Where one row of a batch stands. Who decided and why are shared strings: one
+/// reply decides many rows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RowState {
     /// Waiting for an officer.
     Pending,
     /// The person already holds a valid permit on this case; reported, not issued twice.
     AlreadyHolds {
-        permit: String,
+        permit: Arc<str>,
     },
     /// The person is still being decided in an earlier open batch of this case.
     InAnotherBatch {
@@ -266,28 +269,28 @@ pub enum RowState {
     },
     /// Approved (by an officer, or by the area police for kind C); waiting for the stamp.
     Approved {
-        by: String,
+        by: Arc<str>,
         at: Timestamp,
     },
     /// An officer rejected it.
     Rejected {
-        by: String,
+        by: Arc<str>,
         at: Timestamp,
-        reason: String,
+        reason: Arc<str>,
     },
     /// The police refused to stamp it.
     Refused {
-        by: String,
+        by: Arc<str>,
         at: Timestamp,
-        reason: String,
+        reason: Arc<str>,
     },
     Issued(Permit),
     /// Issued, then revoked by an officer or the police.
     Revoked {
         permit: Permit,
-        by: String,
+        by: Arc<str>,
         at: Timestamp,
-        reason: String,
+        reason: Arc<str>,
     },
 }
 
@@ -484,9 +487,9 @@ pub enum AttachmentRef {
     /// A document the organisation sent with its roster.
     Document(DocumentRef),
     /// One PDF per permit listed.
-    Permits { permits: Vec<String> },
+    Permits { permits: Vec<Arc<str>> },
     /// The A4 4-up print sheet of the permits listed, in roster order.
-    PrintSheet { permits: Vec<String> },
+    PrintSheet { permits: Vec<Arc<str>> },
 }
 
 /// A mail to send, as data.
@@ -547,7 +550,7 @@ pub struct MailData {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub undecided: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub permits: Vec<String>,
+    pub permits: Vec<Arc<str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub revoked: Vec<Revocation>,
     /// For help: the commands that were understood and the lines that were not.
@@ -572,12 +575,12 @@ pub struct RowNote {
     pub status: RowStatus,
     /// The permit the row holds, was issued or had revoked.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub permit: Option<String>,
+    pub permit: Option<Arc<str>>,
     /// For a row still being decided in an earlier batch: where.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub earlier: Option<RowRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Arc<str>>,
 }
 
 /// A row of a batch of the same case.
@@ -746,7 +749,7 @@ pub struct BatchStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssuedPermit {
     pub stt: u32,
-    pub permit: String,
+    pub permit: Arc<str>,
 }
 
 /// One line of a case's audit trail: who did what, when, and on what evidence.

@@ -293,7 +293,7 @@ fn play(kind: Kind, actions: &[Action]) -> Result<usize, TestCaseError> {
     };
     // Rows that were ever rejected or refused, and the permit each issued row got.
     let mut ever_refused: BTreeSet<(u32, u32)> = BTreeSet::new();
-    let mut issued: BTreeMap<(u32, u32), String> = BTreeMap::new();
+    let mut issued: BTreeMap<(u32, u32), std::sync::Arc<str>> = BTreeMap::new();
     let mut accepted_changes = 0usize;
     let mut audit_entries = 0usize;
 
@@ -317,7 +317,7 @@ fn play(kind: Kind, actions: &[Action]) -> Result<usize, TestCaseError> {
                 }
                 audit_entries += audits;
                 // Permits announced are exactly the rows that became issued.
-                let announced: BTreeSet<String> = effects
+                let announced: BTreeSet<std::sync::Arc<str>> = effects
                     .iter()
                     .filter_map(|e| match e {
                         Effect::IssuePermits { rows, .. } => {

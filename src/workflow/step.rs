@@ -305,6 +305,7 @@ fn receive_roster(tx: &mut Tx, submission: &RosterSubmission, event: &Event, ctx
     let no = tx.case.batches.len() as u32 + 1;
     let kind = tx.case.kind;
     let holders = holders(&tx.case, ctx.today);
+    let by: Arc<str> = sender.as_str().into();
     let rows: Vec<BatchRow> = roster
         .rows
         .iter()
@@ -321,12 +322,12 @@ fn receive_roster(tx: &mut Tx, submission: &RosterSubmission, event: &Event, ctx
                 None if kind.needs_review() => RowState::Pending,
                 // The area police checked these people before sending (SPEC §2, C).
                 None => RowState::Approved {
-                    by: sender.clone(),
+                    by: by.clone(),
                     at: ctx.now,
                 },
             };
             BatchRow {
-                person: Arc::new(person.clone()),
+                person: Arc::clone(person),
                 state,
             }
         })
@@ -390,7 +391,7 @@ fn receive_roster(tx: &mut Tx, submission: &RosterSubmission, event: &Event, ctx
 
 /// Who already holds or awaits a permit on a case, by ID number.
 enum Holder {
-    Permit(String),
+    Permit(Arc<str>),
     Open { batch: u32, stt: u32 },
 }
 
@@ -565,12 +566,13 @@ fn notify(case: &Case) -> (Vec<String>, Vec<String>) {
 
 /// What one reply decides, for the answers and the audit line; what is wrong with
 /// it; and how to take it back (each changed row with its state before).
-#[derive(Default)]
 struct Decided {
+    /// The sender, shared by every row this reply decides.
+    by: Arc<str>,
     approved: Vec<u32>,
-    rejected: Vec<(u32, String)>,
+    rejected: Vec<(u32, Arc<str>)>,
     stamped: Vec<u32>,
-    refused: Vec<(u32, String)>,
+    refused: Vec<(u32, Arc<str>)>,
     problems: Vec<ReplyProblem>,
     undo: Vec<(usize, RowState)>,
 }
@@ -665,12 +667,20 @@ fn on_reply(
     let code = tx.case.code.clone();
     let mut last_holder = tx.case.last_holder;
     let batch = Arc::make_mut(&mut tx.case.batches[bi]);
-    let mut decided = Decided::default();
+    let mut decided = Decided {
+        by: sender.as_str().into(),
+        approved: Vec::new(),
+        rejected: Vec::new(),
+        stamped: Vec::new(),
+        refused: Vec::new(),
+        problems: Vec::new(),
+        undo: Vec::new(),
+    };
     for command in commands {
-        apply(batch, stage, command, sender, ctx, &mut decided);
+        apply(batch, stage, command, ctx, &mut decided);
     }
     let issued = if decided.problems.is_empty() {
-        issue(batch, &code, &mut last_holder, sender, ctx, &mut decided)
+        issue(batch, &code, &mut last_holder, ctx, &mut decided)
     } else {
         Vec::new()
     };
@@ -719,7 +729,6 @@ fn apply(
     batch: &mut Batch,
     stage: TokenStage,
     command: &Command,
-    sender: &str,
     ctx: &Ctx<'_>,
     decided: &mut Decided,
 ) {
@@ -786,35 +795,38 @@ fn apply(
             found
         }
     };
+    let reason: Option<Arc<str>> = match command {
+        Command::Reject { reason, .. } => Some(reason.trim().into()),
+        _ => None,
+    };
     for i in targets {
         let row = &mut batch.rows[i];
         let stt = row.person.stt;
-        let new = match command {
-            Command::Approve(_) => {
+        let by = decided.by.clone();
+        let new = match (command, reason.clone()) {
+            (Command::Approve(_), _) => {
                 decided.approved.push(stt);
-                RowState::Approved {
-                    by: sender.to_string(),
-                    at: ctx.now,
-                }
+                RowState::Approved { by, at: ctx.now }
             }
-            Command::Reject { reason, .. } if stage == TokenStage::Review => {
-                decided.rejected.push((stt, reason.trim().to_string()));
+            (Command::Reject { .. }, Some(reason)) if stage == TokenStage::Review => {
+                decided.rejected.push((stt, reason.clone()));
                 RowState::Rejected {
-                    by: sender.to_string(),
+                    by,
                     at: ctx.now,
-                    reason: reason.trim().to_string(),
+                    reason,
                 }
             }
-            Command::Reject { reason, .. } => {
-                decided.refused.push((stt, reason.trim().to_string()));
+            (Command::Reject { .. }, Some(reason)) => {
+                decided.refused.push((stt, reason.clone()));
                 RowState::Refused {
-                    by: sender.to_string(),
+                    by,
                     at: ctx.now,
-                    reason: reason.trim().to_string(),
+                    reason,
                 }
             }
+            (Command::Reject { .. }, None) => continue,
             // The permit is made by `issue` once every line has applied.
-            Command::Stamp(_) => {
+            (Command::Stamp(_), _) => {
                 decided.stamped.push(stt);
                 continue;
             }
@@ -831,7 +843,6 @@ fn issue(
     batch: &mut Batch,
     case_code: &str,
     last_holder: &mut u32,
-    sender: &str,
     ctx: &Ctx<'_>,
     decided: &mut Decided,
 ) -> Vec<IssuedPermit> {
@@ -853,13 +864,13 @@ fn issue(
             continue;
         }
         *last_holder += 1;
-        let id = permit_id(case_code, *last_holder);
+        let id: Arc<str> = permit_id(case_code, *last_holder).into();
         let permit = RowState::Issued(Permit {
             id: id.clone(),
             valid_from,
             valid_until,
             issued_at: ctx.now,
-            stamped_by: sender.to_string(),
+            stamped_by: decided.by.clone(),
         });
         decided
             .undo
@@ -939,7 +950,7 @@ fn record_decisions(
     if issued.is_empty() {
         return;
     }
-    let ids: Vec<String> = issued.iter().map(|p| p.permit.clone()).collect();
+    let ids: Vec<Arc<str>> = issued.iter().map(|p| p.permit.clone()).collect();
     let data = MailData {
         batch: Some(no),
         permits: ids.clone(),
@@ -1014,7 +1025,7 @@ fn on_revoke(
             b.rows
                 .iter()
                 .position(|row| match &row.state {
-                    RowState::Issued(p) | RowState::Revoked { permit: p, .. } => p.id == r.permit,
+                    RowState::Issued(p) | RowState::Revoked { permit: p, .. } => *p.id == *r.permit,
                     _ => false,
                 })
                 .map(|ri| (bi, ri))
@@ -1045,14 +1056,15 @@ fn on_revoke(
         tx.mail(Template::ReplyNotApplied, vec![sender.clone()], data);
         return Ok(tx);
     }
+    let by: Arc<str> = sender.as_str().into();
     for &(bi, ri, r) in &targets {
         let row = &mut Arc::make_mut(&mut tx.case.batches[bi]).rows[ri];
         if let RowState::Issued(permit) = &row.state {
             row.state = RowState::Revoked {
                 permit: permit.clone(),
-                by: sender.clone(),
+                by: by.clone(),
                 at: ctx.now,
-                reason: r.reason.trim().to_string(),
+                reason: r.reason.trim().into(),
             };
         }
     }
@@ -1193,7 +1205,7 @@ fn row_note(row: &BatchRow) -> RowNote {
 }
 
 /// Rows decided with a reason (rejected, refused), with that reason.
-fn notes_with_reasons(batch: &Batch, list: &[(u32, String)]) -> Vec<RowNote> {
+fn notes_with_reasons(batch: &Batch, list: &[(u32, Arc<str>)]) -> Vec<RowNote> {
     list.iter()
         .filter_map(|(stt, reason)| {
             let row = batch.rows.iter().find(|r| r.person.stt == *stt)?;
@@ -1251,7 +1263,7 @@ pub fn fmt_rows(stts: &[u32]) -> String {
 fn fmt_permits(issued: &[IssuedPermit]) -> String {
     match issued {
         [] => String::new(),
-        [one] => one.permit.clone(),
+        [one] => one.permit.to_string(),
         [first, .., last] => format!("{} … {}", first.permit, last.permit),
     }
 }
