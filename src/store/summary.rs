@@ -4,7 +4,7 @@
 //! only; it must not change one, nor decide what a stage means for the workflow
 //! (that is `workflow::step`'s), and it must never hand out an ID number unmasked.
 
-use crate::workflow::{BatchStage, Case, Kind, RowState};
+use crate::workflow::{BatchStage, BatchStatus, Case, Kind};
 use jiff::Timestamp;
 use std::fmt;
 
@@ -80,18 +80,14 @@ impl CaseSummary {
             duplicates: 0,
             updated_at: case.updated_at,
         };
-        for row in case.batches.iter().flat_map(|b| &b.rows) {
-            let count = match row.state {
-                RowState::Pending => &mut s.pending,
-                RowState::AlreadyHolds { .. } | RowState::InAnotherBatch { .. } => {
-                    &mut s.duplicates
-                }
-                RowState::Approved { .. } => &mut s.approved,
-                RowState::Rejected { .. } | RowState::Refused { .. } => &mut s.rejected,
-                RowState::Issued(_) => &mut s.issued,
-                RowState::Revoked { .. } => &mut s.revoked,
-            };
-            *count += 1;
+        for b in &case.batches {
+            let counts = BatchStatus::of(b);
+            s.pending += counts.pending;
+            s.duplicates += counts.duplicates;
+            s.approved += counts.approved;
+            s.rejected += counts.rejected;
+            s.issued += counts.issued;
+            s.revoked += counts.revoked;
         }
         s
     }
@@ -118,6 +114,7 @@ pub fn mask_id_number(id: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::workflow::RowState;
     use crate::workflow::{Batch, BatchRow, Permit, Row};
 
     fn ts(s: &str) -> Timestamp {

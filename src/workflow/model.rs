@@ -731,18 +731,52 @@ impl fmt::Display for ReplyProblem {
     }
 }
 
-/// One batch's counts, for a status answer.
+/// One batch's rows counted by where they stand, for a status answer and the admin's
+/// case list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchStatus {
     pub batch: u32,
     pub stage: BatchStage,
     pub rows: usize,
+    /// Waiting for an officer.
     pub pending: usize,
+    /// Approved and not yet stamped.
     pub approved: usize,
+    /// Rejected by an officer or refused by the police.
     pub rejected: usize,
     pub issued: usize,
     pub revoked: usize,
+    /// Reported, not decided: already holding or awaiting a permit on the case.
     pub duplicates: usize,
+}
+
+impl BatchStatus {
+    pub fn of(batch: &Batch) -> BatchStatus {
+        let mut s = BatchStatus {
+            batch: batch.no,
+            stage: batch.stage,
+            rows: batch.rows.len(),
+            pending: 0,
+            approved: 0,
+            rejected: 0,
+            issued: 0,
+            revoked: 0,
+            duplicates: 0,
+        };
+        for row in &batch.rows {
+            *match row.state {
+                RowState::Pending => &mut s.pending,
+                RowState::Approved { .. } => &mut s.approved,
+                RowState::Rejected { .. } | RowState::Refused { .. } => &mut s.rejected,
+                RowState::Issued(_) => &mut s.issued,
+                RowState::Revoked { .. } => &mut s.revoked,
+                RowState::AlreadyHolds { .. } | RowState::InAnotherBatch { .. } => {
+                    &mut s.duplicates
+                }
+            } += 1;
+        }
+        s
+    }
 }
 
 /// A permit newly issued, for the renderer and the store's permit index.

@@ -1134,38 +1134,8 @@ fn case_data(case: &Case) -> MailData {
 }
 
 fn status_data(case: &Case) -> MailData {
-    let batches = case
-        .batches
-        .iter()
-        .map(|b| {
-            let mut s = BatchStatus {
-                batch: b.no,
-                stage: b.stage,
-                rows: b.rows.len(),
-                pending: 0,
-                approved: 0,
-                rejected: 0,
-                issued: 0,
-                revoked: 0,
-                duplicates: 0,
-            };
-            for row in &b.rows {
-                *match row.state {
-                    RowState::Pending => &mut s.pending,
-                    RowState::Approved { .. } => &mut s.approved,
-                    RowState::Rejected { .. } | RowState::Refused { .. } => &mut s.rejected,
-                    RowState::Issued(_) => &mut s.issued,
-                    RowState::Revoked { .. } => &mut s.revoked,
-                    RowState::AlreadyHolds { .. } | RowState::InAnotherBatch { .. } => {
-                        &mut s.duplicates
-                    }
-                } += 1;
-            }
-            s
-        })
-        .collect();
     MailData {
-        batches,
+        batches: case.batches.iter().map(|b| BatchStatus::of(b)).collect(),
         ..case_data(case)
     }
 }
