@@ -35,12 +35,33 @@ pub struct Ctx<'a> {
 
 /// `THD-T-0001`.
 pub fn case_code(short: &str, kind: Kind, serial: u32) -> String {
-    format!("{short}-{}-{serial:04}", kind.letter())
+    let mut code = String::with_capacity(short.len() + 8);
+    code.push_str(short);
+    code.push('-');
+    code.push(kind.letter());
+    code.push('-');
+    push_padded(&mut code, serial, 4);
+    code
 }
 
 /// `THD-T-0001-0007`.
 pub fn permit_id(case: &str, holder: u32) -> String {
-    format!("{case}-{holder:04}")
+    let mut id = String::with_capacity(case.len() + 6);
+    id.push_str(case);
+    id.push('-');
+    push_padded(&mut id, holder, 4);
+    id
+}
+
+/// Appends `n` in decimal, zero-padded to `width`. Codes and row lists are made on
+/// every step, so they skip the formatting machinery.
+fn push_padded(out: &mut String, n: u32, width: usize) {
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(n);
+    for _ in digits.len()..width {
+        out.push('0');
+    }
+    out.push_str(digits);
 }
 
 /// The case code a permit id belongs to, if it is shaped like one

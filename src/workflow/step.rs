@@ -82,7 +82,28 @@ fn refuse(reason: RefusalReason, detail: impl Into<String>) -> Refusal {
 struct Tx {
     case: Case,
     effects: Vec<Effect>,
-    log: Vec<String>,
+    log: String,
+}
+
+/// A part of the audit line, written without the formatting machinery: one is written
+/// on every change.
+struct Note<'a>(&'a mut String);
+
+impl Note<'_> {
+    fn s(&mut self, text: &str) -> &mut Self {
+        self.0.push_str(text);
+        self
+    }
+
+    fn n(&mut self, n: u32) -> &mut Self {
+        self.0.push_str(itoa::Buffer::new().format(n));
+        self
+    }
+
+    fn rows(&mut self, stts: &[u32]) -> &mut Self {
+        write_rows(self.0, stts);
+        self
+    }
 }
 
 impl Tx {
@@ -90,7 +111,7 @@ impl Tx {
         Tx {
             case,
             effects: Vec::with_capacity(6),
-            log: Vec::new(),
+            log: String::new(),
         }
     }
 
@@ -110,8 +131,12 @@ impl Tx {
         }
     }
 
-    fn changed(&mut self, what: String) {
-        self.log.push(what);
+    /// Records that the case changed: starts the next part of the audit line.
+    fn note(&mut self) -> Note<'_> {
+        if !self.log.is_empty() {
+            self.log.push_str("; ");
+        }
+        Note(&mut self.log)
     }
 
     fn finish(mut self, event: &Event, ctx: &Ctx<'_>) -> (Case, Vec<Effect>) {
@@ -123,7 +148,7 @@ impl Tx {
                 sender: event.sender.clone(),
                 message_id: event.message_id.clone(),
                 auth_evidence: event.auth.clone(),
-                decision: self.log.join("; "),
+                decision: self.log,
             }));
         }
         (self.case, self.effects)
@@ -212,10 +237,12 @@ fn open_organisation(org: &Organisation, event: &Event, ctx: &Ctx<'_>) -> Result
     let data = case_data(&tx.case);
     tx.mail(Template::CaseOpened, vec![org.email.clone()], data)
         .cc = cc;
-    tx.changed(format!(
-        "opened case {} for organisation {}",
-        tx.case.code, org.name
-    ));
+    let code = tx.case.code.clone();
+    tx.note()
+        .s("opened case ")
+        .s(&code)
+        .s(" for organisation ")
+        .s(&org.name);
     Ok(tx)
 }
 
@@ -243,7 +270,13 @@ fn open_roster_case(
     }
     authenticated(event, ctx)?;
     let mut tx = Tx::new(new_case(kind, event, ctx, None, vec![sender.clone()]));
-    tx.changed(format!("opened case {} for kind {kind}", tx.case.code));
+    let code = tx.case.code.clone();
+    let kind = match kind {
+        Kind::T => "T",
+        Kind::C => "C",
+        Kind::H => "H",
+    };
+    tx.note().s("opened case ").s(&code).s(" for kind ").s(kind);
     receive_roster(&mut tx, submission, event, ctx);
     Ok(tx)
 }
@@ -356,19 +389,21 @@ fn receive_roster(tx: &mut Tx, submission: &RosterSubmission, event: &Event, ctx
         stage: first_stage,
         rows,
     };
-    let mut what = format!(
-        "batch {no} received from {} ({}, {} rows)",
-        sender,
-        submission.file_name,
-        roster.rows.len()
-    );
+    let mut note = tx.note();
+    note.s("batch ")
+        .n(no)
+        .s(" received from ")
+        .s(sender)
+        .s(" (")
+        .s(&submission.file_name)
+        .s(", ")
+        .n(batch.rows.len() as u32)
+        .s(" rows)");
     if !duplicates.is_empty() {
-        what.push_str(&format!(
-            "; rows {} already hold or await a permit on this case",
-            fmt_rows(&duplicates)
-        ));
+        note.s("; rows ")
+            .rows(&duplicates)
+            .s(" already hold or await a permit on this case");
     }
-    tx.changed(what);
     let data = MailData {
         batch: Some(no),
         file_name: Some(submission.file_name.clone()),
@@ -442,7 +477,7 @@ fn enter_stage(tx: &mut Tx, bi: usize, ctx: &mut Ctx<'_>) {
         let batch = &tx.case.batches[bi];
         let no = batch.no;
         let Some(stage) = token_stage(batch.stage) else {
-            tx.changed(format!("batch {no} closed"));
+            tx.note().s("batch ").n(no).s(" closed");
             return;
         };
         let open_rows = open_stts(batch, stage);
@@ -479,10 +514,13 @@ fn enter_stage(tx: &mut Tx, bi: usize, ctx: &mut Ctx<'_>) {
             mail.reply_token = Some(token);
             mail.attachments = attachments.clone();
         }
-        tx.changed(format!(
-            "batch {no}: {} requested for rows {row_list}",
-            stage_name(stage)
-        ));
+        tx.note()
+            .s("batch ")
+            .n(no)
+            .s(": ")
+            .s(stage_name(stage))
+            .s(" requested for rows ")
+            .s(&row_list);
         return;
     }
 }
@@ -899,35 +937,39 @@ fn record_decisions(
     issued: Vec<IssuedPermit>,
     sender: &str,
 ) {
-    use std::fmt::Write;
     let batch = Arc::clone(&tx.case.batches[bi]);
     let no = batch.no;
-    // Writing to a String cannot fail.
-    let mut what = format!("batch {no}, by {sender}:");
+    let mut note = tx.note();
+    note.s("batch ").n(no).s(", by ").s(sender).s(":");
     let mut sep = " ";
     if !decided.approved.is_empty() {
-        let _ = write!(what, "{sep}approved rows {}", fmt_rows(&decided.approved));
+        note.s(sep).s("approved rows ").rows(&decided.approved);
         sep = ", ";
     }
     for (stt, reason) in &decided.rejected {
-        let _ = write!(what, "{sep}rejected row {stt}: {reason}");
+        note.s(sep).s("rejected row ").n(*stt).s(": ").s(reason);
         sep = ", ";
     }
-    if !issued.is_empty() {
+    if let (Some(first), Some(last)) = (issued.first(), issued.last()) {
         let stts: Vec<u32> = issued.iter().map(|p| p.stt).collect();
-        let _ = write!(
-            what,
-            "{sep}stamped rows {} as {}",
-            fmt_rows(&stts),
-            fmt_permits(&issued)
-        );
+        note.s(sep)
+            .s("stamped rows ")
+            .rows(&stts)
+            .s(" as ")
+            .s(&first.permit);
+        if issued.len() > 1 {
+            note.s(" … ").s(&last.permit);
+        }
         sep = ", ";
     }
     for (stt, reason) in &decided.refused {
-        let _ = write!(what, "{sep}refused to stamp row {stt}: {reason}");
+        note.s(sep)
+            .s("refused to stamp row ")
+            .n(*stt)
+            .s(": ")
+            .s(reason);
         sep = ", ";
     }
-    tx.changed(what);
     if decided.rejected.is_empty() && decided.refused.is_empty() && issued.is_empty() {
         return;
     }
@@ -1075,14 +1117,14 @@ fn on_revoke(
             reason: r.reason.trim().to_string(),
         })
         .collect();
-    tx.changed(format!(
-        "revoked {}",
-        revoked
-            .iter()
-            .map(|r| format!("{}: {}", r.permit, r.reason))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    let mut note = tx.note();
+    note.s("revoked ");
+    for (i, r) in revoked.iter().enumerate() {
+        if i > 0 {
+            note.s(", ");
+        }
+        note.s(&r.permit).s(": ").s(&r.reason);
+    }
     let (to, mut cc) = notify(&tx.case);
     cc.push(sender.clone());
     let data = MailData {
@@ -1197,7 +1239,12 @@ fn word(command: &Command) -> CommandWord {
 
 /// `1-5, 8, 10-12`: the form officers write row lists in.
 pub fn fmt_rows(stts: &[u32]) -> String {
-    use std::fmt::Write;
+    let mut out = String::with_capacity(stts.len() * 4);
+    write_rows(&mut out, stts);
+    out
+}
+
+fn write_rows(out: &mut String, stts: &[u32]) {
     // Lists come in roster order as a rule; only copy one that does not.
     let copy;
     let sorted: &[u32] = if stts.windows(2).all(|w| w[0] < w[1]) {
@@ -1209,7 +1256,7 @@ pub fn fmt_rows(stts: &[u32]) -> String {
         copy = v;
         &copy
     };
-    let mut out = String::with_capacity(sorted.len() * 4);
+    let mut buffer = itoa::Buffer::new();
     let mut i = 0;
     while i < sorted.len() {
         let start = sorted[i];
@@ -1218,22 +1265,14 @@ pub fn fmt_rows(stts: &[u32]) -> String {
             i += 1;
             end = sorted[i];
         }
-        let sep = if out.is_empty() { "" } else { ", " };
-        // Writing to a String cannot fail.
-        let _ = if end == start {
-            write!(out, "{sep}{start}")
-        } else {
-            write!(out, "{sep}{start}-{end}")
-        };
+        if start != sorted[0] {
+            out.push_str(", ");
+        }
+        out.push_str(buffer.format(start));
+        if end != start {
+            out.push('-');
+            out.push_str(buffer.format(end));
+        }
         i += 1;
-    }
-    out
-}
-
-fn fmt_permits(issued: &[IssuedPermit]) -> String {
-    match issued {
-        [] => String::new(),
-        [one] => one.permit.to_string(),
-        [first, .., last] => format!("{} … {}", first.permit, last.permit),
     }
 }
