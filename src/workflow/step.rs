@@ -111,7 +111,8 @@ impl Tx {
         Tx {
             case,
             effects: Vec::with_capacity(6),
-            log: String::new(),
+            // One audit line a step; most fit here without growing.
+            log: String::with_capacity(160),
         }
     }
 
@@ -501,7 +502,17 @@ fn enter_stage(tx: &mut Tx, bi: usize, ctx: &mut Ctx<'_>) {
         if stage == TokenStage::Review {
             attachments.extend(batch.documents.iter().cloned().map(AttachmentRef::Document));
         }
-        for addressee in addressees {
+        // Each addressee gets the same request with a token of their own; the last one
+        // takes the data itself rather than a copy.
+        let mut shared = Some((data, attachments));
+        for (i, addressee) in addressees.iter().enumerate() {
+            let Some((data, attachments)) = (if i + 1 == addressees.len() {
+                shared.take()
+            } else {
+                shared.clone()
+            }) else {
+                break;
+            };
             let token = (ctx.fresh_token)();
             tx.case.tokens.push(TokenGrant {
                 token: token.clone(),
@@ -510,9 +521,9 @@ fn enter_stage(tx: &mut Tx, bi: usize, ctx: &mut Ctx<'_>) {
                 addressee: addressee.clone(),
                 live: true,
             });
-            let mail = tx.mail(template, vec![addressee.clone()], data.clone());
+            let mail = tx.mail(template, vec![addressee.clone()], data);
             mail.reply_token = Some(token);
-            mail.attachments = attachments.clone();
+            mail.attachments = attachments;
         }
         tx.note()
             .s("batch ")
@@ -705,6 +716,7 @@ fn on_reply(
     let code = tx.case.code.clone();
     let mut last_holder = tx.case.last_holder;
     let batch = Arc::make_mut(&mut tx.case.batches[bi]);
+    let rows = batch.rows.len();
     let mut decided = Decided {
         by: sender.as_str().into(),
         approved: Vec::new(),
@@ -712,8 +724,13 @@ fn on_reply(
         stamped: Vec::new(),
         refused: Vec::new(),
         problems: Vec::new(),
-        undo: Vec::new(),
+        // A reply decides at most every row once; sized up front, it never grows.
+        undo: Vec::with_capacity(rows),
     };
+    match stage {
+        TokenStage::Review => decided.approved.reserve(rows),
+        TokenStage::Stamp => decided.stamped.reserve(rows),
+    }
     for command in commands {
         apply(batch, stage, command, ctx, &mut decided);
     }
