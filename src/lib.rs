@@ -3,6 +3,8 @@
 //! The modules, from the pure centre outwards (dependencies point inwards):
 //! - [`workflow`]: the pure core. `step(case, event, ctx) -> (case', effects)`; data types.
 //! - [`config`]: `RawConfig` (TOML) → validated `Config`; account-name folding.
+//! - [`inbound`]: MIME into `Mail`, the reply's own words, commands and registrations.
+//! - [`roster`]: spreadsheets and CSV into a checked `Roster` (SPEC §4).
 //! - [`store`]: sled. Cases, outbox, audit, seen-markers, tokens, serials, in one
 //!   transaction per inbound message.
 //! - [`engine`]: one inbound event through the core into the store (the only place
@@ -15,6 +17,8 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod inbound;
 pub mod keys;
+pub mod roster;
 pub mod store;
 pub mod workflow;

@@ -47,5 +47,11 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             command: AccountsCommand::Suggest { district, ward },
         } => cli::accounts::suggest(&district, &ward),
         Command::Cases { config, command } => cli::cases::run(config, command),
+        Command::Roster {
+            file,
+            kind,
+            json,
+            config,
+        } => cli::roster::run(&file, kind, json, config),
     }
 }

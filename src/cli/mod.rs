@@ -9,6 +9,7 @@ use std::path::PathBuf;
 pub mod accounts;
 pub mod cases;
 pub mod check;
+pub mod roster;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,6 +40,19 @@ pub enum Command {
         #[command(subcommand)]
         command: AccountsCommand,
     },
+    /// Validate a roster as the daemon would and print it (SPEC §4).
+    Roster {
+        /// The spreadsheet: .xlsx, .xls, .ods or .csv.
+        file: PathBuf,
+        /// T (organisation staff), C (individuals) or H (households).
+        #[arg(long, value_parser = parse_kind)]
+        kind: crate::workflow::Kind,
+        /// Print SPEC §4's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// What the database holds about cases.
     Cases {
         #[arg(long)]
@@ -67,4 +81,15 @@ pub enum CasesCommand {
     List,
     /// One case and its audit trail.
     Show { code: String },
+}
+
+fn parse_kind(s: &str) -> Result<crate::workflow::Kind, String> {
+    let mut chars = s.chars();
+    match (
+        chars.next().and_then(crate::workflow::Kind::from_letter),
+        chars.next(),
+    ) {
+        (Some(kind), None) => Ok(kind),
+        _ => Err(format!("{s:?} is not a kind; use T, C or H")),
+    }
 }
