@@ -338,13 +338,14 @@ fn receive_roster(tx: &mut Tx, submission: &RosterSubmission, event: &Event, ctx
 
     let no = tx.case.batches.len() as u32 + 1;
     let kind = tx.case.kind;
-    let holders = holders(&tx.case, ctx.today);
+    let mut holders = holders(&tx.case, ctx.today);
     let by: Arc<str> = sender.as_str().into();
     let rows: Vec<BatchRow> = roster
         .rows
         .iter()
         .map(|person| {
-            let known = person.id_number.as_deref().and_then(|id| holders.get(id));
+            let id = person.id_number.as_deref();
+            let known = id.and_then(|id| holders.get(id));
             let state = match known {
                 Some(Holder::Permit(permit)) => RowState::AlreadyHolds {
                     permit: permit.clone(),
@@ -360,6 +361,17 @@ fn receive_roster(tx: &mut Tx, submission: &RosterSubmission, event: &Event, ctx
                     at: ctx.now,
                 },
             };
+            // The roster reader refuses a file that names one person twice; should one
+            // get here anyway, the second row is reported like any duplicate.
+            if let (Some(id), None) = (id, known) {
+                holders.insert(
+                    id,
+                    Holder::Open {
+                        batch: no,
+                        stt: person.stt,
+                    },
+                );
+            }
             BatchRow {
                 person: Arc::clone(person),
                 state,
@@ -409,7 +421,12 @@ fn receive_roster(tx: &mut Tx, submission: &RosterSubmission, event: &Event, ctx
         batch: Some(no),
         file_name: Some(submission.file_name.clone()),
         roster_warnings: roster.warnings.clone(),
-        duplicates: row_notes(&batch, |r| duplicates.contains(&r.person.stt)),
+        duplicates: row_notes(&batch, |r| {
+            matches!(
+                r.state,
+                RowState::AlreadyHolds { .. } | RowState::InAnotherBatch { .. }
+            )
+        }),
         row_list: Some(fmt_rows(
             &batch.rows.iter().map(|r| r.person.stt).collect::<Vec<_>>(),
         )),

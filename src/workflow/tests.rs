@@ -1221,3 +1221,26 @@ fn a_reply_not_applied_names_every_problem() {
     );
     assert_eq!(m.data.undecided.as_deref(), Some("1, 3-5"));
 }
+
+#[test]
+fn a_person_named_twice_in_one_roster_is_decided_once() {
+    let mut w = World::default();
+    let case = w.open_t();
+    let mut sub = submission(2, 0);
+    sub.roster.rows.push(Arc::new(Row {
+        stt: 3,
+        ..rows(1, 0)[0].clone()
+    }));
+    let (case, _) = w.ok(Some(&case), ORG, EventBody::Roster(sub));
+    assert_eq!(
+        case.batches[0].rows[2].state,
+        RowState::InAnotherBatch { batch: 1, stt: 1 }
+    );
+    let (case, _) = w
+        .reply(&case, OFFICER, vec![Command::Approve(Rows::All)])
+        .unwrap_or_else(|r| panic!("{r}"));
+    let (case, _) = w
+        .reply(&case, POLICE, vec![Command::Stamp(Rows::All)])
+        .unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(case.last_holder, 2, "two people, two permits");
+}
