@@ -86,6 +86,7 @@ fn case(rows: u32) -> Case {
             live: true,
         }],
         last_holder: 0,
+        revision: 0,
     }
 }
 

@@ -45,9 +45,10 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(
-        "new {kind} cases of ward {ward} were opened faster than this message could claim a serial; it was not processed and will be tried again"
+        "other messages of ward {ward} (case {}) kept getting committed first; this one was not processed and will be tried again",
+        case.as_deref().unwrap_or("new")
     )]
-    SerialContention { ward: String, kind: Kind },
+    Contention { ward: String, case: Option<String> },
     #[error("the operating system gave no randomness for a reply token: {0}")]
     Random(String),
 }
@@ -58,14 +59,15 @@ impl EngineError {
         match self {
             EngineError::UnknownWard(_) => false,
             EngineError::Store(e) => e.is_retryable(),
-            EngineError::SerialContention { .. } | EngineError::Random(_) => true,
+            EngineError::Contention { .. } | EngineError::Random(_) => true,
         }
     }
 }
 
-/// How many times a step is re-run when another message claimed the same serial. Each
-/// lost race means another opening succeeded, so this bounds starvation, not progress.
-const SERIAL_ATTEMPTS: usize = 64;
+/// How many times a step is re-run when another message got there first (the same
+/// serial claimed, or the same case changed). Each lost race means another message
+/// was committed, so this bounds starvation, not progress.
+const ATTEMPTS: usize = 64;
 
 /// Processes one inbound message exactly once: step, then one commit.
 pub fn process(
@@ -85,18 +87,20 @@ pub fn process(
         .to_zoned_datetime(config.service.timezone.clone())
         .date();
     let code = case_of(store, inbound)?;
-    let mut case = match &code {
-        Some(code) => store.case(code)?,
-        None => None,
-    };
-    let opening = match &inbound.event.body {
-        EventBody::RegisterOrganisation(_) => Some(Kind::T),
-        EventBody::RegisterRoster { kind, .. } => Some(*kind),
-        _ => None,
-    }
-    .filter(|_| case.is_none());
 
-    for _ in 0..SERIAL_ATTEMPTS {
+    for _ in 0..ATTEMPTS {
+        // Read afresh on every attempt: a retry means another message changed the
+        // case, or opened a case with the serial this one wanted.
+        let case = match &code {
+            Some(code) => store.case(code)?,
+            None => None,
+        };
+        let opening = match &inbound.event.body {
+            EventBody::RegisterOrganisation(_) => Some(Kind::T),
+            EventBody::RegisterRoster { kind, .. } => Some(*kind),
+            _ => None,
+        }
+        .filter(|_| case.is_none());
         let next_serial = match opening {
             Some(kind) => store.last_serial(&ward.rules.code, kind)? + 1,
             None => 0,
@@ -115,9 +119,7 @@ pub fn process(
             next_serial,
             fresh_token: &mut fresh_token,
         };
-        // Only an opening (no case) can lose a serial race and come round again, so
-        // handing the case over on the first pass loses nothing.
-        let result = workflow::step(case.take(), &inbound.event, &mut ctx);
+        let result = workflow::step(case, &inbound.event, &mut ctx);
         if let Some(e) = random_failure {
             // Never commit a step that handed out an empty token.
             return Err(EngineError::Random(e));
@@ -154,13 +156,15 @@ pub fn process(
                     Outcome::Ignored { .. } => Processed::Ignored,
                 });
             }
-            Err(StoreError::SerialTaken { .. }) => std::thread::yield_now(),
+            Err(StoreError::SerialTaken { .. } | StoreError::CaseChanged { .. }) => {
+                std::thread::yield_now()
+            }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(EngineError::SerialContention {
+    Err(EngineError::Contention {
         ward: ward.rules.code.clone(),
-        kind: opening.unwrap_or(Kind::T),
+        case: code,
     })
 }
 

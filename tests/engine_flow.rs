@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 const OFFICER: &str = "canbo.thd@example.gov.vn";
+const OFFICER2: &str = "phochutich.thd@example.gov.vn";
 const POLICE: &str = "congan.thd@example.gov.vn";
 const CSKV: &str = "cskv.thd@example.gov.vn";
 const ORG: &str = "nhansu@congty.example.vn";
@@ -34,7 +35,7 @@ short = "THD"
 name = "Phường Trần Hưng Đạo"
 district = "Quận Hoàn Kiếm"
 signing_key = "keys/hoankiem.tranhungdao.key"
-officers = ["{OFFICER}"]
+officers = ["{OFFICER}", "{OFFICER2}"]
 police = ["{POLICE}"]
 area_police = ["{CSKV}"]
 [[ward.account]]
@@ -440,4 +441,81 @@ fn an_unknown_ward_is_an_error_not_a_panic() {
         now(),
     );
     assert!(matches!(err, Err(engine::EngineError::UnknownWard(_))));
+}
+
+#[test]
+fn two_officers_deciding_at_once_lose_nothing() {
+    // Three accounts per ward are watched at once, so two replies about one case can
+    // be stepped from the same stored case: the second commit must not undo the first.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = Arc::new(world(dir.path()));
+    let store = Arc::new(Store::open(&config.service.state_dir).unwrap_or_else(|e| panic!("{e}")));
+    let mut m = Mailer {
+        uid: 0,
+        ward: "hoankiem.tranhungdao",
+    };
+    let (case, _) = applied(run(
+        &store,
+        &config,
+        &m.inbound(
+            OFFICER,
+            None,
+            EventBody::RegisterOrganisation(organisation()),
+        ),
+    ));
+    let (case, _) = applied(run(
+        &store,
+        &config,
+        &m.inbound(ORG, Some(&case.code), EventBody::Roster(roster(40))),
+    ));
+    let threads: Vec<_> = [(OFFICER, 1u32), (OFFICER2, 2u32)]
+        .into_iter()
+        .map(|(officer, first)| {
+            let (config, store, case) = (config.clone(), store.clone(), case.clone());
+            std::thread::spawn(move || {
+                let mut m = Mailer {
+                    uid: first * 1000,
+                    ward: "hoankiem.tranhungdao",
+                };
+                let token = token_for(&case, officer);
+                for stt in (first..=40).step_by(2) {
+                    let command = if first == 1 {
+                        Command::Approve(Rows::List(vec![stt]))
+                    } else {
+                        Command::Reject {
+                            rows: Rows::List(vec![stt]),
+                            reason: "không đủ điều kiện".into(),
+                        }
+                    };
+                    match run(
+                        &store,
+                        &config,
+                        &m.inbound(officer, None, reply(token.clone(), vec![command])),
+                    ) {
+                        Processed::Applied { .. } => {}
+                        other => panic!("{officer} row {stt}: {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap_or_else(|_| panic!("a thread panicked"));
+    }
+    let case = store
+        .case(&case.code)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("case lost"));
+    let rows = &case.batches[0].rows;
+    for row in rows.iter() {
+        let want_approved = row.person.stt % 2 == 1;
+        match &row.state {
+            RowState::Approved { .. } => assert!(want_approved, "row {} approved", row.person.stt),
+            RowState::Rejected { .. } => assert!(!want_approved, "row {} rejected", row.person.stt),
+            other => panic!("row {} lost its decision: {other:?}", row.person.stt),
+        }
+    }
+    assert_eq!(case.batches[0].stage, BatchStage::Stamp);
+    // Register, roster, then one audit entry per reply: none lost, none doubled.
+    assert_eq!(store.audit(&case.code).map(|a| a.len()).ok(), Some(2 + 40));
 }

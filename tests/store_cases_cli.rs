@@ -91,6 +91,7 @@ fn organisation_case() -> Case {
         ],
         tokens: vec![],
         last_holder: 1,
+        revision: 0,
     }
 }
 
@@ -108,6 +109,7 @@ fn household_case() -> Case {
         batches: vec![],
         tokens: vec![],
         last_holder: 0,
+        revision: 0,
     }
 }
 

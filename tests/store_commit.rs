@@ -57,6 +57,7 @@ fn case(ward: &str, short: &str, kind: Kind, serial: u32) -> Case {
         batches: vec![],
         tokens: vec![],
         last_holder: 0,
+        revision: 0,
     }
 }
 
@@ -209,6 +210,8 @@ fn everything_committed_is_still_there_after_reopen() {
             stamped_by: "congan.thd@example.gov.vn".into(),
         });
         c2.last_holder = 1;
+        // A change: one revision on from the stored case.
+        c2.revision = c.revision + 1;
         c2
     };
     let (first_ids, second_ids);

@@ -42,6 +42,11 @@ enum Writes {
 struct AppliedWrites {
     code: IVec,
     case: IVec,
+    /// The case's revision after this update (see `check_applied`).
+    revision: u64,
+    /// Whether the step changed the case: exactly when it emitted an audit entry
+    /// (the core's contract, ARCHITECTURE.md invariant 4).
+    changed: bool,
     claim: Option<Claim>,
     /// Token → the case code it belongs to.
     tokens: Vec<(IVec, IVec)>,
@@ -67,6 +72,10 @@ enum Abort {
         len: usize,
     },
     CaseExists,
+    /// The case was changed by another update since this one's step read it.
+    CaseChanged {
+        stored: u64,
+    },
     /// Boxed: the abort travels in every `Result` of the closure, keep it small.
     KeyTaken(Box<KeyTaken>),
 }
@@ -101,9 +110,21 @@ impl Store {
             &t.serials,
             &t.permits,
             &t.refusals,
+            &t.revisions,
         );
         let result = trees.transaction(
-            |(cases, outbox, audit, seen, seen_msgid, tokens, serials, permits, refusals)| {
+            |(
+                cases,
+                outbox,
+                audit,
+                seen,
+                seen_msgid,
+                tokens,
+                serials,
+                permits,
+                refusals,
+                revisions,
+            )| {
                 plan.apply(&Views {
                     cases,
                     outbox,
@@ -114,6 +135,7 @@ impl Store {
                     serials,
                     permits,
                     refusals,
+                    revisions,
                 })
             },
         );
@@ -171,6 +193,14 @@ impl Store {
                 detail: format!("expected 4 bytes, found {len}"),
             },
             Abort::CaseExists => StoreError::CaseExists { code },
+            Abort::CaseChanged { stored } => StoreError::CaseChanged {
+                code,
+                stored,
+                revision: match &update.outcome {
+                    Outcome::Applied { case, .. } => case.revision,
+                    _ => 0,
+                },
+            },
             Abort::KeyTaken(taken) => StoreError::KeyTaken {
                 tree: taken.tree,
                 key: keys::printable(&taken.key),
@@ -313,6 +343,8 @@ impl Store {
         }
         Ok(AppliedWrites {
             case: encode(case, || format!("case {}", case.code))?,
+            revision: case.revision,
+            changed: effects.iter().any(|e| matches!(e, Effect::Audit(_))),
             code,
             claim,
             tokens,
@@ -341,6 +373,7 @@ struct Views<'a> {
     serials: &'a TransactionalTree,
     permits: &'a TransactionalTree,
     refusals: &'a TransactionalTree,
+    revisions: &'a TransactionalTree,
 }
 
 impl Plan {
@@ -392,6 +425,22 @@ fn check_applied(w: &AppliedWrites, t: &Views<'_>) -> TxResult<()> {
             return Err(ConflictableTransactionError::Abort(Abort::CaseExists));
         }
     }
+    // Two messages about one case may be stepped at once (three accounts per ward are
+    // watched): the case must still be the one this update was stepped from, or one
+    // decision would silently undo another.
+    if let Some(stored) = t.revisions.get(&w.code)? {
+        let stored = decode_revision(&stored);
+        let base = if w.changed {
+            w.revision.checked_sub(1)
+        } else {
+            Some(w.revision)
+        };
+        if base != Some(stored) {
+            return Err(ConflictableTransactionError::Abort(Abort::CaseChanged {
+                stored,
+            }));
+        }
+    }
     // Tokens and permit ids are never reused: one that already belongs to another
     // case means a bug upstream, and writing it would hijack that case's replies.
     for (tree, name, pairs) in [
@@ -421,7 +470,11 @@ fn write_applied(w: &AppliedWrites, t: &Views<'_>) -> TxResult<()> {
         t.serials
             .insert(&claim.key, &claim.claimed.to_be_bytes()[..])?;
     }
-    t.cases.insert(&w.code, w.case.clone())?;
+    // An unchanged case is not written back: the stored one is the same.
+    if w.changed || t.revisions.get(&w.code)?.is_none() {
+        t.cases.insert(&w.code, w.case.clone())?;
+        t.revisions.insert(&w.code, &w.revision.to_be_bytes()[..])?;
+    }
     for (key, code) in &w.tokens {
         t.tokens.insert(key, code.clone())?;
     }
@@ -435,6 +488,10 @@ fn write_applied(w: &AppliedWrites, t: &Views<'_>) -> TxResult<()> {
         t.outbox.insert(key, value.clone())?;
     }
     Ok(())
+}
+
+fn decode_revision(bytes: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(bytes).map_or(0, u64::from_be_bytes)
 }
 
 fn encode<T: Serialize>(value: &T, what: impl FnOnce() -> String) -> Result<IVec, StoreError> {

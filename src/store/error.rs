@@ -79,6 +79,15 @@ pub enum StoreError {
         last: u32,
     },
 
+    #[error(
+        "case {code} changed while this message was being decided (stored revision {stored}, this update's {revision}); it will be decided again"
+    )]
+    CaseChanged {
+        code: String,
+        stored: u64,
+        revision: u64,
+    },
+
     #[error("case {code} already exists, yet this update claims to open it")]
     CaseExists { code: String },
 
@@ -102,15 +111,17 @@ pub enum StoreError {
 impl StoreError {
     /// Whether trying the same call again may succeed.
     ///
-    /// `SerialTaken` is retryable in a particular way: the caller re-runs `step` with
-    /// the next serial (another update opened a case of that kind first). I/O errors
+    /// `SerialTaken` and `CaseChanged` are retryable in a particular way: the caller
+    /// re-runs `step` on what the store holds now (the next serial; the case as another
+    /// update left it). I/O errors
     /// may be transient (a full disk being cleaned up). `Flush` is retryable because a
     /// retried `commit` of the same update finds its seen-marker and flushes again
     /// before returning `AlreadySeen`. Everything else is a bug, a corrupt file or a
     /// setup problem that will fail the same way again.
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreError::SerialTaken { .. } => true,
+            // Both mean: step again from what the store holds now.
+            StoreError::SerialTaken { .. } | StoreError::CaseChanged { .. } => true,
             StoreError::Storage { source, .. } | StoreError::Flush { source, .. } => {
                 matches!(source, sled::Error::Io(_))
             }

@@ -15,6 +15,7 @@ pub(crate) const TOKENS: &str = "tokens";
 pub(crate) const SERIALS: &str = "serials";
 pub(crate) const PERMITS: &str = "permits";
 pub(crate) const REFUSALS: &str = "refusals";
+pub(crate) const REVISIONS: &str = "revisions";
 
 /// The `meta` key holding the schema version (u32 big-endian).
 pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";

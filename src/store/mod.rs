@@ -62,6 +62,8 @@ struct Trees {
     serials: sled::Tree,
     permits: sled::Tree,
     refusals: sled::Tree,
+    /// Case code → the case's revision (u64 BE): the lost-update check.
+    revisions: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -98,6 +100,7 @@ impl Store {
             serials: open(keys::SERIALS)?,
             permits: open(keys::PERMITS)?,
             refusals: open(keys::REFUSALS)?,
+            revisions: open(keys::REVISIONS)?,
         };
         let storage = |source| StoreError::Storage {
             path: path.clone(),

@@ -135,6 +135,7 @@ mod tests {
             batches: batches.into_iter().map(std::sync::Arc::new).collect(),
             tokens: vec![],
             last_holder: 0,
+            revision: 0,
         }
     }
 

@@ -344,6 +344,10 @@ pub struct Case {
     /// The last holder number used for a permit id on this case.
     #[serde(default)]
     pub last_holder: u32,
+    /// How many changes the case has had: `step` adds one with each change, and the
+    /// store refuses an update stepped from an older revision (a lost update).
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// Whether the authentication results of a mail vouch for its From address.

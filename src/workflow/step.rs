@@ -143,6 +143,7 @@ impl Tx {
     fn finish(mut self, event: &Event, ctx: &Ctx<'_>) -> (Case, Vec<Effect>) {
         if !self.log.is_empty() {
             self.case.updated_at = ctx.now;
+            self.case.revision += 1;
             self.effects.push(Effect::Audit(AuditEntry {
                 at: ctx.now,
                 case: self.case.code.clone(),
@@ -189,6 +190,7 @@ fn new_case(
         batches: Vec::new(),
         tokens: Vec::new(),
         last_holder: 0,
+        revision: 0,
     }
 }
 
