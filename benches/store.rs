@@ -178,6 +178,10 @@ fn bench_commits(c: &mut Criterion) {
                 uid += 1;
                 update.seen.uid = uid;
                 update.seen.message_id = format!("<{uid}@mail.gmail.com>");
+                // Each message changes the case: one revision on from the stored one.
+                if let Outcome::Applied { case, .. } = &mut update.outcome {
+                    case.revision = u64::from(uid);
+                }
                 let committed = store.commit(black_box(&update), now).unwrap();
                 assert!(matches!(committed, Committed::Applied { .. }));
             })
