@@ -956,3 +956,76 @@ fn a_database_held_by_another_handle_is_reported_as_in_use() {
         "{err}"
     );
 }
+
+#[test]
+fn an_update_stepped_from_an_older_revision_is_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = case(WARD, "THD", Kind::T, 1);
+    store
+        .commit(&opening(marker(1, 1, "<open@x>"), c.clone(), vec![]), now())
+        .unwrap();
+    // Two replies stepped from revision 0: the first is committed as revision 1 ...
+    let mut first = c.clone();
+    first.revision = 1;
+    first.last_holder = 1;
+    store
+        .commit(
+            &applied(
+                marker(1, 2, "<a@x>"),
+                first.clone(),
+                vec![
+                    audit(&c.code, "<a@x>", "first"),
+                    mail(Template::DecisionRecorded),
+                ],
+            ),
+            now(),
+        )
+        .unwrap();
+    let outbox = store.outbox().unwrap().len();
+    // ... and the second, also revision 1, would undo it: refused, nothing written.
+    let mut second = c.clone();
+    second.revision = 1;
+    second.last_holder = 7;
+    let err = store
+        .commit(
+            &applied(
+                marker(1, 3, "<b@x>"),
+                second,
+                vec![
+                    audit(&c.code, "<b@x>", "second"),
+                    mail(Template::DecisionRecorded),
+                ],
+            ),
+            now(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::CaseChanged {
+                stored: 1,
+                revision: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.is_retryable());
+    assert_eq!(store.case(&c.code).unwrap(), Some(first.clone()));
+    assert_eq!(store.outbox().unwrap().len(), outbox);
+    assert_eq!(store.audit(&c.code).unwrap().len(), 1);
+    assert!(!store.is_seen(&marker(1, 3, "<b@x>")).unwrap());
+    // A read-only answer from the current revision goes through without rewriting it.
+    store
+        .commit(
+            &applied(
+                marker(1, 4, "<c@x>"),
+                first.clone(),
+                vec![mail(Template::Status)],
+            ),
+            now(),
+        )
+        .unwrap();
+    assert_eq!(store.case(&c.code).unwrap(), Some(first));
+}
