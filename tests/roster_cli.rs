@@ -1,0 +1,114 @@
+//! `qrca roster`: exit codes 0/1/2, SPEC §4's JSON on stdout, config synonyms.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod config_support;
+
+use config_support::{Fixture, VALID};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/rosters")
+        .join(name)
+}
+
+fn qrca(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(args)
+        // No config anywhere: the command must still work, without synonyms.
+        .env("QRCA_CONFIG", "/nonexistent/qrca.toml")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn clean_roster_exits_0_with_specs_json() {
+    let path = fixture("h-windows-1258.csv");
+    let out = qrca(&["roster", path.to_str().unwrap(), "--kind", "H", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("h-windows-1258.H.expected.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json, expected);
+    assert!(text(&out.stdout).starts_with(r#"{"rows":[{"stt":1,"sheet_row":2,"#));
+    assert_eq!(
+        text(&out.stderr).matches("no config file").count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn errors_exit_1_and_the_table_lists_them_by_row() {
+    let path = fixture("t-title-merged.xlsx");
+    let out = qrca(&["roster", path.to_str().unwrap(), "--kind", "T"]);
+    assert_eq!(out.status.code(), Some(1));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("Nguyễn Văn An") && table.contains("********1234"),
+        "{table}"
+    );
+    assert!(
+        !table.contains("001090001234"),
+        "ID numbers are masked: {table}"
+    );
+    assert!(
+        table.contains("dòng 11, cột “Email”: Địa chỉ email không hợp lệ."),
+        "{table}"
+    );
+}
+
+#[test]
+fn unreadable_file_exits_1_and_missing_path_exits_2() {
+    let path = fixture("t-really-a-pdf.xlsx");
+    let out = qrca(&["roster", path.to_str().unwrap(), "--kind", "T", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["errors"][0]["row"], serde_json::Value::Null);
+    let out = qrca(&["roster", "/nonexistent/ds.xlsx", "--kind", "T"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read the roster file /nonexistent/ds.xlsx"));
+}
+
+#[test]
+fn synonyms_come_from_the_config() {
+    let fx = Fixture::new();
+    let config = fx.write_config(&format!(
+        "{VALID}\n[roster.synonyms]\nname = [\"Tên nhân viên\"]\n"
+    ));
+    let roster = fx.root().join("ds.csv");
+    std::fs::write(
+        &roster,
+        "Tên nhân viên,CCCD,Ngày sinh\nAn,001090000001,01/01/1990\n",
+    )
+    .unwrap();
+    let out = qrca(&[
+        "roster",
+        roster.to_str().unwrap(),
+        "--kind",
+        "T",
+        "--json",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["rows"][0]["name"], "An");
+    // Without the config the column is unknown: a whole-file error.
+    let out = qrca(&["roster", roster.to_str().unwrap(), "--kind", "T", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+}
