@@ -1,0 +1,1314 @@
+//! The gate (`inbound::gate`): real mails, as bytes through `parse_mail`, into the
+//! engine's events or a reason to drop them; each rule table-tested, then one whole
+//! flow from registration mail to issued permits through the real engine and store.
+
+use qrca::config::{self, Config, Ward};
+use qrca::engine::{self, Inbound, Processed};
+use qrca::inbound::commands::Parsed;
+use qrca::inbound::gate::{self, Classified, Lookups};
+use qrca::inbound::mail::{Attachment, Mail, Sniffed, parse_mail};
+use qrca::store::{SeenMarker, Store, outbox_message_id};
+use qrca::workflow::*;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+const WARD: &str = "hoankiem.tranhungdao";
+const ACCOUNT: &str = "qrca.hoankiem.tranhungdao1@gmail.com";
+const ACCOUNT2: &str = "qrca.hoankiem.tranhungdao2@gmail.com";
+const HB_ACCOUNT: &str = "qrca.hoankiem.hangbac1@gmail.com";
+const OFFICER: &str = "canbo.an@hoankiem.hanoi.gov.vn";
+const POLICE: &str = "congan.thd@hoankiem.hanoi.gov.vn";
+const CSKV: &str = "cskv.thd@hoankiem.hanoi.gov.vn";
+const CSKV_FWD: &str = "lan.vt.cskv@gmail.com";
+const ORG: &str = "nhansu@congty.example.vn";
+const TOKEN: &str = "k3j4h5g6f7d8s9a0q1w2e3r4aa";
+
+// ---------------------------------------------------------------------------------
+// The world
+// ---------------------------------------------------------------------------------
+
+fn world(dir: &Path) -> Config {
+    for ward in [WARD, "hoankiem.hangbac"] {
+        qrca::keys::generate(&dir.join(format!("keys/{ward}.key")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let text = format!(
+        r#"
+[service]
+state_dir = "state"
+admin_email = "admin@example.gov.vn"
+
+[mail]
+trusted_authserv_ids = ["mx.google.com"]
+
+[[ward]]
+code = "{WARD}"
+short = "THD"
+name = "Phường Trần Hưng Đạo"
+district = "Quận Hoàn Kiếm"
+signing_key = "keys/{WARD}.key"
+officers = ["{OFFICER}"]
+police = ["{POLICE}"]
+area_police = ["{CSKV}", "{CSKV_FWD}"]
+[[ward.account]]
+address = "{ACCOUNT}"
+password_env = "UNUSED_1"
+[[ward.account]]
+address = "{ACCOUNT2}"
+password_env = "UNUSED_2"
+
+[[ward]]
+code = "hoankiem.hangbac"
+short = "HB"
+name = "Phường Hàng Bạc"
+district = "Quận Hoàn Kiếm"
+signing_key = "keys/hoankiem.hangbac.key"
+officers = ["canbo.hb@example.gov.vn"]
+police = ["congan.hb@example.gov.vn"]
+area_police = ["cskv.hb@example.gov.vn"]
+[[ward.account]]
+address = "{HB_ACCOUNT}"
+password_env = "UNUSED_3"
+"#
+    );
+    let path = dir.join("qrca.toml");
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    match config::load(&path) {
+        Ok(loaded) => loaded.config,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    config: Config,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = world(dir.path());
+    Fixture { _dir: dir, config }
+}
+
+impl Fixture {
+    fn ward(&self) -> &Ward {
+        self.config
+            .ward(WARD)
+            .unwrap_or_else(|| panic!("no ward {WARD}"))
+    }
+}
+
+/// The store's indexes, as a test double.
+#[derive(Default)]
+struct FakeLookups {
+    tokens: HashMap<String, String>,
+    cases: HashSet<String>,
+}
+
+impl FakeLookups {
+    fn with_cases(cases: &[&str]) -> FakeLookups {
+        FakeLookups {
+            tokens: HashMap::new(),
+            cases: cases.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    fn token(mut self, token: &str, case: &str) -> FakeLookups {
+        self.tokens.insert(token.into(), case.into());
+        self
+    }
+}
+
+impl Lookups for FakeLookups {
+    fn case_by_token(&self, token: &str) -> Option<String> {
+        self.tokens.get(token).cloned()
+    }
+    fn case_exists(&self, code: &str) -> bool {
+        self.cases.contains(code)
+    }
+}
+
+fn today() -> jiff::civil::Date {
+    jiff::civil::date(2021, 9, 8)
+}
+
+// ---------------------------------------------------------------------------------
+// Mails
+// ---------------------------------------------------------------------------------
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// A mail as a client writes it: UTF-8 text, RFC 2047 subject, base64 attachments,
+/// and (unless removed) a passing `Authentication-Results` from mx.google.com for the
+/// From domain.
+struct Eml {
+    from: String,
+    to: String,
+    subject: String,
+    headers: Vec<(String, String)>,
+    body: String,
+    attachments: Vec<(String, String, Vec<u8>)>,
+    message_id: String,
+    auth: bool,
+}
+
+impl Eml {
+    fn new(from: &str, to: &str, subject: &str) -> Eml {
+        let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        Eml {
+            from: from.into(),
+            to: to.into(),
+            subject: subject.into(),
+            headers: Vec::new(),
+            body: String::new(),
+            attachments: Vec::new(),
+            message_id: format!("<CAgate{n}@mail.gmail.com>"),
+            auth: true,
+        }
+    }
+
+    fn header(mut self, name: &str, value: &str) -> Eml {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    fn body(mut self, body: &str) -> Eml {
+        self.body = body.into();
+        self
+    }
+
+    fn message_id(mut self, id: &str) -> Eml {
+        self.message_id = id.into();
+        self
+    }
+
+    fn attach(mut self, name: &str, content_type: &str, bytes: &[u8]) -> Eml {
+        self.attachments
+            .push((name.into(), content_type.into(), bytes.to_vec()));
+        self
+    }
+
+    fn attach_file(self, name: &str, content_type: &str, path: &str) -> Eml {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        self.attach(name, content_type, &bytes)
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let domain = self.from.rsplit_once('@').map_or("", |(_, d)| d);
+        let mut out = String::new();
+        out.push_str(&format!("Delivered-To: {}\r\n", self.to));
+        if self.auth {
+            out.push_str(&format!(
+                "Authentication-Results: mx.google.com;\r\n       dkim=pass header.i=@{domain};\r\n       dmarc=pass (p=REJECT) header.from={domain}\r\n"
+            ));
+        }
+        out.push_str(&format!("From: <{}>\r\n", self.from));
+        out.push_str(&format!("To: <{}>\r\n", self.to));
+        out.push_str(&format!(
+            "Subject: =?UTF-8?B?{}?=\r\n",
+            data_encoding::BASE64.encode(self.subject.as_bytes())
+        ));
+        out.push_str("Date: Wed, 8 Sep 2021 17:15:30 +0700\r\n");
+        out.push_str(&format!("Message-ID: {}\r\n", self.message_id));
+        for (name, value) in &self.headers {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        }
+        out.push_str("MIME-Version: 1.0\r\n");
+        let text = format!(
+            "Content-Type: text/plain; charset=\"UTF-8\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}\r\n",
+            self.body.replace('\n', "\r\n")
+        );
+        if self.attachments.is_empty() {
+            out.push_str(&text);
+            return out.into_bytes();
+        }
+        let boundary = "000000000000gate0boundary";
+        out.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n{text}"
+        ));
+        for (name, ct, bytes) in &self.attachments {
+            out.push_str(&format!(
+                "--{boundary}\r\nContent-Type: {ct}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            ));
+            let encoded = data_encoding::BASE64.encode(bytes);
+            for line in encoded.as_bytes().chunks(76) {
+                out.push_str(&String::from_utf8_lossy(line));
+                out.push_str("\r\n");
+            }
+        }
+        out.push_str(&format!("--{boundary}--\r\n"));
+        out.into_bytes()
+    }
+
+    fn mail(&self) -> Mail {
+        read(&self.bytes())
+    }
+}
+
+fn read(raw: &[u8]) -> Mail {
+    parse_mail(raw, &["mx.google.com".to_owned()]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn fixture_mail(name: &str) -> Mail {
+    let path = format!("tests/fixtures/mail/{name}.eml");
+    read(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+fn classify(f: &Fixture, mail: &Mail, account: &str, lookups: &FakeLookups) -> Classified {
+    gate::classify(mail, account, &f.config, lookups, today())
+}
+
+fn expect_event(c: Classified) -> (String, Option<String>, Event) {
+    match c {
+        Classified::Event { ward, case, event } => (ward, case, event),
+        Classified::Drop { reason } => panic!("expected an event, dropped: {reason}"),
+    }
+}
+
+fn dropped(c: Classified) -> String {
+    match c {
+        Classified::Drop { reason } => reason,
+        Classified::Event { event, .. } => panic!("expected a drop, got {event:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Dropped without an answer
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn mails_that_get_no_answer_are_dropped_with_a_reason() {
+    let f = fixture();
+    let lookups = FakeLookups::with_cases(&["THD-T-0001"]);
+    let cases: Vec<(&str, Mail, &str, &str)> = vec![
+        (
+            "own mail from another ward's account, with a +tag",
+            Eml::new("qrca.hoankiem.hangbac1+abc@gmail.com", ACCOUNT, "DUYỆT")
+                .body("DUYỆT")
+                .mail(),
+            ACCOUNT,
+            "own mail",
+        ),
+        (
+            "own mail from this ward's account",
+            Eml::new(ACCOUNT2, ACCOUNT, "[QRCA THD-T-0001] Xác nhận")
+                .body("x")
+                .mail(),
+            ACCOUNT,
+            "own mail",
+        ),
+        (
+            "out-of-office auto-reply",
+            fixture_mail("auto_submitted_auto_replied"),
+            ACCOUNT,
+            "automatic mail: Auto-Submitted: auto-replied",
+        ),
+        (
+            "X-Loop",
+            fixture_mail("x_loop"),
+            ACCOUNT,
+            "automatic mail: X-Loop",
+        ),
+        (
+            "Gmail bounce (also auto-submitted: the report wins)",
+            fixture_mail("dsn_gmail_rfc822"),
+            ACCOUNT,
+            "<12.thd-t-0001@hoankiem.tranhungdao.qrca>",
+        ),
+        (
+            "Postfix bounce without From",
+            fixture_mail("dsn_postfix_headers_no_from"),
+            ACCOUNT,
+            "<13.thd-t-0001@hoankiem.tranhungdao.qrca>",
+        ),
+        (
+            "our own Message-ID coming back: a loop",
+            Eml::new(OFFICER, ACCOUNT, "hello")
+                .message_id("<9.thd-t-0001@hoankiem.tranhungdao.qrca>")
+                .body("TRẠNG THÁI")
+                .mail(),
+            ACCOUNT,
+            "loop",
+        ),
+        (
+            "arrived on an account of no ward",
+            Eml::new(OFFICER, "someone@gmail.com", "TRẠNG THÁI")
+                .body("TRẠNG THÁI")
+                .mail(),
+            "someone@gmail.com",
+            "no ward's account",
+        ),
+    ];
+    for (what, mail, account, expected) in cases {
+        let reason = dropped(classify(&f, &mail, account, &lookups));
+        assert!(
+            reason.contains(expected),
+            "{what}: {reason:?} does not contain {expected:?}"
+        );
+    }
+    let dsn = dropped(classify(
+        &f,
+        &fixture_mail("dsn_gmail_rfc822"),
+        ACCOUNT,
+        &lookups,
+    ));
+    assert!(dsn.starts_with("delivery report (failed 5.1.2)"), "{dsn}");
+}
+
+#[test]
+fn drop_reason_is_none_for_a_person() {
+    let f = fixture();
+    let mail = Eml::new(OFFICER, ACCOUNT, "x").body("DUYỆT").mail();
+    assert_eq!(gate::drop_reason(&mail, &f.config), None);
+}
+
+#[test]
+fn own_message_ids_are_recognised() {
+    let table = [
+        ("<17.thd-t-0001@hoankiem.tranhungdao.qrca>", true),
+        ("<17.thd-t-0001@HOANKIEM.TRANHUNGDAO.QRCA>", true),
+        ("<x@qrca>", false),
+        ("<x@mail.gmail.com>", false),
+        ("<x@qrca.example>", false),
+        ("", false),
+        ("<@.qrca>", true),
+    ];
+    for (id, own) in table {
+        assert_eq!(gate::is_own_message_id(id), own, "{id}");
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Which case
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn case_codes_are_read_from_our_message_ids() {
+    let table: [(&str, &str, Option<&str>); 9] = [
+        (
+            "<17.thd-t-0001@hoankiem.tranhungdao.qrca>",
+            WARD,
+            Some("THD-T-0001"),
+        ),
+        (
+            "<1.thd-c-0012@hoankiem.tranhungdao.qrca>",
+            WARD,
+            Some("THD-C-0012"),
+        ),
+        (
+            "<17.thd-t-0001@hoankiem.tranhungdao.qrca>",
+            "hoankiem.hangbac",
+            None,
+        ),
+        ("<17.thd-t-0001@hoankiem.tranhungdao.example>", WARD, None),
+        ("<x.thd-t-0001@hoankiem.tranhungdao.qrca>", WARD, None),
+        ("<17thd-t-0001@hoankiem.tranhungdao.qrca>", WARD, None),
+        ("<17.thd-t-0001@qrca>", WARD, None),
+        ("17.thd-t-0001@hoankiem.tranhungdao.qrca", WARD, None),
+        ("<17.thd t 0001@hoankiem.tranhungdao.qrca>", WARD, None),
+    ];
+    for (id, ward, expected) in table {
+        assert_eq!(
+            gate::case_in_message_id(id, ward).as_deref(),
+            expected,
+            "{id} on {ward}"
+        );
+    }
+}
+
+#[test]
+fn kind_comes_from_the_case_code() {
+    let table = [
+        ("THD-T-0001", Some(Kind::T)),
+        ("THD-C-0001", Some(Kind::C)),
+        ("THD-H-0001", Some(Kind::H)),
+        ("THD-X-0001", None),
+        ("THD", None),
+        ("THD-TT-0001", None),
+    ];
+    for (code, kind) in table {
+        assert_eq!(gate::kind_of_case(code), kind, "{code}");
+    }
+}
+
+#[test]
+fn the_case_is_the_token_then_the_thread_then_the_subject() {
+    let f = fixture();
+    let lookups = FakeLookups::with_cases(&[
+        "THD-T-0001",
+        "THD-T-0002",
+        "THD-T-0003",
+        "THD-T-0004",
+        "HB-T-0001",
+    ])
+    .token(TOKEN, "THD-T-0004")
+    .token("hbtoken", "HB-T-0001");
+    let plus = |acct: &str, token: &str| {
+        let (l, d) = acct.split_once('@').unwrap_or_default();
+        format!("{l}+{token}@{d}")
+    };
+    let cases: Vec<(&str, Eml, Option<&str>, Option<&str>)> = vec![
+        (
+            "token on this ward's account wins over the thread and subject",
+            Eml::new(OFFICER, &plus(ACCOUNT, TOKEN), "Re: [QRCA THD-T-0003] x")
+                .header("In-Reply-To", "<7.thd-t-0002@hoankiem.tranhungdao.qrca>"),
+            Some(TOKEN),
+            Some("THD-T-0004"),
+        ),
+        (
+            "token on the ward's second account, upper-cased",
+            Eml::new(OFFICER, &plus(ACCOUNT2, &TOKEN.to_uppercase()), "x"),
+            Some(TOKEN),
+            Some("THD-T-0004"),
+        ),
+        (
+            "token on another ward's address is ignored",
+            Eml::new(OFFICER, &plus(HB_ACCOUNT, "hbtoken"), "x"),
+            None,
+            None,
+        ),
+        (
+            "plus part of some other address is ignored",
+            Eml::new(OFFICER, "canbo.an+hbtoken@hoankiem.hanoi.gov.vn", "x"),
+            None,
+            None,
+        ),
+        (
+            "an unknown token is kept; the thread names the case",
+            Eml::new(OFFICER, &plus(ACCOUNT, "unknowntoken"), "x")
+                .header("In-Reply-To", "<7.thd-t-0002@hoankiem.tranhungdao.qrca>"),
+            Some("unknowntoken"),
+            Some("THD-T-0002"),
+        ),
+        (
+            "In-Reply-To of our Message-ID",
+            Eml::new(OFFICER, ACCOUNT, "Re: [QRCA THD-T-0003] x")
+                .header("In-Reply-To", "<7.thd-t-0002@hoankiem.tranhungdao.qrca>"),
+            None,
+            Some("THD-T-0002"),
+        ),
+        (
+            "References, nearest first, when In-Reply-To is someone else's",
+            Eml::new(OFFICER, ACCOUNT, "Re: x")
+                .header("In-Reply-To", "<CAother@mail.gmail.com>")
+                .header(
+                    "References",
+                    "<3.thd-t-0001@hoankiem.tranhungdao.qrca> <CAother@mail.gmail.com> <5.thd-t-0002@hoankiem.tranhungdao.qrca>",
+                ),
+            None,
+            Some("THD-T-0002"),
+        ),
+        (
+            "a thread case that does not exist falls through to the subject",
+            Eml::new(OFFICER, ACCOUNT, "Re: [QRCA THD-T-0003] x")
+                .header("In-Reply-To", "<7.thd-t-0009@hoankiem.tranhungdao.qrca>"),
+            None,
+            Some("THD-T-0003"),
+        ),
+        (
+            "another ward's Message-ID is ignored",
+            Eml::new(OFFICER, ACCOUNT, "Re: x")
+                .header("In-Reply-To", "<7.hb-t-0001@hoankiem.hangbac.qrca>"),
+            None,
+            None,
+        ),
+        (
+            "subject code of this ward",
+            Eml::new(OFFICER, ACCOUNT, "Re: [QRCA THD-T-0003] Yêu cầu duyệt"),
+            None,
+            Some("THD-T-0003"),
+        ),
+        (
+            "subject code of another ward is ignored",
+            Eml::new(OFFICER, ACCOUNT, "Re: [QRCA HB-T-0001] Yêu cầu duyệt"),
+            None,
+            None,
+        ),
+        (
+            "subject code of a case that does not exist",
+            Eml::new(OFFICER, ACCOUNT, "Re: [QRCA THD-T-0099] x"),
+            None,
+            None,
+        ),
+    ];
+    for (what, eml, token, case) in cases {
+        let mail = eml.body("DUYỆT").mail();
+        assert_eq!(
+            gate::reply_token(&mail, f.ward()).as_deref(),
+            token,
+            "{what}: token"
+        );
+        let (ward, got, event) = expect_event(classify(&f, &mail, ACCOUNT, &lookups));
+        assert_eq!(ward, WARD, "{what}");
+        assert_eq!(got.as_deref(), case, "{what}: case");
+        assert_eq!(
+            event.body,
+            EventBody::Reply {
+                token: token.map(|t| ReplyToken(t.into())),
+                commands: vec![Command::Approve(Rows::All)],
+                unreadable: vec![],
+            },
+            "{what}: body"
+        );
+    }
+}
+
+#[test]
+fn the_ward_is_the_account_s_even_for_another_ward_s_officer() {
+    let f = fixture();
+    let mail = Eml::new(OFFICER, HB_ACCOUNT, "[QRCA THD-T-0001] x")
+        .body("TRẠNG THÁI")
+        .mail();
+    let lookups = FakeLookups::with_cases(&["THD-T-0001"]);
+    let (ward, case, _) = expect_event(classify(&f, &mail, HB_ACCOUNT, &lookups));
+    assert_eq!(ward, "hoankiem.hangbac");
+    assert_eq!(case, None);
+}
+
+// ---------------------------------------------------------------------------------
+// Sender and authentication
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn sender_message_id_and_auth_are_carried() {
+    let f = fixture();
+    let lookups = FakeLookups::with_cases(&["THD-T-0001"]).token(TOKEN, "THD-T-0001");
+    let (_, case, event) = expect_event(classify(
+        &f,
+        &fixture_mail("gmail_web_vi_reply_plus"),
+        ACCOUNT,
+        &lookups,
+    ));
+    assert_eq!(case.as_deref(), Some("THD-T-0001"));
+    assert_eq!(event.sender, "canbo.an@hoankiem.hanoi.gov.vn");
+    assert_eq!(
+        event.message_id,
+        "<CAJx9fZ2vQ8u+Lq=kP3xM0n5Yw1hT@mail.gmail.com>"
+    );
+    assert!(matches!(event.auth, AuthEvidence::Pass { .. }));
+
+    let (_, _, forged) = expect_event(classify(
+        &f,
+        &fixture_mail("auth_forged_below_real"),
+        ACCOUNT,
+        &lookups,
+    ));
+    assert!(
+        matches!(&forged.auth, AuthEvidence::Fail { detail } if detail.contains("dmarc=fail")),
+        "{:?}",
+        forged.auth
+    );
+    // Still an event: the core refuses it with NotAuthenticated and records why.
+    assert!(matches!(forged.body, EventBody::Reply { .. }));
+}
+
+// ---------------------------------------------------------------------------------
+// Registrations
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn an_organisation_registration_gives_its_fields() {
+    let f = fixture();
+    let mail = Eml::new(CSKV, ACCOUNT, "ĐĂNG KÝ TỔ CHỨC: Công ty Minh Anh")
+        .body(
+            "Kính gửi UBND phường,\n\nTên tổ chức: Công ty TNHH Minh Anh\nEmail: KeToan@MinhAnh.com.vn\nMã số thuế: 0101234567\nĐịa chỉ: 12 Hàng Bạc\nNgười liên hệ: Trần Văn Bảo\nĐiện thoại: 0912 345 678\nLĩnh vực: Thực phẩm\n\n-- \nCSKV Lan",
+        )
+        .mail();
+    let (ward, case, event) = expect_event(classify(&f, &mail, ACCOUNT, &FakeLookups::default()));
+    assert_eq!((ward.as_str(), case), (WARD, None));
+    assert_eq!(event.sender, CSKV);
+    let EventBody::RegisterOrganisation(org) = event.body else {
+        panic!("{:?}", event.body)
+    };
+    assert_eq!(org.name, "Công ty TNHH Minh Anh");
+    assert_eq!(org.email, "ketoan@minhanh.com.vn");
+    assert_eq!(org.tax_code.as_deref(), Some("0101234567"));
+    assert_eq!(org.address.as_deref(), Some("12 Hàng Bạc"));
+    assert_eq!(org.contact.as_deref(), Some("Trần Văn Bảo"));
+    assert_eq!(org.sector.as_deref(), Some("Thực phẩm"));
+    assert!(org.phone.is_some());
+}
+
+#[test]
+fn a_forwarded_registration_is_read_from_the_forwarded_message() {
+    let f = fixture();
+    // Outlook's "forward as attachment" (message/rfc822), and Gmail's inline forward.
+    for name in ["forwarded_rfc822_registration", "gmail_inline_forward"] {
+        let (_, case, event) = expect_event(classify(
+            &f,
+            &fixture_mail(name),
+            ACCOUNT,
+            &FakeLookups::default(),
+        ));
+        assert_eq!(case, None, "{name}");
+        assert_eq!(event.sender, CSKV_FWD, "{name}");
+        let EventBody::RegisterOrganisation(org) = event.body else {
+            panic!("{name}: {:?}", event.body)
+        };
+        assert_eq!(org.name, "Công ty TNHH Minh Anh", "{name}");
+        assert_eq!(org.email, "ketoan@minhanh.com.vn", "{name}");
+    }
+}
+
+#[test]
+fn a_registration_without_the_required_fields_is_dropped_with_the_reason() {
+    let f = fixture();
+    let mail = Eml::new(CSKV, ACCOUNT, "DANG KY TO CHUC")
+        .body("Tên tổ chức: Công ty TNHH Minh Anh\nĐịa chỉ: 12 Hàng Bạc")
+        .mail();
+    let reason = dropped(classify(&f, &mail, ACCOUNT, &FakeLookups::default()));
+    assert!(reason.contains("Email"), "{reason}");
+    assert!(
+        reason.ends_with("(from cskv.thd@hoankiem.hanoi.gov.vn)"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_registration_subject_in_a_known_case_s_thread_is_not_a_new_case() {
+    let f = fixture();
+    let lookups = FakeLookups::with_cases(&["THD-C-0001"]);
+    let mail = Eml::new(CSKV, ACCOUNT, "Re: [QRCA THD-C-0001] ĐĂNG KÝ CÁ NHÂN")
+        .body("Gửi lại danh sách đã sửa.")
+        .attach_file("ds.xlsx", XLSX, "tests/fixtures/rosters/c-vni.xlsx")
+        .mail();
+    let (_, case, event) = expect_event(classify(&f, &mail, ACCOUNT, &lookups));
+    assert_eq!(case.as_deref(), Some("THD-C-0001"));
+    assert!(
+        matches!(event.body, EventBody::Roster(_)),
+        "{:?}",
+        event.body
+    );
+}
+
+#[test]
+fn roster_registrations_read_the_spreadsheet() {
+    let f = fixture();
+    let cases: Vec<(&str, Eml, Kind, usize, bool)> = vec![
+        (
+            "individuals, .xlsx",
+            Eml::new(CSKV, ACCOUNT, "ĐĂNG KÝ CÁ NHÂN tổ dân phố 3")
+                .body("Gửi danh sách.")
+                .attach_file(
+                    "cv.pdf",
+                    "application/pdf",
+                    "tests/fixtures/rosters/t-really-a-pdf.xlsx",
+                )
+                .attach_file("ds.xlsx", XLSX, "tests/fixtures/rosters/c-vni.xlsx"),
+            Kind::C,
+            4,
+            false,
+        ),
+        (
+            "households, Windows-1258 .csv sent as octet-stream",
+            Eml::new(CSKV, ACCOUNT, "THE DI CHO khu pho 2")
+                .body("x")
+                .attach_file(
+                    "ho.csv",
+                    "application/octet-stream",
+                    "tests/fixtures/rosters/h-windows-1258.csv",
+                ),
+            Kind::H,
+            2,
+            false,
+        ),
+        (
+            "individuals without a spreadsheet",
+            Eml::new(CSKV, ACCOUNT, "REGISTER INDIVIDUALS").body("Danh sách ở dưới."),
+            Kind::C,
+            0,
+            true,
+        ),
+    ];
+    for (what, eml, kind, rows, missing) in cases {
+        let (_, case, event) =
+            expect_event(classify(&f, &eml.mail(), ACCOUNT, &FakeLookups::default()));
+        assert_eq!(case, None, "{what}");
+        let EventBody::RegisterRoster {
+            kind: got,
+            submission,
+        } = event.body
+        else {
+            panic!("{what}: {:?}", event.body)
+        };
+        assert_eq!(got, kind, "{what}");
+        assert_eq!(submission.roster.rows.len(), rows, "{what}");
+        assert_eq!(
+            submission
+                .roster
+                .errors
+                .iter()
+                .any(|e| e.message == gate::NO_SPREADSHEET && e.row.is_none()),
+            missing,
+            "{what}: {:?}",
+            submission.roster.errors
+        );
+    }
+}
+
+#[test]
+fn the_first_roster_registration_keeps_its_other_files_as_documents() {
+    let f = fixture();
+    let eml = Eml::new(CSKV, ACCOUNT, "ĐĂNG KÝ CÁ NHÂN")
+        .body("x")
+        .attach("giay.pdf", "application/pdf", b"%PDF-1.4 hello")
+        .attach_file("ds.xlsx", XLSX, "tests/fixtures/rosters/c-vni.xlsx");
+    let id = eml.message_id.clone();
+    let (_, _, event) = expect_event(classify(&f, &eml.mail(), ACCOUNT, &FakeLookups::default()));
+    let EventBody::RegisterRoster { submission, .. } = event.body else {
+        panic!("{:?}", event.body)
+    };
+    assert_eq!(submission.file_name, "ds.xlsx");
+    assert_eq!(
+        submission.documents,
+        vec![DocumentRef {
+            name: "giay.pdf".into(),
+            size: 14,
+            blob: format!("{id}#0"),
+        }]
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Rosters and replies on a case
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn a_roster_reply_on_a_case_becomes_a_roster_with_documents() {
+    let f = fixture();
+    let lookups = FakeLookups::with_cases(&["THD-T-0001"]).token(TOKEN, "THD-T-0001");
+    let (_, case, event) = expect_event(classify(
+        &f,
+        &fixture_mail("xlsx_roster_attachment"),
+        ACCOUNT,
+        &lookups,
+    ));
+    assert_eq!(case.as_deref(), Some("THD-T-0001"));
+    let EventBody::Roster(sub) = &event.body else {
+        panic!("{:?}", event.body)
+    };
+    // The fixture's sheet is a generic one (its own headers); what matters here is that
+    // it was taken as the case's roster, by its name as decoded.
+    assert_eq!(sub.file_name, "Danh sách nhân viên.xlsx");
+    assert!(sub.documents.is_empty());
+
+    let eml = Eml::new(ORG, ACCOUNT, "Re: [QRCA THD-T-0001] Xác nhận đăng ký")
+        .header("In-Reply-To", "<1.thd-t-0001@hoankiem.tranhungdao.qrca>")
+        .body("Gửi danh sách và giấy tờ.")
+        .attach("giay-phep.pdf", "application/pdf", b"%PDF-1.4 one")
+        .attach_file(
+            "ds.xlsx",
+            XLSX,
+            "tests/fixtures/rosters/t-blank-signature.xlsx",
+        )
+        .attach("anh.png", "image/png", b"\x89PNG\r\n\x1a\nrest");
+    let id = eml.message_id.clone();
+    let (_, case, event) = expect_event(classify(&f, &eml.mail(), ACCOUNT, &lookups));
+    assert_eq!(case.as_deref(), Some("THD-T-0001"));
+    assert_eq!(event.sender, ORG);
+    let EventBody::Roster(sub) = event.body else {
+        panic!("{:?}", event.body)
+    };
+    assert_eq!(sub.file_name, "ds.xlsx");
+    assert_eq!(sub.roster.rows.len(), 3);
+    assert!(sub.roster.errors.is_empty(), "{:?}", sub.roster.errors);
+    assert_eq!(
+        sub.documents,
+        vec![
+            DocumentRef {
+                name: "giay-phep.pdf".into(),
+                size: 12,
+                blob: format!("{id}#0"),
+            },
+            DocumentRef {
+                name: "anh.png".into(),
+                size: 12,
+                blob: format!("{id}#2"),
+            },
+        ]
+    );
+}
+
+#[test]
+fn an_officer_s_spreadsheet_with_commands_is_a_reply() {
+    let f = fixture();
+    let lookups = FakeLookups::with_cases(&["THD-T-0001"]).token(TOKEN, "THD-T-0001");
+    let mail = Eml::new(
+        OFFICER,
+        "qrca.hoankiem.tranhungdao1+k3j4h5g6f7d8s9a0q1w2e3r4aa@gmail.com",
+        "Re: [QRCA THD-T-0001] Yêu cầu duyệt",
+    )
+    .body("DUYỆT 1-2")
+    .attach_file(
+        "ds.xlsx",
+        XLSX,
+        "tests/fixtures/rosters/t-blank-signature.xlsx",
+    )
+    .mail();
+    let (_, _, event) = expect_event(classify(&f, &mail, ACCOUNT, &lookups));
+    assert!(
+        matches!(event.body, EventBody::Reply { .. }),
+        "{:?}",
+        event.body
+    );
+}
+
+#[test]
+fn replies_become_decisions_revocations_or_status() {
+    let f = fixture();
+    let lookups = FakeLookups::with_cases(&["THD-T-0001", "THD-T-0002"]).token(TOKEN, "THD-T-0001");
+    let to = "qrca.hoankiem.tranhungdao1+k3j4h5g6f7d8s9a0q1w2e3r4aa@gmail.com";
+    let gmail_quote = "\n\nVào Th 4, 8 thg 9, 2021 lúc 10:15 qrca.hoankiem.tranhungdao1 <\nqrca.hoankiem.tranhungdao1@gmail.com> đã viết:\n\n> [QRCA THD-T-0001] Yêu cầu duyệt danh sách\n> DUYỆT\n> TỪ CHỐI 6, 7: lý do\n";
+    let token = Some(ReplyToken(TOKEN.into()));
+    let cases: Vec<(&str, Eml, Option<&str>, EventBody)> = vec![
+        (
+            "DUYỆT 1-3 quoted Gmail-style",
+            Eml::new(OFFICER, to, "Re: [QRCA THD-T-0001] Yêu cầu duyệt")
+                .body(&format!("DUYỆT 1-3{gmail_quote}")),
+            Some("THD-T-0001"),
+            EventBody::Reply {
+                token: token.clone(),
+                commands: vec![Command::Approve(Rows::List(vec![1, 2, 3]))],
+                unreadable: vec![],
+            },
+        ),
+        (
+            "a plain reply without a token reading nothing",
+            Eml::new(OFFICER, ACCOUNT, "Re: [QRCA THD-T-0002] x")
+                .body(&format!("Cảm ơn anh{gmail_quote}")),
+            Some("THD-T-0002"),
+            EventBody::Reply {
+                token: None,
+                commands: vec![],
+                unreadable: vec!["Cảm ơn anh".into()],
+            },
+        ),
+        (
+            "THU HỒI in the thread",
+            Eml::new(POLICE, ACCOUNT, "Re: [QRCA THD-T-0002] x")
+                .body("THU HỒI THD-T-0002-0001: đã nghỉ việc\nTHU HOI THD-T-0002-0003: sai CCCD"),
+            Some("THD-T-0002"),
+            EventBody::Revoke(vec![
+                Revocation {
+                    permit: "THD-T-0002-0001".into(),
+                    reason: "đã nghỉ việc".into(),
+                },
+                Revocation {
+                    permit: "THD-T-0002-0003".into(),
+                    reason: "sai CCCD".into(),
+                },
+            ]),
+        ),
+        (
+            "THU HỒI in a fresh mail: the permit's case",
+            Eml::new(OFFICER, ACCOUNT, "Thu hồi giấy").body("REVOKE THD-T-0001-0002: mất giấy"),
+            Some("THD-T-0001"),
+            EventBody::Revoke(vec![Revocation {
+                permit: "THD-T-0001-0002".into(),
+                reason: "mất giấy".into(),
+            }]),
+        ),
+        (
+            "TRẠNG THÁI",
+            Eml::new(ORG, ACCOUNT, "Re: [QRCA THD-T-0001] x")
+                .body(&format!("Trạng thái?{gmail_quote}")),
+            Some("THD-T-0001"),
+            EventBody::Status,
+        ),
+        (
+            "status with a decision is a decision",
+            Eml::new(OFFICER, to, "x").body("TRANG THAI\nDUYET"),
+            Some("THD-T-0001"),
+            EventBody::Reply {
+                token: token.clone(),
+                commands: vec![Command::Approve(Rows::All)],
+                unreadable: vec![],
+            },
+        ),
+    ];
+    for (what, eml, case, body) in cases {
+        let (_, got, event) = expect_event(classify(&f, &eml.mail(), ACCOUNT, &lookups));
+        assert_eq!(got.as_deref(), case, "{what}");
+        assert_eq!(event.body, body, "{what}");
+    }
+}
+
+#[test]
+fn an_html_only_reply_is_read() {
+    let f = fixture();
+    let lookups = FakeLookups::with_cases(&["THD-T-0002"]);
+    let (_, case, event) = expect_event(classify(
+        &f,
+        &fixture_mail("outlook_mobile_html_only"),
+        ACCOUNT,
+        &lookups,
+    ));
+    assert_eq!(case.as_deref(), Some("THD-T-0002"));
+    let EventBody::Reply {
+        token, commands, ..
+    } = event.body
+    else {
+        panic!("{:?}", event.body)
+    };
+    assert_eq!(token, Some(ReplyToken(TOKEN.into())));
+    assert_eq!(
+        commands,
+        vec![Command::Reject {
+            rows: Rows::All,
+            reason: "danh sách thiếu số CCCD".into()
+        }]
+    );
+}
+
+#[test]
+fn reply_body_rules() {
+    let revocation = Revocation {
+        permit: "THD-T-0003-0001".into(),
+        reason: "r".into(),
+    };
+    let t = Some(ReplyToken("tok".into()));
+    let table: Vec<(Parsed, Option<&str>, EventBody, Option<&str>)> = vec![
+        (
+            Parsed {
+                revocations: vec![revocation.clone()],
+                commands: vec![Command::Approve(Rows::All)],
+                ..Parsed::default()
+            },
+            None,
+            EventBody::Revoke(vec![revocation.clone()]),
+            Some("THD-T-0003"),
+        ),
+        (
+            Parsed {
+                revocations: vec![revocation.clone()],
+                ..Parsed::default()
+            },
+            Some("THD-T-0001"),
+            EventBody::Revoke(vec![revocation.clone()]),
+            Some("THD-T-0001"),
+        ),
+        (
+            Parsed {
+                status: true,
+                ..Parsed::default()
+            },
+            None,
+            EventBody::Status,
+            None,
+        ),
+        (
+            Parsed {
+                status: true,
+                commands: vec![Command::Stamp(Rows::All)],
+                ..Parsed::default()
+            },
+            Some("THD-T-0001"),
+            EventBody::Reply {
+                token: t.clone(),
+                commands: vec![Command::Stamp(Rows::All)],
+                unreadable: vec![],
+            },
+            Some("THD-T-0001"),
+        ),
+        (
+            Parsed {
+                unreadable: vec!["?".into()],
+                ..Parsed::default()
+            },
+            None,
+            EventBody::Reply {
+                token: t.clone(),
+                commands: vec![],
+                unreadable: vec!["?".into()],
+            },
+            None,
+        ),
+    ];
+    for (parsed, case, body, expected_case) in table {
+        let what = format!("{parsed:?}");
+        let (got, got_case) = gate::reply_body(parsed, t.clone(), case.map(str::to_owned));
+        assert_eq!(got, body, "{what}");
+        assert_eq!(got_case.as_deref(), expected_case, "{what}");
+    }
+}
+
+fn attachment(name: &str, sniffed: Sniffed) -> Attachment {
+    Attachment {
+        name: name.into(),
+        size: 1,
+        content_type_declared: None,
+        sniffed,
+        bytes: vec![0],
+    }
+}
+
+#[test]
+fn the_roster_is_the_first_spreadsheet() {
+    let table: Vec<(Vec<Attachment>, Option<usize>)> = vec![
+        (vec![], None),
+        (vec![attachment("a.pdf", Sniffed::Pdf)], None),
+        (
+            vec![
+                attachment("a.pdf", Sniffed::Pdf),
+                attachment("ds.xlsx", Sniffed::Xlsx),
+            ],
+            Some(1),
+        ),
+        (
+            vec![
+                attachment("ds.ods", Sniffed::Ods),
+                attachment("ds.xlsx", Sniffed::Xlsx),
+            ],
+            Some(0),
+        ),
+        (vec![attachment("old.xls", Sniffed::Cfb)], Some(0)),
+        (vec![attachment("letter.doc", Sniffed::Cfb)], None),
+        (vec![attachment("ds.csv", Sniffed::Csv)], Some(0)),
+        (
+            // Sniffed types beat names; a PDF named .xlsx is the roster only when no
+            // real spreadsheet came (the roster reader then says what it is).
+            vec![
+                attachment("fake.xlsx", Sniffed::Pdf),
+                attachment("ds", Sniffed::Xlsx),
+            ],
+            Some(1),
+        ),
+        (vec![attachment("fake.xlsx", Sniffed::Pdf)], Some(0)),
+        (vec![attachment("DS.XLS", Sniffed::Unknown)], Some(0)),
+        (
+            vec![
+                attachment("notes.md", Sniffed::Csv),
+                attachment("a.png", Sniffed::Png),
+            ],
+            Some(0),
+        ),
+        (vec![attachment("archive.zip", Sniffed::Zip)], None),
+    ];
+    for (attachments, expected) in table {
+        let names: Vec<&str> = attachments.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(gate::spreadsheet_index(&attachments), expected, "{names:?}");
+    }
+}
+
+#[test]
+fn who_sends_rosters() {
+    let f = fixture();
+    let table = [
+        (ORG, true),
+        (CSKV, true),
+        (OFFICER, false),
+        (POLICE, false),
+        ("CANBO.AN@hoankiem.hanoi.gov.vn", false),
+    ];
+    for (sender, sends) in table {
+        assert_eq!(gate::sends_rosters(f.ward(), sender), sends, "{sender}");
+    }
+}
+
+#[test]
+fn every_fixture_mail_and_its_truncations_classify_without_panicking() {
+    let f = fixture();
+    let lookups = FakeLookups::with_cases(&["THD-T-0001", "THD-T-0002", "THD-T-0005"])
+        .token(TOKEN, "THD-T-0001");
+    let mut read_some = 0;
+    let entries = std::fs::read_dir("tests/fixtures/mail").unwrap_or_else(|e| panic!("{e}"));
+    for entry in entries {
+        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        if path.extension().is_none_or(|e| e != "eml") {
+            continue;
+        }
+        let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{e}"));
+        for cut in [raw.len(), raw.len() / 2, raw.len() / 3, 200] {
+            let Some(bytes) = raw.get(..cut) else {
+                continue;
+            };
+            if let Ok(mail) = parse_mail(bytes, &["mx.google.com".to_owned()]) {
+                read_some += 1;
+                let _ = classify(&f, &mail, ACCOUNT, &lookups);
+            }
+        }
+    }
+    assert!(read_some >= 30, "only {read_some} mails read");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever the headers and text say, the gate answers and does not panic.
+    #[test]
+    fn any_mail_classifies_without_panicking(
+        subject in ".{0,80}",
+        text in ".{0,300}",
+        html in proptest::option::of(".{0,200}"),
+        id in proptest::option::of("<[0-9a-z.\\-]{0,30}@[a-z.]{0,30}>"),
+        thread in proptest::collection::vec("<[0-9]{1,3}\\.thd-[tchx]-[0-9]{0,5}@hoankiem\\.tranhungdao\\.qrca>|<[0-9]{0,3}\\.[a-zA-Z0-9\\- ]{0,20}@[a-z.]{0,30}>", 0..5),
+        plus in proptest::collection::vec("qrca\\.hoankiem\\.tranhungdao1\\+[a-zA-Z0-9+]{0,30}@gmail\\.com|[a-z0-9.+@]{0,40}", 0..4),
+        from in proptest::option::of("[a-z0-9.+]{0,20}@[a-z.]{0,20}"),
+    ) {
+        let f = fixture();
+        let lookups = FakeLookups::with_cases(&["THD-T-0001"]).token(TOKEN, "THD-T-0001");
+        let mut mail = fixture_mail("gmail_web_vi_reply_plus");
+        mail.subject = subject;
+        mail.text = text;
+        mail.html = html;
+        mail.message_id = id;
+        mail.in_reply_to = thread.clone();
+        mail.references = thread;
+        mail.delivered_to = plus.clone();
+        mail.plus_tokens = plus;
+        mail.from = from.map(|address| qrca::inbound::mail::Address { address, name: None });
+        let _ = classify(&f, &mail, ACCOUNT, &lookups);
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// End to end: mails → parse_mail → classify → engine::process with a real store
+// ---------------------------------------------------------------------------------
+
+struct StoreLookups<'a>(&'a Store);
+
+impl Lookups for StoreLookups<'_> {
+    fn case_by_token(&self, token: &str) -> Option<String> {
+        self.0
+            .case_by_token(&ReplyToken(token.to_owned()))
+            .ok()
+            .flatten()
+    }
+    fn case_exists(&self, code: &str) -> bool {
+        self.0.case(code).ok().flatten().is_some()
+    }
+}
+
+struct Inbox<'a> {
+    store: &'a Store,
+    config: &'a Config,
+    uid: u32,
+}
+
+impl Inbox<'_> {
+    fn deliver(&mut self, raw: &[u8]) -> Processed {
+        self.uid += 1;
+        let mail = parse_mail(raw, &self.config.mail.trusted_authserv_ids)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let now = jiff::Timestamp::now();
+        let today = now
+            .to_zoned_datetime(self.config.service.timezone.clone())
+            .date();
+        let classified = gate::classify(
+            &mail,
+            ACCOUNT,
+            self.config,
+            &StoreLookups(self.store),
+            today,
+        );
+        let Classified::Event { ward, case, event } = classified else {
+            panic!("dropped: {classified:?}")
+        };
+        let inbound = Inbound {
+            seen: SeenMarker {
+                account: ACCOUNT.into(),
+                uidvalidity: 1,
+                uid: self.uid,
+                message_id: event.message_id.clone(),
+            },
+            ward,
+            case,
+            event,
+        };
+        engine::process(self.store, self.config, &inbound, now).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+fn applied(p: Processed) -> (Case, Vec<u64>) {
+    match p {
+        Processed::Applied {
+            case, outbox_ids, ..
+        } => (*case, outbox_ids),
+        other => panic!("expected applied, got {other:?}"),
+    }
+}
+
+fn live_token(case: &Case, who: &str) -> String {
+    case.tokens
+        .iter()
+        .find(|g| g.live && g.addressee == who)
+        .map(|g| g.token.0.clone())
+        .unwrap_or_else(|| panic!("no live token for {who}: {:?}", case.tokens))
+}
+
+fn plus_address(token: &str) -> String {
+    format!("qrca.hoankiem.tranhungdao1+{token}@gmail.com")
+}
+
+#[test]
+fn mails_through_the_gate_and_the_engine_issue_permits() {
+    let f = fixture();
+    let store = Store::open(&f.config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    let mut inbox = Inbox {
+        store: &store,
+        config: &f.config,
+        uid: 0,
+    };
+
+    // 1. The officer registers the organisation the CSKV checked.
+    let registration = Eml::new(OFFICER, ACCOUNT, "ĐĂNG KÝ TỔ CHỨC")
+        .body("Tên tổ chức: Công ty TNHH Bánh Kẹo Hà Nội\nEmail: nhansu@congty.example.vn\nMã số thuế: 0101234567");
+    let (case, outbox) = applied(inbox.deliver(&registration.bytes()));
+    assert_eq!(case.code, "THD-T-0001");
+    let confirmation = outbox_message_id(
+        *outbox.first().unwrap_or_else(|| panic!("no confirmation")),
+        &case.code,
+        WARD,
+    );
+
+    // 2. The organisation answers the confirmation with its roster and a document:
+    //    the thread (In-Reply-To of our Message-ID) names the case.
+    let roster = Eml::new(ORG, ACCOUNT, "Re: [QRCA THD-T-0001] Xác nhận")
+        .header("In-Reply-To", &confirmation)
+        .header("References", &confirmation)
+        .body("Công ty gửi danh sách.\n\n> quoted confirmation")
+        .attach("giay.pdf", "application/pdf", b"%PDF-1.4 x")
+        .attach_file(
+            "nhan-vien.xlsx",
+            XLSX,
+            "tests/fixtures/rosters/t-blank-signature.xlsx",
+        );
+    let (case, _) = applied(inbox.deliver(&roster.bytes()));
+    assert_eq!(case.batches.len(), 1);
+    assert_eq!(case.batches[0].rows.len(), 3);
+    assert_eq!(case.batches[0].documents.len(), 1);
+    assert_eq!(case.batches[0].stage, BatchStage::Review);
+
+    // 3. The officer approves, replying Gmail-style on the review token.
+    let token = live_token(&case, OFFICER);
+    let approve = Eml::new(OFFICER, &plus_address(&token), "Re: [QRCA THD-T-0001] Yêu cầu duyệt")
+        .body("Duyệt\n\nVào Th 4, 8 thg 9, 2021 lúc 10:15 qrca.hoankiem.tranhungdao1 <\nqrca.hoankiem.tranhungdao1@gmail.com> đã viết:\n\n> DUYỆT 1-3\n> TỪ CHỐI 1: lý do");
+    let (case, _) = applied(inbox.deliver(&approve.bytes()));
+    assert_eq!(case.batches[0].stage, BatchStage::Stamp);
+
+    // 4. The ward police stamp on their token: permits are issued.
+    let token = live_token(&case, POLICE);
+    let stamp = Eml::new(
+        POLICE,
+        &plus_address(&token),
+        "Re: [QRCA THD-T-0001] Yêu cầu đóng dấu",
+    )
+    .body("ĐÓNG DẤU\n-- \nCông an phường");
+    let (case, _) = applied(inbox.deliver(&stamp.bytes()));
+    let issued = case.batches[0]
+        .rows
+        .iter()
+        .filter(|r| matches!(r.state, RowState::Issued(_)))
+        .count();
+    assert_eq!(issued, 3, "{:?}", case.batches[0].rows);
+    assert_eq!(case.batches[0].stage, BatchStage::Closed);
+
+    // The same stamp mail again (same Message-ID, new server position) changes nothing.
+    assert!(matches!(
+        inbox.deliver(&stamp.bytes()),
+        Processed::AlreadySeen
+    ));
+}
