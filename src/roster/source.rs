@@ -52,6 +52,9 @@ pub fn load(bytes: &[u8], file_name: &str, limits: &Limits) -> Result<Grid, Stri
         if contains_utf16(bytes, "EncryptedPackage") {
             return Err(format!("Tệp {shown} {ENCRYPTED}."));
         }
+        if cfb_fat_has_cycle(bytes) {
+            return Err(format!("Tệp {shown} bị hỏng nên không đọc được."));
+        }
         let workbook = calamine::open_workbook_from_rs::<calamine::Xls<_>, _>(Cursor::new(bytes))
             .map_err(|e| match e {
                 calamine::XlsError::Password => format!("Tệp {shown} {ENCRYPTED}."),
@@ -79,6 +82,76 @@ fn display_name(file_name: &str) -> String {
 
 fn megabytes(n: u64) -> String {
     format!("{:.1} MB", n as f64 / 1_000_000.0)
+}
+
+/// Whether the sector chains of a compound file (.xls) loop. calamine follows a chain
+/// until it meets ENDOFCHAIN, with no bound for the directory chain: a FAT entry that
+/// points back into its own chain makes it append sectors forever, until the allocator
+/// aborts the process (found by `fuzz/` target `roster`; catch_unwind cannot help with
+/// that). No real file has a loop, so one is refused as corrupt before calamine runs.
+/// The FAT is read as calamine reads it (header DIFAT, then the DIFAT sector chain);
+/// anything else that is wrong is left to calamine's own errors.
+fn cfb_fat_has_cycle(bytes: &[u8]) -> bool {
+    const DIFSECT: u32 = 0xFFFF_FFFC;
+    let u16_at = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u32_at = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let size = match u16_at(30) {
+        Some(9) => 512,
+        Some(12) => 4096,
+        _ => return false, // calamine refuses other sector sizes itself
+    };
+    // Sector `id` starts after the header, which takes one sector.
+    let sector = |id: u32| -> Vec<u32> {
+        let start = (id as usize).saturating_add(1).saturating_mul(size);
+        let end = start.saturating_add(size).min(bytes.len());
+        bytes
+            .get(start..end)
+            .unwrap_or_default()
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    };
+    let max_sectors = bytes.len() / size + 1;
+    let mut difat: Vec<u32> = (0..109).filter_map(|i| u32_at(76 + 4 * i)).collect();
+    let mut next = u32_at(68).unwrap_or(DIFSECT);
+    let mut steps = 0;
+    while next < DIFSECT && steps <= max_sectors {
+        steps += 1;
+        let mut entries = sector(next);
+        next = entries.pop().unwrap_or(DIFSECT);
+        difat.extend(entries);
+    }
+    let fat: Vec<u32> = difat
+        .into_iter()
+        .filter(|&id| id < DIFSECT)
+        .flat_map(sector)
+        .collect();
+    // Walk every chain once: 0 unseen, 1 on the chain being walked, 2 known to end.
+    let mut state = vec![0u8; fat.len()];
+    for first in 0..fat.len() {
+        let mut walked = Vec::new();
+        let mut at = first;
+        while at < fat.len() && state[at] == 0 {
+            state[at] = 1;
+            walked.push(at);
+            at = fat[at] as usize;
+        }
+        if at < fat.len() && state[at] == 1 {
+            return true;
+        }
+        for id in walked {
+            state[id] = 2;
+        }
+    }
+    false
 }
 
 fn contains_utf16(bytes: &[u8], needle: &str) -> bool {
