@@ -261,6 +261,19 @@ impl<W: Write> Demo<W> {
             .with_context(|| format!("no request with a reply token was queued for {to} on {case}"))
     }
 
+    /// `who` answers the newest request queued for them on `case`, on its reply token,
+    /// as their mail client would.
+    fn answer(
+        &mut self,
+        who: &str,
+        case: &str,
+        what: &str,
+        commands: Vec<Command>,
+    ) -> anyhow::Result<Processed> {
+        let token = self.token_for(case, who)?;
+        self.reply(who, case, token, what, commands, Auth::Genuine)
+    }
+
     fn reply(
         &mut self,
         sender: &str,
@@ -330,11 +343,9 @@ impl<W: Write> Demo<W> {
             )),
         )?;
 
-        let token = self.token_for(&code, OFFICER)?;
-        self.reply(
+        self.answer(
             OFFICER,
             &code,
-            token,
             "replies to the review request: DUYỆT 1-5 / TỪ CHỐI 6: không thuộc danh sách đi làm trực tiếp",
             vec![
                 Command::Approve(Rows::List(vec![1, 2, 3, 4, 5])),
@@ -343,7 +354,6 @@ impl<W: Write> Demo<W> {
                     reason: "không thuộc danh sách đi làm trực tiếp".into(),
                 },
             ],
-            Auth::Genuine,
         )?;
         let token2 = self.token_for(&code, OFFICER2)?;
         self.reply(
@@ -381,14 +391,11 @@ impl<W: Write> Demo<W> {
             }],
             Auth::Genuine,
         )?;
-        let token = self.token_for(&code, POLICE)?;
-        self.reply(
+        self.answer(
             POLICE,
             &code,
-            token,
             "replies to the stamp request: ĐÓNG DẤU",
             vec![Command::Stamp(Rows::All)],
-            Auth::Genuine,
         )?;
         self.mail(
             POLICE,
@@ -424,11 +431,9 @@ impl<W: Write> Demo<W> {
             },
         )?;
         let code = case_code(&opened)?;
-        let token = self.token_for(&code, POLICE)?;
-        self.reply(
+        self.answer(
             POLICE,
             &code,
-            token,
             "replies ĐÓNG DẤU 1-4 / TỪ CHỐI 5: đề nghị bổ sung giấy xác nhận nơi làm việc",
             vec![
                 Command::Stamp(Rows::List(vec![1, 2, 3, 4])),
@@ -437,7 +442,6 @@ impl<W: Write> Demo<W> {
                     reason: "đề nghị bổ sung giấy xác nhận nơi làm việc".into(),
                 },
             ],
-            Auth::Genuine,
         )?;
         Ok(())
     }
@@ -456,23 +460,17 @@ impl<W: Write> Demo<W> {
             },
         )?;
         let code = case_code(&opened)?;
-        let token = self.token_for(&code, OFFICER)?;
-        self.reply(
+        self.answer(
             OFFICER,
             &code,
-            token,
             "replies DUYỆT",
             vec![Command::Approve(Rows::All)],
-            Auth::Genuine,
         )?;
-        let token = self.token_for(&code, POLICE)?;
-        self.reply(
+        self.answer(
             POLICE,
             &code,
-            token,
             "replies ĐÓNG DẤU",
             vec![Command::Stamp(Rows::All)],
-            Auth::Genuine,
         )?;
         Ok(())
     }
