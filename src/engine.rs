@@ -213,6 +213,48 @@ fn case_of(store: &Store, inbound: &Inbound) -> Result<Option<String>, StoreErro
     Ok(inbound.case.clone())
 }
 
+/// The gate's view of the store's indexes (`inbound::gate::Lookups`). The gate is
+/// pure and cannot return a store error, so a failed read answers "nothing found"
+/// and is kept here: check [`StoreLookups::finish`] before processing what the gate
+/// classified, so that a read error never turns into a wrong answer.
+pub struct StoreLookups<'a> {
+    store: &'a Store,
+    failed: std::cell::RefCell<Option<StoreError>>,
+}
+
+impl<'a> StoreLookups<'a> {
+    pub fn new(store: &'a Store) -> StoreLookups<'a> {
+        StoreLookups {
+            store,
+            failed: std::cell::RefCell::new(None),
+        }
+    }
+
+    /// The first read error, if any lookup failed.
+    pub fn finish(self) -> Result<(), StoreError> {
+        self.failed.into_inner().map_or(Ok(()), Err)
+    }
+
+    fn read<T: Default>(&self, result: Result<T, StoreError>) -> T {
+        result.unwrap_or_else(|e| {
+            self.failed.borrow_mut().get_or_insert(e);
+            T::default()
+        })
+    }
+}
+
+impl crate::inbound::gate::Lookups for StoreLookups<'_> {
+    fn case_by_token(&self, token: &str) -> Option<String> {
+        self.read(self.store.case_by_token(&ReplyToken(token.to_owned())))
+    }
+    fn case_exists(&self, code: &str) -> bool {
+        self.read(self.store.has_case(code))
+    }
+    fn active_permits(&self, ward: &str, id_number: &str, today: jiff::civil::Date) -> Vec<String> {
+        self.read(self.store.active_permits(ward, id_number, today))
+    }
+}
+
 /// A fresh reply token: 128 random bits from the operating system, in lower-case
 /// base32 so it survives the local part of an address (26 characters).
 pub fn new_token() -> Result<ReplyToken, String> {

@@ -104,18 +104,28 @@ impl Fixture {
 struct FakeLookups {
     tokens: HashMap<String, String>,
     cases: HashSet<String>,
+    /// (ward, ID number) → the active permits the person holds.
+    holders: HashMap<(String, String), Vec<String>>,
 }
 
 impl FakeLookups {
     fn with_cases(cases: &[&str]) -> FakeLookups {
         FakeLookups {
-            tokens: HashMap::new(),
             cases: cases.iter().map(|c| c.to_string()).collect(),
+            ..FakeLookups::default()
         }
     }
 
     fn token(mut self, token: &str, case: &str) -> FakeLookups {
         self.tokens.insert(token.into(), case.into());
+        self
+    }
+
+    fn holder(mut self, id_number: &str, permit: &str) -> FakeLookups {
+        self.holders
+            .entry((WARD.into(), id_number.into()))
+            .or_default()
+            .push(permit.into());
         self
     }
 }
@@ -126,6 +136,12 @@ impl Lookups for FakeLookups {
     }
     fn case_exists(&self, code: &str) -> bool {
         self.cases.contains(code)
+    }
+    fn active_permits(&self, ward: &str, id_number: &str, _: jiff::civil::Date) -> Vec<String> {
+        self.holders
+            .get(&(ward.to_owned(), id_number.to_owned()))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -833,6 +849,39 @@ fn a_roster_reply_on_a_case_becomes_a_roster_with_documents() {
 }
 
 #[test]
+fn a_person_holding_a_permit_of_another_case_is_a_roster_error() {
+    let f = fixture();
+    let sheet = || {
+        Eml::new(ORG, ACCOUNT, "Re: [QRCA THD-T-0001] Xác nhận")
+            .attach_file(
+                "ds.xlsx",
+                XLSX,
+                "tests/fixtures/rosters/t-blank-signature.xlsx",
+            )
+            .mail()
+    };
+    let base = || FakeLookups::with_cases(&["THD-T-0001", "THD-T-0002"]);
+    let roster = |lookups: &FakeLookups| {
+        let (_, _, event) = expect_event(classify(&f, &sheet(), ACCOUNT, lookups));
+        let EventBody::Roster(sub) = event.body else {
+            panic!("{:?}", event.body)
+        };
+        sub.roster
+    };
+    let clean = roster(&base());
+    let first = clean.rows[0].id_number.clone().unwrap_or_default();
+    // Held on this very case: the core reports "already holds", not an error.
+    let same = roster(&base().holder(&first, "THD-T-0001-0004"));
+    assert!(same.errors.is_empty(), "{:?}", same.errors);
+    // Held on another case of the ward: an error on that row, in the ID column.
+    let other = roster(&base().holder(&first, "THD-T-0002-0001"));
+    assert_eq!(other.errors.len(), 1, "{:?}", other.errors);
+    assert_eq!(other.errors[0].row, Some(clean.rows[0].sheet_row));
+    assert!(other.errors[0].message.contains("THD-T-0002-0001"));
+    assert!(other.errors[0].column.is_some());
+}
+
+#[test]
 fn an_officer_s_spreadsheet_with_commands_is_a_reply() {
     let f = fixture();
     let lookups = FakeLookups::with_cases(&["THD-T-0001"]).token(TOKEN, "THD-T-0001");
@@ -1168,20 +1217,6 @@ proptest::proptest! {
 // End to end: mails → parse_mail → classify → engine::process with a real store
 // ---------------------------------------------------------------------------------
 
-struct StoreLookups<'a>(&'a Store);
-
-impl Lookups for StoreLookups<'_> {
-    fn case_by_token(&self, token: &str) -> Option<String> {
-        self.0
-            .case_by_token(&ReplyToken(token.to_owned()))
-            .ok()
-            .flatten()
-    }
-    fn case_exists(&self, code: &str) -> bool {
-        self.0.case(code).ok().flatten().is_some()
-    }
-}
-
 struct Inbox<'a> {
     store: &'a Store,
     config: &'a Config,
@@ -1197,13 +1232,9 @@ impl Inbox<'_> {
         let today = now
             .to_zoned_datetime(self.config.service.timezone.clone())
             .date();
-        let classified = gate::classify(
-            &mail,
-            ACCOUNT,
-            self.config,
-            &StoreLookups(self.store),
-            today,
-        );
+        let lookups = engine::StoreLookups::new(self.store);
+        let classified = gate::classify(&mail, ACCOUNT, self.config, &lookups, today);
+        lookups.finish().unwrap_or_else(|e| panic!("{e}"));
         let Classified::Event { ward, case, event } = classified else {
             panic!("dropped: {classified:?}")
         };
@@ -1311,4 +1342,75 @@ fn mails_through_the_gate_and_the_engine_issue_permits() {
         inbox.deliver(&stamp.bytes()),
         Processed::AlreadySeen
     ));
+
+    // 5. Another organisation lists the same three people: each row is an error naming
+    //    the permit the person already holds (SPEC §4), and nothing is sent to review.
+    let second = Eml::new(OFFICER, ACCOUNT, "ĐĂNG KÝ TỔ CHỨC")
+        .body("Tên tổ chức: Công ty Vận tải Sông Hồng\nEmail: hr@songhong.example.vn");
+    let (other, outbox) = applied(inbox.deliver(&second.bytes()));
+    assert_eq!(other.code, "THD-T-0002");
+    let confirmation = outbox_message_id(outbox[0], &other.code, WARD);
+    let same_people = || {
+        Eml::new(
+            "hr@songhong.example.vn",
+            ACCOUNT,
+            "Re: [QRCA THD-T-0002] Xác nhận",
+        )
+        .header("In-Reply-To", &confirmation)
+        .attach_file(
+            "ds.xlsx",
+            XLSX,
+            "tests/fixtures/rosters/t-blank-signature.xlsx",
+        )
+    };
+    let (other, outbox) = applied(inbox.deliver(&same_people().bytes()));
+    assert!(other.batches.is_empty(), "{:?}", other.batches);
+    let answer = store
+        .outbox_entry(outbox[0])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no answer"));
+    let errors: Vec<String> = answer
+        .mail
+        .data
+        .roster_errors
+        .iter()
+        .map(|e| e.message.clone())
+        .collect();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    for (n, message) in errors.iter().enumerate() {
+        assert!(
+            message.contains(&format!("THD-T-0001-000{}", n + 1)),
+            "{message}"
+        );
+    }
+    let stored = store.case("THD-T-0002").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.map(|c| c.revision), Some(other.revision));
+
+    // 6. An officer revokes the first permit: that person may be listed again, the
+    //    other two still may not.
+    let revoke = Eml::new(OFFICER, ACCOUNT, "Thu hồi")
+        .body("THU HỒI THD-T-0001-0001: nghỉ việc");
+    applied(inbox.deliver(&revoke.bytes()));
+    let ids: Vec<String> = case.batches[0]
+        .rows
+        .iter()
+        .filter_map(|r| r.person.id_number.clone())
+        .collect();
+    let today = jiff::civil::date(2021, 9, 8);
+    let held = |id: &str| {
+        store
+            .active_permits(WARD, id, today)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert_eq!(held(&ids[0]), Vec::<String>::new());
+    assert_eq!(held(&ids[1]), vec!["THD-T-0001-0002".to_owned()]);
+    assert_eq!(held(&ids[2]), vec!["THD-T-0001-0003".to_owned()]);
+    // An expired permit is not active: long after its last day, no one holds one.
+    let later = jiff::civil::date(2099, 1, 1);
+    assert!(
+        store
+            .active_permits(WARD, &ids[1], later)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
 }

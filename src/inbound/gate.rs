@@ -38,6 +38,31 @@ pub trait Lookups {
     fn case_by_token(&self, token: &str) -> Option<String>;
     /// Whether a case with this code exists.
     fn case_exists(&self, code: &str) -> bool;
+    /// The unrevoked permits of the ward held by the person with this ID number and
+    /// still valid on `today` (SPEC §4: a roster may not list such a person again).
+    fn active_permits(&self, ward: &str, id_number: &str, today: jiff::civil::Date)
+    -> Vec<String>;
+}
+
+/// What reading a roster needs besides its bytes: the roster settings, today, and the
+/// ward's permit holders (excluding the case the roster is for: the core reports its
+/// own holders as "already holds" rather than as an error).
+pub struct SheetContext<'a> {
+    pub config: &'a Config,
+    pub today: jiff::civil::Date,
+    pub ward: &'a str,
+    pub case: Option<&'a str>,
+    pub lookups: &'a dyn Lookups,
+}
+
+impl SheetContext<'_> {
+    /// An active permit of the ward that the person holds on another case.
+    fn held_elsewhere(&self, id_number: &str) -> Option<String> {
+        self.lookups
+            .active_permits(self.ward, id_number, self.today)
+            .into_iter()
+            .find(|permit| self.case.is_none() || workflow::case_of_permit(permit) != self.case)
+    }
 }
 
 /// What an inbound mail is, for the engine or for the log.
@@ -110,10 +135,17 @@ pub fn classify(
         event: event(body),
     };
 
+    let sheets = |case| SheetContext {
+        config,
+        today,
+        ward: &ward.rules.code,
+        case,
+        lookups,
+    };
     if case.is_none()
         && let Some(kind) = registration(mail)
     {
-        return match registration_body(mail, kind, config, today) {
+        return match registration_body(mail, kind, &sheets(None)) {
             Ok(body) => done(None, body),
             Err(reason) => Classified::Drop {
                 reason: format!("{reason} (from {})", clip(&sender)),
@@ -125,7 +157,7 @@ pub fn classify(
         && let Some(index) = spreadsheet_index(&mail.attachments)
     {
         let kind = kind_of_case(code).unwrap_or(Kind::T);
-        let submission = submission(mail, Some(index), kind, config, today);
+        let submission = submission(mail, Some(index), kind, &sheets(Some(code)));
         return done(case, EventBody::Roster(submission));
     }
     let parsed = commands::parse_reply(&reply_words(mail));
@@ -286,8 +318,7 @@ pub fn sends_rosters(ward: &Ward, sender: &str) -> bool {
 pub fn registration_body(
     mail: &Mail,
     kind: Kind,
-    config: &Config,
-    today: jiff::civil::Date,
+    sheets: &SheetContext<'_>,
 ) -> Result<EventBody, String> {
     match kind {
         Kind::T => {
@@ -314,11 +345,11 @@ pub fn registration_body(
             });
             let submission = match (index, forwarded_sheet) {
                 (None, Some(sheet)) => {
-                    let mut sub = read_submission(Some(sheet), kind, config, today);
+                    let mut sub = read_submission(Some(sheet), kind, sheets);
                     sub.documents = documents(mail, None);
                     sub
                 }
-                _ => submission(mail, index, kind, config, today),
+                _ => submission(mail, index, kind, sheets),
             };
             Ok(EventBody::RegisterRoster { kind, submission })
         }
@@ -331,15 +362,9 @@ pub fn submission(
     mail: &Mail,
     index: Option<usize>,
     kind: Kind,
-    config: &Config,
-    today: jiff::civil::Date,
+    sheets: &SheetContext<'_>,
 ) -> RosterSubmission {
-    let mut sub = read_submission(
-        index.and_then(|i| mail.attachments.get(i)),
-        kind,
-        config,
-        today,
-    );
+    let mut sub = read_submission(index.and_then(|i| mail.attachments.get(i)), kind, sheets);
     sub.documents = documents(mail, index);
     sub
 }
@@ -347,19 +372,19 @@ pub fn submission(
 fn read_submission(
     sheet: Option<&Attachment>,
     kind: Kind,
-    config: &Config,
-    today: jiff::civil::Date,
+    sheets: &SheetContext<'_>,
 ) -> RosterSubmission {
     match sheet {
         Some(sheet) => RosterSubmission {
             file_name: sheet.name.clone(),
-            roster: roster::read_roster(
+            roster: roster::read_roster_with(
                 &sheet.bytes,
                 &sheet.name,
                 kind,
-                &config.roster,
-                today,
+                &sheets.config.roster,
+                sheets.today,
                 &Limits::default(),
+                &|id| sheets.held_elsewhere(id),
             ),
             documents: Vec::new(),
         },

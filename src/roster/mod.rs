@@ -64,6 +64,23 @@ pub fn read_roster(
     today: Date,
     limits: &Limits,
 ) -> Roster {
+    read_roster_with(bytes, file_name, kind, settings, today, limits, &|_| None)
+}
+
+/// A permit of the ward that the person with this ID number already holds, if any.
+pub type HeldPermit<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// `read_roster`, also checking each ID number against the ward's active permits
+/// (SPEC §4): `held` names the permit a person already holds.
+pub fn read_roster_with(
+    bytes: &[u8],
+    file_name: &str,
+    kind: Kind,
+    settings: &RosterSettings,
+    today: Date,
+    limits: &Limits,
+    held: HeldPermit<'_>,
+) -> Roster {
     // calamine parses hostile bytes; should one of its parsers panic on a file it
     // does not expect, the sender gets "corrupt file" instead of the daemon stopping.
     // Nothing is shared across the boundary but the input, so unwind safety holds.
@@ -97,7 +114,7 @@ pub fn read_roster(
     if !missing.is_empty() {
         return whole_file(missing);
     }
-    let mut roster = check_rows(&grid, &header, kind, today);
+    let mut roster = check_rows(&grid, &header, kind, today, held);
     if roster.rows.len() > limits.max_rows {
         return whole_file(vec![format!(
             "Danh sách có {} dòng, vượt giới hạn {} dòng; hãy chia thành nhiều tệp.",
@@ -220,7 +237,7 @@ impl RowReader<'_> {
     }
 }
 
-fn check_rows(grid: &Grid, header: &Header, kind: Kind, today: Date) -> Roster {
+fn check_rows(grid: &Grid, header: &Header, kind: Kind, today: Date, held: HeldPermit<'_>) -> Roster {
     let required: Vec<RosterField> = header::columns(kind)
         .iter()
         .filter(|(_, r)| *r)
@@ -357,6 +374,17 @@ fn check_rows(grid: &Grid, header: &Header, kind: Kind, today: Date) -> Roster {
                 row: Some(row),
                 column: id_column.clone(),
                 message: format!("Số CCCD/CMND trùng với dòng {}.", others.join(", ")),
+            });
+        }
+    }
+    for row in &rows {
+        if let Some(permit) = row.id_number.as_deref().and_then(held) {
+            errors.push(RosterIssue {
+                row: Some(row.sheet_row),
+                column: id_column.clone(),
+                message: format!(
+                    "Người này đang có giấy {permit} của phường, còn hiệu lực; mỗi người chỉ được cấp một giấy."
+                ),
             });
         }
     }

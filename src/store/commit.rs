@@ -12,7 +12,7 @@ use super::types::{
     outbox_message_id,
 };
 use super::{Store, StoreError, keys};
-use crate::workflow::{Case, Effect};
+use crate::workflow::{BatchRow, Case, Effect, RowState};
 use jiff::Timestamp;
 use serde::Serialize;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
@@ -52,6 +52,10 @@ struct AppliedWrites {
     tokens: Vec<(IVec, IVec)>,
     /// Permit id → the case code it belongs to.
     permits: Vec<(IVec, IVec)>,
+    /// Holder keys of newly issued permits → their last valid day.
+    holders: Vec<(IVec, IVec)>,
+    /// Holder keys of revoked permits (removing one already gone is harmless).
+    unholders: Vec<IVec>,
     audit: Vec<(IVec, IVec)>,
     outbox: Vec<(IVec, IVec)>,
     outbox_ids: Vec<u64>,
@@ -111,6 +115,7 @@ impl Store {
             &t.permits,
             &t.refusals,
             &t.revisions,
+            &t.holders,
         );
         let result = trees.transaction(
             |(
@@ -124,6 +129,7 @@ impl Store {
                 permits,
                 refusals,
                 revisions,
+                holders,
             )| {
                 plan.apply(&Views {
                     cases,
@@ -136,6 +142,7 @@ impl Store {
                     permits,
                     refusals,
                     revisions,
+                    holders,
                 })
             },
         );
@@ -302,17 +309,26 @@ impl Store {
             .map(|grant| (IVec::from(grant.token.0.as_bytes()), code.clone()))
             .collect();
         let mut permits = Vec::new();
+        let mut holders = Vec::new();
         let mut audit = Vec::new();
         let mut outbox = Vec::new();
         let mut outbox_ids = Vec::new();
         for effect in effects {
             match effect {
                 Effect::IssuePermits {
-                    case: owner, rows, ..
+                    case: owner,
+                    batch,
+                    rows,
                 } => {
                     let owner = IVec::from(owner.as_bytes());
+                    let batch = case.batches.iter().find(|b| b.no == *batch);
                     for row in rows {
                         permits.push((IVec::from(row.permit.as_bytes()), owner.clone()));
+                        let issued = batch
+                            .and_then(|b| b.rows.iter().find(|r| r.person.stt == row.stt));
+                        if let Some(held) = issued.and_then(|r| holder_entry(&case.ward, r)) {
+                            holders.push(held);
+                        }
                     }
                 }
                 Effect::Audit(entry) => {
@@ -341,14 +357,18 @@ impl Store {
                 }
             }
         }
+        let changed = effects.iter().any(|e| matches!(e, Effect::Audit(_)));
+        let unholders = if changed { revoked_holders(case) } else { Vec::new() };
         Ok(AppliedWrites {
             case: encode(case, || format!("case {}", case.code))?,
             revision: case.revision,
-            changed: effects.iter().any(|e| matches!(e, Effect::Audit(_))),
+            changed,
             code,
             claim,
             tokens,
             permits,
+            holders,
+            unholders,
             audit,
             outbox,
             outbox_ids,
@@ -374,6 +394,7 @@ struct Views<'a> {
     permits: &'a TransactionalTree,
     refusals: &'a TransactionalTree,
     revisions: &'a TransactionalTree,
+    holders: &'a TransactionalTree,
 }
 
 impl Plan {
@@ -481,6 +502,12 @@ fn write_applied(w: &AppliedWrites, t: &Views<'_>) -> TxResult<()> {
     for (key, code) in &w.permits {
         t.permits.insert(key, code.clone())?;
     }
+    for (key, until) in &w.holders {
+        t.holders.insert(key, until.clone())?;
+    }
+    for key in &w.unholders {
+        t.holders.remove(key)?;
+    }
     for (key, value) in &w.audit {
         t.audit.insert(key, value.clone())?;
     }
@@ -488,6 +515,33 @@ fn write_applied(w: &AppliedWrites, t: &Views<'_>) -> TxResult<()> {
         t.outbox.insert(key, value.clone())?;
     }
     Ok(())
+}
+
+/// The holder index entry of an issued row whose person has an ID number.
+fn holder_entry(ward: &str, row: &BatchRow) -> Option<(IVec, IVec)> {
+    let RowState::Issued(permit) = &row.state else {
+        return None;
+    };
+    let id_number = row.person.id_number.as_deref()?;
+    Some((
+        IVec::from(keys::holder(ward, id_number, &permit.id)),
+        IVec::from(permit.valid_until.to_string().as_bytes()),
+    ))
+}
+
+/// The holder keys of every revoked row of the case. Revocations are few, and a
+/// case's rows are walked only when the case changed.
+fn revoked_holders(case: &Case) -> Vec<IVec> {
+    case.batches
+        .iter()
+        .flat_map(|b| b.rows.iter())
+        .filter_map(|row| match (&row.state, row.person.id_number.as_deref()) {
+            (RowState::Revoked { permit, .. }, Some(id_number)) => {
+                Some(IVec::from(keys::holder(&case.ward, id_number, &permit.id)))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 fn decode_revision(bytes: &[u8]) -> u64 {

@@ -16,6 +16,7 @@ pub(crate) const SERIALS: &str = "serials";
 pub(crate) const PERMITS: &str = "permits";
 pub(crate) const REFUSALS: &str = "refusals";
 pub(crate) const REVISIONS: &str = "revisions";
+pub(crate) const HOLDERS: &str = "holders";
 
 /// The `meta` key holding the schema version (u32 big-endian).
 pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
@@ -36,6 +37,24 @@ pub(crate) fn audit(case: &str, seq: u64) -> Vec<u8> {
 pub(crate) fn audit_prefix(case: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(case.len() + 9);
     key.extend_from_slice(case.as_bytes());
+    key.push(0);
+    key
+}
+
+/// `<ward>\0<ID number>\0<permit id>` → the permit's last valid day (`YYYY-MM-DD`):
+/// who holds a permit of the ward, for the roster check "already holds an active
+/// permit" (SPEC §4). A prefix scan on `holder_prefix` lists one person's permits.
+pub(crate) fn holder(ward: &str, id_number: &str, permit: &str) -> Vec<u8> {
+    let mut key = holder_prefix(ward, id_number);
+    key.extend_from_slice(permit.as_bytes());
+    key
+}
+
+pub(crate) fn holder_prefix(ward: &str, id_number: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(ward.len() + id_number.len() + 20);
+    key.extend_from_slice(ward.as_bytes());
+    key.push(0);
+    key.extend_from_slice(id_number.as_bytes());
     key.push(0);
     key
 }

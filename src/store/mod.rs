@@ -64,6 +64,8 @@ struct Trees {
     refusals: sled::Tree,
     /// Case code → the case's revision (u64 BE): the lost-update check.
     revisions: sled::Tree,
+    /// Who holds which unrevoked permit of a ward (`keys::holder`).
+    holders: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -101,6 +103,7 @@ impl Store {
             permits: open(keys::PERMITS)?,
             refusals: open(keys::REFUSALS)?,
             revisions: open(keys::REVISIONS)?,
+            holders: open(keys::HOLDERS)?,
         };
         let storage = |source| StoreError::Storage {
             path: path.clone(),
@@ -180,6 +183,41 @@ impl Store {
     /// dead token can be told apart from one on a token that never existed).
     pub fn case_by_token(&self, token: &ReplyToken) -> Result<Option<String>, StoreError> {
         self.get_text(&self.trees.tokens, keys::TOKENS, token.0.as_bytes())
+    }
+
+    /// Whether a case with this code exists (without reading it).
+    pub fn has_case(&self, code: &str) -> Result<bool, StoreError> {
+        self.trees
+            .cases
+            .contains_key(code.as_bytes())
+            .map_err(|source| StoreError::Storage {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// The unrevoked permits of `ward` held by the person with this ID number and
+    /// still valid on `today` (their last day is today or later), oldest first.
+    pub fn active_permits(
+        &self,
+        ward: &str,
+        id_number: &str,
+        today: jiff::civil::Date,
+    ) -> Result<Vec<String>, StoreError> {
+        let prefix = keys::holder_prefix(ward, id_number);
+        let today = today.to_string();
+        let mut found = Vec::new();
+        for item in self.trees.holders.scan_prefix(&prefix) {
+            let (key, until) = item.map_err(|source| StoreError::Storage {
+                path: self.path.clone(),
+                source,
+            })?;
+            // `YYYY-MM-DD` compares as text in date order.
+            if until.as_ref() >= today.as_bytes() {
+                found.push(String::from_utf8_lossy(&key[prefix.len()..]).into_owned());
+            }
+        }
+        Ok(found)
     }
 
     /// The case a permit id was issued on.
