@@ -327,6 +327,28 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "signing_key_since not a date",
+        edits: &[(
+            "signing_key = \"keys/thd.key\"",
+            "signing_key = \"keys/thd.key\"\nsigning_key_since = \"2021-13-01\"",
+        )],
+        errors: &[
+            "16:21: key \"signing_key_since\" in [[ward]] must be a date written \"YYYY-MM-DD\", not \"2021-13-01\"",
+        ],
+    },
+    Case {
+        name: "retired keys: not a key, dates the wrong way round, missing since",
+        edits: &[(
+            "area_police = [\"cskv1.thd@example.gov.vn\"]\n",
+            "area_police = [\"cskv1.thd@example.gov.vn\"]\n[[ward.retired_key]]\npublic_key = \"not-a-key\"\nsince = \"2021-08-01\"\nuntil = \"2021-08-31\"\n[[ward.retired_key]]\npublic_key = \"O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik\"\nsince = \"2021-08-31\"\nuntil = \"2021-08-01\"\n[[ward.retired_key]]\npublic_key = \"O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik\"\nuntil = \"2021-08-01\"\n",
+        )],
+        errors: &[
+            "20:14: key \"public_key\" in [[ward.retired_key]] must be an Ed25519 public key as the trust list prints it (43 characters of base64url), not \"not-a-key\"",
+            "23:1: in [[ward.retired_key]], \"until\" (2021-08-01) is before \"since\" (2021-08-31)",
+            "27:1: missing key \"since\" in [[ward.retired_key]]",
+        ],
+    },
+    Case {
         name: "a ward without accounts",
         edits: &[(QTG_ACCOUNTS, "")],
         errors: &[
@@ -699,4 +721,28 @@ fn no_input_panics() {
             "{text:?} gave {result:?}"
         );
     }
+}
+
+#[test]
+fn a_retired_key_and_the_key_s_first_day_are_read() {
+    let fixture = Fixture::new();
+    let text = edit(&[(
+        "area_police = [\"cskv1.thd@example.gov.vn\"]\n",
+        "area_police = [\"cskv1.thd@example.gov.vn\"]\nsigning_key_since = 2021-09-01\n[[ward.retired_key]]\npublic_key = \"O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik\"\nsince = \"2021-08-01\"\nuntil = \"2021-08-31\"\n",
+    )]);
+    let loaded = fixture.load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let ward = loaded
+        .config
+        .ward("hoankiem.tranhungdao")
+        .unwrap_or_else(|| panic!("no ward"));
+    assert_eq!(ward.signing_key_since, Some(jiff::civil::date(2021, 9, 1)));
+    assert_eq!(ward.retired_keys.len(), 1);
+    assert_eq!(ward.retired_keys[0].since, jiff::civil::date(2021, 8, 1));
+    assert_eq!(ward.retired_keys[0].until, jiff::civil::date(2021, 8, 31));
+    let other = loaded
+        .config
+        .ward("dongda.quoctugiam")
+        .unwrap_or_else(|| panic!("no ward"));
+    assert!(other.retired_keys.is_empty());
+    assert_eq!(other.signing_key_since, None);
 }

@@ -23,7 +23,7 @@ mod validate;
 pub use diag::Diagnostic;
 pub use raw::RawConfig;
 pub use types::{
-    Account, AccountAuth, Config, Endpoint, MailSettings, Paper, Permits, RosterField,
+    Account, AccountAuth, Config, Endpoint, MailSettings, Paper, Permits, RetiredKey, RosterField,
     RosterSettings, Service, Tls, Ward,
 };
 pub use validate::{DEFAULT_STATE_DIR, DEFAULT_TIMEZONE, DEFAULT_VALID_DAYS};

@@ -117,11 +117,24 @@ pub struct RawWard {
     pub name: Option<Str>,
     pub district: Option<Str>,
     pub signing_key: Option<Str>,
+    pub signing_key_since: Option<Spanned<toml::Value>>,
     pub officers: Option<StrList>,
     pub police: Option<StrList>,
     pub area_police: Option<StrList>,
     #[serde(default)]
     pub account: Vec<Spanned<RawAccount>>,
+    #[serde(default)]
+    pub retired_key: Vec<Spanned<RawRetiredKey>>,
+}
+
+/// `[[ward.retired_key]]`: a key the ward signed with before, kept so that checkpoints
+/// still accept the permits it signed (verify only; no private half is needed).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetiredKey {
+    pub public_key: Option<Str>,
+    pub since: Option<Spanned<toml::Value>>,
+    pub until: Option<Spanned<toml::Value>>,
 }
 
 /// `[[ward.account]]`: the address, one way to log in, and any `[mail]` key to

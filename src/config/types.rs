@@ -256,8 +256,22 @@ pub struct Ward {
     /// Absolute. Present and private, unless loaded with
     /// `LoadOptions::allow_missing_signing_keys`.
     pub signing_key: PathBuf,
+    /// The first day permits signed with `signing_key` are valid (the trust list's
+    /// `not_before`); `None`: the day the key file was written.
+    pub signing_key_since: Option<jiff::civil::Date>,
+    /// Keys the ward signed with before: verify only, listed in the trust list.
+    pub retired_keys: Vec<RetiredKey>,
     /// At least one; normally three.
     pub accounts: Vec<Account>,
+}
+
+/// A ward's former signing key, by its public half (`[[ward.retired_key]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiredKey {
+    /// The Ed25519 public key (checked to be a valid point).
+    pub public_key: [u8; 32],
+    pub since: jiff::civil::Date,
+    pub until: jiff::civil::Date,
 }
 
 impl Ward {

@@ -12,12 +12,12 @@ use super::diag::{Diagnostic, Source};
 use super::files::{self, FileProblem};
 use super::fold;
 use super::raw::{
-    MailLayer, RawAccount, RawConfig, RawEndpoint, RawPermits, RawRoster, RawService, RawWard, Str,
-    StrList,
+    MailLayer, RawAccount, RawConfig, RawEndpoint, RawPermits, RawRetiredKey, RawRoster,
+    RawService, RawWard, Str, StrList,
 };
 use super::shape::Removed;
 use super::types::{
-    Account, AccountAuth, Config, Endpoint, MailSettings, Paper, Permits, RosterField,
+    Account, AccountAuth, Config, Endpoint, MailSettings, Paper, Permits, RetiredKey, RosterField,
     RosterSettings, Service, Tls, Ward,
 };
 use crate::workflow::{Validity, WardRules};
@@ -58,6 +58,7 @@ const ACCOUNT_TABLES: LayerTables = LayerTables {
 };
 
 const WARD_TABLE: &str = "[[ward]]";
+const RETIRED_KEY_TABLE: &str = "[[ward.retired_key]]";
 const AUTH_KEYS: [&str; 3] = ["password_file", "password_env", "oauth2"];
 
 /// `[mail]` keys as one table sets them, each checked; `None` where the table does
@@ -756,6 +757,12 @@ impl<'a> Validator<'a> {
                     missing_ok,
                 )
             });
+        let signing_key_since = w
+            .signing_key_since
+            .as_ref()
+            .map(|v| self.date(v, "signing_key_since", T));
+        let retired_keys: Vec<Option<RetiredKey>> =
+            w.retired_key.iter().map(|k| self.retired_key(k)).collect();
         let officers = self.role_list(&w.officers, &span, "officers", true, seen);
         let police = self.role_list(&w.police, &span, "police", true, seen);
         let area_police = self.role_list(&w.area_police, &span, "area_police", false, seen);
@@ -783,7 +790,52 @@ impl<'a> Validator<'a> {
                 require_auth,
             },
             signing_key: signing_key?,
+            signing_key_since: signing_key_since.map_or(Some(None), |d| d.map(Some))?,
+            retired_keys: retired_keys.into_iter().collect::<Option<_>>()?,
             accounts,
+        })
+    }
+
+    /// `[[ward.retired_key]]`: a valid Ed25519 public key, base64url (no padding) of
+    /// 32 bytes as `qrca keys trust-list` prints it, and its `since` ≤ `until` dates.
+    fn retired_key(&mut self, raw: &Spanned<RawRetiredKey>) -> Option<RetiredKey> {
+        const T: &str = RETIRED_KEY_TABLE;
+        let span = raw.span();
+        let k = raw.get_ref();
+        let public_key = self.required(&k.public_key, &span, "public_key", T).and_then(|v| {
+            let text = v.get_ref().trim();
+            let key = data_encoding::BASE64URL_NOPAD
+                .decode(text.as_bytes())
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .filter(|bytes| ed25519_dalek::VerifyingKey::from_bytes(bytes).is_ok());
+            if key.is_none() {
+                self.error(
+                    &v.span(),
+                    format!("key \"public_key\" in {T} must be an Ed25519 public key as the trust list prints it (43 characters of base64url), not \"{text}\""),
+                );
+            }
+            key
+        });
+        let since = self
+            .required(&k.since, &span, "since", T)
+            .and_then(|v| self.date(v, "since", T));
+        let until = self
+            .required(&k.until, &span, "until", T)
+            .and_then(|v| self.date(v, "until", T));
+        if let (Some(since), Some(until)) = (since, until)
+            && until < since
+        {
+            self.error(
+                &span,
+                format!("in {T}, \"until\" ({until}) is before \"since\" ({since})"),
+            );
+            return None;
+        }
+        Some(RetiredKey {
+            public_key: public_key?,
+            since: since?,
+            until: until?,
         })
     }
 
