@@ -532,6 +532,13 @@ fn the_case_is_the_token_then_the_thread_then_the_subject() {
             None,
         ),
         (
+            "token address in Cc (a reply-all)",
+            Eml::new(OFFICER, "someone@example.vn", "Re: x")
+                .header("Cc", &plus_address(TOKEN)),
+            Some(TOKEN),
+            Some("THD-T-0004"),
+        ),
+        (
             "subject code of this ward",
             Eml::new(OFFICER, ACCOUNT, "Re: [QRCA THD-T-0003] Yêu cầu duyệt"),
             None,
@@ -1388,8 +1395,7 @@ fn mails_through_the_gate_and_the_engine_issue_permits() {
 
     // 6. An officer revokes the first permit: that person may be listed again, the
     //    other two still may not.
-    let revoke = Eml::new(OFFICER, ACCOUNT, "Thu hồi")
-        .body("THU HỒI THD-T-0001-0001: nghỉ việc");
+    let revoke = Eml::new(OFFICER, ACCOUNT, "Thu hồi").body("THU HỒI THD-T-0001-0001: nghỉ việc");
     applied(inbox.deliver(&revoke.bytes()));
     let ids: Vec<String> = case.batches[0]
         .rows

@@ -457,6 +457,10 @@ fn messages_without_a_message_id_are_told_apart_by_position() {
         );
     }
     assert!(!store.is_seen(&marker(1, 3, "")).unwrap());
+    // Why each got no answer is kept for the daily report.
+    let ignored = store.ignored().unwrap();
+    assert_eq!(ignored.len(), 2);
+    assert!(ignored.iter().all(|m| m.reason == "auto-reply"));
     assert_eq!(
         store
             .commit(

@@ -40,8 +40,7 @@ pub trait Lookups {
     fn case_exists(&self, code: &str) -> bool;
     /// The unrevoked permits of the ward held by the person with this ID number and
     /// still valid on `today` (SPEC §4: a roster may not list such a person again).
-    fn active_permits(&self, ward: &str, id_number: &str, today: jiff::civil::Date)
-    -> Vec<String>;
+    fn active_permits(&self, ward: &str, id_number: &str, today: jiff::civil::Date) -> Vec<String>;
 }
 
 /// What reading a roster needs besides its bytes: the roster settings, today, and the
@@ -225,14 +224,15 @@ pub fn sender(mail: &Mail) -> String {
         .unwrap_or_default()
 }
 
-/// The reply token: the `+token` of the first Delivered-To/X-Original-To/To address that
-/// is one of this ward's accounts, lower-cased. Plus parts of other addresses (another
-/// ward's account, the sender's own) are not tokens of this ward.
+/// The reply token: the `+token` of the first Delivered-To/X-Original-To/To/Cc address
+/// that is one of this ward's accounts, lower-cased (a reply-all may carry the token
+/// address in Cc). Plus parts of other addresses (another ward's account, the sender's
+/// own) are not tokens of this ward.
 pub fn reply_token(mail: &Mail, ward: &Ward) -> Option<String> {
     mail.delivered_to
         .iter()
         .map(String::as_str)
-        .chain(mail.to.iter().map(|a| a.address.as_str()))
+        .chain(mail.to.iter().chain(&mail.cc).map(|a| a.address.as_str()))
         .find_map(|address| {
             let (local, domain) = address.rsplit_once('@')?;
             let (base, token) = local.split_once('+')?;

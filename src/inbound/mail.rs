@@ -165,19 +165,20 @@ fn read_mail(raw: &[u8], trusted: &[String]) -> Result<Mail, MailError> {
         return Err(MailError::NoFrom);
     }
     let to = message.to().map(addresses).unwrap_or_default();
+    let cc = message.cc().map(addresses).unwrap_or_default();
     let delivered_to = delivered_to(&message);
     let plus_tokens = plus_tokens(
         delivered_to
             .iter()
             .map(String::as_str)
-            .chain(to.iter().map(|a| a.address.as_str())),
+            .chain(to.iter().chain(&cc).map(|a| a.address.as_str())),
     );
     let subject = subject(&message);
     let (text, html) = body(&message);
     let auto_reply = flags::auto_reply(&message, &subject);
 
     Ok(Mail {
-        cc: message.cc().map(addresses).unwrap_or_default(),
+        cc,
         reply_to: message.reply_to().map(addresses).unwrap_or_default(),
         message_id: message.message_id().and_then(angle),
         in_reply_to: ids(message.in_reply_to()),

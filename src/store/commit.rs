@@ -229,6 +229,10 @@ impl Store {
             &SeenRecord {
                 message_id: update.seen.message_id.clone(),
                 at: now,
+                ignored: match &update.outcome {
+                    Outcome::Ignored { reason } => Some(reason.clone()),
+                    _ => None,
+                },
             },
             || format!("the seen-marker {marker}"),
         )?;
@@ -324,8 +328,8 @@ impl Store {
                     let batch = case.batches.iter().find(|b| b.no == *batch);
                     for row in rows {
                         permits.push((IVec::from(row.permit.as_bytes()), owner.clone()));
-                        let issued = batch
-                            .and_then(|b| b.rows.iter().find(|r| r.person.stt == row.stt));
+                        let issued =
+                            batch.and_then(|b| b.rows.iter().find(|r| r.person.stt == row.stt));
                         if let Some(held) = issued.and_then(|r| holder_entry(&case.ward, r)) {
                             holders.push(held);
                         }
@@ -358,7 +362,11 @@ impl Store {
             }
         }
         let changed = effects.iter().any(|e| matches!(e, Effect::Audit(_)));
-        let unholders = if changed { revoked_holders(case) } else { Vec::new() };
+        let unholders = if changed {
+            revoked_holders(case)
+        } else {
+            Vec::new()
+        };
         Ok(AppliedWrites {
             case: encode(case, || format!("case {}", case.code))?,
             revision: case.revision,

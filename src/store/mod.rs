@@ -28,14 +28,15 @@ mod types;
 pub use error::StoreError;
 pub use summary::{CaseStage, CaseSummary, mask_id_number};
 pub use types::{
-    Committed, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, SeenMarker, Update,
-    outbox_message_id,
+    Committed, IgnoredMessage, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, SeenMarker,
+    Update, outbox_message_id,
 };
 
 use crate::workflow::{AuditEntry, Case, Kind, ReplyToken};
 use jiff::Timestamp;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
+use types::SeenRecord;
 
 /// The schema this code writes and reads. Bump it with a migration when a stored
 /// shape changes incompatibly; an older qrca then refuses the newer database
@@ -307,6 +308,22 @@ impl Store {
     /// Every refused event, oldest first.
     pub fn refusals(&self) -> Result<Vec<RefusalRecord>, StoreError> {
         self.all_json(keys::REFUSALS, self.trees.refusals.iter())
+    }
+
+    /// The messages that got no answer (auto-replies, own mail, loops, unreadable
+    /// registrations), with the reason each was ignored, in server-position order.
+    pub fn ignored(&self) -> Result<Vec<IgnoredMessage>, StoreError> {
+        let all: Vec<SeenRecord> = self.all_json(keys::SEEN, self.trees.seen.iter())?;
+        Ok(all
+            .into_iter()
+            .filter_map(|seen| {
+                seen.ignored.map(|reason| IgnoredMessage {
+                    message_id: seen.message_id,
+                    at: seen.at,
+                    reason,
+                })
+            })
+            .collect())
     }
 
     /// Whether the message was processed before, by server position or by Message-ID

@@ -124,11 +124,22 @@ pub struct RefusalRecord {
     pub refusal: Refusal,
 }
 
+/// A message that got no answer, and why (`Store::ignored`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredMessage {
+    pub message_id: String,
+    pub at: Timestamp,
+    pub reason: String,
+}
+
 /// The value of the `seen` tree: enough to tell, when debugging, what a marker was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SeenRecord {
     pub message_id: String,
     pub at: Timestamp,
+    /// Why the message got no answer, when it was ignored (for the daily report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
 }
 
 /// The Message-ID of an outbox entry: on the ward's own domain part, and a pure
