@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("key file {0} already exists; qrca never overwrites a key")]
+    #[error("key file {} already exists; qrca never overwrites a key", .0.display())]
     Exists(PathBuf),
-    #[error("cannot create key file {path}: {source}")]
+    #[error("cannot use key file {}: {source}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -24,6 +24,49 @@ pub enum KeyError {
     Random(String),
     #[error("cannot encode the key as PKCS#8: {0}")]
     Encode(String),
+    #[error("key file {} can be read by others (mode {mode:o}); make it owner-only: chmod 600 {}", path.display(), path.display())]
+    Exposed { path: PathBuf, mode: u32 },
+    #[error("key file {} is not an Ed25519 key in PKCS#8 PEM: {detail}", path.display())]
+    Unreadable { path: PathBuf, detail: String },
+}
+
+/// Reads a ward's signing key (PKCS#8 PEM), refusing a file that group or others may
+/// read: a key that leaked is a key anyone can forge permits with.
+pub fn load(path: &Path) -> Result<SigningKey, KeyError> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    use std::os::unix::fs::PermissionsExt;
+    let io = |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::Exposed {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let pem = std::fs::read_to_string(path).map_err(io)?;
+    SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Unreadable {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })
+}
+
+/// The day a key file was written, in `tz` (the trust list's default `not_before`).
+pub fn written_on(path: &Path, tz: &jiff::tz::TimeZone) -> Result<jiff::civil::Date, KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let modified = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map_err(io)?;
+    let at = jiff::Timestamp::try_from(modified).map_err(|e| KeyError::Unreadable {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    Ok(at.to_zoned_datetime(tz.clone()).date())
 }
 
 /// Writes a new Ed25519 signing key to `path` and returns its public half.
@@ -77,5 +120,30 @@ mod tests {
         assert!(text.starts_with("-----BEGIN PRIVATE KEY-----"));
         assert!(matches!(generate(&path), Err(KeyError::Exists(_))));
         assert_eq!(std::fs::read_to_string(&path).unwrap_or_default(), text);
+    }
+
+    #[test]
+    fn a_key_reads_back_and_an_exposed_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("thd.key");
+        let public = generate(&path).unwrap_or_else(|e| panic!("{e}"));
+        let key = load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(key.verifying_key(), public);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = load_error(&path);
+        assert!(err.contains("thd.key") && err.contains("644"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, "not a key").unwrap_or_else(|e| panic!("{e}"));
+        let err = load_error(&path);
+        assert!(err.contains("PKCS#8"), "{err}");
+    }
+
+    fn load_error(path: &Path) -> String {
+        match load(path) {
+            Ok(_) => panic!("{} loaded", path.display()),
+            Err(e) => e.to_string(),
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! - [`engine`]: one inbound event through the core into the store (the only place
 //!   that joins the clock, the RNG, the store and `step`).
 //! - [`keys`]: ward signing keys on disk.
+//! - [`permit`]: the signed QR payload, trust lists, and the permit PDFs (SPEC §5).
 //! - [`demo`]: `qrca demo`, all three flows through the real core and store.
 //! - [`cli`]: the command line; `main.rs` only parses and dispatches.
 
@@ -19,6 +20,7 @@ pub mod demo;
 pub mod engine;
 pub mod inbound;
 pub mod keys;
+pub mod permit;
 pub mod roster;
 pub mod store;
 pub mod workflow;

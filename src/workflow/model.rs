@@ -62,6 +62,18 @@ pub enum Validity {
     Until(Date),
 }
 
+impl Validity {
+    /// The last valid day of a permit whose first day is `from`.
+    pub fn last_day(self, from: Date) -> Date {
+        match self {
+            Validity::Days(n) => from
+                .checked_add(jiff::Span::new().days(i64::from(n.max(1)) - 1))
+                .unwrap_or(Date::MAX),
+            Validity::Until(date) => date,
+        }
+    }
+}
+
 /// What the core needs to know of a ward: who may do what, and the permit rules.
 /// Built from the validated config; the core never reads the config itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

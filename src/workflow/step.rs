@@ -956,12 +956,9 @@ fn issue(
 
 fn validity(person: &Row, ctx: &Ctx<'_>) -> (Date, Date) {
     let from = person.valid_from.unwrap_or(ctx.today).max(ctx.today);
-    let until = person.valid_until.unwrap_or(match ctx.ward.validity {
-        Validity::Days(n) => from
-            .checked_add(jiff::Span::new().days(i64::from(n.max(1)) - 1))
-            .unwrap_or(Date::MAX),
-        Validity::Until(date) => date,
-    });
+    let until = person
+        .valid_until
+        .unwrap_or_else(|| ctx.ward.validity.last_day(from));
     (from, until)
 }
 

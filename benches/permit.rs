@@ -1,0 +1,138 @@
+//! Permit PDFs (PERFORMANCE.md): ≥ 2,000 signed single-permit PDFs a second on one core
+//! (≤ 0.5 ms each, QR encode included), ≤ 30 KB each (aim 20 KB); a 1,000-permit print
+//! sheet in < 1 s and ≤ 6 MB. The Python peer: 43.6 PDFs/s (reportlab + segno), 53.6 KB
+//! each; the sheet in 18.3 s, 7.26 MB.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use jiff::civil::date;
+use qrca::permit::pdf::{Labels, Paper, PermitFace, Renderer, render_batch};
+use qrca::permit::qr;
+use qrca::workflow::Kind;
+use std::hint::black_box;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// A payload of the shape and size SPEC §5 payloads have (~280 B: version 12–13).
+fn payload(f: &PermitFace, i: usize) -> String {
+    let sig: String = (0..86)
+        .map(|k| {
+            char::from(
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                    [(i * 7 + k * 13) % 64],
+            )
+        })
+        .collect();
+    format!(
+        "QRCA1|k=THD-abcd1234|i={}|t=T|n={}|b=1990|d={}|f={}|u={}|w=THD|o={}|s={sig}",
+        f.id,
+        f.name,
+        f.masked_id,
+        f.valid_from,
+        f.valid_until,
+        f.organisation_or_address.as_deref().unwrap_or(""),
+    )
+}
+
+fn face(i: usize) -> PermitFace {
+    let family = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"];
+    let given = [
+        "An",
+        "Bình",
+        "Cường",
+        "Dũng",
+        "Hà",
+        "Lan",
+        "Minh",
+        "Ngọc Ánh",
+    ];
+    let mut f = PermitFace {
+        kind: Kind::T,
+        id: format!("THD-T-0001-{:04}", i + 1),
+        name: format!("{} Thị {}", family[i % 8], given[i / 8 % 8]),
+        birth_date: Some(date(
+            1960 + (i % 40) as i16,
+            1 + (i % 12) as i8,
+            1 + (i % 28) as i8,
+        )),
+        masked_id: format!("********{:04}", i % 10_000),
+        organisation_or_address: Some("Công ty TNHH Thương mại và Dịch vụ Hoàn Kiếm".into()),
+        route: Some("Hoàn Kiếm → Đống Đa (đi và về trong ngày)".into()),
+        vehicle: i.is_multiple_of(2).then(|| "Xe máy 29-B1 123.45".into()),
+        market: None,
+        days: None,
+        valid_from: date(2026, 11, 25),
+        valid_until: date(2026, 12, 9),
+        ward_name: "Phường Trần Hưng Đạo".into(),
+        district: "Quận Hoàn Kiếm".into(),
+        stamp_role: "Công an Phường Trần Hưng Đạo".into(),
+        payload: String::new(),
+    };
+    f.payload = payload(&f, i);
+    f
+}
+
+fn bench(c: &mut Criterion) {
+    let labels = Labels::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let renderer = Renderer::new(labels, Paper::A6).unwrap_or_else(|e| panic!("{e}"));
+    let faces: Vec<PermitFace> = (0..1_000).map(face).collect();
+    let one_core = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let pdf = renderer.permit(&faces[0]).unwrap_or_else(|e| panic!("{e}"));
+    let sizes: Vec<usize> = faces[..100]
+        .iter()
+        .map(|f| {
+            renderer
+                .permit(f)
+                .map(|p| p.len())
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect();
+    let sheet = renderer
+        .print_sheet(&faces)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let version = qr::modules(&faces[0].payload)
+        .map(|m| m.version())
+        .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "permit: {} B payload (QR version {version}), {} B PDF (mean of 100: {} B); \
+         1,000-permit sheet: {} B",
+        faces[0].payload.len(),
+        pdf.len(),
+        sizes.iter().sum::<usize>() / sizes.len(),
+        sheet.len()
+    );
+
+    let mut g = c.benchmark_group("permit");
+    g.sample_size(20);
+    g.bench_function("qr_encode", |b| {
+        b.iter(|| qr::modules(black_box(&faces[0].payload)))
+    });
+    g.bench_function("single_pdf", |b| {
+        b.iter(|| renderer.permit(black_box(&faces[0])))
+    });
+    g.bench_function("print_sheet_1000_one_core", |b| {
+        b.iter(|| one_core.install(|| renderer.print_sheet(black_box(&faces))))
+    });
+    g.bench_function("print_sheet_1000_all_cores", |b| {
+        b.iter(|| renderer.print_sheet(black_box(&faces)))
+    });
+    g.bench_function("render_batch_1000_all_cores", |b| {
+        b.iter(|| render_batch(&renderer, black_box(&faces)))
+    });
+    g.bench_function("renderer_new", |b| {
+        b.iter(|| {
+            Renderer::new(
+                Labels::builtin().unwrap_or_else(|e| panic!("{e}")),
+                Paper::A6,
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
