@@ -8,9 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the tests use. Empty for now: the loopback mail servers, PDF and QR
-# tools join this list with the issues that need them.
-PACKAGES=()
+# System packages the tests use: poppler-utils (pdftoppm, pdftotext, pdffonts) and
+# zbar-tools (zbarimg) check the permit PDFs and their QR codes as a viewer and a
+# scanner would. The loopback mail servers join this list with the daemon.
+PACKAGES=(poppler-utils zbar-tools)
 
 install_missing() {
     local missing=()

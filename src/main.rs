@@ -39,7 +39,7 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(command: Command) -> anyhow::Result<u8> {
-    use qrca::cli::{self, AccountsCommand};
+    use qrca::cli::{self, AccountsCommand, KeysCommand, PermitCommand};
     match command {
         Command::Demo { out } => qrca::demo::run(out),
         Command::Check { config } => cli::check::run(config),
@@ -53,5 +53,37 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             json,
             config,
         } => cli::roster::run(&file, kind, json, config),
+        Command::Keys { config, command } => match command {
+            KeysCommand::Generate { ward } => cli::keys::generate(&ward, config),
+            KeysCommand::TrustList => cli::keys::trust_list(config),
+            KeysCommand::Revocations => cli::keys::revocations(config),
+        },
+        Command::Permit {
+            config,
+            command: PermitCommand::Sample { ward, out },
+        } => cli::permit::sample(&ward, &out, config),
+        Command::Verify {
+            payload,
+            image,
+            pdf,
+            trust_list,
+            revocations,
+            config,
+            on,
+        } => {
+            use cli::verify::{Options, Source};
+            let source = match (payload, image, pdf) {
+                (_, Some(image), _) => Source::Image(image),
+                (_, _, Some(pdf)) => Source::Pdf(pdf),
+                (payload, None, None) => Source::Text(payload.unwrap_or_default()),
+            };
+            let options = Options {
+                trust_list,
+                revocations,
+                config,
+                on,
+            };
+            cli::verify::run(source, options)
+        }
     }
 }

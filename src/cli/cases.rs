@@ -6,10 +6,8 @@
 //! unsanitised (control characters could drive the admin's terminal).
 
 use super::CasesCommand;
-use crate::config;
 use crate::store::{CaseSummary, Store, mask_id_number};
 use crate::workflow::{AuditEntry, Batch, BatchStage, Case, Kind, RowState};
-use anyhow::Context;
 use jiff::Timestamp;
 use std::io::Write;
 use std::path::PathBuf;
@@ -44,13 +42,7 @@ pub fn run(config: Option<PathBuf>, command: Option<CasesCommand>) -> anyhow::Re
 /// The signing keys need not exist yet: this command only reads the database, and an
 /// admin may well list cases before `qrca keys generate` has run for every ward.
 fn state_dir(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    let path = config::resolve_path(config);
-    let options = config::LoadOptions {
-        allow_missing_signing_keys: true,
-    };
-    let loaded = config::load_with(&path, options)
-        .with_context(|| format!("cannot use the config {}", path.display()))?;
-    Ok(loaded.config.service.state_dir)
+    Ok(super::load_config(config, true)?.service.state_dir)
 }
 
 /// The table of every case, or "no cases yet".

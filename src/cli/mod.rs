@@ -9,7 +9,10 @@ use std::path::PathBuf;
 pub mod accounts;
 pub mod cases;
 pub mod check;
+pub mod keys;
+pub mod permit;
 pub mod roster;
+pub mod verify;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,6 +63,86 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<CasesCommand>,
     },
+    /// Ward signing keys, the trust list and the revocation list (SPEC §5).
+    Keys {
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Permits outside the daemon.
+    Permit {
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: PermitCommand,
+    },
+    /// Check a permit's QR: prints the fields and VALID, or why not (exit 0 valid,
+    /// 1 not valid, 2 unusable input).
+    Verify {
+        /// The QR payload as text (`QRCA1|k=…|s=…`).
+        #[arg(required_unless_present_any = ["image", "pdf"], conflicts_with_all = ["image", "pdf"])]
+        payload: Option<String>,
+        /// A photo or scan (PNG or JPEG) of the QR code.
+        #[arg(long, conflicts_with = "pdf")]
+        image: Option<PathBuf>,
+        /// A permit PDF made by qrca (its metadata carries the payload).
+        #[arg(long)]
+        pdf: Option<PathBuf>,
+        /// The trust list JSON (`qrca keys trust-list`); default: from the config's keys.
+        #[arg(long)]
+        trust_list: Option<PathBuf>,
+        /// The revocation list JSON (`qrca keys revocations`).
+        #[arg(long)]
+        revocations: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Check as of this day (YYYY-MM-DD) instead of today.
+        #[arg(long)]
+        on: Option<jiff::civil::Date>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make the ward's signing key (mode 0600, never overwritten) and print its key id.
+    Generate {
+        /// The ward's code in the config, e.g. hoankiem.tranhungdao.
+        #[arg(long)]
+        ward: String,
+    },
+    /// Print the trust list JSON for checkpoints.
+    TrustList,
+    /// Print the revocation list JSON for checkpoints.
+    Revocations,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PermitCommand {
+    /// A sample permit signed with the ward's key, to check labels, printer and scanners.
+    Sample {
+        #[arg(long)]
+        ward: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// The validated config at `--config`, `$QRCA_CONFIG`, `/etc/qrca/qrca.toml` or
+/// `config/qrca.toml`. `allow_missing_keys` serves commands that do not sign (and
+/// `keys generate`, which makes the missing key).
+pub fn load_config(
+    config: Option<PathBuf>,
+    allow_missing_keys: bool,
+) -> anyhow::Result<crate::config::Config> {
+    use anyhow::Context;
+    let path = crate::config::resolve_path(config);
+    let options = crate::config::LoadOptions {
+        allow_missing_signing_keys: allow_missing_keys,
+    };
+    let loaded = crate::config::load_with(&path, options)
+        .with_context(|| format!("cannot use the config {}", path.display()))?;
+    Ok(loaded.config)
 }
 
 #[derive(Debug, Subcommand)]

@@ -237,7 +237,13 @@ impl RowReader<'_> {
     }
 }
 
-fn check_rows(grid: &Grid, header: &Header, kind: Kind, today: Date, held: HeldPermit<'_>) -> Roster {
+fn check_rows(
+    grid: &Grid,
+    header: &Header,
+    kind: Kind,
+    today: Date,
+    held: HeldPermit<'_>,
+) -> Roster {
     let required: Vec<RosterField> = header::columns(kind)
         .iter()
         .filter(|(_, r)| *r)
