@@ -889,6 +889,34 @@ fn a_person_holding_a_permit_of_another_case_is_a_roster_error() {
 }
 
 #[test]
+fn an_oversized_spreadsheet_is_one_roster_error_naming_the_limit() {
+    // A 21 MB "spreadsheet" (base64 in the mail: 28 MB): the roster reader refuses it
+    // before parsing, with one whole-file error; the mail itself is read fine.
+    let f = fixture();
+    let lookups = FakeLookups::with_cases(&["THD-T-0001"]);
+    let mut big = b"PK\x03\x04".to_vec();
+    big.resize(21_000_000, 0);
+    let mail = Eml::new(ORG, ACCOUNT, "Re: [QRCA THD-T-0001] Xác nhận")
+        .attach("../../etc/passwd.xlsx", XLSX, &big)
+        .mail();
+    let (_, case, event) = expect_event(classify(&f, &mail, ACCOUNT, &lookups));
+    assert_eq!(case.as_deref(), Some("THD-T-0001"));
+    let EventBody::Roster(sub) = event.body else {
+        panic!("{:?}", event.body)
+    };
+    // The path is gone from the name.
+    assert_eq!(sub.file_name, "passwd.xlsx");
+    assert!(sub.roster.rows.is_empty());
+    assert_eq!(sub.roster.errors.len(), 1, "{:?}", sub.roster.errors);
+    assert_eq!(sub.roster.errors[0].row, None);
+    assert!(
+        sub.roster.errors[0].message.contains("giới hạn là 20.0 MB"),
+        "{:?}",
+        sub.roster.errors
+    );
+}
+
+#[test]
 fn an_officer_s_spreadsheet_with_commands_is_a_reply() {
     let f = fixture();
     let lookups = FakeLookups::with_cases(&["THD-T-0001"]).token(TOKEN, "THD-T-0001");
