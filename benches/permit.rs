@@ -5,6 +5,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::civil::date;
+use qrca::permit::payload::{self, Claims};
 use qrca::permit::pdf::{Labels, Paper, PermitFace, Renderer, render_batch};
 use qrca::permit::qr;
 use qrca::workflow::Kind;
@@ -113,6 +114,51 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("single_pdf", |b| {
         b.iter(|| renderer.permit(black_box(&faces[0])))
+    });
+    // What the goal counts: the claims signed (Ed25519), the payload encoded, the QR
+    // drawn and the PDF written.
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let f = &faces[0];
+    let claims = Claims {
+        kid: payload::kid("THD", &key.verifying_key()),
+        id: f.id.clone(),
+        kind: f.kind,
+        name: f.name.clone(),
+        birth_year: f.birth_date.map(|d| d.year()),
+        masked_id: f.masked_id.clone(),
+        valid_from: f.valid_from,
+        valid_until: f.valid_until,
+        ward: "hoankiem.tranhungdao".into(),
+        organisation: f.organisation_or_address.clone(),
+        route: f.route.clone(),
+        vehicle: f.vehicle.clone(),
+        market: None,
+        days: None,
+    };
+    let signed = payload::sign(&claims, &key).unwrap_or_else(|e| panic!("{e}"));
+    let mut signed_face = f.clone();
+    signed_face.payload = signed.clone();
+    eprintln!(
+        "signed permit: {} B payload (QR version {}), {} B PDF",
+        signed.len(),
+        qr::modules(&signed)
+            .map(|m| m.version())
+            .unwrap_or_else(|e| panic!("{e}")),
+        renderer
+            .permit(&signed_face)
+            .map(|p| p.len())
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    g.bench_function("sign_payload", |b| {
+        b.iter(|| payload::sign(black_box(&claims), &key))
+    });
+    g.bench_function("signed_single_pdf", |b| {
+        b.iter(|| {
+            let mut face = f.clone();
+            face.payload =
+                payload::sign(black_box(&claims), &key).unwrap_or_else(|e| panic!("{e}"));
+            renderer.permit(&face)
+        })
     });
     g.bench_function("print_sheet_1000_one_core", |b| {
         b.iter(|| one_core.install(|| renderer.print_sheet(black_box(&faces))))
