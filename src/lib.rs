@@ -7,6 +7,7 @@
 //! - [`roster`]: spreadsheets and CSV into a checked `Roster` (SPEC §4).
 //! - [`store`]: sled. Cases, outbox, audit, seen-markers, tokens, serials, in one
 //!   transaction per inbound message.
+//! - [`daemon`]: taking one message in exactly once; the watchers and the outbox worker.
 //! - [`engine`]: one inbound event through the core into the store (the only place
 //!   that joins the clock, the RNG, the store and `step`).
 //! - [`keys`]: ward signing keys on disk.
@@ -16,6 +17,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod engine;
 pub mod inbound;

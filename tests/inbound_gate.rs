@@ -3,11 +3,13 @@
 //! flow from registration mail to issued permits through the real engine and store.
 
 use qrca::config::{self, Config, Ward};
-use qrca::engine::{self, Inbound, Processed};
+use qrca::daemon::intake::{Position, Taken, take_in};
+use qrca::engine::Processed;
 use qrca::inbound::commands::Parsed;
 use qrca::inbound::gate::{self, Classified, Lookups};
 use qrca::inbound::mail::{Attachment, Mail, Sniffed, parse_mail};
-use qrca::store::{SeenMarker, Store, outbox_message_id};
+use qrca::store::blobs::Blobs;
+use qrca::store::{Store, outbox_message_id};
 use qrca::workflow::*;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -1259,32 +1261,21 @@ struct Inbox<'a> {
 }
 
 impl Inbox<'_> {
+    /// Takes a raw mail in as the daemon does (`daemon::intake`), on the next UID.
     fn deliver(&mut self, raw: &[u8]) -> Processed {
         self.uid += 1;
-        let mail = parse_mail(raw, &self.config.mail.trusted_authserv_ids)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let at = Position {
+            account: ACCOUNT.into(),
+            uidvalidity: 1,
+            uid: self.uid,
+        };
+        let blobs = Blobs::new(&self.config.service.state_dir);
         let now = jiff::Timestamp::now();
-        let today = now
-            .to_zoned_datetime(self.config.service.timezone.clone())
-            .date();
-        let lookups = engine::StoreLookups::new(self.store);
-        let classified = gate::classify(&mail, ACCOUNT, self.config, &lookups, today);
-        lookups.finish().unwrap_or_else(|e| panic!("{e}"));
-        let Classified::Event { ward, case, event } = classified else {
-            panic!("dropped: {classified:?}")
-        };
-        let inbound = Inbound {
-            seen: SeenMarker {
-                account: ACCOUNT.into(),
-                uidvalidity: 1,
-                uid: self.uid,
-                message_id: event.message_id.clone(),
-            },
-            ward,
-            case,
-            event,
-        };
-        engine::process(self.store, self.config, &inbound, now).unwrap_or_else(|e| panic!("{e}"))
+        match take_in(self.store, &blobs, self.config, &at, raw, now) {
+            Ok(Taken::Processed(processed)) => processed,
+            Ok(Taken::Ignored(reason)) => panic!("ignored: {reason}"),
+            Err(e) => panic!("{e}"),
+        }
     }
 }
 
@@ -1347,6 +1338,11 @@ fn mails_through_the_gate_and_the_engine_issue_permits() {
     assert_eq!(case.batches[0].rows.len(), 3);
     assert_eq!(case.batches[0].documents.len(), 1);
     assert_eq!(case.batches[0].stage, BatchStage::Review);
+    // The document is kept for the review request that carries it to the officers.
+    let kept = Blobs::new(&f.config.service.state_dir)
+        .get(&case.batches[0].documents[0].blob)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(kept.as_deref(), Some(&b"%PDF-1.4 x"[..]));
 
     // 3. The officer approves, replying Gmail-style on the review token.
     let token = live_token(&case, OFFICER);

@@ -1,0 +1,139 @@
+//! One message read from a ward account, taken in exactly once.
+//!
+//! Owns the order that makes "nothing lost, nothing answered twice" true whatever the
+//! transport (IMAP, Maildir): the seen check, MIME parsing, the gate, keeping the
+//! files the case will refer to, and the engine's one commit. When `take_in` returns
+//! `Ok`, the outcome is durable and the caller may move the message to the processed
+//! folder; on `Err` the caller must leave it where it is and try again later. It must
+//! not talk to a server itself.
+
+use crate::config::Config;
+use crate::engine::{self, EngineError, Inbound, Processed, StoreLookups};
+use crate::inbound::gate::{self, Classified};
+use crate::inbound::mail::{Mail, parse_mail};
+use crate::store::blobs::{BlobError, Blobs};
+use crate::store::{SeenMarker, Store, StoreError};
+use crate::workflow::{DocumentRef, EventBody};
+use jiff::Timestamp;
+
+/// Where a message was read: the account and its server position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub account: String,
+    pub uidvalidity: u32,
+    pub uid: u32,
+}
+
+/// What became of a message.
+#[derive(Debug)]
+pub enum Taken {
+    /// Processed by the engine (applied, refused or seen before).
+    Processed(Processed),
+    /// No answer, for this reason (auto-reply, own mail, unreadable MIME, …); recorded.
+    Ignored(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error("the mail's file {key} named by the gate is not in the mail")]
+    MissingFile { key: String },
+}
+
+/// Takes in one raw message read at `at`. Safe to call again with the same message
+/// (after a crash, a rescan, the same mail on another account): it changes nothing then.
+pub fn take_in(
+    store: &Store,
+    blobs: &Blobs,
+    config: &Config,
+    at: &Position,
+    raw: &[u8],
+    now: Timestamp,
+) -> Result<Taken, IntakeError> {
+    let trusted = config
+        .account(&at.account)
+        .map(|(_, account)| account.mail.trusted_authserv_ids.clone())
+        .unwrap_or_default();
+    let parsed = parse_mail(raw, &trusted);
+    let seen = SeenMarker {
+        account: at.account.clone(),
+        uidvalidity: at.uidvalidity,
+        uid: at.uid,
+        message_id: parsed
+            .as_ref()
+            .ok()
+            .and_then(|m| m.message_id.clone())
+            .unwrap_or_default(),
+    };
+    if store.is_seen(&seen)? {
+        return Ok(Taken::Processed(Processed::AlreadySeen));
+    }
+    let mail = match parsed {
+        Ok(mail) => mail,
+        Err(e) => return ignore(store, &seen, format!("unreadable mail: {e}"), now),
+    };
+    let today = now
+        .to_zoned_datetime(config.service.timezone.clone())
+        .date();
+    let lookups = StoreLookups::new(store);
+    let classified = gate::classify(&mail, &at.account, config, &lookups, today);
+    lookups.finish()?;
+    match classified {
+        Classified::Drop { reason } => ignore(store, &seen, reason, now),
+        Classified::Event { ward, case, event } => {
+            keep_files(blobs, &mail, &event.body)?;
+            let inbound = Inbound {
+                seen,
+                ward,
+                case,
+                event,
+            };
+            Ok(Taken::Processed(engine::process(
+                store, config, &inbound, now,
+            )?))
+        }
+    }
+}
+
+fn ignore(
+    store: &Store,
+    seen: &SeenMarker,
+    reason: String,
+    now: Timestamp,
+) -> Result<Taken, IntakeError> {
+    tracing::info!(account = %seen.account, uid = seen.uid, %reason, "no answer");
+    Ok(match engine::ignore(store, seen, &reason, now)? {
+        Processed::AlreadySeen => Taken::Processed(Processed::AlreadySeen),
+        _ => Taken::Ignored(reason),
+    })
+}
+
+/// Keeps the bytes of every document the event refers to, before the commit that
+/// makes the case refer to them.
+fn keep_files(blobs: &Blobs, mail: &Mail, body: &EventBody) -> Result<(), IntakeError> {
+    let documents: &[DocumentRef] = match body {
+        EventBody::Roster(sub)
+        | EventBody::RegisterRoster {
+            submission: sub, ..
+        } => &sub.documents,
+        _ => &[],
+    };
+    for doc in documents {
+        let index = doc
+            .blob
+            .rsplit_once('#')
+            .and_then(|(_, i)| i.parse::<usize>().ok());
+        let Some(attachment) = index.and_then(|i| mail.attachments.get(i)) else {
+            return Err(IntakeError::MissingFile {
+                key: doc.blob.clone(),
+            });
+        };
+        blobs.put(&doc.blob, &attachment.bytes)?;
+    }
+    Ok(())
+}
