@@ -5,10 +5,9 @@
 //! phone number in full (they are masked to their last 4 digits), nor text from mail
 //! unsanitised (control characters could drive the admin's terminal).
 
-use super::CasesCommand;
+use super::{CasesCommand, clean, time};
 use crate::store::{CaseSummary, Store, mask_id_number};
 use crate::workflow::{AuditEntry, Batch, BatchStage, Case, Kind, RowState};
-use jiff::Timestamp;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -300,18 +299,6 @@ fn kind_name(kind: Kind) -> &'static str {
 
 /// UTC, to the minute: the database keeps instants, and an admin reading a log
 /// beside this output compares them more easily than local times across zones.
-fn time(at: Timestamp) -> String {
-    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-/// Text from mail and spreadsheets with control characters replaced, so that a
-/// crafted name cannot move the cursor or recolour the admin's terminal.
-fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod cases;
 pub mod check;
 pub mod keys;
+pub mod outbox;
 pub mod permit;
 pub mod roster;
 pub mod verify;
@@ -63,6 +64,13 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<CasesCommand>,
     },
+    /// The mails waiting to be sent, sent, and given up.
+    Outbox {
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: Option<OutboxCommand>,
+    },
     /// Ward signing keys, the trust list and the revocation list (SPEC §5).
     Keys {
         #[arg(long, global = true)]
@@ -104,6 +112,14 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// One line per mail: id, case, mail, status, attempts, last change, recipients.
+    List,
+    /// Put a dead or retrying mail back in line to be sent.
+    Retry { id: u64 },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Make the ward's signing key (mode 0600, never overwritten) and print its key id.
     Generate {
@@ -126,6 +142,19 @@ pub enum PermitCommand {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// Text from mail, spreadsheets and QR codes with control characters replaced, so
+/// that a crafted name cannot move the cursor or recolour the admin's terminal.
+pub(crate) fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// A time as the admin commands print it.
+pub(crate) fn time(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// The validated config at `--config`, `$QRCA_CONFIG`, `/etc/qrca/qrca.toml` or

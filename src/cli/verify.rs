@@ -6,7 +6,7 @@
 //! `NOT VALID: <why>`. Exit 0 valid, 1 not valid, 2 unusable input. The verdict itself
 //! is `permit::trust::check`'s, the same code any checker can port.
 
-use super::load_config;
+use super::{clean, load_config};
 use crate::permit::trust::{self, RevocationList, TrustList, Verdict};
 use crate::permit::{issue, pdf, scan};
 use std::io::Write;
@@ -152,11 +152,4 @@ fn print_verdict(out: &mut impl Write, verdict: &Verdict) -> std::io::Result<()>
         field(out, "key", &c.kid)?;
     }
     writeln!(out, "{verdict}")
-}
-
-/// Text from a QR code goes to a terminal: control characters become `?`.
-fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
 }

@@ -246,6 +246,7 @@ impl Store {
                 case,
                 effects,
                 *claimed_serial,
+                &update.seen.account,
                 now,
             )?)),
             Outcome::Refused {
@@ -286,6 +287,7 @@ impl Store {
         case: &Case,
         effects: &[Effect],
         claimed_serial: Option<u32>,
+        account: &str,
         now: Timestamp,
     ) -> Result<AppliedWrites, StoreError> {
         let code = IVec::from(case.code.as_bytes());
@@ -347,6 +349,7 @@ impl Store {
                         ward: case.ward.clone(),
                         case: case.code.clone(),
                         message_id: outbox_message_id(id, &case.code, &case.ward),
+                        account: account.to_owned(),
                         mail: mail.clone(),
                         status: OutboxStatus::Pending,
                         attempts: 0,

@@ -17,6 +17,7 @@ pub(crate) const PERMITS: &str = "permits";
 pub(crate) const REFUSALS: &str = "refusals";
 pub(crate) const REVISIONS: &str = "revisions";
 pub(crate) const HOLDERS: &str = "holders";
+pub(crate) const SENT: &str = "sent";
 
 /// The `meta` key holding the schema version (u32 big-endian).
 pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
@@ -56,6 +57,14 @@ pub(crate) fn holder_prefix(ward: &str, id_number: &str) -> Vec<u8> {
     key.push(0);
     key.extend_from_slice(id_number.as_bytes());
     key.push(0);
+    key
+}
+
+/// `<account>\0<YYYY-MM-DD>` → messages sent from that account that day (u32 BE).
+pub(crate) fn sent(account: &str, day: jiff::civil::Date) -> Vec<u8> {
+    let mut key = account.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(day.to_string().as_bytes());
     key
 }
 

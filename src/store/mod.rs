@@ -68,6 +68,8 @@ struct Trees {
     revisions: sled::Tree,
     /// Who holds which unrevoked permit of a ward (`keys::holder`).
     holders: sled::Tree,
+    /// Messages sent per account and day, for the daily quota (`keys::sent`).
+    sent: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -106,6 +108,7 @@ impl Store {
             refusals: open(keys::REFUSALS)?,
             revisions: open(keys::REVISIONS)?,
             holders: open(keys::HOLDERS)?,
+            sent: open(keys::SENT)?,
         };
         let storage = |source| StoreError::Storage {
             path: path.clone(),
@@ -185,6 +188,48 @@ impl Store {
     /// dead token can be told apart from one on a token that never existed).
     pub fn case_by_token(&self, token: &ReplyToken) -> Result<Option<String>, StoreError> {
         self.get_text(&self.trees.tokens, keys::TOKENS, token.0.as_bytes())
+    }
+
+    /// The outbox entries to send now: pending, retrying and due, or caught in
+    /// `Sending` by a crash (sent again with the same Message-ID), oldest first.
+    pub fn due_outbox(&self, now: Timestamp) -> Result<Vec<OutboxEntry>, StoreError> {
+        Ok(self
+            .outbox()?
+            .into_iter()
+            .filter(|e| match &e.status {
+                OutboxStatus::Pending | OutboxStatus::Sending => true,
+                OutboxStatus::RetryAt { at, .. } => *at <= now,
+                OutboxStatus::Sent { .. } | OutboxStatus::Dead { .. } => false,
+            })
+            .collect())
+    }
+
+    /// How many messages `account` has sent on `day`.
+    pub fn sent_on(&self, account: &str, day: jiff::civil::Date) -> Result<u32, StoreError> {
+        let value = self
+            .trees
+            .sent
+            .get(keys::sent(account, day))
+            .map_err(|e| self.storage(e))?;
+        Ok(value.and_then(|v| keys::decode_u32(&v)).unwrap_or(0))
+    }
+
+    /// Counts `n` more messages sent from `account` on `day`; returns the new total.
+    pub fn note_sent(
+        &self,
+        account: &str,
+        day: jiff::civil::Date,
+        n: u32,
+    ) -> Result<u32, StoreError> {
+        let total = self
+            .trees
+            .sent
+            .update_and_fetch(keys::sent(account, day), |old| {
+                let before = old.and_then(keys::decode_u32).unwrap_or(0);
+                Some(before.saturating_add(n).to_be_bytes().to_vec())
+            })
+            .map_err(|e| self.storage(e))?;
+        Ok(total.and_then(|v| keys::decode_u32(&v)).unwrap_or(0))
     }
 
     /// Whether a case with this code exists (without reading it).

@@ -103,6 +103,10 @@ pub struct OutboxEntry {
     pub case: String,
     /// Fixed when the entry is created: `<{id}.{case code lower-case}@{ward code}.qrca>`.
     pub message_id: String,
+    /// The ward account the message that queued this mail arrived on: the thread's
+    /// account, which sends it unless its daily quota is spent (SPEC §1).
+    #[serde(default)]
+    pub account: String,
     pub mail: OutMail,
     pub status: OutboxStatus,
     pub attempts: u32,

@@ -1,0 +1,87 @@
+//! `qrca outbox [list | retry ID]`: the mails waiting, sent and given up (SPEC §6).
+//!
+//! Owns the admin's view of the outbox and the one change an admin may make: putting a
+//! dead or retrying mail back in line. It only reads and updates the store.
+
+use super::{OutboxCommand, clean, load_config, time};
+use crate::store::{OutboxEntry, OutboxStatus, Store};
+use std::io::Write;
+use std::path::PathBuf;
+
+pub fn run(config: Option<PathBuf>, command: Option<OutboxCommand>) -> anyhow::Result<u8> {
+    let config = load_config(config, true)?;
+    let store = Store::open(&config.service.state_dir)?;
+    let mut out = std::io::stdout().lock();
+    match command.unwrap_or(OutboxCommand::List) {
+        OutboxCommand::List => {
+            list(&store.outbox()?, &mut out)?;
+            Ok(0)
+        }
+        OutboxCommand::Retry { id } => {
+            let Some(entry) = store.outbox_entry(id)? else {
+                eprintln!("qrca: there is no outbox entry {id}.");
+                return Ok(1);
+            };
+            match entry.status {
+                OutboxStatus::Dead { .. } | OutboxStatus::RetryAt { .. } => {
+                    store.update_outbox(id, jiff::Timestamp::now(), |e| {
+                        e.status = OutboxStatus::Pending;
+                        e.attempts = 0;
+                    })?;
+                    writeln!(out, "outbox entry {id} is waiting to be sent again")?;
+                    Ok(0)
+                }
+                other => {
+                    eprintln!(
+                        "qrca: outbox entry {id} is {}, not dead or retrying; nothing to do.",
+                        status(&other)
+                    );
+                    Ok(1)
+                }
+            }
+        }
+    }
+}
+
+/// One line per entry: id, case, template, recipients, status, attempts, last change.
+pub fn list(entries: &[OutboxEntry], out: &mut impl Write) -> std::io::Result<()> {
+    if entries.is_empty() {
+        return writeln!(out, "the outbox is empty");
+    }
+    writeln!(
+        out,
+        "{:>6}  {:<12}  {:<18}  {:<9}  {:>3}  {:<20}  TO",
+        "ID", "CASE", "MAIL", "STATUS", "TRY", "LAST CHANGE"
+    )?;
+    for e in entries {
+        writeln!(
+            out,
+            "{:>6}  {:<12}  {:<18}  {:<9}  {:>3}  {:<20}  {}",
+            e.id,
+            clean(&e.case),
+            e.mail.template.name(),
+            status(&e.status),
+            e.attempts,
+            time(e.updated_at),
+            clean(&e.mail.to.join(", ")),
+        )?;
+        match &e.status {
+            OutboxStatus::Dead { reason } => writeln!(out, "        dead: {}", clean(reason))?,
+            OutboxStatus::RetryAt { at, last_error } => {
+                writeln!(out, "        retry at {}: {}", time(*at), clean(last_error))?
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn status(s: &OutboxStatus) -> &'static str {
+    match s {
+        OutboxStatus::Pending => "pending",
+        OutboxStatus::Sending => "sending",
+        OutboxStatus::Sent { .. } => "sent",
+        OutboxStatus::RetryAt { .. } => "retrying",
+        OutboxStatus::Dead { .. } => "dead",
+    }
+}

@@ -1,0 +1,77 @@
+//! `qrca outbox list|retry` on the database `qrca demo` leaves: every queued mail is
+//! listed; only a dead or retrying mail can be put back in line.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use qrca::store::{OutboxStatus, Store};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn qrca(args: &[&str], config: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_outbox_lists_and_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("demo");
+    let demo = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["demo", "--out"])
+        .arg(&world)
+        .output()
+        .unwrap();
+    assert_eq!(demo.status.code(), Some(0), "{}", text(&demo.stderr));
+    let config = world.join("qrca.toml");
+
+    let out = qrca(&["outbox", "list"], &config);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    assert!(listing.starts_with("    ID  CASE"), "{listing}");
+    assert!(listing.contains("review_request"), "{listing}");
+    assert!(listing.contains("pending"), "{listing}");
+
+    let state = world.join("state");
+    let first = Store::open(&state).unwrap().outbox().unwrap()[0].id;
+
+    // A pending mail is already in line.
+    let out = qrca(&["outbox", "retry", &first.to_string()], &config);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("pending"));
+
+    // A dead one goes back in line.
+    let id = {
+        let store = Store::open(&state).unwrap();
+        let id = first;
+        store
+            .update_outbox(id, jiff::Timestamp::now(), |e| {
+                e.status = OutboxStatus::Dead {
+                    reason: "550 no such user".into(),
+                };
+                e.attempts = 3;
+            })
+            .unwrap();
+        id
+    };
+    let out = qrca(&["outbox", "list"], &config);
+    assert!(text(&out.stdout).contains("dead: 550 no such user"));
+    let out = qrca(&["outbox", "retry", &id.to_string()], &config);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let store = Store::open(&state).unwrap();
+    let entry = store.outbox_entry(id).unwrap().unwrap();
+    assert_eq!(entry.status, OutboxStatus::Pending);
+    assert_eq!(entry.attempts, 0);
+    drop(store);
+
+    let out = qrca(&["outbox", "retry", "999999"], &config);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no outbox entry 999999"));
+}
