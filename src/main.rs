@@ -41,8 +41,9 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<u8> {
     use qrca::cli::{self, AccountsCommand, KeysCommand, PermitCommand};
     match command {
+        Command::Run { config } => qrca::daemon::run::run(config),
         Command::Demo { out } => qrca::demo::run(out),
-        Command::Check { config } => cli::check::run(config),
+        Command::Check { config, connect } => cli::check::run(config, connect),
         Command::Accounts {
             command: AccountsCommand::Suggest { district, ward },
         } => cli::accounts::suggest(&district, &ward),

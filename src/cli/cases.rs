@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn times_are_utc_to_the_minute() {
-        let at: Timestamp = "2021-09-07T08:30:59+07:00".parse().unwrap();
+        let at: jiff::Timestamp = "2021-09-07T08:30:59+07:00".parse().unwrap();
         assert_eq!(time(at), "2021-09-07 01:30 UTC");
     }
 }

@@ -4,14 +4,16 @@
 //! `error: file:line:col: …`, every warning as `warning: …`, one summary line on
 //! stdout when the config is valid. It must not validate anything itself; that is
 //! `config::load`'s job, shared with the daemon, so `check` and `run` always agree.
-//! (`--connect`, logging in to every account, belongs with the transports.)
+//! With `--connect` it also logs in to every account's IMAP and SMTP server and
+//! prints one line each: ok, or what failed in the server's own words.
 
 use crate::config::{self, ConfigError};
 use std::io::Write;
 use std::path::PathBuf;
 
-/// Exit codes: 0 valid (warnings allowed), 1 invalid, 2 unreadable.
-pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
+/// Exit codes: 0 valid (warnings allowed) and, with `connect`, every login ok;
+/// 1 invalid or a login failed; 2 unreadable.
+pub fn run(config: Option<PathBuf>, connect: bool) -> anyhow::Result<u8> {
     let path = config::resolve_path(config);
     // Writes to stderr are best effort: a closed stderr must not turn a verdict
     // into a panic, and the exit code still tells the story.
@@ -30,6 +32,9 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
                 count(wards, "ward", "wards"),
                 count(accounts, "account", "accounts"),
             )?;
+            if connect {
+                return connect_all(&loaded.config);
+            }
             Ok(0)
         }
         Err(e @ ConfigError::Unreadable { .. }) => {
@@ -49,6 +54,79 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
             Ok(1)
         }
     }
+}
+
+/// Logs in to every account's IMAP and SMTP server, a few at a time; one line each.
+fn connect_all(config: &config::Config) -> anyhow::Result<u8> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let accounts: Vec<config::Account> = config
+        .wards
+        .iter()
+        .flat_map(|w| w.accounts.iter().cloned())
+        .collect();
+    let results = runtime.block_on(async {
+        let mut checks = tokio::task::JoinSet::new();
+        for (i, account) in accounts.into_iter().enumerate() {
+            checks.spawn(async move { (i, check_account(&account).await) });
+        }
+        let mut results = Vec::new();
+        while let Some(done) = checks.join_next().await {
+            if let Ok(result) = done {
+                results.push(result);
+            }
+        }
+        results.sort_by_key(|(i, _)| *i);
+        results
+    });
+    let mut out = std::io::stdout().lock();
+    let mut failed = 0;
+    for (_, lines) in results {
+        for (ok, line) in lines {
+            failed += usize::from(!ok);
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// `(ok, line)` for the account's IMAP login and its SMTP login.
+async fn check_account(account: &config::Account) -> Vec<(bool, String)> {
+    use crate::transport::{self, imap};
+    let imap_line = match transport::account_secret(account).await {
+        Err(e) => (false, format!("{} IMAP: {e}", account.address)),
+        Ok(secret) => match imap::connect(account, &secret).await {
+            Ok(mut session) => match session.select_inbox().await {
+                Ok(mailbox) => {
+                    let _ = session.logout().await;
+                    (
+                        true,
+                        format!(
+                            "{} IMAP {}:{}: ok ({} messages in INBOX)",
+                            account.address,
+                            account.mail.imap.host,
+                            account.mail.imap.port,
+                            mailbox.exists
+                        ),
+                    )
+                }
+                Err(e) => (false, e.to_string()),
+            },
+            Err(e) => (false, e.to_string()),
+        },
+    };
+    let smtp_line = match crate::daemon::smtp::check(account).await {
+        Ok(()) => (
+            true,
+            format!(
+                "{} SMTP {}:{}: ok",
+                account.address, account.mail.smtp.host, account.mail.smtp.port
+            ),
+        ),
+        Err(e) => (false, format!("{} {e}", account.address)),
+    };
+    vec![imap_line, smtp_line]
 }
 
 fn count(n: usize, one: &str, many: &str) -> String {

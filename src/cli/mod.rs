@@ -28,6 +28,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The daemon: watch every ward account, answer, issue permits (SIGHUP reloads,
+    /// SIGTERM stops).
+    Run {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Play all three flows on a local world with generated sample data, no network.
     Demo {
         /// Where to leave the database and outputs (default: a new temporary directory).
@@ -38,6 +44,9 @@ pub enum Command {
     Check {
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Also log in to every account's IMAP and SMTP server and report each.
+        #[arg(long)]
+        connect: bool,
     },
     /// Account names for a ward.
     Accounts {

@@ -100,6 +100,27 @@ pub fn take_in(
     }
 }
 
+/// A message over the account's `max_message_bytes`: not fetched, recorded as seen
+/// with the reason (by its server position only: its Message-ID was not read).
+pub fn too_large(
+    store: &Store,
+    at: &Position,
+    size: u32,
+    now: Timestamp,
+) -> Result<Taken, IntakeError> {
+    let seen = SeenMarker {
+        account: at.account.clone(),
+        uidvalidity: at.uidvalidity,
+        uid: at.uid,
+        message_id: String::new(),
+    };
+    let reason = format!(
+        "the mail is {:.1} MB, over the account's max_message_bytes; not read",
+        f64::from(size) / 1e6
+    );
+    ignore(store, &seen, reason, now)
+}
+
 fn ignore(
     store: &Store,
     seen: &SeenMarker,

@@ -1,7 +1,63 @@
-//! The daemon's moving parts (issue 6): taking one message in, and, around it, the
-//! watchers of the ward accounts and the outbox worker.
+//! The daemon (issue 6): `qrca run` watches every ward account, takes each message in
+//! exactly once, and drains the outbox.
 //!
 //! - [`intake`]: one raw message read from an account → parsed, classified, its files
 //!   kept, processed by the engine: durable before the caller may move it on the server.
+//! - [`watch`]: one IMAP watcher per account (read INBOX, take in, move; IDLE; reconnect).
+//! - [`outbox`]: the worker that renders and submits committed mails, with retries,
+//!   quotas and dead letters.
+//! - [`smtp`]: submission with lettre.
+//! - [`run`]: the runtime, signals (SIGTERM stops, SIGHUP reloads), systemd notification.
+//!
+//! What every part reads is one [`Generation`]: config, templates, keys and renderer,
+//! swapped whole on SIGHUP, so no task ever sees half of a reload.
 
 pub mod intake;
+pub mod outbox;
+pub mod run;
+pub mod smtp;
+pub mod watch;
+
+use crate::config::Config;
+use crate::outbound::Templates;
+use crate::permit::issue::{self, Signer};
+use crate::permit::pdf::Renderer;
+use crate::store::Store;
+use crate::store::blobs::Blobs;
+use std::collections::HashMap;
+
+/// One consistent view of what the daemon was configured with.
+pub struct Generation {
+    pub config: Config,
+    pub store: Store,
+    pub blobs: Blobs,
+    pub templates: Templates,
+    pub permits: Renderer,
+    /// Ward code → the ward's signer (its current key).
+    pub signers: HashMap<String, Signer>,
+}
+
+impl Generation {
+    /// Everything a config asks for, checked: templates compiled and test-rendered,
+    /// every ward's key readable and private, the permit renderer built.
+    pub fn load(config: Config, store: Store) -> anyhow::Result<Generation> {
+        use anyhow::Context;
+        let templates = Templates::load(config.service.templates_dir.as_deref())
+            .context("the mail templates")?;
+        let permits = issue::renderer(&config).context("the permit labels")?;
+        let mut signers = HashMap::new();
+        for ward in &config.wards {
+            let signer = Signer::load(ward)
+                .with_context(|| format!("the signing key of ward {}", ward.code()))?;
+            signers.insert(ward.code().to_owned(), signer);
+        }
+        Ok(Generation {
+            blobs: Blobs::new(&config.service.state_dir),
+            config,
+            store,
+            templates,
+            permits,
+            signers,
+        })
+    }
+}

@@ -1,0 +1,271 @@
+//! The outbox worker: every committed mail is rendered and submitted until the server
+//! accepts it (SPEC §8).
+//!
+//! Owns the life of an outbox entry after the commit: which account sends it (the
+//! thread's account, else another of the ward with daily quota left), `Sending` before
+//! the first byte goes out (so a crash resends it, with the same Message-ID), retries
+//! with capped exponential backoff and jitter on transient failures, `Dead` with the
+//! reason on permanent ones, and the per-account daily count. Rendering runs on a
+//! blocking thread. It must not decide anything about a case.
+
+use super::Generation;
+use super::smtp::SendError;
+use crate::config::Account;
+use crate::outbound::{self, RenderCtx};
+use crate::store::blobs::Blobs;
+use crate::store::{OutboxEntry, OutboxStatus, Store, StoreError};
+use jiff::{SignedDuration, Timestamp};
+use std::future::Future;
+use std::sync::Arc;
+
+impl outbound::Blobs for Blobs {
+    fn blob(&self, key: &str) -> Option<Vec<u8>> {
+        self.get(key).unwrap_or_else(|e| {
+            tracing::error!("{e}");
+            None
+        })
+    }
+}
+
+/// Hands a rendered message to a server (SMTP) or a mailbox (Maildir).
+pub trait Submit: Send + Sync + 'static {
+    fn submit(
+        &self,
+        account: &Account,
+        recipients: &[String],
+        message: &[u8],
+    ) -> impl Future<Output = Result<(), SendError>> + Send;
+}
+
+/// Submission over SMTP with the account's own server and login.
+pub struct Smtp;
+
+impl Submit for Smtp {
+    fn submit(
+        &self,
+        account: &Account,
+        recipients: &[String],
+        message: &[u8],
+    ) -> impl Future<Output = Result<(), SendError>> + Send {
+        super::smtp::submit(account, recipients, message)
+    }
+}
+
+/// What one pass did with each entry it looked at.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pass {
+    pub sent: Vec<u64>,
+    pub retrying: Vec<u64>,
+    pub dead: Vec<u64>,
+    /// Every account of the ward has used its daily quota: waits for tomorrow.
+    pub over_quota: Vec<u64>,
+}
+
+/// After this many failed attempts a transient failure is given up (about a day).
+const MAX_ATTEMPTS: u32 = 30;
+/// The first retry waits this long; each next one twice as long, up to `MAX_BACKOFF`.
+const FIRST_BACKOFF: i64 = 30;
+const MAX_BACKOFF: i64 = 3600;
+
+/// Sends every entry due at `now`, oldest first.
+pub async fn send_due(
+    shared: &Arc<Generation>,
+    submit: &impl Submit,
+    now: Timestamp,
+) -> Result<Pass, StoreError> {
+    let mut pass = Pass::default();
+    for entry in shared.store.due_outbox(now)? {
+        let id = entry.id;
+        match send_one(shared, submit, entry, now).await? {
+            Outcome::Sent => pass.sent.push(id),
+            Outcome::Retry => pass.retrying.push(id),
+            Outcome::Dead => pass.dead.push(id),
+            Outcome::OverQuota => pass.over_quota.push(id),
+        }
+    }
+    Ok(pass)
+}
+
+enum Outcome {
+    Sent,
+    Retry,
+    Dead,
+    OverQuota,
+}
+
+async fn send_one(
+    shared: &Arc<Generation>,
+    submit: &impl Submit,
+    entry: OutboxEntry,
+    now: Timestamp,
+) -> Result<Outcome, StoreError> {
+    let store = &shared.store;
+    let config = &shared.config;
+    let day = now
+        .to_zoned_datetime(config.service.timezone.clone())
+        .date();
+    let Some(ward) = config.ward(&entry.ward) else {
+        return dead(
+            store,
+            &entry,
+            now,
+            format!("ward {} is no longer in the config", entry.ward),
+        );
+    };
+    let Some(case) = store.case(&entry.case)? else {
+        return dead(
+            store,
+            &entry,
+            now,
+            format!("case {} is not in the database", entry.case),
+        );
+    };
+    let Some(account) = choose_account(store, ward.accounts.as_slice(), &entry.account, day)?
+    else {
+        tracing::warn!(entry = entry.id, ward = %entry.ward, "every account of the ward has used its daily quota");
+        return Ok(Outcome::OverQuota);
+    };
+    store.update_outbox(entry.id, now, |e| e.status = OutboxStatus::Sending)?;
+
+    let rendered = {
+        let shared = Arc::clone(shared);
+        let entry = entry.clone();
+        let from = account.address.clone();
+        tokio::task::spawn_blocking(move || {
+            let ctx = RenderCtx {
+                config: &shared.config,
+                templates: &shared.templates,
+                permits: &shared.permits,
+                signer: shared.signers.get(&entry.ward),
+                blobs: &shared.blobs,
+            };
+            outbound::render(&entry, &case, &from, &ctx).map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("rendering stopped: {e}")))
+    };
+    let parts = match rendered {
+        Ok(parts) => parts,
+        Err(reason) => {
+            return dead(
+                store,
+                &entry,
+                now,
+                format!("cannot render the mail: {reason}"),
+            );
+        }
+    };
+    for part in &parts {
+        if let Err(e) = submit
+            .submit(account, &part.recipients, &part.message)
+            .await
+        {
+            return failed(store, &entry, now, e);
+        }
+    }
+    store.note_sent(
+        &account.address,
+        day,
+        u32::try_from(parts.len()).unwrap_or(u32::MAX),
+    )?;
+    store.update_outbox(entry.id, now, |e| {
+        e.status = OutboxStatus::Sent { at: now };
+        e.attempts += 1;
+    })?;
+    tracing::info!(entry = entry.id, case = %entry.case, from = %account.address, parts = parts.len(), "sent");
+    Ok(Outcome::Sent)
+}
+
+/// The thread's account when it has quota left today, else the first of the ward's
+/// accounts that has.
+fn choose_account<'a>(
+    store: &Store,
+    accounts: &'a [Account],
+    preferred: &str,
+    day: jiff::civil::Date,
+) -> Result<Option<&'a Account>, StoreError> {
+    let ordered = accounts
+        .iter()
+        .filter(|a| a.address == preferred)
+        .chain(accounts.iter().filter(|a| a.address != preferred));
+    for account in ordered {
+        if store.sent_on(&account.address, day)? < account.mail.daily_send_limit {
+            return Ok(Some(account));
+        }
+    }
+    Ok(None)
+}
+
+fn dead(
+    store: &Store,
+    entry: &OutboxEntry,
+    now: Timestamp,
+    reason: String,
+) -> Result<Outcome, StoreError> {
+    tracing::error!(entry = entry.id, case = %entry.case, %reason, "outbox entry is dead");
+    store.update_outbox(entry.id, now, |e| {
+        e.status = OutboxStatus::Dead {
+            reason: reason.clone(),
+        };
+    })?;
+    Ok(Outcome::Dead)
+}
+
+fn failed(
+    store: &Store,
+    entry: &OutboxEntry,
+    now: Timestamp,
+    error: SendError,
+) -> Result<Outcome, StoreError> {
+    if error.permanent || entry.attempts + 1 >= MAX_ATTEMPTS {
+        return dead(store, entry, now, error.message);
+    }
+    let at = now
+        .checked_add(SignedDuration::from_secs(backoff_secs(
+            entry.attempts,
+            jitter(entry),
+        )))
+        .unwrap_or(now);
+    tracing::warn!(entry = entry.id, error = %error.message, retry_at = %at, "send failed; will retry");
+    store.update_outbox(entry.id, now, |e| {
+        e.attempts += 1;
+        e.status = OutboxStatus::RetryAt {
+            at,
+            last_error: error.message.clone(),
+        };
+    })?;
+    Ok(Outcome::Retry)
+}
+
+/// Seconds before attempt `attempts + 1`: 30 s doubling to at most an hour, less up to
+/// a quarter at random so that many mails failing together do not retry together.
+fn backoff_secs(attempts: u32, jitter: f64) -> i64 {
+    let full = FIRST_BACKOFF
+        .saturating_mul(1i64 << attempts.min(20))
+        .min(MAX_BACKOFF);
+    full - (full as f64 * 0.25 * jitter.clamp(0.0, 1.0)) as i64
+}
+
+/// A fraction in [0, 1) from the entry (its id and attempt): spread, yet reproducible.
+fn jitter(entry: &OutboxEntry) -> f64 {
+    let mut x = entry.id ^ (u64::from(entry.attempts) << 32) ^ 0x9e37_79b9_7f4a_7c15;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour_less_jitter() {
+        assert_eq!(backoff_secs(0, 0.0), 30);
+        assert_eq!(backoff_secs(1, 0.0), 60);
+        assert_eq!(backoff_secs(5, 0.0), 960);
+        assert_eq!(backoff_secs(7, 0.0), 3600);
+        assert_eq!(backoff_secs(40, 0.0), 3600);
+        assert_eq!(backoff_secs(7, 1.0), 2700);
+    }
+}

@@ -1,0 +1,173 @@
+//! One watcher per ward account: INBOX read over IMAP, each message taken in, then
+//! moved to the processed folder; IDLE between; reconnect with backoff (SPEC §8).
+//!
+//! Owns the order "commit, then move" on the server side: a message is moved only
+//! after `intake::take_in` returned (its effects durable). A crash between the two
+//! leaves it in INBOX, and the next pass finds it seen and only moves it. It must not
+//! decide anything about a mail: intake and the engine do.
+
+use super::Generation;
+use super::intake::{self, Position, Taken};
+use crate::config::Account;
+use crate::transport::imap::{self, IdleOutcome, ImapSession, MAX_IDLE};
+use crate::transport::{self, TransportError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// The longest wait between two attempts to reconnect.
+const MAX_RECONNECT: Duration = Duration::from_secs(300);
+
+/// Watches `account` until `stop` turns true. Never returns an error: every failure
+/// is logged and retried with capped exponential backoff and jitter.
+pub async fn run(
+    address: String,
+    generation: watch::Receiver<Arc<Generation>>,
+    mut stop: watch::Receiver<bool>,
+    sent_something: Arc<Notify>,
+) {
+    let mut failures: u32 = 0;
+    while !*stop.borrow() {
+        let shared = generation.borrow().clone();
+        let Some((_, account)) = shared.config.account(&address) else {
+            tracing::warn!(account = %address, "the account is no longer in the config; its watcher stops");
+            return;
+        };
+        let account = account.clone();
+        match session(
+            &account,
+            &generation,
+            &mut stop,
+            &sent_something,
+            &mut failures,
+        )
+        .await
+        {
+            Ok(()) => return,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let wait = backoff(failures, &address);
+                tracing::warn!(account = %address, error = %e, retry_in_s = wait.as_secs(), "IMAP session ended");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+}
+
+/// One connection: log in, then take in every message of INBOX and IDLE, until the
+/// connection fails (`Err`) or `stop` (`Ok`).
+async fn session(
+    account: &Account,
+    generation: &watch::Receiver<Arc<Generation>>,
+    stop: &mut watch::Receiver<bool>,
+    sent_something: &Notify,
+    failures: &mut u32,
+) -> Result<(), TransportError> {
+    let secret = transport::account_secret(account).await?;
+    let mut imap = imap::connect(account, &secret).await?;
+    drop(secret);
+    let mailbox = imap.select_inbox().await?;
+    tracing::info!(account = %account.address, uidvalidity = mailbox.uidvalidity, messages = mailbox.exists, "watching INBOX");
+    *failures = 0;
+    loop {
+        for uid in imap.unseen_uids(0).await? {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let shared = generation.borrow().clone();
+            take_one(&mut imap, account, &shared, mailbox.uidvalidity, uid).await?;
+            sent_something.notify_one();
+        }
+        let stopped = {
+            let mut stop = stop.clone();
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }
+        };
+        match imap.idle_until(MAX_IDLE, stopped).await? {
+            IdleOutcome::Stopped => {
+                let _ = imap.logout().await;
+                return Ok(());
+            }
+            IdleOutcome::NewData | IdleOutcome::Timeout => {}
+        }
+    }
+}
+
+/// Fetches, takes in and moves one message. A failure of intake (the store) leaves
+/// the message in INBOX for the next pass; a failure of the server ends the session.
+async fn take_one(
+    imap: &mut ImapSession,
+    account: &Account,
+    shared: &Arc<Generation>,
+    uidvalidity: u32,
+    uid: u32,
+) -> Result<(), TransportError> {
+    let Some(fetched) = imap.fetch(uid, account.mail.max_message_bytes).await? else {
+        return Ok(());
+    };
+    let at = Position {
+        account: account.address.clone(),
+        uidvalidity,
+        uid,
+    };
+    let taken = {
+        let shared = Arc::clone(shared);
+        let now = jiff::Timestamp::now();
+        let size = fetched.size;
+        let bytes = fetched.bytes;
+        tokio::task::spawn_blocking(move || match bytes {
+            Some(raw) => {
+                intake::take_in(&shared.store, &shared.blobs, &shared.config, &at, &raw, now)
+            }
+            None => intake::too_large(&shared.store, &at, size, now),
+        })
+        .await
+    };
+    match taken {
+        Ok(Ok(taken)) => {
+            if let Taken::Ignored(reason) = &taken {
+                tracing::info!(account = %account.address, uid, %reason, "ignored");
+            }
+            imap.move_to(uid, &account.mail.processed_folder).await
+        }
+        Ok(Err(e)) => {
+            tracing::error!(account = %account.address, uid, error = %e, "cannot take the message in; it stays in INBOX");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(account = %account.address, uid, error = %e, "taking the message in stopped");
+            Ok(())
+        }
+    }
+}
+
+/// 1 s doubling to 5 min, less up to a quarter (from the address and count, so that
+/// the 300 watchers of a city do not reconnect in step after a network outage).
+fn backoff(failures: u32, address: &str) -> Duration {
+    let full = Duration::from_secs(1u64 << failures.min(10).saturating_sub(1)).min(MAX_RECONNECT);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in address.bytes().chain(failures.to_be_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let quarter = full.as_millis() as u64 / 4;
+    full - Duration::from_millis(if quarter == 0 { 0 } else { h % quarter })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnects_back_off_to_five_minutes() {
+        assert!(backoff(1, "a@b") <= Duration::from_secs(1));
+        assert!(backoff(4, "a@b") <= Duration::from_secs(8));
+        assert!(backoff(4, "a@b") >= Duration::from_secs(6));
+        assert!(backoff(30, "a@b") <= MAX_RECONNECT);
+        assert!(backoff(30, "a@b") >= MAX_RECONNECT * 3 / 4);
+        assert_ne!(backoff(30, "a@b"), backoff(30, "c@d"));
+    }
+}
