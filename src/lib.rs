@@ -11,7 +11,10 @@
 //! - [`engine`]: one inbound event through the core into the store (the only place
 //!   that joins the clock, the RNG, the store and `step`).
 //! - [`keys`]: ward signing keys on disk.
+//! - [`transport`]: mail servers: TLS, IMAP (login, XOAUTH2, fetch, move, IDLE).
 //! - [`permit`]: the signed QR payload, trust lists, and the permit PDFs (SPEC §5).
+//! - [`outbound`]: outbox entries rendered into the RFC 5322 messages sent (templates,
+//!   attachments, splitting).
 //! - [`demo`]: `qrca demo`, all three flows through the real core and store.
 //! - [`cli`]: the command line; `main.rs` only parses and dispatches.
 
@@ -22,7 +25,9 @@ pub mod demo;
 pub mod engine;
 pub mod inbound;
 pub mod keys;
+pub mod outbound;
 pub mod permit;
 pub mod roster;
 pub mod store;
+pub mod transport;
 pub mod workflow;
