@@ -13,6 +13,7 @@
 //! swapped whole on SIGHUP, so no task ever sees half of a reload.
 
 pub mod intake;
+pub mod maildir;
 pub mod outbox;
 pub mod run;
 pub mod smtp;
