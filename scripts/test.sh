@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 
 # System packages the tests use: poppler-utils (pdftoppm, pdftotext, pdffonts) and
 # zbar-tools (zbarimg) check the permit PDFs and their QR codes as a viewer and a
-# scanner would. The loopback mail servers join this list with the daemon.
-PACKAGES=(poppler-utils zbar-tools)
+# scanner would; Dovecot and Postfix are the loopback mail servers of the end-to-end
+# tests (scripts/mail-servers.sh runs private instances; the system's are not used).
+PACKAGES=(poppler-utils zbar-tools dovecot-imapd dovecot-lmtpd postfix openssl)
 
 install_missing() {
     local missing=()
@@ -22,6 +23,8 @@ install_missing() {
     echo "scripts/test.sh: installing ${missing[*]}" >&2
     local sudo=()
     [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+    # Postfix must not ask how to deliver mail, nor become an internet mail server.
+    echo "postfix postfix/main_mailer_type select No configuration" | "${sudo[@]}" debconf-set-selections
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 }

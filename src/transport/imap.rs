@@ -29,12 +29,18 @@ use tokio_rustls::rustls;
 /// Runs one async-imap call on the open session, bounded by a timeout; closes the
 /// session when the call leaves the connection unusable.
 macro_rules! run {
-    ($imap:expr, $doing:expr, $limit:expr, |$s:ident| $body:expr) => {{
+    ($imap:expr, $doing:expr, $limit:expr, |$s:ident| $body:block) => {
+        run!(@future $imap, $doing, $limit, |$s| async $body)
+    };
+    ($imap:expr, $doing:expr, $limit:expr, |$s:ident| $body:expr) => {
+        run!(@future $imap, $doing, $limit, |$s| async { $body })
+    };
+    (@future $imap:expr, $doing:expr, $limit:expr, |$s:ident| $future:expr) => {{
         let limit: Duration = $limit;
         match $imap.session.as_mut() {
             None => Err($imap.closed($doing)),
             Some($s) => {
-                let result = tokio::time::timeout(limit, async { $body }).await;
+                let result = tokio::time::timeout(limit, $future).await;
                 $imap.settle($doing, limit, result)
             }
         }
@@ -165,10 +171,14 @@ pub async fn connect_with(
         mv: caps.has_str("MOVE"),
         uidplus: caps.has_str("UIDPLUS"),
     };
-    tracing::debug!(account = %imap.peer.account, host = %imap.peer.host, caps = ?imap.caps, "Logged in to IMAP.");
+    tracing::debug!(
+        account = %imap.peer.account,
+        host = %imap.peer.host,
+        caps = ?imap.caps,
+        "Logged in to IMAP."
+    );
     Ok(imap)
 }
-
 
 /// TCP, TLS (implicit or after STARTTLS), and the greeting.
 async fn open(
@@ -214,10 +224,14 @@ async fn greeted(
         Response::Data {
             status: Status::Bye,
             outcome,
-        } => Err(TransportError::Refused {
+        } => Err(TransportError::ConnectionLost {
+            // "Too many simultaneous connections" and the like: try again later.
             peer: peer.clone(),
-            doing: "the connection".to_owned(),
-            message: outcome.information.as_deref().unwrap_or("BYE").to_owned(),
+            doing: "waiting for the greeting".to_owned(),
+            detail: format!(
+                "the server said BYE: {}",
+                outcome.information.as_deref().unwrap_or("")
+            ),
         }),
         other => Err(TransportError::Protocol {
             peer: peer.clone(),
@@ -233,11 +247,19 @@ async fn greeted(
 async fn starttls(peer: &Peer, mut tcp: TcpStream) -> Result<TcpStream, TransportError> {
     let doing = "negotiating STARTTLS";
     let greeting = read_line(peer, &mut tcp, doing).await?;
-    if !greeting.starts_with("* OK") && !greeting.starts_with("* ok") {
-        return Err(TransportError::Refused {
+    let upper = greeting.to_ascii_uppercase();
+    if upper.starts_with("* BYE") {
+        return Err(TransportError::ConnectionLost {
             peer: peer.clone(),
-            doing: "the connection".to_owned(),
-            message: greeting,
+            doing: "waiting for the greeting".to_owned(),
+            detail: format!("the server said {greeting}"),
+        });
+    }
+    if !upper.starts_with("* OK") {
+        return Err(TransportError::Protocol {
+            peer: peer.clone(),
+            doing: "waiting for the greeting".to_owned(),
+            message: format!("unexpected greeting {greeting:?}"),
         });
     }
     tcp.write_all(b"qrca0 STARTTLS\r\n")
@@ -320,7 +342,7 @@ async fn login(
         Ok(Err(async_imap::error::Error::No(detail) | async_imap::error::Error::Bad(detail))) => {
             let mut message = server_words(&detail);
             if let Some(challenge) = &xoauth2.challenge {
-                message = format!("{message} ({})", challenge.describe());
+                message = format!("{message}; {}", challenge.describe());
             }
             Err(TransportError::Auth {
                 peer: peer.clone(),
@@ -493,11 +515,13 @@ impl ImapSession {
         let mailbox = run!(self, "selecting INBOX", COMMAND_TIMEOUT, |s| {
             s.select("INBOX").await
         })?;
-        let uidvalidity = mailbox.uid_validity.ok_or_else(|| TransportError::Protocol {
-            peer: self.peer.clone(),
-            doing: "selecting INBOX".to_owned(),
-            message: "no UIDVALIDITY in the answer".to_owned(),
-        })?;
+        let uidvalidity = mailbox
+            .uid_validity
+            .ok_or_else(|| TransportError::Protocol {
+                peer: self.peer.clone(),
+                doing: "selecting INBOX".to_owned(),
+                message: "no UIDVALIDITY in the answer".to_owned(),
+            })?;
         self.new_data_pending = false;
         Ok(Mailbox {
             uidvalidity,
@@ -610,10 +634,7 @@ impl ImapSession {
         })?;
         if self.caps.uidplus {
             run!(self, &doing, COMMAND_TIMEOUT, |s| {
-                s.uid_expunge(&uid_set)
-                    .await?
-                    .try_collect::<Vec<_>>()
-                    .await
+                s.uid_expunge(&uid_set).await?.try_collect::<Vec<_>>().await
             })?;
         } else {
             run!(self, &doing, COMMAND_TIMEOUT, |s| {
@@ -655,13 +676,13 @@ impl ImapSession {
         let delimiter = match &self.delimiter {
             Some(d) => d.clone(),
             None => {
-                let names: Vec<async_imap::types::Name> =
-                    run!(self, "asking for the hierarchy delimiter", COMMAND_TIMEOUT, |s| {
-                        s.list(Some(""), Some("\"\"")).await?.try_collect().await
-                    })?;
-                let d = names
-                    .iter()
-                    .find_map(|n| n.delimiter().map(str::to_owned));
+                let names: Vec<async_imap::types::Name> = run!(
+                    self,
+                    "asking for the hierarchy delimiter",
+                    COMMAND_TIMEOUT,
+                    |s| { s.list(Some(""), Some("\"\"")).await?.try_collect().await }
+                )?;
+                let d = names.iter().find_map(|n| n.delimiter().map(str::to_owned));
                 self.delimiter = Some(d.clone());
                 d
             }
@@ -865,6 +886,9 @@ mod tests {
         assert_eq!(encode_mailbox_name("QRCA"), "QRCA");
         assert_eq!(encode_mailbox_name("台北"), "&U,BTFw-");
         assert_eq!(encode_mailbox_name("A&B"), "A&-B");
-        assert_eq!(encode_mailbox_name("~peter/mail/日本語/台北"), "~peter/mail/&ZeVnLIqe-/&U,BTFw-");
+        assert_eq!(
+            encode_mailbox_name("~peter/mail/日本語/台北"),
+            "~peter/mail/&ZeVnLIqe-/&U,BTFw-"
+        );
     }
 }

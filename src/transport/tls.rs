@@ -191,7 +191,10 @@ pub async fn handshake(
 /// protocol version) is a TLS error in its words; anything else means the connection
 /// broke.
 pub(crate) fn tls_io_error(peer: &Peer, doing: &str, e: io::Error) -> TransportError {
-    if let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+    if let Some(tls) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
         return TransportError::Tls {
             peer: peer.clone(),
             message: tls.to_string(),
@@ -208,6 +211,9 @@ pub(crate) fn tls_io_error(peer: &Peer, doing: &str, e: io::Error) -> TransportE
 pub(crate) fn io_detail(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::UnexpectedEof => "the server closed the connection".to_owned(),
+        io::ErrorKind::BrokenPipe
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted => format!("the connection was cut ({e})"),
         _ => e.to_string(),
     }
 }
@@ -218,10 +224,22 @@ mod tests {
 
     #[test]
     fn loopback_rule() {
-        for host in ["localhost", "LOCALHOST.", "127.0.0.1", "127.5.6.7", "::1", "[::1]"] {
+        for host in [
+            "localhost",
+            "LOCALHOST.",
+            "127.0.0.1",
+            "127.5.6.7",
+            "::1",
+            "[::1]",
+        ] {
             assert!(is_loopback(host), "{host}");
         }
-        for host in ["imap.gmail.com", "10.0.0.1", "localhost.example.com", "[::2]"] {
+        for host in [
+            "imap.gmail.com",
+            "10.0.0.1",
+            "localhost.example.com",
+            "[::2]",
+        ] {
             assert!(!is_loopback(host), "{host}");
         }
     }

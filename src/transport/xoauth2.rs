@@ -53,7 +53,11 @@ impl ServerChallenge {
         let json: serde_json::Value = serde_json::from_slice(decoded).unwrap_or_default();
         let field = |name: &str| {
             json.get(name)
-                .and_then(|v| v.as_str().map(str::to_owned).or_else(|| Some(v.to_string())))
+                .and_then(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .or_else(|| Some(v.to_string()))
+                })
                 .filter(|s| s != "null")
                 .unwrap_or_default()
         };
@@ -69,14 +73,14 @@ impl ServerChallenge {
         if self.status.is_empty() {
             format!("XOAUTH2 challenge: {}", self.raw)
         } else {
+            let scope = if self.scope.is_empty() {
+                String::new()
+            } else {
+                format!(", scope {}", self.scope)
+            };
             format!(
-                "XOAUTH2 status {} (scope {}): the access token was not accepted",
-                self.status,
-                if self.scope.is_empty() {
-                    "?"
-                } else {
-                    &self.scope
-                }
+                "XOAUTH2 status {}{scope}: the access token was not accepted",
+                self.status
             )
         }
     }
@@ -202,7 +206,10 @@ pub async fn refresh_access_token(
         .ok_or_else(|| fail("the answer holds no access_token".to_owned(), true))?;
     let lifetime = json
         .get("expires_in")
-        .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
         .unwrap_or(3600);
     Ok((Secret::new(token), Duration::from_secs(lifetime)))
 }
@@ -211,15 +218,17 @@ pub async fn refresh_access_token(
 async fn post(url: &Url, request: &[u8]) -> Result<Vec<u8>, TransportError> {
     let peer = Peer {
         account: "oauth2".to_owned(),
-        protocol: "HTTPS",
+        protocol: if url.https { "HTTPS" } else { "HTTP" },
         host: url.host.clone(),
         port: url.port,
     };
+    if !url.https {
+        tls::check_plaintext_allowed(&peer)?;
+    }
     let tcp = tls::connect_tcp(&peer).await?;
     let mut stream = if url.https {
         tls::handshake(tcp, &peer, tls::client_config(None)?).await?
     } else {
-        tls::check_plaintext_allowed(&peer)?;
         MailStream::Plain(tcp)
     };
     stream
@@ -435,7 +444,10 @@ mod tests {
         assert!(!x.respond(b"").is_empty());
         let json = br#"{"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}"#;
         assert!(x.respond(json).is_empty());
-        let c = x.challenge.clone().unwrap_or_else(|| ServerChallenge::parse(b""));
+        let c = x
+            .challenge
+            .clone()
+            .unwrap_or_else(|| ServerChallenge::parse(b""));
         assert_eq!(c.status, "400");
         assert_eq!(c.scope, "https://mail.google.com/");
     }
@@ -457,7 +469,10 @@ mod tests {
             port: 0,
             path: String::new(),
         });
-        assert_eq!((u.host.as_str(), u.port, u.host_header()), ("::1", 8080, "[::1]:8080".to_owned()));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.host_header()),
+            ("::1", 8080, "[::1]:8080".to_owned())
+        );
         assert_eq!(Url::parse("ftp://x/"), None);
     }
 
@@ -465,7 +480,10 @@ mod tests {
     fn http_bodies() {
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n";
         let r = HttpResponse::parse(chunked);
-        assert_eq!(r.map(|r| (r.status, r.body)), Ok((200, b"{\"a\":1}".to_vec())));
+        assert_eq!(
+            r.map(|r| (r.status, r.body)),
+            Ok((200, b"{\"a\":1}".to_vec()))
+        );
         let sized = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}junk";
         let r = HttpResponse::parse(sized);
         assert_eq!(r.map(|r| (r.status, r.body)), Ok((400, b"{}".to_vec())));

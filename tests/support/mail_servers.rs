@@ -1,0 +1,523 @@
+//! Loopback mail servers for end-to-end tests: real Dovecot and Postfix, one private
+//! instance per [`MailServers`] value.
+//!
+//! Include it with `#[path = "support/mail_servers.rs"] mod mail_servers;`.
+//!
+//! # What runs where
+//!
+//! [`MailServers::start`] runs `scripts/mail-servers.sh start`, which makes a fresh directory
+//! `/tmp/qrca-mail.XXXXXX` (the instance's `dir`) holding everything of that instance:
+//!
+//! | path under `dir` | what |
+//! |---|---|
+//! | `dovecot/dovecot.conf` | Dovecot's whole config (nothing from `/etc/dovecot`) |
+//! | `dovecot/run/` | Dovecot's `base_dir`: sockets, `master.pid` |
+//! | `postfix/etc/` | Postfix's `config_directory`: `main.cf`, `master.cf`, maps |
+//! | `postfix/queue/`, `postfix/data/` | Postfix's `queue_directory` and `data_directory` |
+//! | `users` | Dovecot passwd-file: `address:{PLAIN.b64}password::::::` |
+//! | `mail/<domain>/<local part>/Maildir/` | each user's Maildir (owned by the `mail` user) |
+//! | `tls/ca.pem` | self-signed CA ([`MailServers::ca_cert`]) of the servers' certificate |
+//! | `log/dovecot.log`, `log/postfix.log` | the logs: read these first when a test fails |
+//!
+//! Ports are free 127.0.0.1 ports picked at start (below the ephemeral range):
+//! - `imap_port`: IMAP, LOGIN allowed in plain text; IDLE, MOVE, UIDPLUS, SPECIAL-USE;
+//!   `imaps_port`: the same over implicit TLS (certificate for `localhost`, `127.0.0.1`).
+//! - `smtp_port`: submission. AUTH PLAIN/LOGIN (checked by Dovecot) is required, STARTTLS
+//!   is offered, not required; the envelope sender must equal the login
+//!   (`reject_sender_login_mismatch`). `smtps_port`: the same over implicit TLS.
+//! - `mx_port`: SMTP as the internet would use it: no AUTH, any sender.
+//! - `lmtp_port`: Dovecot LMTP, for [`MailServers::deliver_raw`].
+//!
+//! Every domain is delivered locally (`virtual_mailbox_domains = static:all`, LMTP to
+//! Dovecot); nothing ever leaves the machine. A recipient that is not a user is refused by
+//! LMTP and Postfix bounces to the sender's mailbox. Plus addressing: mail to
+//! `acct+TOKEN@qrca.test` lands in `acct@qrca.test`'s INBOX with
+//! `Delivered-To: acct+TOKEN@qrca.test` (Postfix `recipient_delimiter = +`, Dovecot
+//! `lmtp_save_to_detail_mailbox = no`).
+//!
+//! # Authentication-Results
+//!
+//! Mail submitted on `smtp_port`/`smtps_port` by an authenticated user gets, at the top
+//! of what Postfix passes on, the header
+//! `Authentication-Results: mx.qrca.test; spf=pass smtp.mailfrom=<login>; dmarc=pass header.from=<login's domain>`
+//! ([`AUTHSERV_ID`]), and every `Authentication-Results` a client wrote under that
+//! authserv-id is deleted. Mail on `mx_port` gets none (the forged ones deleted too). The
+//! From header is not checked against the login, as DMARC only vouches for the domain:
+//! a test that forges `From:` sees `header.from=` name the login's domain, not its own.
+//! To put arbitrary headers in a mailbox (forged Authentication-Results and the like),
+//! use [`MailServers::deliver_raw`], which bypasses Postfix.
+//!
+//! # Users
+//!
+//! [`MailServers::add_user`] (any time, before or after a login; replaces the password of an
+//! existing user) returns once Dovecot has seen the user. Addresses are lower-cased; any
+//! domain works (`qrca.test`, `congty.test`, `hoankiem.gov.test`, `gmail.com`...). There is
+//! no auth failure delay and no anvil penalty, so tests may fail logins on purpose.
+//!
+//! # One instance per test
+//!
+//! Each test starts its own instance rather than sharing one per test binary: it is cheap
+//! (about 0.3 s to start with a fresh certificate, 1 s to stop; starts are serialised by a
+//! lock while ports are picked and bound), and tests stay independent: a test that restarts
+//! Dovecot, fills a queue, counts messages or fails logins disturbs nobody, tests run in
+//! parallel (and so do several test binaries or `cargo test` runs), and a failing test
+//! leaves nothing behind.
+//! Dropping the value stops both servers (waiting for every process) and removes `dir`,
+//! unless `QRCA_KEEP_MAIL_SERVERS=1` is set, which keeps `dir` for debugging (servers are
+//! stopped all the same). Instances whose owning test process died without dropping them
+//! are stopped by the next `start`.
+//!
+//! # API in short
+//!
+//! [`MailServers::start`] / [`MailServers::start_with_users`], [`MailServers::add_user`],
+//! the public port fields and [`HOST`], [`MailServers::ca_cert`],
+//! [`MailServers::submit`] (AUTH PLAIN on the submission port),
+//! [`MailServers::send_unauthenticated`] (MX port), [`MailServers::deliver_raw`] (LMTP),
+//! [`MailServers::messages`] / [`MailServers::wait_for_messages`] /
+//! [`MailServers::wait_for_message`] (read the Maildir: "has it been delivered?"),
+//! [`MailServers::restart_dovecot`], [`MailServers::pids`], [`MailServers::logs`],
+//! [`MailServers::stop`] (also on drop).
+//!
+//! # Debugging
+//!
+//! `scripts/mail-servers.sh start` by hand prints the same `KEY=value` lines; then e.g.
+//! `swaks --server 127.0.0.1:$SMTP_PORT --auth PLAIN --auth-user a@qrca.test ...`,
+//! `doveadm -c $DOVECOT_CONF auth test a@qrca.test pw`, `postqueue -c $POSTFIX_DIR -p`,
+//! `scripts/mail-servers.sh stop $DIR`. `log/harness.log` records processes the script had
+//! to kill. Both servers need root (CI runs tests as root); `scripts/test.sh` installs the
+//! packages (dovecot-imapd, dovecot-lmtpd, postfix). The system's own Dovecot and Postfix
+//! (which apt may start on ports 25, 143, 993...) are never used, and do not get in the way:
+//! the instance uses only its own ports, sockets and directories.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+
+/// The host every port listens on.
+pub const HOST: &str = "127.0.0.1";
+/// The authserv-id of the Authentication-Results headers Postfix adds.
+pub const AUTHSERV_ID: &str = "mx.qrca.test";
+
+/// A running Dovecot + Postfix pair; see the module documentation.
+#[derive(Debug)]
+pub struct MailServers {
+    /// The instance directory (configs, Maildirs, logs).
+    pub dir: PathBuf,
+    pub imap_port: u16,
+    pub imaps_port: u16,
+    pub lmtp_port: u16,
+    pub smtp_port: u16,
+    pub smtps_port: u16,
+    pub mx_port: u16,
+    /// PEM file of the CA that signed the servers' certificate (for IMAPS/SMTPS/STARTTLS).
+    pub ca_cert: PathBuf,
+    pub dovecot_log: PathBuf,
+    pub postfix_log: PathBuf,
+    stopped: bool,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mail-servers.sh")
+}
+
+fn run_script(args: &[&str]) -> Result<String> {
+    let out = Command::new("bash")
+        .arg(script())
+        .args(args)
+        .env("QRCA_MAIL_OWNER_PID", std::process::id().to_string())
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", script().display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!(
+            "scripts/mail-servers.sh {} failed ({}):\n{}{}",
+            args.first().copied().unwrap_or_default(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            stdout
+        );
+    }
+    Ok(stdout)
+}
+
+/// Checks that the servers are installed; the error says how to get them.
+fn check_installed() -> Result<()> {
+    let needed = [
+        ("/usr/sbin/dovecot", "dovecot-imapd"),
+        ("/usr/lib/dovecot/imap", "dovecot-imapd"),
+        ("/usr/lib/dovecot/lmtp", "dovecot-lmtpd"),
+        ("/usr/sbin/postfix", "postfix"),
+        ("/usr/bin/openssl", "openssl"),
+    ];
+    let mut missing: Vec<&str> = needed
+        .iter()
+        .filter(|(path, _)| !Path::new(path).exists())
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    missing.dedup();
+    ensure!(
+        missing.is_empty(),
+        "the end-to-end tests need real mail servers, and {} {} not installed. \
+         scripts/test.sh installs them (as CI does); by hand: \
+         apt-get install {}",
+        missing.join(", "),
+        if missing.len() == 1 { "is" } else { "are" },
+        missing.join(" ")
+    );
+    Ok(())
+}
+
+impl MailServers {
+    /// Starts a fresh instance with no users.
+    pub fn start() -> Result<Self> {
+        check_installed()?;
+        let out = run_script(&["start"])?;
+        let env: HashMap<&str, &str> = out.lines().filter_map(|l| l.split_once('=')).collect();
+        let get = |k: &str| -> Result<&str> {
+            env.get(k)
+                .copied()
+                .ok_or_else(|| anyhow!("mail-servers.sh start printed no {k}:\n{out}"))
+        };
+        let port = |k: &str| -> Result<u16> {
+            get(k)?
+                .parse()
+                .with_context(|| format!("bad {k} from mail-servers.sh"))
+        };
+        Ok(MailServers {
+            dir: PathBuf::from(get("DIR")?),
+            imap_port: port("IMAP_PORT")?,
+            imaps_port: port("IMAPS_PORT")?,
+            lmtp_port: port("LMTP_PORT")?,
+            smtp_port: port("SMTP_PORT")?,
+            smtps_port: port("SMTPS_PORT")?,
+            mx_port: port("MX_PORT")?,
+            ca_cert: PathBuf::from(get("CA_CERT")?),
+            dovecot_log: PathBuf::from(get("DOVECOT_LOG")?),
+            postfix_log: PathBuf::from(get("POSTFIX_LOG")?),
+            stopped: false,
+        })
+    }
+
+    /// Starts a fresh instance with these `(address, password)` users.
+    pub fn start_with_users(users: &[(&str, &str)]) -> Result<Self> {
+        let servers = Self::start()?;
+        servers.add_users(users)?;
+        Ok(servers)
+    }
+
+    fn dir_str(&self) -> Result<&str> {
+        self.dir
+            .to_str()
+            .ok_or_else(|| anyhow!("non-UTF-8 instance dir {}", self.dir.display()))
+    }
+
+    /// Adds a mailbox (or sets its password); returns once Dovecot accepts the login.
+    pub fn add_user(&self, address: &str, password: &str) -> Result<()> {
+        self.add_users(&[(address, password)])
+    }
+
+    /// Adds several mailboxes at once (one passwd-file rewrite, one wait).
+    pub fn add_users(&self, users: &[(&str, &str)]) -> Result<()> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let mut args = vec!["add-user", self.dir_str()?];
+        for (address, password) in users {
+            args.push(address);
+            args.push(password);
+        }
+        run_script(&args).map(drop)
+    }
+
+    /// The Maildir of `address` (a plus address means its base mailbox).
+    pub fn maildir(&self, address: &str) -> PathBuf {
+        let address = address.to_lowercase();
+        let (local, domain) = address.split_once('@').unwrap_or((address.as_str(), ""));
+        let local = local.split_once('+').map_or(local, |(base, _)| base);
+        self.dir
+            .join("mail")
+            .join(domain)
+            .join(local)
+            .join("Maildir")
+    }
+
+    /// Every message in the INBOX of `address` (new and cur), oldest delivery first.
+    pub fn messages(&self, address: &str) -> Result<Vec<Vec<u8>>> {
+        let maildir = self.maildir(address);
+        let mut files = Vec::new();
+        for sub in ["new", "cur"] {
+            let Ok(entries) = std::fs::read_dir(maildir.join(sub)) else {
+                continue;
+            };
+            for entry in entries {
+                let entry = entry?;
+                files.push((entry.file_name(), entry.path()));
+            }
+        }
+        // Maildir names start with the delivery time (seconds, then microseconds).
+        files.sort_by_key(|(name, _)| delivery_order(&name.to_string_lossy()));
+        let mut out = Vec::new();
+        for (_, path) in files {
+            match std::fs::read(&path) {
+                Ok(bytes) => out.push(bytes),
+                // Moved from new/ to cur/ meanwhile by an IMAP client: read it there.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Waits until the INBOX of `address` holds at least `count` messages; returns them all.
+    pub fn wait_for_messages(
+        &self,
+        address: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Vec<u8>>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let messages = self.messages(address)?;
+            if messages.len() >= count {
+                return Ok(messages);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "{address} has {} message(s) after {timeout:?}, expected {count}\n{}",
+                    messages.len(),
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for a message in the INBOX of `address` that `matches`.
+    pub fn wait_for_message(
+        &self,
+        address: &str,
+        matches: impl Fn(&[u8]) -> bool,
+        timeout: Duration,
+    ) -> Result<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(m) = self.messages(address)?.into_iter().find(|m| matches(m)) {
+                return Ok(m);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "no matching message for {address} after {timeout:?}\n{}",
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Delivers `raw` (a whole RFC 5322 message, headers as given, CRLF or LF) straight to
+    /// Dovecot over LMTP, bypassing Postfix: Dovecot adds only Return-Path, Delivered-To and
+    /// Received. `rcpt` may be a plus address.
+    pub fn deliver_raw(&self, mail_from: &str, rcpt: &str, raw: &[u8]) -> Result<()> {
+        let stream = TcpStream::connect((HOST, self.lmtp_port)).context("connecting to LMTP")?;
+        let mut s = SmtpClient::new(stream)?;
+        s.expect(220)?;
+        s.command("LHLO harness.qrca.test", 250)?;
+        s.command(&format!("MAIL FROM:<{mail_from}>"), 250)?;
+        s.command(&format!("RCPT TO:<{rcpt}>"), 250)?;
+        s.command("DATA", 354)?;
+        s.data(raw)?;
+        s.expect(250)?;
+        s.command("QUIT", 221)?;
+        Ok(())
+    }
+
+    /// Sends `raw` by SMTP submission (plain TCP on `smtp_port`, AUTH PLAIN as
+    /// `login`/`password`); returns once Postfix has queued it.
+    pub fn submit(
+        &self,
+        login: &str,
+        password: &str,
+        mail_from: &str,
+        rcpts: &[&str],
+        raw: &[u8],
+    ) -> Result<()> {
+        self.smtp_dialogue(
+            self.smtp_port,
+            Some((login, password)),
+            mail_from,
+            rcpts,
+            raw,
+        )
+    }
+
+    /// Sends `raw` to the MX port (no AUTH), as a stranger on the internet would.
+    pub fn send_unauthenticated(&self, mail_from: &str, rcpts: &[&str], raw: &[u8]) -> Result<()> {
+        self.smtp_dialogue(self.mx_port, None, mail_from, rcpts, raw)
+    }
+
+    fn smtp_dialogue(
+        &self,
+        port: u16,
+        auth: Option<(&str, &str)>,
+        mail_from: &str,
+        rcpts: &[&str],
+        raw: &[u8],
+    ) -> Result<()> {
+        let stream = TcpStream::connect((HOST, port)).context("connecting to SMTP")?;
+        let mut s = SmtpClient::new(stream)?;
+        s.expect(220)?;
+        s.command("EHLO harness.qrca.test", 250)?;
+        if let Some((login, password)) = auth {
+            let token = data_encoding::BASE64.encode(format!("\0{login}\0{password}").as_bytes());
+            s.command(&format!("AUTH PLAIN {token}"), 235)?;
+        }
+        s.command(&format!("MAIL FROM:<{mail_from}>"), 250)?;
+        for rcpt in rcpts {
+            s.command(&format!("RCPT TO:<{rcpt}>"), 250)?;
+        }
+        s.command("DATA", 354)?;
+        s.data(raw)?;
+        s.expect(250)?;
+        s.command("QUIT", 221)?;
+        Ok(())
+    }
+
+    /// Stops Dovecot and starts it again on the same ports (IMAP clients are cut off).
+    pub fn restart_dovecot(&self) -> Result<()> {
+        run_script(&["restart-dovecot", self.dir_str()?]).map(drop)
+    }
+
+    /// Every live process of the instance (both masters and their children).
+    pub fn pids(&self) -> Result<Vec<u32>> {
+        let out = run_script(&["pids", self.dir_str()?])?;
+        out.lines()
+            .map(|l| l.trim().parse().context("bad pid from mail-servers.sh"))
+            .collect()
+    }
+
+    /// Both logs, for error messages.
+    pub fn logs(&self) -> String {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        format!(
+            "--- {}\n{}--- {}\n{}",
+            self.dovecot_log.display(),
+            read(&self.dovecot_log),
+            self.postfix_log.display(),
+            read(&self.postfix_log)
+        )
+    }
+
+    /// Stops both servers, waits for every process, and removes the instance directory
+    /// (kept if `QRCA_KEEP_MAIL_SERVERS=1`).
+    pub fn stop(&mut self) -> Result<()> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        let keep = std::env::var_os("QRCA_KEEP_MAIL_SERVERS").is_some_and(|v| v == "1");
+        let dir = self.dir_str()?.to_owned();
+        let mut args = vec!["stop", dir.as_str()];
+        if keep {
+            args.push("--keep");
+            eprintln!("mail servers stopped; files kept in {dir}");
+        }
+        run_script(&args).map(drop)
+    }
+}
+
+impl Drop for MailServers {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            eprintln!("stopping the mail servers: {e:#}");
+        }
+    }
+}
+
+/// `(seconds, microseconds, name)` from a Maildir file name such as
+/// `1795625573.M107702P9744.host,S=632,W=652:2,S`.
+fn delivery_order(name: &str) -> (u64, u64, String) {
+    let mut parts = name.splitn(3, '.');
+    let secs = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(u64::MAX);
+    let micros = parts
+        .next()
+        .and_then(|s| s.strip_prefix('M'))
+        .and_then(|s| s.split('P').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (secs, micros, name.to_owned())
+}
+
+/// A minimal SMTP/LMTP client for the dialogues above.
+struct SmtpClient {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl SmtpClient {
+    fn new(stream: TcpStream) -> Result<Self> {
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let writer = stream.try_clone()?;
+        Ok(SmtpClient {
+            reader: BufReader::new(stream),
+            writer,
+        })
+    }
+
+    /// Reads one (possibly multi-line) reply and checks its code.
+    fn expect(&mut self, code: u16) -> Result<String> {
+        let mut reply = String::new();
+        loop {
+            let mut line = String::new();
+            let n = self.reader.read_line(&mut line)?;
+            ensure!(n > 0, "connection closed; reply so far: {reply:?}");
+            reply.push_str(&line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                break;
+            }
+        }
+        let got: u16 = reply.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+        ensure!(
+            got == code,
+            "expected {code}, server said: {}",
+            reply.trim_end()
+        );
+        Ok(reply)
+    }
+
+    fn command(&mut self, line: &str, code: u16) -> Result<String> {
+        self.writer.write_all(line.as_bytes())?;
+        self.writer.write_all(b"\r\n")?;
+        self.expect(code)
+            .with_context(|| format!("after {:?}", line.split(' ').next().unwrap_or(line)))
+    }
+
+    /// Sends the message with CRLF line ends and dot-stuffing, then the final dot.
+    fn data(&mut self, raw: &[u8]) -> Result<()> {
+        let mut out = Vec::with_capacity(raw.len() + 64);
+        for line in raw.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.first() == Some(&b'.') {
+                out.push(b'.');
+            }
+            out.extend_from_slice(line);
+            out.extend_from_slice(b"\r\n");
+        }
+        // A trailing newline in `raw` left an empty last line: drop its CRLF.
+        if raw.ends_with(b"\n") {
+            out.truncate(out.len() - 2);
+        }
+        out.extend_from_slice(b".\r\n");
+        self.writer.write_all(&out)?;
+        Ok(())
+    }
+}
