@@ -132,6 +132,12 @@ async fn take_one(
             if let Taken::Ignored(reason) = &taken {
                 tracing::info!(account = %account.address, uid, %reason, "ignored");
             }
+            if crash_after_commit() {
+                // Fault injection for the end-to-end test of SPEC §8 (a crash between
+                // the commit and the move): the process dies as if killed.
+                tracing::error!("QRCA_FAULT=exit-after-commit: dying before the move");
+                std::process::abort();
+            }
             imap.move_to(uid, &account.mail.processed_folder).await
         }
         Ok(Err(e)) => {
@@ -143,6 +149,13 @@ async fn take_one(
             Ok(())
         }
     }
+}
+
+/// `QRCA_FAULT=exit-after-commit`: die after the first commit, before the move. Only
+/// the end-to-end tests set it.
+fn crash_after_commit() -> bool {
+    static FAULT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FAULT.get_or_init(|| std::env::var("QRCA_FAULT").is_ok_and(|v| v == "exit-after-commit"))
 }
 
 /// 1 s doubling to 5 min, less up to a quarter (from the address and count, so that

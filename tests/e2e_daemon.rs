@@ -1,0 +1,636 @@
+//! The daemon end to end on real mail servers (issue 6): `qrca run` (the real binary)
+//! watches three ward accounts on a loopback Dovecot and sends through a loopback
+//! Postfix, started by `scripts/mail-servers.sh`; the people of the ward are SMTP
+//! clients submitting real MIME mails. Organisation, individuals and households go from
+//! the first mail to permits whose QR codes decode and verify; a decision from a
+//! non-officer, a replayed token and a forged Authentication-Results are refused and
+//! change nothing; Dovecot restarts mid-run; the daemon dies between commit and move and,
+//! restarted, answers nothing twice and loses nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/mail_servers.rs"]
+mod mail_servers;
+
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use mail_servers::{AUTHSERV_ID, MailServers};
+use qrca::inbound::mail::{Mail, parse_mail};
+use qrca::permit::{issue, pdf, trust};
+use qrca::store::{OutboxStatus, Store};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const WARD: &str = "hoankiem.tranhungdao";
+const ACCOUNTS: [&str; 3] = [
+    "qrca.hoankiem.tranhungdao1@gmail.com",
+    "qrca.hoankiem.tranhungdao2@gmail.com",
+    "qrca.hoankiem.tranhungdao3@gmail.com",
+];
+const OFFICER: &str = "canbo@hoankiem.gov.test";
+const POLICE: &str = "congan@hoankiem.gov.test";
+const CSKV: &str = "cskv@hoankiem.gov.test";
+const ORG: &str = "nhansu@congty.test";
+const STRANGER: &str = "ke.gia.mao@gmail.com";
+const PERSON: &str = "nguoidan@gmail.com";
+const PASSWORD: &str = "mat-khau-thu";
+
+/// How long a step may take before the test gives up (the daemon answers in well
+/// under a second; this is for a loaded CI machine).
+const WAIT: Duration = Duration::from_secs(60);
+
+struct World {
+    servers: MailServers,
+    dir: tempfile::TempDir,
+    daemon: Option<Child>,
+}
+
+impl World {
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("qrca.toml")
+    }
+
+    fn start_daemon(&mut self, fault: Option<&str>) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("qrca.log"))
+            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_qrca"));
+        command
+            .args(["run", "--config"])
+            .arg(self.config())
+            .env("QRCA_LOG", "info")
+            .env_remove("QRCA_FAULT")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        if let Some(fault) = fault {
+            command.env("QRCA_FAULT", fault);
+        }
+        self.daemon = Some(command.spawn().unwrap());
+    }
+
+    /// SIGTERM, and the daemon must be gone within 10 s.
+    fn stop_daemon(&mut self) {
+        let Some(mut child) = self.daemon.take() else {
+            return;
+        };
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "qrca run exited with {status}\n{}",
+                    self.log()
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "qrca run did not stop within 10 s of SIGTERM\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for the daemon to exit on its own (a fault it was told to have).
+    fn wait_daemon_exit(&mut self) {
+        let mut child = self.daemon.take().unwrap();
+        let deadline = Instant::now() + WAIT;
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not exit\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("qrca.log")).unwrap_or_default()
+    }
+
+    /// `from` submits `raw` (authenticated as itself) to `to`.
+    fn send(&self, from: &str, to: &str, raw: &[u8]) {
+        self.servers
+            .submit(from, PASSWORD, from, &[to], raw)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+    }
+
+    /// The first mail in `address`'s INBOX whose subject contains `subject`, parsed.
+    fn wait_mail(&self, address: &str, subject: &str) -> Mail {
+        self.wait_mails(address, subject, 1).remove(0)
+    }
+
+    /// The first `n` mails in `address`'s INBOX whose subject contains `subject`.
+    fn wait_mails(&self, address: &str, subject: &str, n: usize) -> Vec<Mail> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let found = self.mails(address, subject);
+            if found.len() >= n {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{address} has {} mail(s) about {subject:?}, expected {n}\n--- qrca log ---\n{}\n--- servers ---\n{}",
+                found.len(),
+                self.log(),
+                self.servers.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn mails(&self, address: &str, subject: &str) -> Vec<Mail> {
+        self.servers
+            .messages(address)
+            .unwrap()
+            .iter()
+            .map(|raw| parse_mail(raw, &[AUTHSERV_ID.to_owned()]).unwrap())
+            .filter(|m| m.subject.contains(subject))
+            .collect()
+    }
+
+    fn count(&self, address: &str) -> usize {
+        self.servers.messages(address).unwrap().len()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.daemon.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn world() -> World {
+    let servers = MailServers::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let mut users: Vec<(&str, &str)> = ACCOUNTS.iter().map(|a| (*a, PASSWORD)).collect();
+    for person in [OFFICER, POLICE, CSKV, ORG, STRANGER, PERSON] {
+        users.push((person, PASSWORD));
+    }
+    servers
+        .add_users(&users)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secrets/password");
+    std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+    std::fs::write(&secret, PASSWORD).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let accounts: String = ACCOUNTS
+        .iter()
+        .map(|a| {
+            format!("\n[[ward.account]]\naddress = \"{a}\"\npassword_file = \"secrets/password\"\n")
+        })
+        .collect();
+    let config = format!(
+        r#"[service]
+state_dir = "state"
+admin_email = "admin@hoankiem.gov.test"
+
+[mail]
+imap = {{ host = "127.0.0.1", port = {imap}, tls = "none" }}
+smtp = {{ host = "127.0.0.1", port = {smtp}, tls = "none" }}
+trusted_authserv_ids = ["{AUTHSERV_ID}"]
+
+[permits]
+valid_days = 14
+
+[[ward]]
+code = "{WARD}"
+short = "THD"
+name = "Phường Trần Hưng Đạo"
+district = "Quận Hoàn Kiếm"
+signing_key = "keys/thd.key"
+officers = ["{OFFICER}"]
+police = ["{POLICE}"]
+area_police = ["{CSKV}"]
+{accounts}"#,
+        imap = servers.imap_port,
+        smtp = servers.smtp_port,
+    );
+    std::fs::write(dir.path().join("qrca.toml"), config).unwrap();
+    let keys = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["keys", "generate", "--ward", WARD, "--config"])
+        .arg(dir.path().join("qrca.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        keys.status.success(),
+        "{}",
+        String::from_utf8_lossy(&keys.stderr)
+    );
+    World {
+        servers,
+        dir,
+        daemon: None,
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Mails as people write them
+// ---------------------------------------------------------------------------------
+
+fn mailbox(address: &str) -> Mailbox {
+    address.parse().unwrap()
+}
+
+/// A plain-text mail; `reply_to` threads it under that mail.
+fn text_mail(from: &str, to: &str, subject: &str, body: &str, reply_to: Option<&Mail>) -> Vec<u8> {
+    let mut builder = lettre::Message::builder()
+        .from(mailbox(from))
+        .to(mailbox(to))
+        .subject(subject);
+    if let Some(original) = reply_to.and_then(|m| m.message_id.clone()) {
+        builder = builder.in_reply_to(original.clone()).references(original);
+    }
+    builder
+        .header(ContentType::TEXT_PLAIN)
+        .body(body.to_owned())
+        .unwrap()
+        .formatted()
+}
+
+/// A mail with a spreadsheet attached.
+fn roster_mail(
+    from: &str,
+    to: &str,
+    subject: &str,
+    file: &str,
+    xlsx: Vec<u8>,
+    reply_to: Option<&Mail>,
+) -> Vec<u8> {
+    let mut builder = lettre::Message::builder()
+        .from(mailbox(from))
+        .to(mailbox(to))
+        .subject(subject);
+    if let Some(original) = reply_to.and_then(|m| m.message_id.clone()) {
+        builder = builder.in_reply_to(original.clone()).references(original);
+    }
+    let sheet =
+        ContentType::parse("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            .unwrap();
+    builder
+        .multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain(
+                    "Kính gửi phường, xin gửi danh sách.".to_owned(),
+                ))
+                .singlepart(Attachment::new(file.to_owned()).body(xlsx, sheet)),
+        )
+        .unwrap()
+        .formatted()
+}
+
+/// An answer to a request, on its reply token (the Reply-To), Gmail-style with the
+/// request quoted below.
+fn answer(world: &World, from: &str, request: &Mail, words: &str) {
+    let token_address = request.reply_to[0].address.clone();
+    let quoted: String = request.text.lines().map(|l| format!("> {l}\n")).collect();
+    let body = format!(
+        "{words}\n\nVào Th 4, 8 thg 9, 2021 lúc 10:15 {} đã viết:\n{quoted}",
+        request.from.as_ref().unwrap().address
+    );
+    let raw = text_mail(
+        from,
+        &token_address,
+        &format!("Re: {}", request.subject),
+        &body,
+        Some(request),
+    );
+    world.send(from, &token_address, &raw);
+}
+
+/// A roster of `rows` people, as an HR office types it.
+fn roster_xlsx(kind: char, rows: usize, first_id: u64) -> Vec<u8> {
+    use rust_xlsxwriter::Workbook;
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    let headers: &[&str] = match kind {
+        'T' => &[
+            "STT",
+            "Họ và tên",
+            "Số CCCD/CMND",
+            "Ngày sinh",
+            "Chức vụ",
+            "Lộ trình",
+        ],
+        'C' => &[
+            "STT",
+            "Họ và tên",
+            "Số CCCD/CMND",
+            "Ngày sinh",
+            "Lý do",
+            "Email",
+        ],
+        _ => &[
+            "STT",
+            "Chủ hộ",
+            "Số CCCD/CMND",
+            "Địa chỉ",
+            "Ngày đi chợ",
+            "Chợ/Siêu thị",
+        ],
+    };
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    let family = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"];
+    let given = [
+        "An",
+        "Bình",
+        "Cường",
+        "Dũng",
+        "Hà",
+        "Lan",
+        "Minh",
+        "Ngọc Ánh",
+    ];
+    for i in 0..rows {
+        let r = i as u32 + 1;
+        let name = format!(
+            "{} Thị {} {}",
+            family[i % 8],
+            given[i / 8 % 8],
+            given[i % 8]
+        );
+        ws.write_number(r, 0, (i + 1) as f64).unwrap();
+        ws.write_string(r, 1, &name).unwrap();
+        ws.write_string(r, 2, format!("{:012}", first_id + i as u64))
+            .unwrap();
+        match kind {
+            'T' => {
+                ws.write_string(r, 3, format!("{:02}/05/19{}", 1 + i % 28, 70 + i % 30))
+                    .unwrap();
+                ws.write_string(r, 4, "Nhân viên").unwrap();
+                ws.write_string(r, 5, "Hoàn Kiếm → Long Biên").unwrap();
+            }
+            'C' => {
+                ws.write_string(r, 3, "17/05/1990").unwrap();
+                ws.write_string(r, 4, "Đi khám bệnh").unwrap();
+                if i == 0 {
+                    ws.write_string(r, 5, PERSON).unwrap();
+                }
+            }
+            _ => {
+                ws.write_string(r, 3, format!("Số {} Hàng Bạc", i + 1))
+                    .unwrap();
+                ws.write_string(r, 4, "Thứ 2, 4, 6").unwrap();
+                ws.write_string(r, 5, "Chợ Hàng Bè").unwrap();
+            }
+        }
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+/// Every permit PDF attached to `mail`: the payload each carries verifies against the
+/// trust list of the world's config; returns the permit ids.
+fn verified_permits(world: &World, mail: &Mail) -> Vec<String> {
+    let config = qrca::config::load(&world.config()).unwrap().config;
+    let trust_list = issue::trust_list(&config).unwrap();
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(config.service.timezone.clone())
+        .date();
+    let mut ids = Vec::new();
+    for a in &mail.attachments {
+        let Some(payload) = pdf::payload_from_pdf(&a.bytes) else {
+            continue;
+        };
+        let verdict = trust::check(&payload, &trust_list, None, today);
+        assert!(verdict.is_valid(), "{}: {verdict}", a.name);
+        ids.push(verdict.claims().unwrap().id.clone());
+    }
+    ids
+}
+
+/// The QR of one permit PDF, as a checkpoint's scanner reads it from a print.
+fn scan_qr(dir: &Path, pdf_bytes: &[u8]) -> String {
+    let file = dir.join("scan.pdf");
+    std::fs::write(&file, pdf_bytes).unwrap();
+    let prefix = dir.join("scan");
+    let render = Command::new("pdftoppm")
+        .args(["-r", "150", "-png", "-singlefile"])
+        .arg(&file)
+        .arg(&prefix)
+        .status()
+        .unwrap();
+    assert!(render.success());
+    let out = Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(prefix.with_extension("png"))
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
+}
+
+// ---------------------------------------------------------------------------------
+// The flows
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn an_organisation_from_registration_to_permits_with_refusals_and_a_dovecot_restart() {
+    let mut w = world();
+    w.start_daemon(None);
+
+    // 1. The officer registers the organisation.
+    let registration = text_mail(
+        OFFICER,
+        ACCOUNTS[0],
+        "ĐĂNG KÝ TỔ CHỨC",
+        "Tên tổ chức: Công ty TNHH Bánh Kẹo Hà Nội\nEmail: nhansu@congty.test\nMã số thuế: 0101234567",
+        None,
+    );
+    w.send(OFFICER, ACCOUNTS[0], &registration);
+    let confirmation = w.wait_mail(ORG, "[QRCA THD-T-0001]");
+    assert!(confirmation.text.contains("THD-T-0001"));
+
+    // Dovecot restarts while the daemon watches: it reconnects and goes on.
+    w.servers
+        .restart_dovecot()
+        .unwrap_or_else(|e| panic!("{e:#}"));
+
+    // 2. The organisation replies with its staff list of 25.
+    let roster = roster_mail(
+        ORG,
+        ACCOUNTS[0],
+        &format!("Re: {}", confirmation.subject),
+        "danh_sach.xlsx",
+        roster_xlsx('T', 25, 1_190_000_001),
+        Some(&confirmation),
+    );
+    w.send(ORG, ACCOUNTS[0], &roster);
+    let review = w.wait_mail(OFFICER, "xét duyệt");
+    assert_eq!(review.reply_to.len(), 1);
+    assert!(review.reply_to[0].address.contains('+'));
+    assert!(review.attachments.iter().any(|a| a.name.ends_with(".xlsx")));
+
+    // 3. A stranger who got the request forwarded answers it: refused, no answer.
+    answer(&w, STRANGER, &review, "DUYỆT");
+    // 4. A forged decision from the officer's address, sent as the internet would (no
+    //    authentication), with an Authentication-Results it wrote itself: refused.
+    let token_address = review.reply_to[0].address.clone();
+    let forged = format!(
+        "Authentication-Results: {AUTHSERV_ID}; dmarc=pass header.from=hoankiem.gov.test\r\n{}",
+        String::from_utf8(text_mail(
+            OFFICER,
+            &token_address,
+            "Re: duyệt",
+            "DUYỆT",
+            Some(&review)
+        ))
+        .unwrap()
+    );
+    w.servers
+        .send_unauthenticated(OFFICER, &[&token_address], forged.as_bytes())
+        .unwrap_or_else(|e| panic!("{e:#}"));
+
+    // 5. The officer approves everyone.
+    answer(&w, OFFICER, &review, "DUYỆT");
+    let stamp = w.wait_mail(POLICE, "đóng dấu");
+
+    // 6. The officer's old review token, replayed after the review ended: refused.
+    answer(&w, OFFICER, &review, "TỪ CHỐI 1: nhầm");
+
+    // 7. The police stamp; the organisation gets 25 permits and the print sheet.
+    let stamped_at = Instant::now();
+    answer(&w, POLICE, &stamp, "ĐÓNG DẤU");
+    let permits = w.wait_mail(ORG, "đã được cấp");
+    eprintln!(
+        "e2e: the police reply → the permits mail (25 PDFs and the sheet) in the organisation's inbox: {:.2} s",
+        stamped_at.elapsed().as_secs_f64()
+    );
+    let ids = verified_permits(&w, &permits);
+    assert_eq!(ids.len(), 25, "{ids:?}");
+    let first = permits
+        .attachments
+        .iter()
+        .find(|a| a.name == "THD-T-0001-0001.pdf")
+        .unwrap();
+    let scanned = scan_qr(w.dir.path(), &first.bytes);
+    assert_eq!(Some(scanned), pdf::payload_from_pdf(&first.bytes));
+
+    // Nothing went to the stranger; each refused attempt changed nothing.
+    w.stop_daemon();
+    assert_eq!(w.count(STRANGER), 0);
+    let config = qrca::config::load(&w.config()).unwrap().config;
+    let store = Store::open(&config.service.state_dir).unwrap();
+    let refusals = store.refusals().unwrap();
+    assert_eq!(refusals.len(), 3, "{refusals:#?}");
+    let case = store.case("THD-T-0001").unwrap().unwrap();
+    let issued = case.batches[0]
+        .rows
+        .iter()
+        .filter(|r| matches!(r.state, qrca::workflow::RowState::Issued(_)))
+        .count();
+    assert_eq!(issued, 25);
+    for entry in store.outbox().unwrap() {
+        assert!(
+            matches!(entry.status, OutboxStatus::Sent { .. }),
+            "{entry:?}"
+        );
+    }
+    // Every ward account's INBOX was emptied into the processed folder.
+    for account in ACCOUNTS {
+        assert_eq!(w.count(account), 0, "{account}");
+    }
+}
+
+#[test]
+fn individuals_and_households_get_their_permits() {
+    let mut w = world();
+    w.start_daemon(None);
+
+    // Individuals (C): the CSKV's list goes straight to the police.
+    let c = roster_mail(
+        CSKV,
+        ACCOUNTS[1],
+        "ĐĂNG KÝ CÁ NHÂN",
+        "ca_nhan.xlsx",
+        roster_xlsx('C', 3, 2_190_000_001),
+        None,
+    );
+    w.send(CSKV, ACCOUNTS[1], &c);
+    let stamp = w.wait_mail(POLICE, "THD-C-0001");
+    answer(&w, POLICE, &stamp, "ĐÓNG DẤU");
+    let permits = w.wait_mail(CSKV, "đã được cấp");
+    assert_eq!(verified_permits(&w, &permits).len(), 3);
+    // The person whose row has an email gets their own permit.
+    let own = w.wait_mail(PERSON, "THD-C-0001");
+    assert_eq!(verified_permits(&w, &own).len(), 1);
+
+    // Households (H): review, then stamp; cards go to the CSKV.
+    let h = roster_mail(
+        CSKV,
+        ACCOUNTS[2],
+        "THẺ ĐI CHỢ",
+        "ho_gia_dinh.xlsx",
+        roster_xlsx('H', 4, 3_190_000_001),
+        None,
+    );
+    w.send(CSKV, ACCOUNTS[2], &h);
+    let review = w.wait_mail(OFFICER, "THD-H-0001");
+    answer(&w, OFFICER, &review, "DUYỆT");
+    let stamp = w.wait_mails(POLICE, "THD-H-0001", 1).remove(0);
+    answer(&w, POLICE, &stamp, "ĐÓNG DẤU");
+    let cards = w.wait_mail(CSKV, "THD-H-0001");
+    let cards = if cards.attachments.is_empty() {
+        w.wait_mails(CSKV, "THD-H-0001", 2).pop().unwrap()
+    } else {
+        cards
+    };
+    assert_eq!(verified_permits(&w, &cards).len(), 4);
+    w.stop_daemon();
+}
+
+#[test]
+fn a_crash_between_commit_and_move_answers_nothing_twice_and_loses_nothing() {
+    let mut w = world();
+    // The daemon dies right after committing the first message, before moving it.
+    w.start_daemon(Some("exit-after-commit"));
+    let registration = text_mail(
+        OFFICER,
+        ACCOUNTS[0],
+        "ĐĂNG KÝ TỔ CHỨC",
+        "Tên tổ chức: Công ty Vận tải Sông Hồng\nEmail: nhansu@congty.test",
+        None,
+    );
+    w.send(OFFICER, ACCOUNTS[0], &registration);
+    w.wait_daemon_exit();
+    // The message is still in INBOX; the case exists once.
+    assert_eq!(w.count(ACCOUNTS[0]), 1);
+
+    // A second message arrives while the daemon is down.
+    let second = text_mail(
+        OFFICER,
+        ACCOUNTS[0],
+        "ĐĂNG KÝ TỔ CHỨC",
+        "Tên tổ chức: Công ty Bánh mì Hà Nội\nEmail: nhansu@congty.test",
+        None,
+    );
+    w.send(OFFICER, ACCOUNTS[0], &second);
+    w.servers.wait_for_messages(ACCOUNTS[0], 2, WAIT).unwrap();
+
+    // Restarted: the first is recognised and only moved; the second is taken in; one
+    // confirmation each, none twice.
+    w.start_daemon(None);
+    let confirmations = w.wait_mails(ORG, "Đã mở hồ sơ", 2);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(w.mails(ORG, "Đã mở hồ sơ").len(), 2, "answered twice");
+    let mut codes: Vec<String> = confirmations.iter().map(|m| m.subject.clone()).collect();
+    codes.sort();
+    assert!(
+        codes[0].contains("THD-T-0001") && codes[1].contains("THD-T-0002"),
+        "{codes:?}"
+    );
+    w.stop_daemon();
+    assert_eq!(w.count(ACCOUNTS[0]), 0);
+}
