@@ -182,6 +182,10 @@ namespace inbox {
   }
 }
 
+# Room for a city's worth of watchers (scripts/measure-idle-rss.sh: 300 accounts in IDLE).
+default_process_limit = 1000
+default_client_limit = 4000
+
 service imap-login {
   inet_listener imap {
     address = 127.0.0.1

@@ -69,7 +69,14 @@ impl World {
         if let Some(fault) = fault {
             command.env("QRCA_FAULT", fault);
         }
+        let started = self.log().matches("qrca is running").count();
         self.daemon = Some(command.spawn().unwrap());
+        // Ready (signal handlers installed) before the test goes on.
+        let deadline = Instant::now() + WAIT;
+        while self.log().matches("qrca is running").count() == started {
+            assert!(Instant::now() < deadline, "qrca run did not start\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGTERM, and the daemon must be gone within 10 s.
@@ -633,4 +640,122 @@ fn a_crash_between_commit_and_move_answers_nothing_twice_and_loses_nothing() {
     );
     w.stop_daemon();
     assert_eq!(w.count(ACCOUNTS[0]), 0);
+}
+
+#[test]
+fn check_connect_reports_every_account_in_the_server_s_words() {
+    let w = world();
+    let check = |config: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_qrca"))
+            .args(["check", "--connect", "--config"])
+            .arg(config)
+            .output()
+            .unwrap()
+    };
+    let out = check(&w.config());
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for account in ACCOUNTS {
+        assert!(
+            stdout.contains(&format!("{account} IMAP 127.0.0.1:")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("{account} SMTP 127.0.0.1:")),
+            "{stdout}"
+        );
+    }
+    assert_eq!(stdout.matches(": ok").count(), 6, "{stdout}");
+
+    // One account's password changed on the server: that account fails, in Dovecot's
+    // and Postfix's words; the others are still ok; exit 1.
+    w.servers.add_user(ACCOUNTS[1], "changed").unwrap();
+    let out = check(&w.config());
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("AUTHENTICATIONFAILED"), "{stdout}");
+    assert!(stdout.contains("535"), "{stdout}");
+    assert_eq!(stdout.matches(": ok").count(), 4, "{stdout}");
+}
+
+#[test]
+fn sighup_swaps_in_new_templates_and_keeps_the_old_when_the_new_are_broken() {
+    let mut w = world();
+    let templates = w.dir.path().join("templates");
+    std::fs::create_dir_all(templates.join("mail")).unwrap();
+    let config = std::fs::read_to_string(w.config()).unwrap().replace(
+        "admin_email = \"admin@hoankiem.gov.test\"",
+        "admin_email = \"admin@hoankiem.gov.test\"\ntemplates_dir = \"templates\"",
+    );
+    std::fs::write(w.config(), config).unwrap();
+    w.start_daemon(None);
+    let register = |name: &str| {
+        text_mail(
+            OFFICER,
+            ACCOUNTS[0],
+            "ĐĂNG KÝ TỔ CHỨC",
+            &format!("Tên tổ chức: {name}\nEmail: nhansu@congty.test"),
+            None,
+        )
+    };
+    let hup = |w: &World| {
+        let pid = w.daemon.as_ref().unwrap().id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+
+    // An admin's version of the confirmation, then SIGHUP: the next one uses it.
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/mail/case_opened.txt"),
+    )
+    .unwrap();
+
+    let custom = source.replacen(
+        "{% block body %}",
+        "{% block body %}PHƯỜNG ĐÃ ĐỔI MẪU THƯ\n",
+        1,
+    );
+    assert_ne!(custom, source);
+    std::fs::write(templates.join("mail/case_opened.txt"), &custom).unwrap();
+    hup(&w);
+    let deadline = Instant::now() + WAIT;
+    while !w.log().contains("reloaded the config and templates") {
+        assert!(Instant::now() < deadline, "no reload\n{}", w.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    w.send(OFFICER, ACCOUNTS[0], &register("Công ty Một"));
+    let first = w.wait_mail(ORG, "THD-T-0001");
+    assert!(
+        first.text.contains("PHƯỜNG ĐÃ ĐỔI MẪU THƯ"),
+        "{}",
+        first.text
+    );
+
+    // A broken template and SIGHUP: refused with the file named; the running one stays.
+    std::fs::write(
+        templates.join("mail/case_opened.txt"),
+        "{% block subject %}{{ oops(%}",
+    )
+    .unwrap();
+    hup(&w);
+    let deadline = Instant::now() + WAIT;
+    while !w.log().contains("reload refused") {
+        assert!(Instant::now() < deadline, "no refusal\n{}", w.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(w.log().contains("case_opened.txt"), "{}", w.log());
+    w.send(OFFICER, ACCOUNTS[0], &register("Công ty Hai"));
+    let second = w.wait_mail(ORG, "THD-T-0002");
+    assert!(second.text.contains("PHƯỜNG ĐÃ ĐỔI MẪU THƯ"));
+    w.stop_daemon();
 }
