@@ -49,6 +49,9 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Accounts {
             command: AccountsCommand::Suggest { district, ward },
         } => cli::accounts::suggest(&district, &ward),
+        Command::Accounts {
+            command: AccountsCommand::Enroll { ward, config },
+        } => cli::accounts::enroll(&ward, config),
         Command::Cases { config, command } => cli::cases::run(config, command),
         Command::Roster {
             file,

@@ -34,6 +34,7 @@ const CSKV: &str = "cskv@hoankiem.gov.test";
 const ORG: &str = "nhansu@congty.test";
 const STRANGER: &str = "ke.gia.mao@gmail.com";
 const PERSON: &str = "nguoidan@gmail.com";
+const ADMIN: &str = "admin@hoankiem.gov.test";
 const PASSWORD: &str = "mat-khau-thu";
 
 /// How long a step may take before the test gives up (the daemon answers in well
@@ -74,7 +75,11 @@ impl World {
         // Ready (signal handlers installed) before the test goes on.
         let deadline = Instant::now() + WAIT;
         while self.log().matches("qrca is running").count() == started {
-            assert!(Instant::now() < deadline, "qrca run did not start\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "qrca run did not start\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -181,7 +186,7 @@ impl Drop for World {
 fn world() -> World {
     let servers = MailServers::start().unwrap_or_else(|e| panic!("{e:#}"));
     let mut users: Vec<(&str, &str)> = ACCOUNTS.iter().map(|a| (*a, PASSWORD)).collect();
-    for person in [OFFICER, POLICE, CSKV, ORG, STRANGER, PERSON] {
+    for person in [OFFICER, POLICE, CSKV, ORG, STRANGER, PERSON, ADMIN] {
         users.push((person, PASSWORD));
     }
     servers
@@ -758,4 +763,33 @@ fn sighup_swaps_in_new_templates_and_keeps_the_old_when_the_new_are_broken() {
     let second = w.wait_mail(ORG, "THD-T-0002");
     assert!(second.text.contains("PHƯỜNG ĐÃ ĐỔI MẪU THƯ"));
     w.stop_daemon();
+}
+
+#[test]
+fn accounts_enroll_tells_the_admin_from_each_account() {
+    let w = world();
+    let out = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["accounts", "enroll", "--ward", WARD, "--config"])
+        .arg(w.config())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().count(), 9, "{stdout}");
+    let mails = w.wait_mails(
+        ADMIN,
+        "UBND Phường Trần Hưng Đạo đã hoàn thành tạo lập địa chỉ mail",
+        3,
+    );
+    let mut senders: Vec<String> = mails
+        .iter()
+        .map(|m| m.from.as_ref().unwrap().address.clone())
+        .collect();
+    senders.sort();
+    assert_eq!(senders, ACCOUNTS.map(String::from).to_vec());
 }

@@ -92,7 +92,7 @@ fn connect_all(config: &config::Config) -> anyhow::Result<u8> {
 }
 
 /// `(ok, line)` for the account's IMAP login and its SMTP login.
-async fn check_account(account: &config::Account) -> Vec<(bool, String)> {
+pub(crate) async fn check_account(account: &config::Account) -> Vec<(bool, String)> {
     use crate::transport::{self, imap};
     let imap_line = match transport::account_secret(account).await {
         Err(e) => (false, format!("{} IMAP: {e}", account.address)),

@@ -185,6 +185,15 @@ pub fn load_config(
 
 #[derive(Debug, Subcommand)]
 pub enum AccountsCommand {
+    /// From each account of the ward: log in (IMAP, SMTP) and tell the admin by mail
+    /// that the accounts are ready; one line per account.
+    Enroll {
+        /// The ward's code in the config.
+        #[arg(long)]
+        ward: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Print the three account addresses for a ward.
     Suggest {
         /// e.g. "Quận Hoàn Kiếm".
