@@ -602,11 +602,15 @@ cmd_add_user() {
         last_address=$address
         last_password=$password
     done
-    # Dovecot re-reads passwd-file when its mtime or size changes: make the mtime move
-    # forward even when two edits fall in the same second.
+    # Dovecot re-reads passwd-file when its mtime changes, but not to an mtime in the
+    # future (nor within the second it last read the file): so that two edits in one
+    # second are both seen, wait for the next second rather than fake one.
     before=$(stat -c %Y "$DIR/users")
     now=$(date +%s)
-    [ "$now" -gt "$before" ] || now=$((before + 1))
+    while [ "$now" -le "$before" ]; do
+        sleep 0.1
+        now=$(date +%s)
+    done
     touch -d "@$now" "$tmp"
     chmod 644 "$tmp"
     mv -f "$tmp" "$DIR/users"

@@ -793,3 +793,91 @@ fn accounts_enroll_tells_the_admin_from_each_account() {
     senders.sort();
     assert_eq!(senders, ACCOUNTS.map(String::from).to_vec());
 }
+
+#[test]
+fn a_refused_login_makes_a_dead_letter_that_retry_sends_and_a_down_server_a_retry() {
+    let mut w = world();
+    w.start_daemon(None);
+    // The accounts' password changes on the server while the watchers are logged in:
+    // the confirmation cannot be submitted (535, permanent) and is marked dead.
+    let changed: Vec<(&str, &str)> = ACCOUNTS.iter().map(|a| (*a, "doi-mat-khau")).collect();
+    w.servers.add_users(&changed).unwrap();
+    let registration = text_mail(
+        OFFICER,
+        ACCOUNTS[0],
+        "ĐĂNG KÝ TỔ CHỨC",
+        "Tên tổ chức: Công ty Một\nEmail: nhansu@congty.test",
+        None,
+    );
+    w.send(OFFICER, ACCOUNTS[0], &registration);
+    let deadline = Instant::now() + WAIT;
+    while !w.log().contains("outbox entry is dead") {
+        assert!(Instant::now() < deadline, "no dead letter\n{}", w.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    w.stop_daemon();
+    let listing = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["outbox", "list", "--config"])
+        .arg(w.config())
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    assert!(
+        listing.contains("dead: SMTP") && listing.contains("535"),
+        "{listing}"
+    );
+    let config = qrca::config::load(&w.config()).unwrap().config;
+    let id = Store::open(&config.service.state_dir)
+        .unwrap()
+        .outbox()
+        .unwrap()[0]
+        .id;
+
+    // The admin fixes the password and puts the mail back in line: it is sent.
+    let restored: Vec<(&str, &str)> = ACCOUNTS.iter().map(|a| (*a, PASSWORD)).collect();
+    w.servers.add_users(&restored).unwrap();
+    let retry = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["outbox", "retry", &id.to_string(), "--config"])
+        .arg(w.config())
+        .output()
+        .unwrap();
+    assert!(
+        retry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retry.stderr)
+    );
+    w.start_daemon(None);
+    w.wait_mail(ORG, "THD-T-0001");
+    w.stop_daemon();
+
+    // The SMTP server unreachable: a transient failure, retried later, not dead.
+    let unreachable = std::fs::read_to_string(w.config()).unwrap().replace(
+        &format!("port = {}, tls = \"none\" }}\ntrusted", w.servers.smtp_port),
+        "port = 1, tls = \"none\" }\ntrusted",
+    );
+    assert!(unreachable.contains("port = 1,"));
+    std::fs::write(w.config(), unreachable).unwrap();
+    w.start_daemon(None);
+    let second = text_mail(
+        OFFICER,
+        ACCOUNTS[0],
+        "ĐĂNG KÝ TỔ CHỨC",
+        "Tên tổ chức: Công ty Hai\nEmail: nhansu@congty.test",
+        None,
+    );
+    w.send(OFFICER, ACCOUNTS[0], &second);
+    let deadline = Instant::now() + WAIT;
+    while !w.log().contains("send failed; will retry") {
+        assert!(Instant::now() < deadline, "no retry\n{}", w.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    w.stop_daemon();
+    let store = Store::open(&config.service.state_dir).unwrap();
+    let retrying = store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.status, OutboxStatus::RetryAt { .. }))
+        .count();
+    assert_eq!(retrying, 1);
+}

@@ -258,6 +258,54 @@ fn jitter(entry: &OutboxEntry) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{AccountAuth, MailSettings};
+
+    fn account(address: &str, limit: u32) -> Account {
+        Account {
+            address: address.to_owned(),
+            auth: AccountAuth::PasswordEnv("UNUSED".to_owned()),
+            mail: MailSettings {
+                daily_send_limit: limit,
+                ..MailSettings::default()
+            },
+        }
+    }
+
+    #[test]
+    fn the_thread_s_account_sends_until_its_quota_is_spent_then_another() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let accounts = [account("a1@x", 2), account("a2@x", 1), account("a3@x", 2)];
+        let day = jiff::civil::date(2021, 9, 8);
+        let chosen = |preferred: &str| {
+            choose_account(&store, &accounts, preferred, day)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .map(|a| a.address.clone())
+        };
+        assert_eq!(chosen("a2@x").as_deref(), Some("a2@x"));
+        store
+            .note_sent("a2@x", day, 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // a2 is spent: the first other account of the ward with quota left.
+        assert_eq!(chosen("a2@x").as_deref(), Some("a1@x"));
+        store
+            .note_sent("a1@x", day, 2)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(chosen("a2@x").as_deref(), Some("a3@x"));
+        store
+            .note_sent("a3@x", day, 2)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(chosen("a2@x"), None);
+        // A new day, a new quota; and an unknown preferred account is no account.
+        let next = jiff::civil::date(2021, 9, 9);
+        assert_eq!(
+            choose_account(&store, &accounts, "gone@x", next)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .map(|a| a.address.as_str()),
+            Some("a1@x")
+        );
+        assert_eq!(store.sent_on("a3@x", day).unwrap_or_default(), 2);
+    }
 
     #[test]
     fn backoff_doubles_up_to_an_hour_less_jitter() {
