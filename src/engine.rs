@@ -7,7 +7,7 @@
 //! render anything: the outbox worker does that from what was committed.
 
 use crate::config::Config;
-use crate::store::{Committed, Outcome, SeenMarker, Store, StoreError, Update};
+use crate::store::{Committed, Notice, Outcome, SeenMarker, Store, StoreError, Update};
 use crate::workflow::{self, Case, Ctx, Effect, Event, EventBody, Kind, Refusal, ReplyToken};
 use jiff::Timestamp;
 
@@ -168,17 +168,21 @@ pub fn process(
     })
 }
 
-/// Records a message that gets no answer (auto-reply, own mail, loop) as seen.
+/// Records a message the core does not see (auto-reply, own mail, loop, a mail too
+/// large, an unreadable registration) as seen, with the notice that answers it, if
+/// any, in the same transaction.
 pub fn ignore(
     store: &Store,
     seen: &SeenMarker,
     reason: &str,
+    answer: Option<Notice>,
     now: Timestamp,
 ) -> Result<Processed, EngineError> {
     let update = Update {
         seen: seen.clone(),
         outcome: Outcome::Ignored {
             reason: reason.to_string(),
+            answer,
         },
     };
     Ok(match store.commit(&update, now)? {

@@ -827,28 +827,56 @@ fn a_refused_login_makes_a_dead_letter_that_retry_sends_and_a_down_server_a_retr
         "{listing}"
     );
     let config = qrca::config::load(&w.config()).unwrap().config;
-    let id = Store::open(&config.service.state_dir)
+    let outbox = Store::open(&config.service.state_dir)
         .unwrap()
         .outbox()
-        .unwrap()[0]
-        .id;
+        .unwrap();
+    let id = outbox[0].id;
+    assert_eq!(outbox[0].case, "THD-T-0001");
+    // The officers' notice of the dead letter was queued once (its own sending failed
+    // too, with the same password: a dead notice tells no one, no cascade).
+    let notices: Vec<_> = outbox.iter().filter(|e| e.case.is_empty()).collect();
+    assert_eq!(notices.len(), 1, "{outbox:#?}");
+    assert_eq!(
+        notices[0].mail.template,
+        qrca::workflow::Template::MailUndeliverable
+    );
+    assert_eq!(notices[0].mail.data.outbox_id, Some(id));
+    assert_eq!(notices[0].mail.to, [OFFICER]);
+    assert!(outbox.len() <= 2, "{outbox:#?}");
 
-    // The admin fixes the password and puts the mail back in line: it is sent.
+    // The admin fixes the password and puts the dead mails back in line: sent.
     let restored: Vec<(&str, &str)> = ACCOUNTS.iter().map(|a| (*a, PASSWORD)).collect();
     w.servers.add_users(&restored).unwrap();
-    let retry = Command::new(env!("CARGO_BIN_EXE_qrca"))
-        .args(["outbox", "retry", &id.to_string(), "--config"])
-        .arg(w.config())
-        .output()
-        .unwrap();
-    assert!(
-        retry.status.success(),
-        "{}",
-        String::from_utf8_lossy(&retry.stderr)
-    );
+    for entry in &outbox {
+        if !matches!(entry.status, OutboxStatus::Dead { .. }) {
+            continue; // The notice may not have been tried before the stop.
+        }
+        let retry = Command::new(env!("CARGO_BIN_EXE_qrca"))
+            .args(["outbox", "retry", &entry.id.to_string(), "--config"])
+            .arg(w.config())
+            .output()
+            .unwrap();
+        assert!(
+            retry.status.success(),
+            "{}",
+            String::from_utf8_lossy(&retry.stderr)
+        );
+    }
     w.start_daemon(None);
     w.wait_mail(ORG, "THD-T-0001");
+    let notice = w.wait_mail(OFFICER, "Không gửi được");
+    assert!(notice.subject.contains("THD-T-0001"), "{}", notice.subject);
+    assert!(!notice.subject.starts_with("[QRCA"), "{}", notice.subject);
+    assert!(
+        notice.text.contains(&format!("qrca outbox retry {id}")),
+        "{}",
+        notice.text
+    );
+    assert!(notice.text.contains("535"), "{}", notice.text);
+    assert!(notice.text.contains(ORG), "{}", notice.text);
     w.stop_daemon();
+    assert_eq!(w.mails(OFFICER, "Không gửi được").len(), 1);
 
     // The SMTP server unreachable: a transient failure, retried later, not dead.
     let unreachable = std::fs::read_to_string(w.config()).unwrap().replace(
@@ -880,4 +908,106 @@ fn a_refused_login_makes_a_dead_letter_that_retry_sends_and_a_down_server_a_retr
         .filter(|e| matches!(e.status, OutboxStatus::RetryAt { .. }))
         .count();
     assert_eq!(retrying, 1);
+}
+
+#[test]
+fn a_mail_over_the_account_limit_is_answered_and_leaves_the_inbox() {
+    let mut w = world();
+    let limited = std::fs::read_to_string(w.config()).unwrap().replacen(
+        &format!("trusted_authserv_ids = [\"{AUTHSERV_ID}\"]\n"),
+        &format!("trusted_authserv_ids = [\"{AUTHSERV_ID}\"]\nmax_message_bytes = 300000\n"),
+        1,
+    );
+    assert!(limited.contains("max_message_bytes = 300000"));
+    std::fs::write(w.config(), limited).unwrap();
+    w.start_daemon(None);
+
+    // The organisation sends its list with a scan of ~400 KB: over the limit.
+    let scan: Vec<u8> = (0..400_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let pdf = ContentType::parse("application/pdf").unwrap();
+    let raw = lettre::Message::builder()
+        .from(mailbox(ORG))
+        .to(mailbox(ACCOUNTS[0]))
+        .subject("Danh sách nhân viên và giấy phép kinh doanh")
+        .multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain(
+                    "Kính gửi phường, xin gửi danh sách.".to_owned(),
+                ))
+                .singlepart(Attachment::new("giay-phep.pdf".to_owned()).body(scan, pdf)),
+        )
+        .unwrap()
+        .formatted();
+    assert!(raw.len() > 400_000);
+    w.send(ORG, ACCOUNTS[0], &raw);
+
+    let answer = w.wait_mail(ORG, "Thư quá lớn");
+    assert!(
+        answer
+            .subject
+            .contains("Danh sách nhân viên và giấy phép kinh doanh"),
+        "{}",
+        answer.subject
+    );
+    assert!(answer.text.contains("Kính gửi"), "{}", answer.text);
+    assert!(answer.text.contains("0,3 MB"), "{}", answer.text);
+    assert!(answer.text.contains("nhiều thư nhỏ hơn"), "{}", answer.text);
+    // The ward account's INBOX is emptied into the processed folder.
+    let deadline = Instant::now() + WAIT;
+    while w.count(ACCOUNTS[0]) != 0 {
+        assert!(Instant::now() < deadline, "INBOX not emptied\n{}", w.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    w.stop_daemon();
+    assert_eq!(w.mails(ORG, "Thư quá lớn").len(), 1);
+    let config = qrca::config::load(&w.config()).unwrap().config;
+    let store = Store::open(&config.service.state_dir).unwrap();
+    assert!(store.cases().unwrap().is_empty());
+    let ignored = store.ignored().unwrap();
+    assert_eq!(ignored.len(), 1, "{ignored:?}");
+    assert!(
+        ignored[0].reason.contains("the sender is told"),
+        "{ignored:?}"
+    );
+}
+
+#[test]
+fn an_officer_s_registration_without_email_is_answered_with_what_is_missing() {
+    let mut w = world();
+    w.start_daemon(None);
+    let registration = text_mail(
+        OFFICER,
+        ACCOUNTS[0],
+        "ĐĂNG KÝ TỔ CHỨC",
+        "Tên tổ chức: Công ty TNHH Bánh Kẹo Hà Nội\nMã số thuế: 0101234567",
+        None,
+    );
+    w.send(OFFICER, ACCOUNTS[0], &registration);
+    let answer = w.wait_mail(OFFICER, "Chưa mở được hồ sơ");
+    assert!(answer.subject.contains("Email"), "{}", answer.subject);
+    assert!(answer.text.contains("- Email"), "{}", answer.text);
+    assert!(answer.text.contains("Tên tổ chức:"), "{}", answer.text);
+    // The same from a stranger: silence.
+    let stranger = text_mail(
+        STRANGER,
+        ACCOUNTS[1],
+        "ĐĂNG KÝ TỔ CHỨC",
+        "Tên tổ chức: Công ty Giả",
+        None,
+    );
+    w.send(STRANGER, ACCOUNTS[1], &stranger);
+    let deadline = Instant::now() + WAIT;
+    while w.count(ACCOUNTS[1]) != 0 || w.count(ACCOUNTS[0]) != 0 {
+        assert!(Instant::now() < deadline, "INBOX not emptied\n{}", w.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    w.stop_daemon();
+    assert_eq!(w.count(STRANGER), 0);
+    assert_eq!(w.mails(OFFICER, "Chưa mở được hồ sơ").len(), 1);
+    let config = qrca::config::load(&w.config()).unwrap().config;
+    let store = Store::open(&config.service.state_dir).unwrap();
+    assert!(store.cases().unwrap().is_empty());
+    assert_eq!(store.outbox().unwrap().len(), 1);
 }

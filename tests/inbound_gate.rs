@@ -282,13 +282,13 @@ fn classify(f: &Fixture, mail: &Mail, account: &str, lookups: &FakeLookups) -> C
 fn expect_event(c: Classified) -> (String, Option<String>, Event) {
     match c {
         Classified::Event { ward, case, event } => (ward, case, event),
-        Classified::Drop { reason } => panic!("expected an event, dropped: {reason}"),
+        Classified::Drop { reason, .. } => panic!("expected an event, dropped: {reason}"),
     }
 }
 
 fn dropped(c: Classified) -> String {
     match c {
-        Classified::Drop { reason } => reason,
+        Classified::Drop { reason, .. } => reason,
         Classified::Event { event, .. } => panic!("expected a drop, got {event:?}"),
     }
 }
@@ -690,6 +690,137 @@ fn a_registration_without_the_required_fields_is_dropped_with_the_reason() {
         reason.ends_with("(from cskv.thd@hoankiem.hanoi.gov.vn)"),
         "{reason}"
     );
+}
+
+#[test]
+fn an_officer_s_unreadable_registration_is_answered_with_what_is_missing() {
+    let f = fixture();
+    for from in [OFFICER, CSKV] {
+        let mail = Eml::new(from, ACCOUNT, "ĐĂNG KÝ TỔ CHỨC")
+            .body("Tên tổ chức: Công ty TNHH Minh Anh\nĐịa chỉ: 12 Hàng Bạc")
+            .mail();
+        let Classified::Drop { reason, answer } =
+            classify(&f, &mail, ACCOUNT, &FakeLookups::default())
+        else {
+            panic!("expected a drop");
+        };
+        assert!(reason.contains("Email"), "{reason}");
+        let answer = answer.unwrap_or_else(|| panic!("no answer to {from}"));
+        assert_eq!(answer.template, Template::RegistrationIncomplete);
+        assert_eq!(answer.to, [from]);
+        assert!(answer.cc.is_empty() && answer.attachments.is_empty());
+        assert!(answer.reply_token.is_none());
+        assert_eq!(answer.data.missing, ["Email"]);
+        assert_eq!(answer.data.bad_email, None);
+        assert_eq!(
+            answer.data.about_subject.as_deref(),
+            Some("ĐĂNG KÝ TỔ CHỨC")
+        );
+    }
+    // An Email that is no address is named as written.
+    let mail = Eml::new(OFFICER, ACCOUNT, "DANG KY TO CHUC")
+        .body("Email: nhansu congty\n")
+        .mail();
+    let Classified::Drop {
+        answer: Some(answer),
+        ..
+    } = classify(&f, &mail, ACCOUNT, &FakeLookups::default())
+    else {
+        panic!("expected an answered drop");
+    };
+    assert_eq!(answer.data.missing, ["Tên tổ chức"]);
+    assert_eq!(answer.data.bad_email.as_deref(), Some("nhansu congty"));
+}
+
+#[test]
+fn a_stranger_s_unreadable_registration_is_dropped_in_silence() {
+    let f = fixture();
+    for from in [ORG, "ke.gia.mao@gmail.com", POLICE] {
+        let mail = Eml::new(from, ACCOUNT, "ĐĂNG KÝ TỔ CHỨC")
+            .body("Tên tổ chức: Công ty TNHH Minh Anh")
+            .mail();
+        match classify(&f, &mail, ACCOUNT, &FakeLookups::default()) {
+            Classified::Drop { reason, answer } => {
+                assert!(reason.contains("Email"), "{reason}");
+                assert_eq!(answer, None, "{from}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // An officer's auto-reply with the registration words is no registration at all.
+    let auto = Eml::new(OFFICER, ACCOUNT, "Trả lời tự động: ĐĂNG KÝ TỔ CHỨC")
+        .header("Auto-Submitted", "auto-replied")
+        .body("Tôi đang nghỉ phép.")
+        .mail();
+    assert!(matches!(
+        classify(&f, &auto, ACCOUNT, &FakeLookups::default()),
+        Classified::Drop { answer: None, .. }
+    ));
+}
+
+#[test]
+fn a_mail_too_large_is_answered_from_its_header_once() {
+    let f = fixture();
+    let store = Store::open(&f.config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    let raw = Eml::new(ORG, ACCOUNT, "Re: [QRCA THD-T-0001] Danh sách").bytes();
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end"));
+    let header = &raw[..end + 4];
+    let at = |uid| Position {
+        account: ACCOUNT.into(),
+        uidvalidity: 1,
+        uid,
+    };
+    let now = jiff::Timestamp::now();
+    let taken =
+        qrca::daemon::intake::too_large(&store, &f.config, &at(7), 31_457_280, Some(header), now)
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(taken, Taken::Ignored(_)), "{taken:?}");
+    let outbox = store.outbox().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outbox.len(), 1);
+    let notice = &outbox[0];
+    assert_eq!(notice.case, "");
+    assert_eq!(notice.mail.template, Template::MailTooLarge);
+    assert_eq!(notice.mail.to, [ORG]);
+    assert_eq!(notice.mail.data.size_bytes, Some(31_457_280));
+    assert_eq!(
+        notice.mail.data.about_subject.as_deref(),
+        Some("Re: [QRCA THD-T-0001] Danh sách")
+    );
+    // The same mail again, here or on another account of the ward: nothing more.
+    for account in [ACCOUNT, ACCOUNT2] {
+        let again = Position {
+            account: account.into(),
+            uidvalidity: 1,
+            uid: 7,
+        };
+        let taken = qrca::daemon::intake::too_large(
+            &store,
+            &f.config,
+            &again,
+            31_457_280,
+            Some(header),
+            now,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(taken, Taken::Processed(Processed::AlreadySeen)),
+            "{taken:?}"
+        );
+    }
+    // An auto-reply too large, or one whose header was not read: recorded, no answer.
+    let auto = Eml::new(ORG, ACCOUNT, "Out of office")
+        .header("Auto-Submitted", "auto-replied")
+        .bytes();
+    for (uid, header) in [(8, Some(&auto[..])), (9, None)] {
+        let taken =
+            qrca::daemon::intake::too_large(&store, &f.config, &at(uid), 25_000_000, header, now)
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(taken, Taken::Ignored(_)), "{taken:?}");
+    }
+    assert_eq!(store.outbox().unwrap_or_else(|e| panic!("{e}")).len(), 1);
 }
 
 #[test]

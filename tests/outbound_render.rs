@@ -130,7 +130,8 @@ impl World {
 
     fn render(&self, entry: &OutboxEntry, case: &Case, from: &str) -> Vec<Rendered> {
         let blobs = blobs();
-        outbound::render(entry, case, from, &self.ctx(&blobs)).unwrap_or_else(|e| panic!("{e}"))
+        outbound::render(entry, Some(case), from, &self.ctx(&blobs))
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn trust(&self) -> TrustList {
@@ -376,23 +377,48 @@ fn every_template_renders_in_vietnamese_with_the_case_code() {
                 attachments: Vec::new(),
                 data: Box::new(data),
             };
-            let out = world.render(&entry(i as u64 + 1, &code, mail), &case, ACCOUNT);
+            // Notices are about no case: rendered without one, no `[QRCA` prefix.
+            let notice = matches!(
+                template,
+                Template::MailTooLarge
+                    | Template::RegistrationIncomplete
+                    | Template::MailUndeliverable
+            );
+            let out = if notice {
+                let blobs = blobs();
+                let mail = OutMail {
+                    reply_token: None,
+                    ..mail
+                };
+                outbound::render(
+                    &entry(i as u64 + 1, "", mail),
+                    None,
+                    ACCOUNT,
+                    &world.ctx(&blobs),
+                )
+                .unwrap_or_else(|e| panic!("{e}"))
+            } else {
+                world.render(&entry(i as u64 + 1, &code, mail), &case, ACCOUNT)
+            };
             assert_eq!(out.len(), 1);
             let m = read(&out[0]);
             let what = format!("{} ({kind})", template.name());
-            assert!(
+            assert_eq!(
                 m.subject.starts_with(&format!("[QRCA {code}] ")),
+                !notice,
                 "{what}: {}",
                 m.subject
             );
             assert!(m.subject.len() > code.len() + 12, "{what}: {}", m.subject);
             assert_clean_text(&what, &m.subject);
             assert_clean_text(&what, &m.text);
-            assert!(
-                m.text.contains(&code),
-                "{what}: no case code in\n{}",
-                m.text
-            );
+            if !notice || template == Template::MailUndeliverable {
+                assert!(
+                    m.text.contains(&code),
+                    "{what}: no case code in\n{}",
+                    m.text
+                );
+            }
             assert!(m.text.contains("Kính gửi"), "{what}:\n{}", m.text);
             assert!(
                 m.text.contains("Phường Trần Hưng Đạo"),
@@ -598,7 +624,7 @@ fn permits_verify_and_rendering_is_deterministic() {
     let blobs = blobs();
     let ctx = world.ctx(&blobs);
     let started = std::time::Instant::now();
-    let out = outbound::render(&e, case, ACCOUNT, &ctx).unwrap_or_else(|err| panic!("{err}"));
+    let out = outbound::render(&e, Some(case), ACCOUNT, &ctx).unwrap_or_else(|err| panic!("{err}"));
     let took = started.elapsed();
     eprintln!("a 25-person permits mail rendered in {took:?}");
     assert_eq!(out.len(), 1);
@@ -625,7 +651,7 @@ fn permits_verify_and_rendering_is_deterministic() {
     assert!(m.attachments[25].bytes.starts_with(b"%PDF-"));
 
     // The same entry renders to the same bytes (a resend after a crash).
-    let again = outbound::render(&e, case, ACCOUNT, &ctx).unwrap();
+    let again = outbound::render(&e, Some(case), ACCOUNT, &ctx).unwrap();
     assert_eq!(again, out);
 
     // Permits without a signer: an error naming the ward.
@@ -633,7 +659,7 @@ fn permits_verify_and_rendering_is_deterministic() {
         signer: None,
         ..world.ctx(&blobs)
     };
-    match outbound::render(&e, case, ACCOUNT, &no_signer) {
+    match outbound::render(&e, Some(case), ACCOUNT, &no_signer) {
         Err(err @ RenderError::NoSigner { .. }) => assert!(err.to_string().contains(WARD)),
         other => panic!("{other:?}"),
     }
@@ -695,7 +721,12 @@ fn a_small_account_limit_splits_the_permits_into_parts() {
         b.resize(100_000, b'x');
         b
     });
-    match outbound::render(&entry(13, &case.code, big), case, SMALL, &world.ctx(&store)) {
+    match outbound::render(
+        &entry(13, &case.code, big),
+        Some(case),
+        SMALL,
+        &world.ctx(&store),
+    ) {
         Err(err @ RenderError::AttachmentTooLarge { .. }) => {
             let text = err.to_string();
             assert!(
@@ -762,7 +793,7 @@ fn an_admin_override_changes_the_text_and_a_broken_one_fails_the_load() {
         templates: &custom,
         ..world.ctx(&blobs)
     };
-    let out = outbound::render(&entry(4, &case.code, mail), case, ACCOUNT, &ctx).unwrap();
+    let out = outbound::render(&entry(4, &case.code, mail), Some(case), ACCOUNT, &ctx).unwrap();
     let m = read(&out[0]);
     assert_eq!(m.subject, "[QRCA THD-T-0001] Trợ giúp về THD-T-0001");
     assert!(m.text.contains("Xin gọi số 024 3825 0000"), "{}", m.text);
@@ -802,11 +833,161 @@ fn a_message_for_another_ward_s_account_is_refused() {
     let blobs = blobs();
     match outbound::render(
         &entry(1, &case.code, mail.clone()),
-        case,
+        Some(case),
         "someone@gmail.com",
         &world.ctx(&blobs),
     ) {
         Err(RenderError::NotAnAccount { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Notices: mails about no case
+// ---------------------------------------------------------------------------------
+
+fn notice(template: Template, to: &str, data: MailData) -> OutMail {
+    OutMail {
+        template,
+        to: vec![to.into()],
+        cc: vec![],
+        reply_token: None,
+        attachments: vec![],
+        data: Box::new(data),
+    }
+}
+
+/// A notice rendered without a case: one message, no `[QRCA` subject, the notice's
+/// own Message-ID (on `.qrca`, so the gate takes it for our own), the RFC 3834 kind.
+fn render_notice(world: &World, id: u64, mail: OutMail, auto: &str) -> Mail {
+    let e = entry(id, "", mail);
+    assert_eq!(e.message_id, format!("<{id}.notice@{WARD}.qrca>"));
+    let blobs = blobs();
+    let out = outbound::render(&e, None, ACCOUNT, &world.ctx(&blobs))
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(out.len(), 1);
+    let raw = String::from_utf8_lossy(&out[0].message).into_owned();
+    assert!(raw.contains(&format!("Auto-Submitted: {auto}")), "{raw}");
+    assert!(raw.contains("X-Auto-Response-Suppress: All"), "{raw}");
+    let m = read(&out[0]);
+    assert!(!m.subject.starts_with("[QRCA"), "{}", m.subject);
+    assert_eq!(m.message_id.as_deref(), Some(e.message_id.as_str()));
+    assert!(qrca::inbound::gate::is_own_message_id(&e.message_id));
+    assert!(m.attachments.is_empty());
+    assert!(m.reply_to.is_empty());
+    m
+}
+
+#[test]
+fn a_mail_too_large_is_answered_politely_with_sizes_and_its_subject() {
+    let world = world();
+    let m = render_notice(
+        &world,
+        21,
+        notice(
+            Template::MailTooLarge,
+            ORG,
+            MailData {
+                about_subject: Some("Re: [QRCA THD-T-0001] Danh sách nhân viên".into()),
+                size_bytes: Some(31_457_280),
+                limit_bytes: Some(20_000_000),
+                ..MailData::default()
+            },
+        ),
+        "auto-replied",
+    );
+    assert_eq!(m.to[0].address, ORG);
+    // Replying to it stays on the case: the subject keeps the case code.
+    assert!(m.subject.contains("[QRCA THD-T-0001]"), "{}", m.subject);
+    for words in [
+        "Kính gửi",
+        "31,5 MB",
+        "20,0 MB",
+        "Re: [QRCA THD-T-0001] Danh sách nhân viên",
+        "nhiều thư nhỏ hơn",
+        "Phường Trần Hưng Đạo",
+    ] {
+        assert!(m.text.contains(words), "{words:?} not in\n{}", m.text);
+    }
+}
+
+#[test]
+fn an_unreadable_registration_is_answered_with_what_is_missing_and_an_example() {
+    let world = world();
+    let m = render_notice(
+        &world,
+        22,
+        notice(
+            Template::RegistrationIncomplete,
+            OFFICER,
+            MailData {
+                about_subject: Some("ĐĂNG KÝ TỔ CHỨC".into()),
+                missing: vec!["Email".into()],
+                ..MailData::default()
+            },
+        ),
+        "auto-replied",
+    );
+    assert_eq!(m.to[0].address, OFFICER);
+    assert!(m.subject.contains("thiếu Email"), "{}", m.subject);
+    // A reply to it is a registration again.
+    assert!(m.subject.contains("ĐĂNG KÝ TỔ CHỨC"), "{}", m.subject);
+    assert!(m.text.contains("- Email\n"), "{}", m.text);
+    assert!(!m.text.contains("không phải là một địa chỉ"), "{}", m.text);
+    // The example is a registration the parser reads.
+    let org = qrca::inbound::commands::parse_registration(&m.text)
+        .unwrap_or_else(|e| panic!("{e}\n{}", m.text));
+    assert_eq!(org.email, "nhansu@vantaihanoi.vn");
+}
+
+#[test]
+fn a_dead_letter_is_told_to_the_officers_with_the_retry_command() {
+    let world = world();
+    let m = render_notice(
+        &world,
+        23,
+        notice(
+            Template::MailUndeliverable,
+            OFFICER,
+            MailData {
+                case: "THD-T-0001".into(),
+                outbox_id: Some(7),
+                about_template: Some(Template::CaseOpened),
+                recipients: vec![ORG.into(), CSKV.into()],
+                error: Some("SMTP 550 5.1.1 no such user".into()),
+                ..MailData::default()
+            },
+        ),
+        "auto-generated",
+    );
+    assert!(m.subject.contains("THD-T-0001"), "{}", m.subject);
+    assert!(m.subject.contains("thư xác nhận mở hồ sơ"), "{}", m.subject);
+    for words in [
+        "qrca outbox retry 7",
+        "SMTP 550 5.1.1 no such user",
+        ORG,
+        CSKV,
+    ] {
+        assert!(m.text.contains(words), "{words:?} not in\n{}", m.text);
+    }
+}
+
+#[test]
+fn a_notice_needs_no_case_but_a_case_s_mail_does() {
+    let world = world();
+    let blobs = blobs();
+    let ctx = world.ctx(&blobs);
+    let mail = notice(Template::MailTooLarge, ORG, MailData::default());
+    // An entry of a case rendered without it.
+    match outbound::render(&entry(1, "THD-T-0001", mail.clone()), None, ACCOUNT, &ctx) {
+        Err(RenderError::WrongCase { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    // A notice with attachments.
+    let mut with_files = mail;
+    with_files.attachments = vec![AttachmentRef::NormalisedRoster { batch: 1 }];
+    match outbound::render(&entry(2, "", with_files), None, ACCOUNT, &ctx) {
+        Err(RenderError::NoticeWithAttachments { id: 2 }) => {}
         other => panic!("{other:?}"),
     }
 }

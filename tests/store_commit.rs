@@ -9,7 +9,7 @@
 
 use jiff::Timestamp;
 use qrca::store::{
-    Committed, OutboxStatus, Outcome, SCHEMA_VERSION, SeenMarker, Store, StoreError, Update,
+    Committed, Notice, OutboxStatus, Outcome, SCHEMA_VERSION, SeenMarker, Store, StoreError, Update,
 };
 use qrca::workflow::{
     AuditEntry, AuthEvidence, Batch, BatchRow, BatchStage, Case, Effect, IssuedPermit, Kind,
@@ -424,7 +424,8 @@ fn the_same_message_id_under_another_uidvalidity_is_already_seen() {
                 &Update {
                     seen: other_account,
                     outcome: Outcome::Ignored {
-                        reason: "dup".into()
+                        reason: "dup".into(),
+                        answer: None,
                     }
                 },
                 now()
@@ -449,6 +450,7 @@ fn messages_without_a_message_id_are_told_apart_by_position() {
             seen: marker(1, uid, ""),
             outcome: Outcome::Ignored {
                 reason: "auto-reply".into(),
+                answer: None,
             },
         };
         assert_eq!(
@@ -466,7 +468,10 @@ fn messages_without_a_message_id_are_told_apart_by_position() {
             .commit(
                 &Update {
                     seen: marker(1, 2, ""),
-                    outcome: Outcome::Ignored { reason: "x".into() }
+                    outcome: Outcome::Ignored {
+                        reason: "x".into(),
+                        answer: None
+                    }
                 },
                 now()
             )
@@ -679,6 +684,7 @@ fn ignored_writes_only_the_marker() {
             seen: marker(1, 6, "<ooo@abc.vn>"),
             outcome: Outcome::Ignored {
                 reason: "Auto-Submitted: auto-replied".into(),
+                answer: None,
             },
         };
         assert_eq!(
@@ -700,6 +706,90 @@ fn ignored_writes_only_the_marker() {
     assert_eq!(seen[0].0, format!("{ACCOUNT}/1/6").into_bytes());
     let value: serde_json::Value = serde_json::from_slice(&seen[0].1).unwrap();
     assert_eq!(value["message_id"], "<ooo@abc.vn>");
+}
+
+#[test]
+fn an_ignored_message_with_an_answer_queues_one_notice_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let notice = Notice {
+        ward: WARD.into(),
+        mail: OutMail {
+            template: Template::MailTooLarge,
+            to: vec!["hr@abc.vn".into()],
+            cc: vec![],
+            reply_token: None,
+            attachments: vec![],
+            data: Box::new(MailData {
+                size_bytes: Some(31_000_000),
+                limit_bytes: Some(20_000_000),
+                about_subject: Some("Danh sách".into()),
+                ..MailData::default()
+            }),
+        },
+    };
+    let update = Update {
+        seen: marker(1, 9, "<big@abc.vn>"),
+        outcome: Outcome::Ignored {
+            reason: "the mail is 31.0 MB".into(),
+            answer: Some(notice.clone()),
+        },
+    };
+    let id = {
+        let store = Store::open(dir.path()).unwrap();
+        let Committed::Applied { outbox_ids } = store.commit(&update, now()).unwrap() else {
+            panic!("not applied");
+        };
+        assert_eq!(outbox_ids.len(), 1);
+        // Replayed (a crash before the move, the same mail on another account): nothing.
+        assert_eq!(
+            store.commit(&update, now()).unwrap(),
+            Committed::AlreadySeen
+        );
+        let mut other = update.clone();
+        other.seen.account = "qrca.hoankiem.tranhungdao2@gmail.com".into();
+        assert_eq!(store.commit(&other, now()).unwrap(), Committed::AlreadySeen);
+        outbox_ids[0]
+    };
+    // Durable across reopen: the marker, the reason, one notice with no case.
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.is_seen(&update.seen).unwrap());
+    assert_eq!(store.ignored().unwrap().len(), 1);
+    let outbox = store.outbox().unwrap();
+    assert_eq!(outbox.len(), 1);
+    let entry = &outbox[0];
+    assert_eq!(entry.id, id);
+    assert_eq!(entry.case, "");
+    assert_eq!(entry.ward, WARD);
+    assert_eq!(entry.account, ACCOUNT);
+    assert_eq!(entry.mail, notice.mail);
+    assert_eq!(entry.status, OutboxStatus::Pending);
+    assert_eq!(entry.message_id, format!("<{id}.notice@{WARD}.qrca>"));
+    assert!(store.cases().unwrap().is_empty());
+}
+
+#[test]
+fn a_queued_notice_is_a_pending_entry_with_its_own_message_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mail = OutMail {
+        template: Template::MailUndeliverable,
+        to: vec!["canbo.thd@example.gov.vn".into()],
+        cc: vec![],
+        reply_token: None,
+        attachments: vec![],
+        data: Box::new(MailData {
+            case: "THD-T-0001".into(),
+            outbox_id: Some(3),
+            ..MailData::default()
+        }),
+    };
+    let id = store.queue_notice(WARD, &mail, now()).unwrap();
+    let entry = store.outbox_entry(id).unwrap().unwrap();
+    assert_eq!(entry.case, "");
+    assert_eq!(entry.account, "");
+    assert_eq!(entry.mail, mail);
+    assert_eq!(entry.message_id, format!("<{id}.notice@{WARD}.qrca>"));
+    assert_eq!(store.due_outbox(now()).unwrap().len(), 1);
 }
 
 #[test]

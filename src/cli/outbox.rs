@@ -58,7 +58,11 @@ pub fn list(entries: &[OutboxEntry], out: &mut impl Write) -> std::io::Result<()
             out,
             "{:>6}  {:<12}  {:<18}  {:<9}  {:>3}  {:<20}  {}",
             e.id,
-            clean(&e.case),
+            if e.case.is_empty() {
+                "(notice)".to_owned()
+            } else {
+                clean(&e.case)
+            },
             e.mail.template.name(),
             status(&e.status),
             e.attempts,

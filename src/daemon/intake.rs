@@ -12,7 +12,7 @@ use crate::engine::{self, EngineError, Inbound, Processed, StoreLookups};
 use crate::inbound::gate::{self, Classified};
 use crate::inbound::mail::{Mail, parse_mail};
 use crate::store::blobs::{BlobError, Blobs};
-use crate::store::{SeenMarker, Store, StoreError};
+use crate::store::{Notice, SeenMarker, Store, StoreError};
 use crate::workflow::{DocumentRef, EventBody};
 use jiff::Timestamp;
 
@@ -29,7 +29,8 @@ pub struct Position {
 pub enum Taken {
     /// Processed by the engine (applied, refused or seen before).
     Processed(Processed),
-    /// No answer, for this reason (auto-reply, own mail, unreadable MIME, …); recorded.
+    /// Not taken in, for this reason (auto-reply, own mail, unreadable MIME, too large,
+    /// …); recorded, with the notice that answers it when one is owed.
     Ignored(String),
 }
 
@@ -75,7 +76,7 @@ pub fn take_in(
     }
     let mail = match parsed {
         Ok(mail) => mail,
-        Err(e) => return ignore(store, &seen, format!("unreadable mail: {e}"), now),
+        Err(e) => return ignore(store, &seen, format!("unreadable mail: {e}"), None, now),
     };
     let today = now
         .to_zoned_datetime(config.service.timezone.clone())
@@ -84,7 +85,15 @@ pub fn take_in(
     let classified = gate::classify(&mail, &at.account, config, &lookups, today);
     lookups.finish()?;
     match classified {
-        Classified::Drop { reason } => ignore(store, &seen, reason, now),
+        Classified::Drop { reason, answer } => {
+            let answer = answer.and_then(|mail| {
+                config.ward_of_account(&at.account).map(|ward| Notice {
+                    ward: ward.rules.code.clone(),
+                    mail,
+                })
+            });
+            ignore(store, &seen, reason, answer, now)
+        }
         Classified::Event { ward, case, event } => {
             keep_files(blobs, &mail, &event.body)?;
             let inbound = Inbound {
@@ -100,35 +109,76 @@ pub fn take_in(
     }
 }
 
-/// A message over the account's `max_message_bytes`: not fetched, recorded as seen
-/// with the reason (by its server position only: its Message-ID was not read).
+/// A message over the account's `max_message_bytes`: its body not fetched, recorded
+/// as seen with the reason. When its `header` was read and parses, the marker carries
+/// its Message-ID (the same mail on another account of the ward is not answered
+/// twice) and, unless the gate's `drop_reason` forbids an answer, the sender is told
+/// in the same commit that the mail was too large. Without a readable header, only
+/// the server position records it and nobody is answered.
 pub fn too_large(
     store: &Store,
+    config: &Config,
     at: &Position,
     size: u32,
+    header: Option<&[u8]>,
     now: Timestamp,
 ) -> Result<Taken, IntakeError> {
+    let trusted = config
+        .account(&at.account)
+        .map(|(_, account)| account.mail.trusted_authserv_ids.clone())
+        .unwrap_or_default();
+    let limit = config
+        .account(&at.account)
+        .map_or(0, |(_, account)| account.mail.max_message_bytes);
+    let mail = header.and_then(|h| parse_mail(h, &trusted).ok());
     let seen = SeenMarker {
         account: at.account.clone(),
         uidvalidity: at.uidvalidity,
         uid: at.uid,
-        message_id: String::new(),
+        message_id: mail
+            .as_ref()
+            .and_then(|m| m.message_id.clone())
+            .unwrap_or_default(),
     };
-    let reason = format!(
+    if store.is_seen(&seen)? {
+        return Ok(Taken::Processed(Processed::AlreadySeen));
+    }
+    let mut reason = format!(
         "the mail is {:.1} MB, over the account's max_message_bytes; not read",
         f64::from(size) / 1e6
     );
-    ignore(store, &seen, reason, now)
+    let answer = match &mail {
+        None => None,
+        Some(mail) => {
+            match gate::too_large_answer(mail, &at.account, config, u64::from(size), limit) {
+                Ok((ward, mail)) => {
+                    reason.push_str("; the sender is told");
+                    Some(Notice { ward, mail })
+                }
+                Err(why) => {
+                    reason.push_str(&format!("; no answer: {why}"));
+                    None
+                }
+            }
+        }
+    };
+    ignore(store, &seen, reason, answer, now)
 }
 
 fn ignore(
     store: &Store,
     seen: &SeenMarker,
     reason: String,
+    answer: Option<Notice>,
     now: Timestamp,
 ) -> Result<Taken, IntakeError> {
-    tracing::info!(account = %seen.account, uid = seen.uid, %reason, "no answer");
-    Ok(match engine::ignore(store, seen, &reason, now)? {
+    match &answer {
+        Some(notice) => {
+            tracing::info!(account = %seen.account, uid = seen.uid, %reason, template = notice.mail.template.name(), "not taken in; the sender is told why");
+        }
+        None => tracing::info!(account = %seen.account, uid = seen.uid, %reason, "no answer"),
+    }
+    Ok(match engine::ignore(store, seen, &reason, answer, now)? {
         Processed::AlreadySeen => Taken::Processed(Processed::AlreadySeen),
         _ => Taken::Ignored(reason),
     })

@@ -5,15 +5,18 @@
 //! thread's account, else another of the ward with daily quota left), `Sending` before
 //! the first byte goes out (so a crash resends it, with the same Message-ID), retries
 //! with capped exponential backoff and jitter on transient failures, `Dead` with the
-//! reason on permanent ones, and the per-account daily count. Rendering runs on a
+//! reason on permanent ones (and the ward's officers told of each, once, by a notice
+//! queued in the store; not of a dead notice), and the per-account daily count. A
+//! notice (an entry with no case) is rendered without a case. Rendering runs on a
 //! blocking thread. It must not decide anything about a case.
 
 use super::Generation;
 use super::smtp::SendError;
-use crate::config::Account;
+use crate::config::{Account, Ward};
 use crate::outbound::{self, RenderCtx};
 use crate::store::blobs::Blobs;
 use crate::store::{OutboxEntry, OutboxStatus, Store, StoreError};
+use crate::workflow::{MailData, OutMail, Template};
 use jiff::{SignedDuration, Timestamp};
 use std::future::Future;
 use std::sync::Arc;
@@ -107,18 +110,28 @@ async fn send_one(
     let Some(ward) = config.ward(&entry.ward) else {
         return dead(
             store,
+            None,
             &entry,
             now,
             format!("ward {} is no longer in the config", entry.ward),
         );
     };
-    let Some(case) = store.case(&entry.case)? else {
-        return dead(
-            store,
-            &entry,
-            now,
-            format!("case {} is not in the database", entry.case),
-        );
+    // A notice (no case) is rendered without one.
+    let case = if entry.case.is_empty() {
+        None
+    } else {
+        match store.case(&entry.case)? {
+            Some(case) => Some(case),
+            None => {
+                return dead(
+                    store,
+                    Some(ward),
+                    &entry,
+                    now,
+                    format!("case {} is not in the database", entry.case),
+                );
+            }
+        }
     };
     let Some(account) = choose_account(store, ward.accounts.as_slice(), &entry.account, day)?
     else {
@@ -139,7 +152,7 @@ async fn send_one(
                 signer: shared.signers.get(&entry.ward),
                 blobs: &shared.blobs,
             };
-            outbound::render(&entry, &case, &from, &ctx).map_err(|e| e.to_string())
+            outbound::render(&entry, case.as_ref(), &from, &ctx).map_err(|e| e.to_string())
         })
         .await
         .unwrap_or_else(|e| Err(format!("rendering stopped: {e}")))
@@ -149,6 +162,7 @@ async fn send_one(
         Err(reason) => {
             return dead(
                 store,
+                Some(ward),
                 &entry,
                 now,
                 format!("cannot render the mail: {reason}"),
@@ -160,7 +174,7 @@ async fn send_one(
             .submit(account, &part.recipients, &part.message)
             .await
         {
-            return failed(store, &entry, now, e);
+            return failed(store, ward, &entry, now, e);
         }
     }
     store.note_sent(
@@ -196,8 +210,13 @@ fn choose_account<'a>(
     Ok(None)
 }
 
+/// Marks the entry dead, then tells the ward's officers once (SPEC §8: nothing lost
+/// in silence), unless the entry is itself a notice: a dead notice tells no one, so
+/// one broken account cannot make a cascade. The officers' notice is queued after
+/// the entry is marked: a crash between the two loses the notice, never sends two.
 fn dead(
     store: &Store,
+    ward: Option<&Ward>,
     entry: &OutboxEntry,
     now: Timestamp,
     reason: String,
@@ -208,17 +227,48 @@ fn dead(
             reason: reason.clone(),
         };
     })?;
+    if let Some(ward) = ward
+        && let Some(mail) = undeliverable(ward, entry, &reason)
+    {
+        let id = store.queue_notice(ward.code(), &mail, now)?;
+        tracing::info!(entry = entry.id, notice = id, ward = %ward.code(), "the officers are told of the dead letter");
+    }
     Ok(Outcome::Dead)
+}
+
+/// The officers' notice of a dead letter: which case, which mail, to whom, the
+/// server's words. None for a dead notice, or a ward without officers.
+fn undeliverable(ward: &Ward, entry: &OutboxEntry, reason: &str) -> Option<OutMail> {
+    if entry.case.is_empty() || ward.rules.officers.is_empty() {
+        return None;
+    }
+    let mail = &entry.mail;
+    Some(OutMail {
+        template: Template::MailUndeliverable,
+        to: ward.rules.officers.clone(),
+        cc: Vec::new(),
+        reply_token: None,
+        attachments: Vec::new(),
+        data: Box::new(MailData {
+            case: entry.case.clone(),
+            outbox_id: Some(entry.id),
+            about_template: Some(mail.template),
+            recipients: mail.to.iter().chain(&mail.cc).cloned().collect(),
+            error: Some(reason.to_owned()),
+            ..MailData::default()
+        }),
+    })
 }
 
 fn failed(
     store: &Store,
+    ward: &Ward,
     entry: &OutboxEntry,
     now: Timestamp,
     error: SendError,
 ) -> Result<Outcome, StoreError> {
     if error.permanent || entry.attempts + 1 >= MAX_ATTEMPTS {
-        return dead(store, entry, now, error.message);
+        return dead(store, Some(ward), entry, now, error.message);
     }
     let at = now
         .checked_add(SignedDuration::from_secs(backoff_secs(

@@ -114,6 +114,19 @@ async fn take_one(
         uidvalidity,
         uid,
     };
+    // Too large to read: its header still says who to tell. A header the server
+    // refuses (NO/BAD) is no header; a lost connection ends the session as any fetch.
+    let header = match &fetched.bytes {
+        Some(_) => None,
+        None => match imap.fetch_header(uid).await {
+            Ok(header) => header,
+            Err(e) if imap.is_open() => {
+                tracing::warn!(account = %account.address, uid, error = %e, "cannot read the header of a mail too large");
+                None
+            }
+            Err(e) => return Err(e),
+        },
+    };
     let taken = {
         let shared = Arc::clone(shared);
         let now = jiff::Timestamp::now();
@@ -123,7 +136,14 @@ async fn take_one(
             Some(raw) => {
                 intake::take_in(&shared.store, &shared.blobs, &shared.config, &at, &raw, now)
             }
-            None => intake::too_large(&shared.store, &at, size, now),
+            None => intake::too_large(
+                &shared.store,
+                &shared.config,
+                &at,
+                size,
+                header.as_deref(),
+                now,
+            ),
         })
         .await
     };

@@ -9,7 +9,8 @@
 //! It must not decide whether the sender may do what the mail asks: roles, live tokens,
 //! addressees and authentication are judged by `workflow::step`, which refuses with a
 //! reason. It is pure: the store's indexes come in through [`Lookups`], the date through
-//! `today`; no I/O, no clock, no logging (the caller logs a [`Classified::Drop`]'s reason).
+//! `today`; no I/O, no clock, no logging (the caller logs a [`Classified::Drop`]'s reason
+//! and queues its answer, the notice a dropped mail is owed, with the seen-marker).
 //! No input may make it panic.
 //!
 //! Rules chosen where SPEC is silent:
@@ -24,12 +25,13 @@
 //!   forwarded message are read for the roster only.
 
 use crate::config::{Config, Ward};
-use crate::inbound::commands::{self, Parsed};
+use crate::inbound::commands::{self, Parsed, RegistrationError};
 use crate::inbound::mail::{Attachment, Mail, Sniffed};
 use crate::inbound::reply;
 use crate::roster::{self, Limits};
 use crate::workflow::{
-    self, DocumentRef, Event, EventBody, Kind, ReplyToken, Roster, RosterIssue, RosterSubmission,
+    self, DocumentRef, Event, EventBody, Kind, MailData, OutMail, ReplyToken, Roster, RosterIssue,
+    RosterSubmission, Template,
 };
 
 /// What the gate needs from the store's indexes.
@@ -76,9 +78,22 @@ pub enum Classified {
         case: Option<String>,
         event: Event,
     },
-    /// Dropped without an answer; the reason is logged (own mail, auto-reply, loop,
-    /// delivery report, mail for no ward, a registration that cannot be read).
-    Drop { reason: String },
+    /// Not for the engine; the reason is logged (own mail, auto-reply, loop, delivery
+    /// report, mail for no ward, a registration that cannot be read). `answer` is the
+    /// notice that tells the sender why, when one is owed (an officer's or area
+    /// police's registration that cannot be read); it goes out with the seen-marker.
+    Drop {
+        reason: String,
+        answer: Option<OutMail>,
+    },
+}
+
+/// A registration that does not give what it must: the log's sentence, and for an
+/// organisation, what its `Label: value` lines lack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableRegistration {
+    pub reason: String,
+    pub error: Option<RegistrationError>,
 }
 
 /// The sentence a roster error carries when a roster mail has no spreadsheet.
@@ -110,10 +125,14 @@ pub fn classify(
                 "the mail arrived on {}, which is no ward's account",
                 clip(account)
             ),
+            answer: None,
         };
     };
     if let Some(reason) = drop_reason(mail, config) {
-        return Classified::Drop { reason };
+        return Classified::Drop {
+            reason,
+            answer: None,
+        };
     }
     let sender = sender(mail);
     let token = reply_token(mail, ward);
@@ -146,9 +165,17 @@ pub fn classify(
     {
         return match registration_body(mail, kind, &sheets(None)) {
             Ok(body) => done(None, body),
-            Err(reason) => Classified::Drop {
-                reason: format!("{reason} (from {})", clip(&sender)),
-            },
+            Err(unreadable) => {
+                let registers =
+                    ward.rules.is_officer(&sender) || ward.rules.is_area_police(&sender);
+                Classified::Drop {
+                    reason: format!("{} (from {})", unreadable.reason, clip(&sender)),
+                    answer: unreadable
+                        .error
+                        .filter(|_| registers)
+                        .map(|error| registration_incomplete(mail, &sender, &error)),
+                }
+            }
         };
     }
     if let Some(code) = &case
@@ -162,6 +189,66 @@ pub fn classify(
     let parsed = commands::parse_reply(&reply_words(mail));
     let (body, case) = reply_body(parsed, token.map(ReplyToken), case);
     done(case, body)
+}
+
+/// The notice to an officer or area police whose organisation registration cannot be
+/// read: the required labels it lacks, an `Email` that is no address, its subject.
+fn registration_incomplete(mail: &Mail, sender: &str, error: &RegistrationError) -> OutMail {
+    notice(
+        Template::RegistrationIncomplete,
+        sender,
+        MailData {
+            about_subject: Some(clip(&mail.subject).to_owned()),
+            missing: error.missing.iter().map(|&l| l.to_owned()).collect(),
+            bad_email: error.bad_email.as_deref().map(|e| clip(e).to_owned()),
+            ..MailData::default()
+        },
+    )
+}
+
+/// The answer to a mail over the account's `max_message_bytes` that was not read
+/// (`mail` is its header only): the sender is told its size, the limit and how to
+/// send less. `Err` with the reason when it gets no answer: the account is no ward's,
+/// or [`drop_reason`] says so (own mail, auto-reply, no From…).
+pub fn too_large_answer(
+    mail: &Mail,
+    account: &str,
+    config: &Config,
+    size: u64,
+    limit: u64,
+) -> Result<(String, OutMail), String> {
+    let Some(ward) = config.ward_of_account(account) else {
+        return Err(format!(
+            "the mail arrived on {}, which is no ward's account",
+            clip(account)
+        ));
+    };
+    if let Some(reason) = drop_reason(mail, config) {
+        return Err(reason);
+    }
+    let answer = notice(
+        Template::MailTooLarge,
+        &sender(mail),
+        MailData {
+            about_subject: Some(clip(&mail.subject).to_owned()),
+            size_bytes: Some(size),
+            limit_bytes: Some(limit),
+            ..MailData::default()
+        },
+    );
+    Ok((ward.rules.code.clone(), answer))
+}
+
+/// A notice to one address: no case, no token, no attachments.
+fn notice(template: Template, to: &str, data: MailData) -> OutMail {
+    OutMail {
+        template,
+        to: vec![to.to_owned()],
+        cc: Vec::new(),
+        reply_token: None,
+        attachments: Vec::new(),
+        data: Box::new(data),
+    }
 }
 
 /// Why a mail gets no answer at all, if it gets none (SPEC §3): a delivery report (the
@@ -314,12 +401,13 @@ pub fn sends_rosters(ward: &Ward, sender: &str) -> bool {
 
 /// What a registration opens: an organisation read from the `Label: value` lines (the
 /// mail's own words, else the forwarded message's), or a roster of individuals or
-/// households. A registration without the required fields is an `Err` with the reason.
+/// households. A registration without the required fields is an `Err` with the reason
+/// and what the mail's own words lack.
 pub fn registration_body(
     mail: &Mail,
     kind: Kind,
     sheets: &SheetContext<'_>,
-) -> Result<EventBody, String> {
+) -> Result<EventBody, UnreadableRegistration> {
     match kind {
         Kind::T => {
             let own = commands::parse_registration(&reply_words(mail));
@@ -332,9 +420,12 @@ pub fn registration_body(
                 Ok(org) => Ok(EventBody::RegisterOrganisation(org)),
                 Err(error) => match forwarded() {
                     Some(Ok(org)) => Ok(EventBody::RegisterOrganisation(org)),
-                    _ => Err(format!(
-                        "an organisation registration that cannot be read: {error}"
-                    )),
+                    _ => Err(UnreadableRegistration {
+                        reason: format!(
+                            "an organisation registration that cannot be read: {error}"
+                        ),
+                        error: Some(error),
+                    }),
                 },
             }
         }

@@ -71,6 +71,8 @@ pub struct Rendered {
 pub enum RenderError {
     #[error("the outbox entry is for case {entry}, but case {case} was given")]
     WrongCase { entry: String, case: String },
+    #[error("the notice in outbox entry {id} has attachments, but a notice is about no case")]
+    NoticeWithAttachments { id: u64 },
     #[error("case {case} belongs to ward {ward}, which is not in the config")]
     UnknownWard { case: String, ward: String },
     #[error(

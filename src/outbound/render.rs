@@ -58,7 +58,9 @@ pub fn auto_submitted(template: Template) -> AutoSubmitted {
         | Template::DecisionRecorded
         | Template::ReplyNotApplied
         | Template::Help
-        | Template::Status => AutoSubmitted::Replied,
+        | Template::Status
+        | Template::MailTooLarge
+        | Template::RegistrationIncomplete => AutoSubmitted::Replied,
         Template::CaseOpened
         | Template::ReviewRequest
         | Template::StampRequest
@@ -66,7 +68,8 @@ pub fn auto_submitted(template: Template) -> AutoSubmitted {
         | Template::RowsRefused
         | Template::PermitsIssued
         | Template::PermitForPerson
-        | Template::PermitsRevoked => AutoSubmitted::Generated,
+        | Template::PermitsRevoked
+        | Template::MailUndeliverable => AutoSubmitted::Generated,
     }
 }
 
@@ -117,6 +120,8 @@ fn sniff(bytes: &[u8]) -> &'static str {
 }
 
 /// The messages that carry `entry` about `case`, sent from the ward account `from`.
+/// A notice (the entry's case empty) is rendered with no case: it has no attachments,
+/// and its subject no `[QRCA <code>]` (its Message-ID on `.qrca` still marks it ours).
 ///
 /// Usually one; more when the attachments exceed the account's `max_message_bytes`
 /// (each part keeps the text, its subject says `Phần 2/3`) or there are more than 100
@@ -124,23 +129,29 @@ fn sniff(bytes: &[u8]) -> &'static str {
 /// ([`part_message_id`]).
 pub fn render(
     entry: &OutboxEntry,
-    case: &Case,
+    case: Option<&Case>,
     from: &str,
     ctx: &RenderCtx<'_>,
 ) -> Result<Vec<Rendered>, RenderError> {
-    if entry.case != case.code {
+    let case_code = case.map_or("", |c| c.code.as_str());
+    if entry.case != case_code {
         return Err(RenderError::WrongCase {
             entry: entry.case.clone(),
-            case: case.code.clone(),
+            case: case_code.to_owned(),
         });
     }
-    let code = &case.code;
+    // What errors name: the case, or for a notice the entry.
+    let code = &match case {
+        Some(case) => case.code.clone(),
+        None => format!("(notice {})", entry.id),
+    };
+    let ward_code = case.map_or(entry.ward.as_str(), |c| c.ward.as_str());
     let ward = ctx
         .config
-        .ward(&case.ward)
+        .ward(ward_code)
         .ok_or_else(|| RenderError::UnknownWard {
             case: code.clone(),
-            ward: case.ward.clone(),
+            ward: ward_code.to_owned(),
         })?;
     let account = match ctx.config.account(from) {
         Some((w, account)) if w.code() == ward.code() => account,
@@ -181,11 +192,16 @@ pub fn render(
         parsed.push((address, parsed_address, cc));
     }
 
-    let (files, missing_documents) = files(entry, case, ward, ctx)?;
+    let (files, missing_documents) = match case {
+        Some(case) => files(entry, case, ward, ctx)?,
+        None if entry.mail.attachments.is_empty() => (Vec::new(), Vec::new()),
+        None => return Err(RenderError::NoticeWithAttachments { id: entry.id }),
+    };
     let builder = Builder {
         ctx,
         ward,
         case,
+        code,
         entry,
         from: from_box,
         reply_to: reply_box,
@@ -269,7 +285,10 @@ struct Recipients<'a> {
 struct Builder<'a> {
     ctx: &'a RenderCtx<'a>,
     ward: &'a Ward,
-    case: &'a Case,
+    /// None for a notice.
+    case: Option<&'a Case>,
+    /// The case code, or what names a notice in errors.
+    code: &'a str,
     entry: &'a OutboxEntry,
     from: Mailbox,
     reply_to: Option<Mailbox>,
@@ -295,7 +314,7 @@ impl Builder<'_> {
         let bare = self.message(&[], 99, 99, to)?.len() as u64 + PART_SLACK;
         if files.is_empty() || bare > limit {
             return Err(RenderError::TextTooLarge {
-                case: self.case.code.clone(),
+                case: self.code.to_owned(),
                 bytes: bare,
                 limit,
                 account: account.to_owned(),
@@ -303,7 +322,7 @@ impl Builder<'_> {
         }
         if let Some(big) = files.iter().find(|f| bare + f.encoded_size() > limit) {
             return Err(RenderError::AttachmentTooLarge {
-                case: self.case.code.clone(),
+                case: self.code.to_owned(),
                 name: big.name.clone(),
                 bytes: big.encoded_size(),
                 limit,
@@ -336,7 +355,7 @@ impl Builder<'_> {
             .max_by_key(|f| f.bytes.len())
             .map_or_else(String::new, |f| f.name.clone());
         Err(RenderError::AttachmentTooLarge {
-            case: self.case.code.clone(),
+            case: self.code.to_owned(),
             name: largest,
             bytes: files.iter().map(File::encoded_size).max().unwrap_or(0),
             limit,
@@ -376,7 +395,10 @@ impl Builder<'_> {
         };
         let mut b = Message::builder()
             .from(self.from.clone())
-            .subject(format!("[QRCA {}] {subject}", self.case.code))
+            .subject(match self.case {
+                Some(case) => format!("[QRCA {}] {subject}", case.code),
+                None => subject,
+            })
             .message_id(Some(message_id.clone()))
             .date(system_time(self.entry.created_at));
         for m in to.to {
@@ -417,7 +439,7 @@ impl Builder<'_> {
 
     fn build(&self, e: impl std::fmt::Display) -> RenderError {
         RenderError::Build {
-            case: self.case.code.clone(),
+            case: self.code.to_owned(),
             detail: e.to_string(),
         }
     }

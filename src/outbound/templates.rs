@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every template, in the order they are checked at load.
-pub const ALL: [Template; 14] = [
+pub const ALL: [Template; 17] = [
     Template::CaseOpened,
     Template::RosterInvalid,
     Template::RosterAccepted,
@@ -35,6 +35,9 @@ pub const ALL: [Template; 14] = [
     Template::Help,
     Template::Status,
     Template::PermitsRevoked,
+    Template::MailTooLarge,
+    Template::RegistrationIncomplete,
+    Template::MailUndeliverable,
 ];
 
 /// The shared wording every template imports as `m` (statuses, problems, commands,
@@ -42,7 +45,7 @@ pub const ALL: [Template; 14] = [
 pub const MACROS: &str = "_macros";
 
 /// The built-in sources, by file stem.
-const BUILTIN: [(&str, &str); 15] = [
+const BUILTIN: [(&str, &str); 18] = [
     (MACROS, include_str!("../../templates/mail/_macros.txt")),
     (
         "case_opened",
@@ -93,6 +96,18 @@ const BUILTIN: [(&str, &str); 15] = [
     (
         "permits_revoked",
         include_str!("../../templates/mail/permits_revoked.txt"),
+    ),
+    (
+        "mail_too_large",
+        include_str!("../../templates/mail/mail_too_large.txt"),
+    ),
+    (
+        "registration_incomplete",
+        include_str!("../../templates/mail/registration_incomplete.txt"),
+    ),
+    (
+        "mail_undeliverable",
+        include_str!("../../templates/mail/mail_undeliverable.txt"),
     ),
 ];
 
@@ -473,6 +488,30 @@ fn context(data: &MailData, ward: &WardRules, extra: &Extra) -> Value {
             "batches",
             data.batches.iter().map(batch_status).collect::<Value>(),
         ),
+        ("about_subject", Value::from(data.about_subject.clone())),
+        ("size_mb", Value::from(data.size_bytes.map(megabytes))),
+        ("limit_mb", Value::from(data.limit_bytes.map(megabytes))),
+        (
+            "missing",
+            data.missing
+                .iter()
+                .map(|l| Value::from(l.as_str()))
+                .collect::<Value>(),
+        ),
+        ("bad_email", Value::from(data.bad_email.clone())),
+        ("outbox_id", Value::from(data.outbox_id)),
+        (
+            "about_template",
+            Value::from(data.about_template.map(|t| t.name().to_owned())),
+        ),
+        (
+            "recipients",
+            data.recipients
+                .iter()
+                .map(|a| Value::from(a.as_str()))
+                .collect::<Value>(),
+        ),
+        ("error", Value::from(data.error.clone())),
         ("reply_to", Value::from(extra.reply_to.clone())),
         (
             "attached",
@@ -493,6 +532,13 @@ fn context(data: &MailData, ward: &WardRules, extra: &Extra) -> Value {
         ("part", Value::from(extra.part.max(1))),
         ("parts", Value::from(extra.parts.max(1))),
     ])
+}
+
+/// Bytes as Vietnamese write megabytes (10^6 bytes): one decimal after a comma,
+/// `31,5`; never `0,0` for a size that is not zero.
+pub fn megabytes(bytes: u64) -> String {
+    let tenths = bytes.div_ceil(100_000);
+    format!("{},{}", tenths / 10, tenths % 10)
 }
 
 /// `dd/mm/yyyy`, as Vietnamese forms write dates.
@@ -850,6 +896,17 @@ pub fn sample(kind: Kind) -> MailData {
                 duplicates: 2,
             },
         ],
+        about_subject: Some("Gửi danh sách nhân viên và hồ sơ".into()),
+        size_bytes: Some(31_457_280),
+        limit_bytes: Some(20_000_000),
+        missing: vec!["Email".into()],
+        bad_email: Some("nhansu congty.vn".into()),
+        outbox_id: Some(17),
+        about_template: Some(Template::ReviewRequest),
+        recipients: vec!["canbo.thd@example.gov.vn".into()],
+        error: Some(
+            "SMTP 550 5.1.1 The email account that you tried to reach does not exist".into(),
+        ),
     }
 }
 

@@ -8,7 +8,7 @@
 //! consistent (seen-markers, the serial claim, indexes that never change owner).
 
 use super::types::{
-    Committed, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, SeenRecord, Update,
+    Committed, Notice, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, SeenRecord, Update,
     outbox_message_id,
 };
 use super::{Store, StoreError, keys};
@@ -35,8 +35,12 @@ struct Plan {
 
 enum Writes {
     Applied(Box<AppliedWrites>),
-    Refused { key: IVec, value: IVec },
-    Ignored,
+    Refused {
+        key: IVec,
+        value: IVec,
+    },
+    /// The notice answering the message, if any: its key, bytes and id.
+    Ignored(Option<(IVec, IVec, u64)>),
 }
 
 struct AppliedWrites {
@@ -230,7 +234,7 @@ impl Store {
                 message_id: update.seen.message_id.clone(),
                 at: now,
                 ignored: match &update.outcome {
-                    Outcome::Ignored { reason } => Some(reason.clone()),
+                    Outcome::Ignored { reason, .. } => Some(reason.clone()),
                     _ => None,
                 },
             },
@@ -272,7 +276,18 @@ impl Store {
                     value: encode(&record, || format!("refusal record {id}"))?,
                 }
             }
-            Outcome::Ignored { .. } => Writes::Ignored,
+            Outcome::Ignored { answer, .. } => Writes::Ignored(match answer {
+                None => None,
+                Some(notice) => {
+                    let id = self.next_id()?;
+                    let entry = notice_entry(id, notice, &update.seen.account, now);
+                    Some((
+                        IVec::from(&keys::id(id)),
+                        encode(&entry, || format!("outbox entry {id}"))?,
+                        id,
+                    ))
+                }
+            }),
         };
         Ok(Plan {
             marker: IVec::from(marker.as_bytes()),
@@ -386,7 +401,7 @@ impl Store {
         })
     }
 
-    fn next_id(&self) -> Result<u64, StoreError> {
+    pub(crate) fn next_id(&self) -> Result<u64, StoreError> {
         self.db.generate_id().map_err(|source| StoreError::Storage {
             path: self.path.clone(),
             source,
@@ -430,7 +445,11 @@ impl Plan {
                 t.refusals.insert(key, value)?;
                 Vec::new()
             }
-            Writes::Ignored => Vec::new(),
+            Writes::Ignored(None) => Vec::new(),
+            Writes::Ignored(Some((key, value, id))) => {
+                t.outbox.insert(key, value.clone())?;
+                vec![*id]
+            }
         };
         t.seen.insert(&self.marker, self.seen_value.clone())?;
         if let Some(msgid) = &self.msgid {
@@ -526,6 +545,23 @@ fn write_applied(w: &AppliedWrites, t: &Views<'_>) -> TxResult<()> {
         t.outbox.insert(key, value.clone())?;
     }
     Ok(())
+}
+
+/// The outbox entry of a notice: no case, its own Message-ID shape, sent from
+/// `account` (the account the answered message arrived on; empty: any of the ward's).
+pub(crate) fn notice_entry(id: u64, notice: &Notice, account: &str, now: Timestamp) -> OutboxEntry {
+    OutboxEntry {
+        id,
+        ward: notice.ward.clone(),
+        case: String::new(),
+        message_id: outbox_message_id(id, "", &notice.ward),
+        account: account.to_owned(),
+        mail: notice.mail.clone(),
+        status: OutboxStatus::Pending,
+        attempts: 0,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 /// The holder index entry of an issued row whose person has an ID number.

@@ -29,8 +29,8 @@ mod types;
 pub use error::StoreError;
 pub use summary::{CaseStage, CaseSummary, mask_id_number};
 pub use types::{
-    Committed, IgnoredMessage, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, SeenMarker,
-    Update, outbox_message_id,
+    Committed, IgnoredMessage, Notice, OutboxEntry, OutboxStatus, Outcome, RefusalRecord,
+    SeenMarker, Update, outbox_message_id,
 };
 
 use crate::workflow::{AuditEntry, Case, Kind, ReplyToken};
@@ -305,6 +305,33 @@ impl Store {
     /// One outbox entry.
     pub fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
         self.get_json(&self.trees.outbox, keys::OUTBOX, &keys::id(id))
+    }
+
+    /// Queues a notice that answers no inbound message (the officers told of a dead
+    /// letter), sent from any account of the ward, then flushes. Returns its outbox id.
+    /// One key written, so it needs no wider transaction: it is there whole or not.
+    pub fn queue_notice(
+        &self,
+        ward: &str,
+        mail: &crate::workflow::OutMail,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let id = self.next_id()?;
+        let notice = Notice {
+            ward: ward.to_owned(),
+            mail: mail.clone(),
+        };
+        let entry = commit::notice_entry(id, &notice, "", now);
+        let bytes = serde_json::to_vec(&entry).map_err(|source| StoreError::Encode {
+            what: format!("outbox entry {id}"),
+            source,
+        })?;
+        self.trees
+            .outbox
+            .insert(keys::id(id), bytes)
+            .map_err(|e| self.storage(e))?;
+        self.flush()?;
+        Ok(id)
     }
 
     /// Changes one outbox entry (status, attempts) and flushes; `updated_at` is set to

@@ -50,8 +50,23 @@ pub enum Outcome {
         at: Timestamp,
         refusal: Refusal,
     },
-    /// Dropped without an answer (auto-reply, own mail, loop): only the seen-marker.
-    Ignored { reason: String },
+    /// Not for the core (auto-reply, own mail, loop, a mail too large, a registration
+    /// that cannot be read): the seen-marker, and the notice that answers it, if any.
+    Ignored {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        answer: Option<Notice>,
+    },
+}
+
+/// A mail no case step makes (SPEC §8 still holds: it is an outbox entry like the
+/// others): an answer to a message the core never sees, or a word to the officers
+/// about a dead letter. Its outbox entry has an empty `case`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// The ward's config code: whose accounts send it.
+    pub ward: String,
+    pub mail: OutMail,
 }
 
 /// One inbound message's outcome, committed whole or not at all.
@@ -99,9 +114,10 @@ pub struct OutboxEntry {
     pub id: u64,
     /// The ward's config code.
     pub ward: String,
-    /// The case code.
+    /// The case code; empty for a notice (`Notice`), which is about no case.
     pub case: String,
-    /// Fixed when the entry is created: `<{id}.{case code lower-case}@{ward code}.qrca>`.
+    /// Fixed when the entry is created: `<{id}.{case code lower-case}@{ward code}.qrca>`,
+    /// for a notice `<{id}.notice@{ward code}.qrca>` ([`outbox_message_id`]).
     pub message_id: String,
     /// The ward account the message that queued this mail arrived on: the thread's
     /// account, which sends it unless its daily quota is spent (SPEC §1).
@@ -148,7 +164,12 @@ pub(crate) struct SeenRecord {
 
 /// The Message-ID of an outbox entry: on the ward's own domain part, and a pure
 /// function of the entry id and case so a resend after a crash is the same message.
+/// A notice (empty case) gets `<{id}.notice@{ward}.qrca>`: still ours (a loop is
+/// dropped), and `notice` is no case code.
 pub fn outbox_message_id(id: u64, case: &str, ward: &str) -> String {
+    if case.is_empty() {
+        return format!("<{id}.notice@{ward}.qrca>");
+    }
     format!("<{id}.{}@{ward}.qrca>", case.to_lowercase())
 }
 
@@ -168,6 +189,10 @@ mod tests {
         assert_eq!(
             outbox_message_id(12, "THD-T-0001", "hoankiem.tranhungdao"),
             "<12.thd-t-0001@hoankiem.tranhungdao.qrca>"
+        );
+        assert_eq!(
+            outbox_message_id(13, "", "hoankiem.tranhungdao"),
+            "<13.notice@hoankiem.tranhungdao.qrca>"
         );
     }
 }

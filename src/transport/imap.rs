@@ -611,6 +611,29 @@ impl ImapSession {
         }))
     }
 
+    /// Fetches the header of one message of the selected INBOX by UID (for a message
+    /// too large to fetch whole: enough to answer its sender). `None` when no message
+    /// has that UID (any more).
+    pub async fn fetch_header(&mut self, uid: u32) -> Result<Option<Vec<u8>>, TransportError> {
+        let uid_set = uid.to_string();
+        let doing = format!("fetching the header of UID {uid}");
+        let fetches: Vec<Fetch> = run!(self, &doing, COMMAND_TIMEOUT, |s| {
+            s.uid_fetch(&uid_set, "(UID BODY.PEEK[HEADER])")
+                .await?
+                .try_collect()
+                .await
+        })?;
+        let Some(fetch) = fetches.iter().find(|f| f.uid == Some(uid)) else {
+            return Ok(None);
+        };
+        let bytes = fetch.header().ok_or_else(|| TransportError::Protocol {
+            peer: self.peer.clone(),
+            doing,
+            message: "no BODY[HEADER] in the answer".to_owned(),
+        })?;
+        Ok(Some(bytes.to_vec()))
+    }
+
     /// Moves one message of the selected INBOX to `folder` (as configured, `/` between
     /// levels), creating the folder first if it is missing. MOVE when the server has
     /// it; otherwise COPY, flag `\Deleted`, and UID EXPUNGE (UIDPLUS) or EXPUNGE.

@@ -471,6 +471,13 @@ pub enum Template {
     Help,
     Status,
     PermitsRevoked,
+    /// Notices (no case step makes them; see `store::Notice`): a mail over the
+    /// account's size limit, answered from its header.
+    MailTooLarge,
+    /// An officer's or area police's registration that cannot be read.
+    RegistrationIncomplete,
+    /// To the ward's officers: an outbox entry is dead.
+    MailUndeliverable,
 }
 
 impl Template {
@@ -491,6 +498,9 @@ impl Template {
             Template::Help => "help",
             Template::Status => "status",
             Template::PermitsRevoked => "permits_revoked",
+            Template::MailTooLarge => "mail_too_large",
+            Template::RegistrationIncomplete => "registration_incomplete",
+            Template::MailUndeliverable => "mail_undeliverable",
         }
     }
 }
@@ -577,6 +587,30 @@ pub struct MailData {
     /// For a status answer: where each batch stands.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub batches: Vec<BatchStatus>,
+    /// For a notice answering a mail: that mail's subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub about_subject: Option<String>,
+    /// For a mail too large: its size and the account's limit, in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_bytes: Option<u64>,
+    /// For an unreadable registration: the required labels it lacks, as SPEC §2
+    /// names them, and an `Email` value that is not an address, as written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bad_email: Option<String>,
+    /// For a dead letter: the dead entry's id, its template, its recipients and the
+    /// server's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbox_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub about_template: Option<Template>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One row as a mail shows it. No ID number: mails travel.
