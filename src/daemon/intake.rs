@@ -56,21 +56,8 @@ pub fn take_in(
     raw: &[u8],
     now: Timestamp,
 ) -> Result<Taken, IntakeError> {
-    let trusted = config
-        .account(&at.account)
-        .map(|(_, account)| account.mail.trusted_authserv_ids.clone())
-        .unwrap_or_default();
-    let parsed = parse_mail(raw, &trusted);
-    let seen = SeenMarker {
-        account: at.account.clone(),
-        uidvalidity: at.uidvalidity,
-        uid: at.uid,
-        message_id: parsed
-            .as_ref()
-            .ok()
-            .and_then(|m| m.message_id.clone())
-            .unwrap_or_default(),
-    };
+    let parsed = parse_mail(raw, &trusted_ids(config, at));
+    let seen = at.marker(parsed.as_ref().ok());
     if store.is_seen(&seen)? {
         return Ok(Taken::Processed(Processed::AlreadySeen));
     }
@@ -123,23 +110,11 @@ pub fn too_large(
     header: Option<&[u8]>,
     now: Timestamp,
 ) -> Result<Taken, IntakeError> {
-    let trusted = config
-        .account(&at.account)
-        .map(|(_, account)| account.mail.trusted_authserv_ids.clone())
-        .unwrap_or_default();
     let limit = config
         .account(&at.account)
         .map_or(0, |(_, account)| account.mail.max_message_bytes);
-    let mail = header.and_then(|h| parse_mail(h, &trusted).ok());
-    let seen = SeenMarker {
-        account: at.account.clone(),
-        uidvalidity: at.uidvalidity,
-        uid: at.uid,
-        message_id: mail
-            .as_ref()
-            .and_then(|m| m.message_id.clone())
-            .unwrap_or_default(),
-    };
+    let mail = header.and_then(|h| parse_mail(h, &trusted_ids(config, at)).ok());
+    let seen = at.marker(mail.as_ref());
     if store.is_seen(&seen)? {
         return Ok(Taken::Processed(Processed::AlreadySeen));
     }
@@ -163,6 +138,27 @@ pub fn too_large(
         }
     };
     ignore(store, &seen, reason, answer, now)
+}
+
+impl Position {
+    /// The seen-marker of the message read here: its server position, and its
+    /// Message-ID when it could be read.
+    fn marker(&self, mail: Option<&Mail>) -> SeenMarker {
+        SeenMarker {
+            account: self.account.clone(),
+            uidvalidity: self.uidvalidity,
+            uid: self.uid,
+            message_id: mail.and_then(|m| m.message_id.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// The authserv-ids whose Authentication-Results count on the account read.
+fn trusted_ids(config: &Config, at: &Position) -> Vec<String> {
+    config
+        .account(&at.account)
+        .map(|(_, account)| account.mail.trusted_authserv_ids.clone())
+        .unwrap_or_default()
 }
 
 fn ignore(
