@@ -60,6 +60,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             config,
         } => cli::roster::run(&file, kind, json, config),
         Command::Outbox { config, command } => cli::outbox::run(config, command),
+        Command::Report { ward, config } => cli::report::run(&ward, config),
         Command::Keys { config, command } => match command {
             KeysCommand::Generate { ward } => cli::keys::generate(&ward, config),
             KeysCommand::TrustList => cli::keys::trust_list(config),

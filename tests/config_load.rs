@@ -94,6 +94,16 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "daily report time not HH:MM",
+        edits: &[(
+            "admin_email = \"admin@example.gov.vn\"",
+            "admin_email = \"admin@example.gov.vn\"\ndaily_report_at = \"7:00\"",
+        )],
+        errors: &[
+            "3:19: key \"daily_report_at\" in [service]: \"7:00\" is not a time of day; write it HH:MM (00:00 to 23:59), e.g. \"07:00\"",
+        ],
+    },
+    Case {
         name: "templates_dir missing, and a file where a directory belongs",
         edits: &[
             ("[service]\n", "[service]\ntemplates_dir = \"tpl\"\n"),
@@ -552,6 +562,10 @@ fn defaults_are_those_documented() {
     );
     assert_eq!(config.service.templates_dir, None);
     assert_eq!(config.service.timezone_name, "Asia/Ho_Chi_Minh");
+    assert_eq!(
+        config.service.daily_report_at,
+        jiff::civil::time(7, 0, 0, 0)
+    );
     assert_eq!(
         config.service.timezone,
         jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap()

@@ -1011,3 +1011,99 @@ fn an_officer_s_registration_without_email_is_answered_with_what_is_missing() {
     assert!(store.cases().unwrap().is_empty());
     assert_eq!(store.outbox().unwrap().len(), 1);
 }
+
+#[test]
+fn the_officers_get_one_daily_report_naming_a_stranger_s_refused_decision() {
+    let mut w = world();
+    // 00:00 has always passed today: the report is due as soon as there is a refusal,
+    // and the first report covers everything before it.
+    let config = std::fs::read_to_string(w.config()).unwrap().replacen(
+        "admin_email = \"admin@hoankiem.gov.test\"\n",
+        "admin_email = \"admin@hoankiem.gov.test\"\ndaily_report_at = \"00:00\"\n",
+        1,
+    );
+    assert!(config.contains("daily_report_at = \"00:00\""));
+    std::fs::write(w.config(), config).unwrap();
+    w.start_daemon(None);
+
+    let registration = text_mail(
+        OFFICER,
+        ACCOUNTS[0],
+        "ĐĂNG KÝ TỔ CHỨC",
+        "Tên tổ chức: Công ty TNHH Bánh Kẹo Hà Nội\nEmail: nhansu@congty.test",
+        None,
+    );
+    w.send(OFFICER, ACCOUNTS[0], &registration);
+    let confirmation = w.wait_mail(ORG, "[QRCA THD-T-0001]");
+    let roster = roster_mail(
+        ORG,
+        ACCOUNTS[0],
+        &format!("Re: {}", confirmation.subject),
+        "danh_sach.xlsx",
+        roster_xlsx('T', 3, 1_190_000_001),
+        Some(&confirmation),
+    );
+    w.send(ORG, ACCOUNTS[0], &roster);
+    let review = w.wait_mail(OFFICER, "xét duyệt");
+    // Nothing refused yet: no report at start.
+    assert!(w.mails(OFFICER, "Báo cáo hằng ngày").is_empty());
+
+    // A stranger who got the request forwarded answers it: refused, no answer.
+    answer(&w, STRANGER, &review, "DUYỆT");
+    let deadline = Instant::now() + WAIT;
+    while ACCOUNTS.iter().any(|a| w.count(a) != 0) {
+        assert!(Instant::now() < deadline, "INBOX not emptied\n{}", w.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The check runs at start (and every minute): a restart makes it run now.
+    w.stop_daemon();
+    w.start_daemon(None);
+    let report = w.wait_mail(OFFICER, "Báo cáo hằng ngày");
+    assert!(report.subject.contains("1 thư"), "{}", report.subject);
+    assert!(!report.subject.contains("[QRCA"), "{}", report.subject);
+    for words in [
+        STRANGER,
+        "hồ sơ THD-T-0001",
+        "mã trả lời được cấp cho người khác",
+        "Kính gửi cán bộ UBND Phường Trần Hưng Đạo",
+    ] {
+        assert!(
+            report.text.contains(words),
+            "{words:?} not in\n{}",
+            report.text
+        );
+    }
+    // Once: not again at the next check, nor after another restart.
+    std::thread::sleep(Duration::from_secs(2));
+    w.stop_daemon();
+    w.start_daemon(None);
+    std::thread::sleep(Duration::from_secs(2));
+    w.stop_daemon();
+    assert_eq!(w.mails(OFFICER, "Báo cáo hằng ngày").len(), 1);
+    assert_eq!(w.count(STRANGER), 0);
+
+    // The mark stands after the refusal; the CLI finds nothing more to report.
+    let config = qrca::config::load(&w.config()).unwrap().config;
+    {
+        let store = Store::open(&config.service.state_dir).unwrap();
+        let refusals = store.refusals().unwrap();
+        assert_eq!(refusals.len(), 1, "{refusals:#?}");
+        let mark = store.reported_until(WARD).unwrap().unwrap();
+        assert!(mark >= refusals[0].at);
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["report", "--ward", WARD, "--config"])
+        .arg(w.config())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("nothing to report"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

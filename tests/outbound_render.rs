@@ -383,6 +383,7 @@ fn every_template_renders_in_vietnamese_with_the_case_code() {
                 Template::MailTooLarge
                     | Template::RegistrationIncomplete
                     | Template::MailUndeliverable
+                    | Template::DailyReport
             );
             let out = if notice {
                 let blobs = blobs();

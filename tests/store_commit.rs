@@ -793,6 +793,66 @@ fn a_queued_notice_is_a_pending_entry_with_its_own_message_id() {
 }
 
 #[test]
+fn a_daily_report_is_queued_with_its_mark_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail = OutMail {
+        template: Template::DailyReport,
+        to: vec!["canbo.thd@example.gov.vn".into()],
+        cc: vec![],
+        reply_token: None,
+        attachments: vec![],
+        data: Box::new(MailData {
+            refusals: vec![qrca::workflow::RefusalNote {
+                at: jiff::civil::date(2021, 9, 7).at(10, 0, 0, 0),
+                sender: "mallory@evil.example".into(),
+                case: None,
+                reason: RefusalReason::NotAuthenticated,
+            }],
+            ..MailData::default()
+        }),
+    };
+    let until = ts("2021-09-08T00:00:00Z");
+    let id = {
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.reported_until(WARD).unwrap(), None);
+        let id = store
+            .queue_report(WARD, &mail, until, now())
+            .unwrap()
+            .unwrap();
+        // The same report again (a crash after the commit, a second check): nothing.
+        assert_eq!(store.queue_report(WARD, &mail, until, now()).unwrap(), None);
+        assert_eq!(
+            store
+                .queue_report(WARD, &mail, ts("2021-09-07T23:00:00Z"), now())
+                .unwrap(),
+            None
+        );
+        // Another ward has its own mark.
+        assert_eq!(store.reported_until("other.ward").unwrap(), None);
+        id
+    };
+    // Durable across reopen: one notice, and the mark it was queued with.
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.reported_until(WARD).unwrap(), Some(until));
+    let outbox = store.outbox().unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].id, id);
+    assert_eq!(outbox[0].case, "");
+    assert_eq!(outbox[0].mail, mail);
+    assert_eq!(outbox[0].status, OutboxStatus::Pending);
+    // The next day's report moves the mark on.
+    let next = ts("2021-09-09T00:00:00Z");
+    assert!(
+        store
+            .queue_report(WARD, &mail, next, now())
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.reported_until(WARD).unwrap(), Some(next));
+    assert_eq!(store.outbox().unwrap().len(), 2);
+}
+
+#[test]
 fn tokens_and_permits_are_indexed_and_never_change_owner() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();

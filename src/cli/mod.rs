@@ -12,6 +12,7 @@ pub mod check;
 pub mod keys;
 pub mod outbox;
 pub mod permit;
+pub mod report;
 pub mod roster;
 pub mod verify;
 
@@ -79,6 +80,16 @@ pub enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         command: Option<OutboxCommand>,
+    },
+    /// Queue the ward officers' report of refused attempts now, if anything is not yet
+    /// reported (the daemon sends one every day at `daily_report_at`). It opens the
+    /// database: run it while the daemon is stopped; the daemon sends it when started.
+    Report {
+        /// The ward's code in the config, e.g. hoankiem.tranhungdao.
+        #[arg(long)]
+        ward: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Ward signing keys, the trust list and the revocation list (SPEC §5).
     Keys {

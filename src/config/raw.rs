@@ -16,6 +16,7 @@
 //! | `service.state_dir` | `/var/lib/qrca` |
 //! | `service.templates_dir` | none: the built-in templates |
 //! | `service.timezone` | `Asia/Ho_Chi_Minh` |
+//! | `service.daily_report_at` | `07:00` (the officers' daily report, local time) |
 //! | `mail.imap` | `{ host = "imap.gmail.com", port = 993, tls = "implicit" }` |
 //! | `mail.smtp` | `{ host = "smtp.gmail.com", port = 465, tls = "implicit" }` |
 //! | `*.tls` | `implicit` |
@@ -61,6 +62,7 @@ pub struct RawService {
     pub state_dir: Option<Str>,
     pub templates_dir: Option<Str>,
     pub timezone: Option<Str>,
+    pub daily_report_at: Option<Str>,
     pub admin_email: Option<Str>,
 }
 

@@ -75,6 +75,9 @@ pub struct Service {
     pub timezone: TimeZone,
     /// The IANA name the time zone was given by, e.g. `Asia/Ho_Chi_Minh`.
     pub timezone_name: String,
+    /// When, on the wall clock of `timezone`, each ward's officers get the day's report
+    /// of refused attempts (`HH:MM`, default 07:00).
+    pub daily_report_at: jiff::civil::Time,
     /// Lower-case; receives the enrolment mails (SPEC §1).
     pub admin_email: String,
 }

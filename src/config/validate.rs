@@ -33,6 +33,8 @@ use unicode_normalization::UnicodeNormalization;
 
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/qrca";
 pub const DEFAULT_TIMEZONE: &str = "Asia/Ho_Chi_Minh";
+/// `service.daily_report_at` when absent.
+pub const DEFAULT_DAILY_REPORT_AT: &str = "07:00";
 pub const DEFAULT_VALID_DAYS: u32 = 14;
 /// A permit longer than a year is not a social-distancing permit; a typo is likelier.
 pub const MAX_VALID_DAYS: u32 = 366;
@@ -385,6 +387,22 @@ impl<'a> Validator<'a> {
             Some(v) => self.timezone(v.get_ref(), &v.span()),
             None => self.timezone(DEFAULT_TIMEZONE, &span),
         };
+        let daily_report_at = match &s.daily_report_at {
+            Some(v) => match parse_hh_mm(v.get_ref()) {
+                Some(time) => Some(time),
+                None => {
+                    self.error(
+                        &v.span(),
+                        format!(
+                            "key \"daily_report_at\" in {T}: \"{}\" is not a time of day; write it HH:MM (00:00 to 23:59), e.g. \"{DEFAULT_DAILY_REPORT_AT}\"",
+                            v.get_ref()
+                        ),
+                    );
+                    None
+                }
+            },
+            None => parse_hh_mm(DEFAULT_DAILY_REPORT_AT),
+        };
         let admin_email = self
             .required(&s.admin_email, &span, "admin_email", T)
             .and_then(|v| self.address(v, &key_in("admin_email", T)));
@@ -394,6 +412,7 @@ impl<'a> Validator<'a> {
             templates_dir: templates_dir?,
             timezone,
             timezone_name,
+            daily_report_at: daily_report_at?,
             admin_email: admin_email?,
         })
     }
@@ -1180,9 +1199,32 @@ fn is_loopback(host: &str) -> bool {
         .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
+/// `HH:MM`, two digits each, 00:00 to 23:59; anything else is `None`.
+pub fn parse_hh_mm(text: &str) -> Option<jiff::civil::Time> {
+    let (h, m) = text.trim().split_once(':')?;
+    let two = |s: &str| {
+        (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<i8>().ok())
+            .flatten()
+    };
+    jiff::civil::Time::new(two(h)?, two(m)?, 0, 0).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn daily_report_times_are_hh_mm() {
+        assert_eq!(parse_hh_mm("07:00"), Some(jiff::civil::time(7, 0, 0, 0)));
+        assert_eq!(parse_hh_mm("23:59"), Some(jiff::civil::time(23, 59, 0, 0)));
+        assert_eq!(parse_hh_mm("00:00"), Some(jiff::civil::time(0, 0, 0, 0)));
+        for bad in [
+            "7:00", "24:00", "12:60", "12:5", "12-30", "", "ab:cd", "+1:00",
+        ] {
+            assert_eq!(parse_hh_mm(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn loopback_hosts() {

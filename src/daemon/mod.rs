@@ -15,6 +15,7 @@
 pub mod intake;
 pub mod maildir;
 pub mod outbox;
+pub mod report;
 pub mod run;
 pub mod smtp;
 pub mod watch;

@@ -1,4 +1,5 @@
-//! `qrca run`: the tokio runtime with a watcher per account and the outbox worker;
+//! `qrca run`: the tokio runtime with a watcher per account, the outbox worker and the
+//! check of the officers' daily reports (at start, then every minute);
 //! SIGTERM/SIGINT stop it (the message in hand is finished, everything is down within
 //! 10 s), SIGHUP reloads config and templates (the old ones stay if the new are
 //! invalid); systemd hears READY, STATUS, RELOADING, STOPPING and the WATCHDOG.
@@ -7,6 +8,7 @@
 
 use super::Generation;
 use super::outbox::{self, Submit};
+use super::report;
 use super::watch;
 use crate::config;
 use crate::store::Store;
@@ -24,6 +26,8 @@ use tokio::task::JoinSet;
 const STOP_WITHIN: Duration = Duration::from_secs(10);
 /// How often the outbox is looked at when nothing wakes it (retries fall due).
 const OUTBOX_EVERY: Duration = Duration::from_secs(30);
+/// How often the officers' daily reports are checked for being due.
+const REPORT_EVERY: Duration = Duration::from_secs(60);
 
 /// `qrca run [--config F]`.
 pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
@@ -61,6 +65,11 @@ pub async fn serve(
         stop.clone(),
         Arc::clone(&wake),
         submit,
+    ));
+    tasks.spawn(report_loop(
+        generation.clone(),
+        stop.clone(),
+        Arc::clone(&wake),
     ));
 
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
@@ -171,6 +180,32 @@ async fn outbox_loop(
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(OUTBOX_EVERY) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// At start and then every minute: queues each ward's daily report of refused attempts
+/// that is due (`report::queue_due`), then wakes the outbox.
+async fn report_loop(
+    generation: channel::Receiver<Arc<Generation>>,
+    mut stop: channel::Receiver<bool>,
+    wake: Arc<Notify>,
+) {
+    while !*stop.borrow() {
+        let current = generation.borrow().clone();
+        match report::queue_due(&current.store, &current.config, jiff::Timestamp::now()) {
+            Ok(queued) if !queued.is_empty() => {
+                for q in &queued {
+                    tracing::info!(ward = %q.ward, notice = q.outbox_id, refusals = q.refusals, "the officers' daily report is queued");
+                }
+                wake.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "the daily reports could not be queued"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(REPORT_EVERY) => {}
             _ = stop.changed() => {}
         }
     }

@@ -69,7 +69,8 @@ pub fn auto_submitted(template: Template) -> AutoSubmitted {
         | Template::PermitsIssued
         | Template::PermitForPerson
         | Template::PermitsRevoked
-        | Template::MailUndeliverable => AutoSubmitted::Generated,
+        | Template::MailUndeliverable
+        | Template::DailyReport => AutoSubmitted::Generated,
     }
 }
 

@@ -11,8 +11,9 @@
 //! files, and must not build messages (`render.rs` does).
 
 use crate::workflow::{
-    BatchStage, BatchStatus, Command, CommandWord, Kind, MailData, ReplyProblem, RosterIssue,
-    RowNote, RowRef, RowStatus, Rows, Template, TokenStage, WardRules, fmt_rows,
+    BatchStage, BatchStatus, Command, CommandWord, Kind, MailData, RefusalNote, RefusalReason,
+    ReplyProblem, RosterIssue, RowNote, RowRef, RowStatus, Rows, Template, TokenStage, WardRules,
+    fmt_rows,
 };
 use minijinja::value::Value;
 use minijinja::{Environment, UndefinedBehavior};
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every template, in the order they are checked at load.
-pub const ALL: [Template; 17] = [
+pub const ALL: [Template; 18] = [
     Template::CaseOpened,
     Template::RosterInvalid,
     Template::RosterAccepted,
@@ -38,6 +39,7 @@ pub const ALL: [Template; 17] = [
     Template::MailTooLarge,
     Template::RegistrationIncomplete,
     Template::MailUndeliverable,
+    Template::DailyReport,
 ];
 
 /// The shared wording every template imports as `m` (statuses, problems, commands,
@@ -45,7 +47,7 @@ pub const ALL: [Template; 17] = [
 pub const MACROS: &str = "_macros";
 
 /// The built-in sources, by file stem.
-const BUILTIN: [(&str, &str); 18] = [
+const BUILTIN: [(&str, &str); 19] = [
     (MACROS, include_str!("../../templates/mail/_macros.txt")),
     (
         "case_opened",
@@ -108,6 +110,10 @@ const BUILTIN: [(&str, &str); 18] = [
     (
         "mail_undeliverable",
         include_str!("../../templates/mail/mail_undeliverable.txt"),
+    ),
+    (
+        "daily_report",
+        include_str!("../../templates/mail/daily_report.txt"),
     ),
 ];
 
@@ -512,6 +518,10 @@ fn context(data: &MailData, ward: &WardRules, extra: &Extra) -> Value {
                 .collect::<Value>(),
         ),
         ("error", Value::from(data.error.clone())),
+        (
+            "refusals",
+            data.refusals.iter().map(refusal).collect::<Value>(),
+        ),
         ("reply_to", Value::from(extra.reply_to.clone())),
         (
             "attached",
@@ -569,6 +579,39 @@ fn row(note: &RowNote) -> Value {
         ("earlier_stt", Value::from(note.earlier.map(|e| e.stt))),
         ("reason", Value::from(note.reason.clone())),
     ])
+}
+
+/// `{time ("HH:MM dd/mm"), sender, case (none when about no case), reason}`.
+fn refusal(note: &RefusalNote) -> Value {
+    Value::from_pairs([
+        (
+            "time",
+            Value::from(format!(
+                "{:02}:{:02} {:02}/{:02}",
+                note.at.hour(),
+                note.at.minute(),
+                note.at.day(),
+                note.at.month()
+            )),
+        ),
+        ("sender", Value::from(note.sender.as_str())),
+        ("case", Value::from(note.case.clone())),
+        ("reason", Value::from(refusal_reason(note.reason))),
+    ])
+}
+
+/// The names `daily_report.txt` words refusal reasons by.
+pub fn refusal_reason(reason: RefusalReason) -> &'static str {
+    match reason {
+        RefusalReason::NoToken => "no_token",
+        RefusalReason::UnknownToken => "unknown_token",
+        RefusalReason::DeadToken => "dead_token",
+        RefusalReason::WrongAddressee => "wrong_addressee",
+        RefusalReason::NotPermitted => "not_permitted",
+        RefusalReason::NotAuthenticated => "not_authenticated",
+        RefusalReason::NoSuchCase => "no_such_case",
+        RefusalReason::Malformed => "malformed",
+    }
 }
 
 /// The names the templates compare statuses with (`_macros.txt`'s `status`).
@@ -907,6 +950,16 @@ pub fn sample(kind: Kind) -> MailData {
         error: Some(
             "SMTP 550 5.1.1 The email account that you tried to reach does not exist".into(),
         ),
+        refusals: RefusalReason::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, reason)| RefusalNote {
+                at: date(2021, 9, 8).at(8 + i as i8, 5 * i as i8, 0, 0),
+                sender: "ke.gia.mao@gmail.com".into(),
+                case: (i % 2 == 0).then(|| code.clone()),
+                reason: *reason,
+            })
+            .collect(),
     }
 }
 
@@ -961,5 +1014,50 @@ mod tests {
             .render(Template::Status, &data, &ward, &extra)
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(status.body.contains("Đợt 2: 8 người"), "{}", status.body);
+    }
+
+    #[test]
+    fn the_daily_report_words_every_refusal_reason_with_time_sender_and_case() {
+        let t = Templates::load(None).unwrap_or_else(|e| panic!("{e}"));
+        let extra = Extra {
+            part: 1,
+            parts: 1,
+            ..Extra::default()
+        };
+        let data = sample(Kind::T);
+        assert_eq!(data.refusals.len(), RefusalReason::ALL.len());
+        let text = t
+            .render(Template::DailyReport, &data, &sample_ward(), &extra)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(text.subject.contains("8 thư"), "{}", text.subject);
+        assert!(text.body.contains("Kính gửi cán bộ"), "{}", text.body);
+        // One line each: time (HH:MM dd/mm), sender, case when there is one, reason.
+        assert!(
+            text.body
+                .contains("- 08:00 08/09, từ ke.gia.mao@gmail.com, hồ sơ THD-T-0001: "),
+            "{}",
+            text.body
+        );
+        assert!(
+            text.body
+                .contains("- 09:05 08/09, từ ke.gia.mao@gmail.com: "),
+            "{}",
+            text.body
+        );
+        let lines: Vec<&str> = text.body.lines().filter(|l| l.starts_with("- ")).collect();
+        assert_eq!(lines.len(), RefusalReason::ALL.len(), "{}", text.body);
+        // Each reason has its own Vietnamese wording: no name left, no two alike.
+        let mut wordings = std::collections::HashSet::new();
+        for (line, reason) in lines.iter().zip(RefusalReason::ALL) {
+            let wording = line.split_once(": ").map(|(_, w)| w).unwrap_or_default();
+            assert!(!wording.contains(refusal_reason(reason)), "{line}");
+            assert!(!wording.contains('_'), "{line}");
+            assert!(wordings.insert(wording.to_owned()), "{line}");
+        }
+        assert!(
+            text.body.contains("mã trả lời được cấp cho người khác"),
+            "{}",
+            text.body
+        );
     }
 }

@@ -22,6 +22,11 @@ pub(crate) const SENT: &str = "sent";
 /// The `meta` key holding the schema version (u32 big-endian).
 pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
 
+/// The `meta` key of a ward's daily report mark: `report/<ward code>`.
+pub(crate) fn report(ward: &str) -> String {
+    format!("report/{ward}")
+}
+
 /// `<ward code>/<kind letter>`.
 pub(crate) fn serial(ward: &str, kind: Kind) -> String {
     format!("{ward}/{}", kind.letter())

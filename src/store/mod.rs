@@ -23,6 +23,7 @@ pub mod blobs;
 mod commit;
 mod error;
 mod keys;
+mod report;
 mod summary;
 mod types;
 
@@ -50,6 +51,8 @@ pub struct Store {
     db: sled::Db,
     path: PathBuf,
     trees: Trees,
+    /// The schema version and each ward's daily report mark (`keys::report`).
+    meta: sled::Tree,
     schema_version: u32,
 }
 
@@ -149,6 +152,7 @@ impl Store {
             db,
             path,
             trees,
+            meta,
             schema_version,
         })
     }

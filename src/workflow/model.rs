@@ -478,6 +478,8 @@ pub enum Template {
     RegistrationIncomplete,
     /// To the ward's officers: an outbox entry is dead.
     MailUndeliverable,
+    /// To the ward's officers, once a day: the refused attempts since the last report.
+    DailyReport,
 }
 
 impl Template {
@@ -501,6 +503,7 @@ impl Template {
             Template::MailTooLarge => "mail_too_large",
             Template::RegistrationIncomplete => "registration_incomplete",
             Template::MailUndeliverable => "mail_undeliverable",
+            Template::DailyReport => "daily_report",
         }
     }
 }
@@ -611,6 +614,20 @@ pub struct MailData {
     pub recipients: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For the officers' daily report: the refused attempts it covers, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<RefusalNote>,
+}
+
+/// One refused attempt as the officers' daily report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalNote {
+    /// When it arrived, on the wall clock of the ward's time zone.
+    pub at: jiff::civil::DateTime,
+    pub sender: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    pub reason: RefusalReason,
 }
 
 /// One row as a mail shows it. No ID number: mails travel.
@@ -879,6 +896,20 @@ pub enum RefusalReason {
     NoSuchCase,
     /// The event cannot be read as what it claims to be (e.g. a registration without a name).
     Malformed,
+}
+
+impl RefusalReason {
+    /// Every reason, for the templates' checks.
+    pub const ALL: [RefusalReason; 8] = [
+        RefusalReason::NoToken,
+        RefusalReason::UnknownToken,
+        RefusalReason::DeadToken,
+        RefusalReason::WrongAddressee,
+        RefusalReason::NotPermitted,
+        RefusalReason::NotAuthenticated,
+        RefusalReason::NoSuchCase,
+        RefusalReason::Malformed,
+    ];
 }
 
 /// A refused event, with a reason that the audit and the daily report can print.

@@ -1,0 +1,121 @@
+//! `qrca report --ward CODE` on the database `qrca demo` leaves, with refused attempts
+//! added: the report is queued once with what it covers; then there is nothing to report.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use qrca::store::{Committed, OutboxStatus, Outcome, SeenMarker, Store, Update};
+use qrca::workflow::{Refusal, RefusalReason, Template};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn qrca(args: &[&str], config: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn report_queues_the_refusals_once_then_has_nothing_to_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("demo");
+    let demo = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["demo", "--out"])
+        .arg(&world)
+        .output()
+        .unwrap();
+    assert_eq!(demo.status.code(), Some(0), "{}", text(&demo.stderr));
+    let config_path = world.join("qrca.toml");
+    let config = qrca::config::load(&config_path).unwrap().config;
+    let ward = config.wards[0].code().to_owned();
+    let officers = config.wards[0].rules.officers.clone();
+
+    // Whatever the demo left, report it first so that only ours remain.
+    let out = qrca(&["report", "--ward", &ward], &config_path);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let before = {
+        let store = Store::open(&config.service.state_dir).unwrap();
+        for (uid, reason) in [
+            (900, RefusalReason::WrongAddressee),
+            (901, RefusalReason::NotAuthenticated),
+        ] {
+            let committed = store
+                .commit(
+                    &Update {
+                        seen: SeenMarker {
+                            account: "report-test@example".into(),
+                            uidvalidity: 1,
+                            uid,
+                            message_id: format!("<{uid}@evil.example>"),
+                        },
+                        outcome: Outcome::Refused {
+                            ward: ward.clone(),
+                            case: None,
+                            sender: "mallory@evil.example".into(),
+                            message_id: format!("<{uid}@evil.example>"),
+                            at: jiff::Timestamp::now(),
+                            refusal: Refusal {
+                                reason,
+                                detail: "test".into(),
+                            },
+                        },
+                    },
+                    jiff::Timestamp::now(),
+                )
+                .unwrap();
+            assert!(matches!(committed, Committed::Applied { .. }));
+        }
+        store.outbox().unwrap().len()
+    };
+
+    let out = qrca(&["report", "--ward", &ward], &config_path);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("queued the report of 2 refused attempt(s)"),
+        "{said}"
+    );
+    {
+        let store = Store::open(&config.service.state_dir).unwrap();
+        let outbox = store.outbox().unwrap();
+        assert_eq!(outbox.len(), before + 1);
+        let report = outbox.last().unwrap();
+        assert_eq!(report.mail.template, Template::DailyReport);
+        assert_eq!(report.case, "");
+        assert_eq!(report.mail.to, officers);
+        assert_eq!(report.status, OutboxStatus::Pending);
+        let reasons: Vec<RefusalReason> =
+            report.mail.data.refusals.iter().map(|r| r.reason).collect();
+        assert_eq!(
+            reasons,
+            [
+                RefusalReason::WrongAddressee,
+                RefusalReason::NotAuthenticated
+            ]
+        );
+        assert!(store.reported_until(&ward).unwrap().is_some());
+    }
+
+    let out = qrca(&["report", "--ward", &ward], &config_path);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("nothing to report"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = qrca(&["report", "--ward", "no.such"], &config_path);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no ward"),
+        "{}",
+        text(&out.stderr)
+    );
+}
