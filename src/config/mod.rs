@@ -26,7 +26,7 @@ pub use types::{
     Account, AccountAuth, Config, Endpoint, MailSettings, Paper, Permits, RetiredKey, RosterField,
     RosterSettings, Service, Tls, Ward,
 };
-pub use validate::{DEFAULT_STATE_DIR, DEFAULT_TIMEZONE, DEFAULT_VALID_DAYS};
+pub use validate::{DEFAULT_STATE_DIR, DEFAULT_TIMEZONE, DEFAULT_VALID_DAYS, is_loopback};
 
 use diag::Source;
 use std::ffi::OsString;

@@ -1185,8 +1185,10 @@ fn parse_iso_date(s: &str) -> Option<Date> {
     s.parse::<Date>().ok()
 }
 
-/// localhost, 127.0.0.0/8 and ::1 (also written `[::1]` or IPv4-mapped).
-fn is_loopback(host: &str) -> bool {
+/// localhost, 127.0.0.0/8 and ::1 (also written `[::1]` or IPv4-mapped): the only
+/// hosts `tls = "none"` may name. The transport checks it again before it sends a
+/// password in plain text.
+pub fn is_loopback(host: &str) -> bool {
     let host = host.trim_end_matches('.');
     if host.eq_ignore_ascii_case("localhost") {
         return true;

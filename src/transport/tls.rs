@@ -12,7 +12,6 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use std::fmt;
 use std::io;
-use std::net::IpAddr;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -62,21 +61,9 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>
     Ok(Arc::new(config))
 }
 
-/// localhost, 127.0.0.0/8 and ::1 (also written `[::1]` or IPv4-mapped): the same
-/// rule as the config validator, checked again here because plain text sends the
-/// password as it is.
-pub fn is_loopback(host: &str) -> bool {
-    let host = host.trim_end_matches('.');
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    bare.parse::<IpAddr>()
-        .is_ok_and(|ip| ip.to_canonical().is_loopback())
-}
+/// The config validator's rule (localhost, 127.0.0.0/8, ::1), checked again here
+/// because plain text sends the password as it is.
+pub use crate::config::is_loopback;
 
 /// A connection to a mail server, before or after TLS.
 pub enum MailStream {
@@ -221,28 +208,6 @@ pub(crate) fn io_detail(e: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_rule() {
-        for host in [
-            "localhost",
-            "LOCALHOST.",
-            "127.0.0.1",
-            "127.5.6.7",
-            "::1",
-            "[::1]",
-        ] {
-            assert!(is_loopback(host), "{host}");
-        }
-        for host in [
-            "imap.gmail.com",
-            "10.0.0.1",
-            "localhost.example.com",
-            "[::2]",
-        ] {
-            assert!(!is_loopback(host), "{host}");
-        }
-    }
 
     #[test]
     fn ca_file_errors_name_the_file() {
