@@ -1107,3 +1107,64 @@ fn the_officers_get_one_daily_report_naming_a_stranger_s_refused_decision() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn the_admin_commands_answer_while_the_daemon_holds_the_database() {
+    let mut w = world();
+    w.start_daemon(None);
+    let registration = text_mail(
+        OFFICER,
+        ACCOUNTS[0],
+        "ĐĂNG KÝ TỔ CHỨC",
+        "Tên tổ chức: Công ty Một\nEmail: nhansu@congty.test",
+        None,
+    );
+    w.send(OFFICER, ACCOUNTS[0], &registration);
+    w.wait_mail(ORG, "THD-T-0001");
+    let config = w.config();
+    let qrca = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_qrca"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    // sled lets one process hold the database: these go through the daemon's socket.
+    let cases = qrca(&["cases", "list"]);
+    let stdout = String::from_utf8_lossy(&cases.stdout).into_owned();
+    assert_eq!(
+        cases.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&cases.stderr)
+    );
+    assert!(stdout.contains("THD-T-0001"), "{stdout}");
+    let show = qrca(&["cases", "show", "THD-T-0099"]);
+    assert_eq!(show.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&show.stderr).contains("no case THD-T-0099"));
+    let outbox = qrca(&["outbox", "list"]);
+    let stdout = String::from_utf8_lossy(&outbox.stdout).into_owned();
+    assert!(
+        stdout.contains("case_opened") && stdout.contains("sent"),
+        "{stdout}"
+    );
+    let id = stdout
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let retry = qrca(&["outbox", "retry", &id]);
+    assert_eq!(retry.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&retry.stderr).contains("is sent"));
+    w.stop_daemon();
+    let state = qrca::config::load(&w.config())
+        .unwrap()
+        .config
+        .service
+        .state_dir;
+    assert!(!qrca::cli::control::socket_path(&state).exists());
+    // With the daemon stopped, the same commands open the database themselves.
+    assert_eq!(qrca(&["cases", "list"]).status.code(), Some(0));
+}

@@ -13,23 +13,42 @@ use std::path::PathBuf;
 
 pub fn run(config: Option<PathBuf>, command: Option<CasesCommand>) -> anyhow::Result<u8> {
     let state_dir = state_dir(config)?;
+    let request = super::control::Request::Cases(command.clone());
+    if let Some(code) = super::control::call(&state_dir, &request)? {
+        return Ok(code);
+    }
     let store = Store::open(&state_dir)?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    execute(
+        &store,
+        command,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+}
+
+/// The command on an open store, printing to `out` and `err`; the exit code. The
+/// daemon runs the same through its control socket (`cli::control`).
+pub fn execute(
+    store: &Store,
+    command: Option<CasesCommand>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
     match command.unwrap_or(CasesCommand::List) {
         CasesCommand::List => {
-            list(&store, &mut out)?;
+            list(store, out)?;
             Ok(0)
         }
         CasesCommand::Show { code } => {
-            if show(&store, &code, &mut out)? {
+            if show(store, &code, out)? {
                 Ok(0)
             } else {
-                eprintln!(
+                writeln!(
+                    err,
                     "qrca: there is no case {} in the database at {}.",
                     clean(&code),
                     store.path().display()
-                );
+                )?;
                 Ok(1)
             }
         }
@@ -45,7 +64,7 @@ fn state_dir(config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 }
 
 /// The table of every case, or "no cases yet".
-pub fn list(store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn list(store: &Store, out: &mut (impl Write + ?Sized)) -> anyhow::Result<()> {
     let cases = store.cases()?;
     if cases.is_empty() {
         writeln!(out, "no cases yet")?;
@@ -82,7 +101,7 @@ pub fn list(store: &Store, out: &mut impl Write) -> anyhow::Result<()> {
 
 /// One case in full and its audit trail; `false` when no case has that code
 /// (looked up as given, then upper-cased, since admins type codes in any case).
-pub fn show(store: &Store, code: &str, out: &mut impl Write) -> anyhow::Result<bool> {
+pub fn show(store: &Store, code: &str, out: &mut (impl Write + ?Sized)) -> anyhow::Result<bool> {
     let code = code.trim();
     let case = match store.case(code)? {
         Some(case) => case,
@@ -96,7 +115,11 @@ pub fn show(store: &Store, code: &str, out: &mut impl Write) -> anyhow::Result<b
     Ok(true)
 }
 
-fn write_case(case: &Case, audit: &[AuditEntry], out: &mut impl Write) -> std::io::Result<()> {
+fn write_case(
+    case: &Case,
+    audit: &[AuditEntry],
+    out: &mut (impl Write + ?Sized),
+) -> std::io::Result<()> {
     let s = CaseSummary::of(case);
     writeln!(
         out,
@@ -176,7 +199,7 @@ fn write_case(case: &Case, audit: &[AuditEntry], out: &mut impl Write) -> std::i
     Ok(())
 }
 
-fn write_batch(batch: &Batch, out: &mut impl Write) -> std::io::Result<()> {
+fn write_batch(batch: &Batch, out: &mut (impl Write + ?Sized)) -> std::io::Result<()> {
     writeln!(
         out,
         "Batch {}: {} from {}, received {}, stage {}",

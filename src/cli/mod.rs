@@ -9,6 +9,7 @@ use std::path::PathBuf;
 pub mod accounts;
 pub mod cases;
 pub mod check;
+pub mod control;
 pub mod keys;
 pub mod outbox;
 pub mod permit;
@@ -69,7 +70,7 @@ pub enum Command {
     },
     /// What the database holds about cases.
     Cases {
-        #[arg(long)]
+        #[arg(long, global = true)]
         config: Option<PathBuf>,
         #[command(subcommand)]
         command: Option<CasesCommand>,
@@ -131,7 +132,7 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand, serde::Serialize, serde::Deserialize)]
 pub enum OutboxCommand {
     /// One line per mail: id, case, mail, status, attempts, last change, recipients.
     List,
@@ -216,7 +217,7 @@ pub enum AccountsCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand, serde::Serialize, serde::Deserialize)]
 pub enum CasesCommand {
     /// One line per case: code, kind, stage, rows pending/approved/issued, last change.
     List,

@@ -10,16 +10,35 @@ use std::path::PathBuf;
 
 pub fn run(config: Option<PathBuf>, command: Option<OutboxCommand>) -> anyhow::Result<u8> {
     let config = load_config(config, true)?;
+    let request = super::control::Request::Outbox(command.clone());
+    if let Some(code) = super::control::call(&config.service.state_dir, &request)? {
+        return Ok(code);
+    }
     let store = Store::open(&config.service.state_dir)?;
-    let mut out = std::io::stdout().lock();
+    execute(
+        &store,
+        command,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+}
+
+/// The command on an open store, printing to `out` and `err`; the exit code. The
+/// daemon runs the same through its control socket (`cli::control`).
+pub fn execute(
+    store: &Store,
+    command: Option<OutboxCommand>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
     match command.unwrap_or(OutboxCommand::List) {
         OutboxCommand::List => {
-            list(&store.outbox()?, &mut out)?;
+            list(&store.outbox()?, out)?;
             Ok(0)
         }
         OutboxCommand::Retry { id } => {
             let Some(entry) = store.outbox_entry(id)? else {
-                eprintln!("qrca: there is no outbox entry {id}.");
+                writeln!(err, "qrca: there is no outbox entry {id}.")?;
                 return Ok(1);
             };
             match entry.status {
@@ -32,10 +51,11 @@ pub fn run(config: Option<PathBuf>, command: Option<OutboxCommand>) -> anyhow::R
                     Ok(0)
                 }
                 other => {
-                    eprintln!(
+                    writeln!(
+                        err,
                         "qrca: outbox entry {id} is {}, not dead or retrying; nothing to do.",
                         status(&other)
-                    );
+                    )?;
                     Ok(1)
                 }
             }
@@ -44,7 +64,7 @@ pub fn run(config: Option<PathBuf>, command: Option<OutboxCommand>) -> anyhow::R
 }
 
 /// One line per entry: id, case, template, recipients, status, attempts, last change.
-pub fn list(entries: &[OutboxEntry], out: &mut impl Write) -> std::io::Result<()> {
+pub fn list(entries: &[OutboxEntry], out: &mut (impl Write + ?Sized)) -> std::io::Result<()> {
     if entries.is_empty() {
         return writeln!(out, "the outbox is empty");
     }

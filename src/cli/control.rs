@@ -1,0 +1,151 @@
+//! The admin commands that read the database, while `qrca run` holds it: sled locks
+//! the database to one process, so the daemon answers `qrca cases` and `qrca outbox`
+//! itself, over a Unix socket in its state directory (`<state_dir>/control.sock`,
+//! owner-only).
+//!
+//! Owns the one-line JSON protocol (a request, then a response with the exit code and
+//! the command's own output) on both sides. The commands are the same functions
+//! (`cases::execute`, `outbox::execute`) whether run here or in the daemon, so their
+//! output cannot differ. It must not grow commands that change a case.
+
+use super::{CasesCommand, OutboxCommand};
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What an admin command asks the daemon.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    Cases(Option<CasesCommand>),
+    Outbox(Option<OutboxCommand>),
+}
+
+/// The command's exit code and what it printed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Response {
+    pub code: u8,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The most a request may be: a command and its arguments.
+const MAX_REQUEST: u64 = 64 * 1024;
+/// How long a command may take inside the daemon.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("control.sock")
+}
+
+/// Runs `request` in the daemon that holds the database in `state_dir`, printing its
+/// output here; `None` when no daemon answers there (run the command directly).
+pub fn call(state_dir: &Path, request: &Request) -> anyhow::Result<Option<u8>> {
+    let path = socket_path(state_dir);
+    let Ok(mut stream) = UnixStream::connect(&path) else {
+        // No socket, or a stale one from a daemon that is gone.
+        return Ok(None);
+    };
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    let mut line = serde_json::to_string(request)?;
+    line.push('\n');
+    stream.write_all(line.as_bytes())?;
+    let mut answer = String::new();
+    BufReader::new(stream).read_line(&mut answer)?;
+    let response: Response = serde_json::from_str(&answer).map_err(|e| {
+        anyhow::anyhow!(
+            "the daemon's control socket {} gave an answer qrca cannot read: {e}",
+            path.display()
+        )
+    })?;
+    print!("{}", response.stdout);
+    eprint!("{}", response.stderr);
+    Ok(Some(response.code))
+}
+
+/// The daemon's side: answers one request on the daemon's open store.
+pub fn answer(store: &Store, line: &str) -> Response {
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let code = match serde_json::from_str::<Request>(line) {
+        Err(e) => {
+            stderr = format!("qrca: the daemon cannot read this request: {e}\n").into_bytes();
+            2
+        }
+        Ok(request) => {
+            let result = match request {
+                Request::Cases(command) => {
+                    super::cases::execute(store, command, &mut stdout, &mut stderr)
+                }
+                Request::Outbox(command) => {
+                    super::outbox::execute(store, command, &mut stdout, &mut stderr)
+                }
+            };
+            result.unwrap_or_else(|e| {
+                stderr.extend_from_slice(format!("qrca: {e:#}\n").as_bytes());
+                2
+            })
+        }
+    };
+    Response {
+        code,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Listens on `<state_dir>/control.sock` (owner-only) until `stop`; each connection is
+/// one request, answered on a blocking thread; `answered` is woken after each (a mail
+/// put back in line goes out at once).
+pub async fn serve(
+    store: Store,
+    state_dir: PathBuf,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    answered: std::sync::Arc<tokio::sync::Notify>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let path = socket_path(&state_dir);
+    // A socket left by a daemon that died: nothing listens on it any more.
+    if path.exists() && std::os::unix::net::UnixStream::connect(&path).is_err() {
+        std::fs::remove_file(&path)?;
+    }
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let store = store.clone();
+                let answered = std::sync::Arc::clone(&answered);
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut line = String::new();
+                    let mut reader = tokio::io::BufReader::new(read.take(MAX_REQUEST));
+                    if reader.read_line(&mut line).await.is_err() {
+                        return;
+                    }
+                    let response = tokio::task::spawn_blocking(move || answer(&store, &line))
+                        .await
+                        .unwrap_or_else(|e| Response {
+                            code: 2,
+                            stderr: format!("qrca: the command stopped: {e}\n"),
+                            ..Response::default()
+                        });
+                    let mut out = serde_json::to_string(&response).unwrap_or_default();
+                    out.push('\n');
+                    let _ = write.write_all(out.as_bytes()).await;
+                    answered.notify_one();
+                });
+            }
+            _ = stop.changed() => {
+                if *stop.borrow() {
+                    let _ = std::fs::remove_file(&path);
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
