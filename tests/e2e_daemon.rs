@@ -124,6 +124,15 @@ impl World {
         }
     }
 
+    /// Waits until the daemon's log says `needle`; `what` names it if it never does.
+    fn wait_log(&self, needle: &str, what: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !self.log().contains(needle) {
+            assert!(Instant::now() < deadline, "{what}\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("qrca.log")).unwrap_or_default()
     }
@@ -270,6 +279,17 @@ fn text_mail(from: &str, to: &str, subject: &str, body: &str, reply_to: Option<&
         .body(body.to_owned())
         .unwrap()
         .formatted()
+}
+
+/// The officer's registration of the organisation `name` (email: the test's ORG).
+fn registration(name: &str) -> Vec<u8> {
+    text_mail(
+        OFFICER,
+        ACCOUNTS[0],
+        "ĐĂNG KÝ TỔ CHỨC",
+        &format!("Tên tổ chức: {name}\nEmail: {ORG}"),
+        None,
+    )
 }
 
 /// A mail with a spreadsheet attached.
@@ -608,26 +628,17 @@ fn a_crash_between_commit_and_move_answers_nothing_twice_and_loses_nothing() {
     let mut w = world();
     // The daemon dies right after committing the first message, before moving it.
     w.start_daemon(Some("exit-after-commit"));
-    let registration = text_mail(
+    w.send(
         OFFICER,
         ACCOUNTS[0],
-        "ĐĂNG KÝ TỔ CHỨC",
-        "Tên tổ chức: Công ty Vận tải Sông Hồng\nEmail: nhansu@congty.test",
-        None,
+        &registration("Công ty Vận tải Sông Hồng"),
     );
-    w.send(OFFICER, ACCOUNTS[0], &registration);
     w.wait_daemon_exit();
     // The message is still in INBOX; the case exists once.
     assert_eq!(w.count(ACCOUNTS[0]), 1);
 
     // A second message arrives while the daemon is down.
-    let second = text_mail(
-        OFFICER,
-        ACCOUNTS[0],
-        "ĐĂNG KÝ TỔ CHỨC",
-        "Tên tổ chức: Công ty Bánh mì Hà Nội\nEmail: nhansu@congty.test",
-        None,
-    );
+    let second = registration("Công ty Bánh mì Hà Nội");
     w.send(OFFICER, ACCOUNTS[0], &second);
     w.servers.wait_for_messages(ACCOUNTS[0], 2, WAIT).unwrap();
 
@@ -699,15 +710,6 @@ fn sighup_swaps_in_new_templates_and_keeps_the_old_when_the_new_are_broken() {
     );
     std::fs::write(w.config(), config).unwrap();
     w.start_daemon(None);
-    let register = |name: &str| {
-        text_mail(
-            OFFICER,
-            ACCOUNTS[0],
-            "ĐĂNG KÝ TỔ CHỨC",
-            &format!("Tên tổ chức: {name}\nEmail: nhansu@congty.test"),
-            None,
-        )
-    };
     let hup = |w: &World| {
         let pid = w.daemon.as_ref().unwrap().id().to_string();
         assert!(
@@ -733,12 +735,8 @@ fn sighup_swaps_in_new_templates_and_keeps_the_old_when_the_new_are_broken() {
     assert_ne!(custom, source);
     std::fs::write(templates.join("mail/case_opened.txt"), &custom).unwrap();
     hup(&w);
-    let deadline = Instant::now() + WAIT;
-    while !w.log().contains("reloaded the config and templates") {
-        assert!(Instant::now() < deadline, "no reload\n{}", w.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    w.send(OFFICER, ACCOUNTS[0], &register("Công ty Một"));
+    w.wait_log("reloaded the config and templates", "no reload");
+    w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Một"));
     let first = w.wait_mail(ORG, "THD-T-0001");
     assert!(
         first.text.contains("PHƯỜNG ĐÃ ĐỔI MẪU THƯ"),
@@ -753,13 +751,9 @@ fn sighup_swaps_in_new_templates_and_keeps_the_old_when_the_new_are_broken() {
     )
     .unwrap();
     hup(&w);
-    let deadline = Instant::now() + WAIT;
-    while !w.log().contains("reload refused") {
-        assert!(Instant::now() < deadline, "no refusal\n{}", w.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    w.wait_log("reload refused", "no refusal");
     assert!(w.log().contains("case_opened.txt"), "{}", w.log());
-    w.send(OFFICER, ACCOUNTS[0], &register("Công ty Hai"));
+    w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Hai"));
     let second = w.wait_mail(ORG, "THD-T-0002");
     assert!(second.text.contains("PHƯỜNG ĐÃ ĐỔI MẪU THƯ"));
     w.stop_daemon();
@@ -802,19 +796,8 @@ fn a_refused_login_makes_a_dead_letter_that_retry_sends_and_a_down_server_a_retr
     // the confirmation cannot be submitted (535, permanent) and is marked dead.
     let changed: Vec<(&str, &str)> = ACCOUNTS.iter().map(|a| (*a, "doi-mat-khau")).collect();
     w.servers.add_users(&changed).unwrap();
-    let registration = text_mail(
-        OFFICER,
-        ACCOUNTS[0],
-        "ĐĂNG KÝ TỔ CHỨC",
-        "Tên tổ chức: Công ty Một\nEmail: nhansu@congty.test",
-        None,
-    );
-    w.send(OFFICER, ACCOUNTS[0], &registration);
-    let deadline = Instant::now() + WAIT;
-    while !w.log().contains("outbox entry is dead") {
-        assert!(Instant::now() < deadline, "no dead letter\n{}", w.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Một"));
+    w.wait_log("outbox entry is dead", "no dead letter");
     w.stop_daemon();
     let listing = Command::new(env!("CARGO_BIN_EXE_qrca"))
         .args(["outbox", "list", "--config"])
@@ -886,19 +869,9 @@ fn a_refused_login_makes_a_dead_letter_that_retry_sends_and_a_down_server_a_retr
     assert!(unreachable.contains("port = 1,"));
     std::fs::write(w.config(), unreachable).unwrap();
     w.start_daemon(None);
-    let second = text_mail(
-        OFFICER,
-        ACCOUNTS[0],
-        "ĐĂNG KÝ TỔ CHỨC",
-        "Tên tổ chức: Công ty Hai\nEmail: nhansu@congty.test",
-        None,
-    );
+    let second = registration("Công ty Hai");
     w.send(OFFICER, ACCOUNTS[0], &second);
-    let deadline = Instant::now() + WAIT;
-    while !w.log().contains("send failed; will retry") {
-        assert!(Instant::now() < deadline, "no retry\n{}", w.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    w.wait_log("send failed; will retry", "no retry");
     w.stop_daemon();
     let store = Store::open(&config.service.state_dir).unwrap();
     let retrying = store
@@ -1026,14 +999,11 @@ fn the_officers_get_one_daily_report_naming_a_stranger_s_refused_decision() {
     std::fs::write(w.config(), config).unwrap();
     w.start_daemon(None);
 
-    let registration = text_mail(
+    w.send(
         OFFICER,
         ACCOUNTS[0],
-        "ĐĂNG KÝ TỔ CHỨC",
-        "Tên tổ chức: Công ty TNHH Bánh Kẹo Hà Nội\nEmail: nhansu@congty.test",
-        None,
+        &registration("Công ty TNHH Bánh Kẹo Hà Nội"),
     );
-    w.send(OFFICER, ACCOUNTS[0], &registration);
     let confirmation = w.wait_mail(ORG, "[QRCA THD-T-0001]");
     let roster = roster_mail(
         ORG,
@@ -1112,14 +1082,7 @@ fn the_officers_get_one_daily_report_naming_a_stranger_s_refused_decision() {
 fn the_admin_commands_answer_while_the_daemon_holds_the_database() {
     let mut w = world();
     w.start_daemon(None);
-    let registration = text_mail(
-        OFFICER,
-        ACCOUNTS[0],
-        "ĐĂNG KÝ TỔ CHỨC",
-        "Tên tổ chức: Công ty Một\nEmail: nhansu@congty.test",
-        None,
-    );
-    w.send(OFFICER, ACCOUNTS[0], &registration);
+    w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Một"));
     w.wait_mail(ORG, "THD-T-0001");
     let config = w.config();
     let qrca = |args: &[&str]| {
