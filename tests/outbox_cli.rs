@@ -3,34 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/demo_world.rs"]
+mod demo_world;
+
+use demo_world::{demo_world, qrca, text};
 use qrca::store::{OutboxStatus, Store};
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn qrca(args: &[&str], config: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qrca"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn the_outbox_lists_and_retries() {
     let dir = tempfile::tempdir().unwrap();
-    let world = dir.path().join("demo");
-    let demo = Command::new(env!("CARGO_BIN_EXE_qrca"))
-        .args(["demo", "--out"])
-        .arg(&world)
-        .output()
-        .unwrap();
-    assert_eq!(demo.status.code(), Some(0), "{}", text(&demo.stderr));
-    let config = world.join("qrca.toml");
+    let config = demo_world(dir.path());
+    let world = config.parent().unwrap().to_path_buf();
 
     let out = qrca(&["outbox", "list"], &config);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -3,35 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/demo_world.rs"]
+mod demo_world;
+
+use demo_world::{demo_world, qrca, text};
 use qrca::store::{Committed, OutboxStatus, Outcome, SeenMarker, Store, Update};
 use qrca::workflow::{Refusal, RefusalReason, Template};
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn qrca(args: &[&str], config: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qrca"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn report_queues_the_refusals_once_then_has_nothing_to_report() {
     let dir = tempfile::tempdir().unwrap();
-    let world = dir.path().join("demo");
-    let demo = Command::new(env!("CARGO_BIN_EXE_qrca"))
-        .args(["demo", "--out"])
-        .arg(&world)
-        .output()
-        .unwrap();
-    assert_eq!(demo.status.code(), Some(0), "{}", text(&demo.stderr));
-    let config_path = world.join("qrca.toml");
+    let config_path = demo_world(dir.path());
     let config = qrca::config::load(&config_path).unwrap().config;
     let ward = config.wards[0].code().to_owned();
     let officers = config.wards[0].rules.officers.clone();
