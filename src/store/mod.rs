@@ -311,15 +311,14 @@ impl Store {
         self.get_json(&self.trees.outbox, keys::OUTBOX, &keys::id(id))
     }
 
-    /// Queues a notice that answers no inbound message (the officers told of a dead
-    /// letter), sent from any account of the ward, then flushes. Returns its outbox id.
-    /// One key written, so it needs no wider transaction: it is there whole or not.
-    pub fn queue_notice(
+    /// A notice to the ward's officers as a new outbox entry: its id and its bytes,
+    /// for the caller's write (`queue_notice`, `queue_report`).
+    pub(crate) fn encoded_notice(
         &self,
         ward: &str,
         mail: &crate::workflow::OutMail,
         now: Timestamp,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, Vec<u8>), StoreError> {
         let id = self.next_id()?;
         let notice = Notice {
             ward: ward.to_owned(),
@@ -330,6 +329,19 @@ impl Store {
             what: format!("outbox entry {id}"),
             source,
         })?;
+        Ok((id, bytes))
+    }
+
+    /// Queues a notice that answers no inbound message (the officers told of a dead
+    /// letter), sent from any account of the ward, then flushes. Returns its outbox id.
+    /// One key written, so it needs no wider transaction: it is there whole or not.
+    pub fn queue_notice(
+        &self,
+        ward: &str,
+        mail: &crate::workflow::OutMail,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let (id, bytes) = self.encoded_notice(ward, mail, now)?;
         self.trees
             .outbox
             .insert(keys::id(id), bytes)

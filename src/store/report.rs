@@ -5,7 +5,7 @@
 //!
 //! Owns the mark only; which refusals are due is decided by `daemon::report`.
 
-use super::{Store, StoreError, commit, keys};
+use super::{Store, StoreError, keys};
 use crate::workflow::OutMail;
 use jiff::Timestamp;
 use sled::Transactional;
@@ -39,16 +39,7 @@ impl Store {
         covered_until: Timestamp,
         now: Timestamp,
     ) -> Result<Option<u64>, StoreError> {
-        let id = self.next_id()?;
-        let notice = super::Notice {
-            ward: ward.to_owned(),
-            mail: mail.clone(),
-        };
-        let entry = commit::notice_entry(id, &notice, "", now);
-        let bytes = serde_json::to_vec(&entry).map_err(|source| StoreError::Encode {
-            what: format!("outbox entry {id}"),
-            source,
-        })?;
+        let (id, bytes) = self.encoded_notice(ward, mail, now)?;
         let key = keys::report(ward);
         let mark = covered_until.to_string();
         let result = (&self.trees.outbox, &self.meta).transaction(|(outbox, meta)| {
