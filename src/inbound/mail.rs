@@ -403,8 +403,8 @@ pub fn html_to_text(html: &str) -> String {
         .unwrap_or_else(|_| tags_to_text(html))
 }
 
-/// Elements that hold no content and so never nest.
-const VOID_ELEMENTS: &[&str] = &[
+/// Elements that hold no content and so never nest (also read by `reply`).
+pub(crate) const VOID_ELEMENTS: &[&str] = &[
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
     "wbr",
 ];

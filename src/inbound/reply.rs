@@ -25,6 +25,7 @@
 //! trailing white space; blank lines at the start and the end are dropped.
 
 use super::commands::fold;
+use super::mail::VOID_ELEMENTS;
 use unicode_normalization::UnicodeNormalization;
 
 /// How far a wrapped attribution may run, in lines.
@@ -103,12 +104,6 @@ pub fn own_words_html(html: &str) -> String {
     }
     out
 }
-
-/// Elements that never have a closing tag, so never nest.
-const VOID_ELEMENTS: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
-    "wbr",
-];
 
 /// Elements that end a line of text.
 const LINE_ELEMENTS: &[&str] = &[
