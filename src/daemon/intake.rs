@@ -89,9 +89,28 @@ pub fn take_in(
                 case,
                 event,
             };
-            Ok(Taken::Processed(engine::process(
-                store, config, &inbound, now,
-            )?))
+            let processed = engine::process(store, config, &inbound, now)?;
+            match &processed {
+                // SPEC §3: a mail that fails the conditions changes nothing "and is
+                // logged with the reason" (and kept for the officers' daily report).
+                Processed::Refused(refusal) => tracing::warn!(
+                    account = %inbound.seen.account,
+                    uid = inbound.seen.uid,
+                    message_id = %inbound.seen.message_id,
+                    case = inbound.case.as_deref().unwrap_or("-"),
+                    reason = ?refusal.reason,
+                    detail = %refusal.detail,
+                    "refused; nothing changes"
+                ),
+                Processed::Applied { case, .. } => tracing::info!(
+                    account = %inbound.seen.account,
+                    uid = inbound.seen.uid,
+                    case = %case.code,
+                    "taken in"
+                ),
+                Processed::Ignored | Processed::AlreadySeen => {}
+            }
+            Ok(Taken::Processed(processed))
         }
     }
 }
