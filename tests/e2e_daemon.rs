@@ -550,6 +550,36 @@ fn an_organisation_from_registration_to_permits_with_refusals_and_a_dovecot_rest
     let scanned = scan_qr(w.dir.path(), &first.bytes);
     assert_eq!(Some(scanned), pdf::payload_from_pdf(&first.bytes));
 
+    // 8. The police revoke one permit; the checkpoints' revocation list, asked of the
+    //    running daemon, names it at once.
+    w.send(
+        POLICE,
+        ACCOUNTS[0],
+        &text_mail(
+            POLICE,
+            ACCOUNTS[0],
+            "Thu hồi giấy",
+            "THU HỒI THD-T-0001-0003: người lao động nghỉ việc",
+            None,
+        ),
+    );
+    w.wait_mail(ORG, "Thông báo thu hồi");
+    let out = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["keys", "revocations", "--config"])
+        .arg(w.config())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["revoked"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["revoked"][0]["permit"], "THD-T-0001-0003");
+    assert_eq!(list["revoked"][0]["reason"], "người lao động nghỉ việc");
+
     // Nothing went to the stranger; each refused attempt changed nothing.
     w.stop_daemon();
     assert_eq!(w.count(STRANGER), 0);
@@ -563,7 +593,7 @@ fn an_organisation_from_registration_to_permits_with_refusals_and_a_dovecot_rest
         .iter()
         .filter(|r| matches!(r.state, qrca::workflow::RowState::Issued(_)))
         .count();
-    assert_eq!(issued, 25);
+    assert_eq!(issued, 24);
     for entry in store.outbox().unwrap() {
         assert!(
             matches!(entry.status, OutboxStatus::Sent { .. }),
@@ -1121,6 +1151,54 @@ fn the_admin_commands_answer_while_the_daemon_holds_the_database() {
     let retry = qrca(&["outbox", "retry", &id]);
     assert_eq!(retry.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&retry.stderr).contains("is sent"));
+
+    // The checkpoints' revocation list: none yet, as SPEC §5's JSON.
+    let revocations = qrca(&["keys", "revocations"]);
+    assert_eq!(revocations.status.code(), Some(0));
+    let list: serde_json::Value = serde_json::from_slice(&revocations.stdout).unwrap();
+    assert_eq!(list["version"], 1);
+    assert_eq!(list["revoked"].as_array().map(Vec::len), Some(0), "{list}");
+
+    // A stranger asks for the case's state: refused, owed to the daily report. The
+    // admin has it sent now; the daemon queues and sends it at once.
+    w.send(
+        STRANGER,
+        ACCOUNTS[0],
+        &text_mail(
+            STRANGER,
+            ACCOUNTS[0],
+            "[QRCA THD-T-0001] hỏi",
+            "TRẠNG THÁI",
+            None,
+        ),
+    );
+    w.wait_log(
+        "refused; nothing changes",
+        "the stranger's mail was not refused",
+    );
+    let report = qrca(&["report", "--ward", WARD]);
+    let said = String::from_utf8_lossy(&report.stdout).into_owned();
+    assert_eq!(
+        report.status.code(),
+        Some(0),
+        "{said}{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    assert!(
+        said.contains("queued the report of 1 refused attempt(s)"),
+        "{said}"
+    );
+    let mail = w.wait_mail(OFFICER, "Báo cáo hằng ngày");
+    assert!(mail.text.contains(STRANGER), "{}", mail.text);
+    let again = qrca(&["report", "--ward", WARD]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing to report"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    let unknown = qrca(&["report", "--ward", "no.such"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no ward \"no.such\""));
     w.stop_daemon();
     let state = qrca::config::load(&w.config())
         .unwrap()

@@ -83,6 +83,7 @@ fn report_queues_the_refusals_once_then_has_nothing_to_report() {
             ]
         );
         assert!(store.reported_until(&ward).unwrap().is_some());
+        assert!(store.unreported_refusals(&ward).unwrap().is_empty());
     }
 
     let out = qrca(&["report", "--ward", &ward], &config_path);

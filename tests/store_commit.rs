@@ -671,7 +671,13 @@ fn refused_writes_only_the_refusal_and_the_marker() {
         .filter(|(_, items)| !items.is_empty())
         .map(|(name, _)| String::from_utf8_lossy(name).into_owned())
         .collect();
-    assert_eq!(nonempty, ["meta", "refusals", "seen", "seen_msgid"]);
+    assert_eq!(
+        nonempty,
+        ["meta", "refusals", "seen", "seen_msgid", "unreported"]
+    );
+    let owed = store_unreported(dir.path());
+    assert_eq!(owed.len(), 1);
+    assert_eq!(owed[0].0, WARD);
     assert_eq!(count(&trees, "refusals"), 1);
 }
 
@@ -792,10 +798,60 @@ fn a_queued_notice_is_a_pending_entry_with_its_own_message_id() {
     assert_eq!(store.due_outbox(now()).unwrap().len(), 1);
 }
 
-#[test]
-fn a_daily_report_is_queued_with_its_mark_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let mail = OutMail {
+/// A refusal of `ward` committed as message `uid`, at `at`; its refusal id.
+fn refuse(store: &Store, ward: &str, uid: u32, at: Timestamp) -> u64 {
+    let committed = store
+        .commit(
+            &Update {
+                seen: marker(1, uid, &format!("<{uid}@evil.example>")),
+                outcome: Outcome::Refused {
+                    ward: ward.into(),
+                    case: None,
+                    sender: "mallory@evil.example".into(),
+                    message_id: format!("<{uid}@evil.example>"),
+                    at,
+                    refusal: Refusal {
+                        reason: RefusalReason::NotAuthenticated,
+                        detail: "no dmarc=pass".into(),
+                    },
+                },
+            },
+            at,
+        )
+        .unwrap();
+    assert_eq!(committed, Committed::Applied { outbox_ids: vec![] });
+    store
+        .refusals()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.message_id == format!("<{uid}@evil.example>"))
+        .unwrap()
+        .id
+}
+
+/// The `unreported` tree as (ward, refusal id) pairs, read with sled directly.
+fn store_unreported(dir: &Path) -> Vec<(String, u64)> {
+    let trees = raw_trees(dir);
+    trees
+        .get(&b"unreported"[..])
+        .map(|items| {
+            items
+                .iter()
+                .map(|(k, _)| {
+                    let split = k.iter().position(|b| *b == 0).unwrap();
+                    let id: [u8; 8] = k[split + 1..].try_into().unwrap();
+                    (
+                        String::from_utf8(k[..split].to_vec()).unwrap(),
+                        u64::from_be_bytes(id),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn report_mail() -> OutMail {
+    OutMail {
         template: Template::DailyReport,
         to: vec!["canbo.thd@example.gov.vn".into()],
         cc: vec![],
@@ -810,46 +866,139 @@ fn a_daily_report_is_queued_with_its_mark_exactly_once() {
             }],
             ..MailData::default()
         }),
-    };
-    let until = ts("2021-09-08T00:00:00Z");
-    let id = {
+    }
+}
+
+#[test]
+fn a_daily_report_names_each_refusal_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail = report_mail();
+    let queued_at = ts("2021-09-08T00:00:00Z");
+    let (other, id) = {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.reported_until(WARD).unwrap(), None);
+        let a = refuse(&store, WARD, 1, ts("2021-09-07T03:00:00Z"));
+        let b = refuse(&store, WARD, 2, ts("2021-09-07T02:00:00Z"));
+        let other = refuse(&store, "other.ward", 3, ts("2021-09-07T04:00:00Z"));
+        // Owed per ward, oldest first whatever the commit order.
+        let owed: Vec<u64> = store
+            .unreported_refusals(WARD)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(owed, [b, a]);
+        assert_eq!(store.unreported_refusals("other.ward").unwrap().len(), 1);
         let id = store
-            .queue_report(WARD, &mail, until, now())
+            .queue_report(WARD, &mail, &[b, a], queued_at)
             .unwrap()
             .unwrap();
-        // The same report again (a crash after the commit, a second check): nothing.
-        assert_eq!(store.queue_report(WARD, &mail, until, now()).unwrap(), None);
+        // The same report again (a second check, `qrca report` at the same moment):
+        // its refusals are no longer owed, so nothing is queued and nothing changes.
+        assert_eq!(
+            store.queue_report(WARD, &mail, &[b, a], queued_at).unwrap(),
+            None
+        );
+        assert_eq!(
+            store.queue_report(WARD, &mail, &[a], queued_at).unwrap(),
+            None
+        );
+        // A report naming another ward's refusal as this ward's owes nothing either.
         assert_eq!(
             store
-                .queue_report(WARD, &mail, ts("2021-09-07T23:00:00Z"), now())
+                .queue_report(WARD, &mail, &[other], queued_at)
                 .unwrap(),
             None
         );
-        // Another ward has its own mark.
+        assert!(store.unreported_refusals(WARD).unwrap().is_empty());
+        // Another ward keeps its own.
         assert_eq!(store.reported_until("other.ward").unwrap(), None);
-        id
+        (other, id)
     };
-    // Durable across reopen: one notice, and the mark it was queued with.
+    // Durable across reopen: one notice, the mark, and only the other ward's refusal owed.
+    assert_eq!(
+        store_unreported(dir.path()),
+        [("other.ward".to_owned(), other)]
+    );
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.reported_until(WARD).unwrap(), Some(until));
+    assert_eq!(store.reported_until(WARD).unwrap(), Some(queued_at));
     let outbox = store.outbox().unwrap();
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].id, id);
     assert_eq!(outbox[0].case, "");
     assert_eq!(outbox[0].mail, mail);
     assert_eq!(outbox[0].status, OutboxStatus::Pending);
-    // The next day's report moves the mark on.
+    // A refusal committed with an earlier timestamp than the report (a clock step, a
+    // commit in the same millisecond) is still owed: the index, not the time, decides.
+    let late = refuse(&store, WARD, 4, ts("2021-09-07T23:59:59Z"));
+    let owed: Vec<u64> = store
+        .unreported_refusals(WARD)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(owed, [late]);
     let next = ts("2021-09-09T00:00:00Z");
     assert!(
         store
-            .queue_report(WARD, &mail, next, now())
+            .queue_report(WARD, &mail, &[late], next)
             .unwrap()
             .is_some()
     );
     assert_eq!(store.reported_until(WARD).unwrap(), Some(next));
     assert_eq!(store.outbox().unwrap().len(), 2);
+}
+
+#[test]
+fn a_version_1_database_is_upgraded_with_the_refusals_its_reports_still_owe() {
+    let dir = tempfile::tempdir().unwrap();
+    let (before, after, other) = {
+        let store = Store::open(dir.path()).unwrap();
+        (
+            refuse(&store, WARD, 1, ts("2021-09-07T01:00:00Z")),
+            refuse(&store, WARD, 2, ts("2021-09-07T05:00:00Z")),
+            refuse(&store, "other.ward", 3, ts("2021-09-07T01:00:00Z")),
+        )
+    };
+    // Make it what version 1 wrote: no `unreported` tree, and the ward's mark (the
+    // time of its last report) between its two refusals.
+    {
+        let db = open_raw(dir.path());
+        db.drop_tree("unreported").unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert("schema_version", &1u32.to_be_bytes()).unwrap();
+        meta.insert(format!("report/{WARD}"), "2021-09-07T03:00:00Z")
+            .unwrap();
+        db.flush().unwrap();
+    }
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version(), SCHEMA_VERSION);
+        let owed: Vec<u64> = store
+            .unreported_refusals(WARD)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(owed, [after], "{before} was reported before the upgrade");
+        let owed: Vec<u64> = store
+            .unreported_refusals("other.ward")
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(owed, [other], "never reported: owed");
+    }
+    let db = open_raw(dir.path());
+    assert_eq!(
+        db.open_tree("meta")
+            .unwrap()
+            .get("schema_version")
+            .unwrap()
+            .unwrap()
+            .as_ref(),
+        &SCHEMA_VERSION.to_be_bytes()
+    );
 }
 
 #[test]
@@ -1055,34 +1204,34 @@ fn a_newer_schema_is_refused_naming_the_path_and_both_versions() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version(), 1);
+        assert_eq!(store.schema_version(), SCHEMA_VERSION);
     }
     {
         let db = open_raw(dir.path());
         let meta = db.open_tree("meta").unwrap();
         assert_eq!(
             meta.get("schema_version").unwrap().unwrap().as_ref(),
-            &1u32.to_be_bytes()
+            &SCHEMA_VERSION.to_be_bytes()
         );
-        meta.insert("schema_version", &2u32.to_be_bytes()).unwrap();
+        meta.insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes())
+            .unwrap();
         db.flush().unwrap();
     }
     let err = Store::open(dir.path()).unwrap_err();
     assert!(
         matches!(
             err,
-            StoreError::NewerSchema {
-                found: 2,
-                supported: 1,
-                ..
-            }
+            StoreError::NewerSchema { found, supported, .. }
+                if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION
         ),
         "{err:?}"
     );
     let text = err.to_string();
     let path = dir.path().join("db").display().to_string();
     assert!(
-        text.contains(&path) && text.contains("version 2") && text.contains("version 1"),
+        text.contains(&path)
+            && text.contains(&format!("version {}", SCHEMA_VERSION + 1))
+            && text.contains(&format!("version {SCHEMA_VERSION}")),
         "{text}"
     );
     assert!(!err.is_retryable());

@@ -1,14 +1,18 @@
-//! The admin commands that read the database, while `qrca run` holds it: sled locks
-//! the database to one process, so the daemon answers `qrca cases` and `qrca outbox`
-//! itself, over a Unix socket in its state directory (`<state_dir>/control.sock`,
-//! owner-only).
+//! The admin commands that use the database, while `qrca run` holds it: sled locks
+//! the database to one process, so the daemon answers `qrca cases`, `qrca outbox`,
+//! `qrca keys revocations` and `qrca report` itself, over a Unix socket in its state
+//! directory (`<state_dir>/control.sock`, owner-only).
 //!
 //! Owns the one-line JSON protocol (a request, then a response with the exit code and
 //! the command's own output) on both sides. The commands are the same functions
-//! (`cases::execute`, `outbox::execute`) whether run here or in the daemon, so their
-//! output cannot differ. It must not grow commands that change a case.
+//! (`cases::execute`, `outbox::execute`, `keys::execute_revocations`,
+//! `report::execute`) whether run here or in the daemon, so their output cannot
+//! differ; `report` runs on the daemon's own config. It must not grow commands that
+//! change a case.
 
 use super::{CasesCommand, OutboxCommand};
+use crate::config::Config;
+use crate::daemon::Generation;
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
@@ -21,6 +25,8 @@ use std::time::Duration;
 pub enum Request {
     Cases(Option<CasesCommand>),
     Outbox(Option<OutboxCommand>),
+    Revocations,
+    Report { ward: String },
 }
 
 /// The command's exit code and what it printed.
@@ -65,8 +71,8 @@ pub fn call(state_dir: &Path, request: &Request) -> anyhow::Result<Option<u8>> {
     Ok(Some(response.code))
 }
 
-/// The daemon's side: answers one request on the daemon's open store.
-pub fn answer(store: &Store, line: &str) -> Response {
+/// The daemon's side: answers one request on the daemon's open store and config.
+pub fn answer(store: &Store, config: &Config, line: &str) -> Response {
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
     let code = match serde_json::from_str::<Request>(line) {
@@ -81,6 +87,10 @@ pub fn answer(store: &Store, line: &str) -> Response {
                 }
                 Request::Outbox(command) => {
                     super::outbox::execute(store, command, &mut stdout, &mut stderr)
+                }
+                Request::Revocations => super::keys::execute_revocations(store, &mut stdout),
+                Request::Report { ward } => {
+                    super::report::execute(store, config, &ward, &mut stdout, &mut stderr)
                 }
             };
             result.unwrap_or_else(|e| {
@@ -97,10 +107,11 @@ pub fn answer(store: &Store, line: &str) -> Response {
 }
 
 /// Listens on `<state_dir>/control.sock` (owner-only) until `stop`; each connection is
-/// one request, answered on a blocking thread; `answered` is woken after each (a mail
-/// put back in line goes out at once).
+/// one request, answered on a blocking thread with the generation then current;
+/// `answered` is woken after each (a mail put back in line, a report queued, goes out
+/// at once).
 pub async fn serve(
-    store: Store,
+    generation: tokio::sync::watch::Receiver<std::sync::Arc<Generation>>,
     state_dir: PathBuf,
     mut stop: tokio::sync::watch::Receiver<bool>,
     answered: std::sync::Arc<tokio::sync::Notify>,
@@ -118,7 +129,7 @@ pub async fn serve(
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let store = store.clone();
+                let current = generation.borrow().clone();
                 let answered = std::sync::Arc::clone(&answered);
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
@@ -127,7 +138,7 @@ pub async fn serve(
                     if reader.read_line(&mut line).await.is_err() {
                         return;
                     }
-                    let response = tokio::task::spawn_blocking(move || answer(&store, &line))
+                    let response = tokio::task::spawn_blocking(move || answer(&current.store, &current.config, &line))
                         .await
                         .unwrap_or_else(|e| Response {
                             code: 2,

@@ -9,7 +9,7 @@ use crate::keys;
 use crate::permit::issue;
 use crate::permit::payload;
 use crate::store::Store;
-use anyhow::Context;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Makes the ward's signing key where the config says it lives, and prints its kid.
@@ -43,13 +43,22 @@ pub fn trust_list(config: Option<PathBuf>) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// SPEC §5's revocation list, from every revoked permit in the database.
+/// SPEC §5's revocation list, from every revoked permit in the database; from the
+/// daemon's, while `qrca run` holds it.
 pub fn revocations(config: Option<PathBuf>) -> anyhow::Result<u8> {
     let config = load_config(config, true)?;
-    let store = Store::open(&config.service.state_dir).with_context(
-        || "the revocation list is read from the database; is `qrca run` holding it?",
-    )?;
+    let request = super::control::Request::Revocations;
+    if let Some(code) = super::control::call(&config.service.state_dir, &request)? {
+        return Ok(code);
+    }
+    let store = Store::open(&config.service.state_dir)?;
+    execute_revocations(&store, &mut std::io::stdout().lock())
+}
+
+/// The revocation list of an open store, printed to `out`. The daemon runs the same
+/// through its control socket.
+pub fn execute_revocations(store: &Store, out: &mut dyn Write) -> anyhow::Result<u8> {
     let list = issue::revocations(&store.cases()?);
-    println!("{}", list.to_json_pretty());
+    writeln!(out, "{}", list.to_json_pretty())?;
     Ok(0)
 }

@@ -2,10 +2,12 @@
 //! whatever the hour (SPEC §3), when there is anything not yet reported.
 //!
 //! Owns only the admin's words; the decision and the queueing are `daemon::report`'s.
-//! It opens the database, so it runs while the daemon is stopped; the daemon sends the
-//! queued report when it next runs.
+//! While `qrca run` holds the database the daemon runs it (`cli::control`), on its own
+//! config, and sends the report at once; otherwise it opens the database itself and
+//! the daemon sends the report when it next runs.
 
 use super::{clean, load_config, time};
+use crate::config::Config;
 use crate::daemon::report;
 use crate::store::Store;
 use std::io::Write;
@@ -13,17 +15,42 @@ use std::path::PathBuf;
 
 pub fn run(ward: &str, config: Option<PathBuf>) -> anyhow::Result<u8> {
     let config = load_config(config, true)?;
+    let request = super::control::Request::Report {
+        ward: ward.to_owned(),
+    };
+    if let Some(code) = super::control::call(&config.service.state_dir, &request)? {
+        return Ok(code);
+    }
+    let store = Store::open(&config.service.state_dir)?;
+    execute(
+        &store,
+        &config,
+        ward,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+}
+
+/// The command on an open store, printing to `out` and `err`; the exit code. The
+/// daemon runs the same through its control socket.
+pub fn execute(
+    store: &Store,
+    config: &Config,
+    ward: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
     let Some(ward) = config.ward(ward) else {
         let known: Vec<&str> = config.wards.iter().map(|w| w.code()).collect();
-        anyhow::bail!(
-            "there is no ward {:?} in the config; its wards are {}",
+        writeln!(
+            err,
+            "qrca: there is no ward {:?} in the config; its wards are {}",
             clean(ward),
             known.join(", ")
-        );
+        )?;
+        return Ok(2);
     };
-    let store = Store::open(&config.service.state_dir)?;
-    let mut out = std::io::stdout().lock();
-    match report::queue_now(&store, &config, ward, jiff::Timestamp::now())? {
+    match report::queue_now(store, config, ward, jiff::Timestamp::now())? {
         None => writeln!(
             out,
             "nothing to report for {}: no refused attempt since the last report",
@@ -31,11 +58,12 @@ pub fn run(ward: &str, config: Option<PathBuf>) -> anyhow::Result<u8> {
         )?,
         Some(q) => writeln!(
             out,
-            "queued the report of {} refused attempt(s) for the officers of {} (outbox entry {}, covering up to {}); the daemon sends it",
+            "queued the report of {} refused attempt(s) for the officers of {} (outbox entry {}, from {} to {}); the daemon sends it",
             q.refusals,
             q.ward,
             q.outbox_id,
-            time(q.covered_until)
+            time(q.first),
+            time(q.last)
         )?,
     }
     Ok(0)

@@ -1,13 +1,14 @@
 //! The officers' daily report of refused attempts (SPEC §3: a mail that fails the
 //! conditions changes nothing, "and the officers of the ward are told once a day").
 //!
-//! Owns the decision (pure: [`slot_due`], [`pending`], [`due`]) of whether a ward's
-//! report is due at `[service] daily_report_at` and which refusals it covers: every
-//! refusal of the ward after the last report's mark (the first report: every one), up
-//! to now. At most one report per day's slot; none when there is nothing to report (the
-//! mark then stays, so a refusal later that day is reported at the next check). The
-//! report is queued as a notice with the new mark in one store transaction
-//! (`Store::queue_report`). `run.rs` checks every minute; `qrca report` queues one now.
+//! Owns the decision (pure: [`last_slot`], [`slot_due`], [`due`]) of whether a ward's
+//! report is due: once `[service] daily_report_at` has passed since the ward's last
+//! report, when any refusal is owed. At most one report per day's slot; none when
+//! nothing is owed (a refusal later that day is then reported at the next check, so
+//! the officers hear of an attack the same day). Which refusals a report names is the
+//! store's exact index (`Store::unreported_refusals`), not a time window, and the
+//! report is queued together with taking them out of it (`Store::queue_report`).
+//! `run.rs` checks at start and every minute; `qrca report` queues one now.
 
 use crate::config::{Config, Ward};
 use crate::store::{RefusalRecord, Store, StoreError};
@@ -47,41 +48,21 @@ pub fn slot_due(
     }
 }
 
-/// The ward's refusals after `reported_until` (all, before the first report) and at or
-/// before `now`, oldest first.
-pub fn pending<'a>(
-    ward: &str,
-    reported_until: Option<Timestamp>,
-    now: Timestamp,
-    refusals: &'a [RefusalRecord],
-) -> Vec<&'a RefusalRecord> {
-    let mut list: Vec<&RefusalRecord> = refusals
-        .iter()
-        .filter(|r| r.ward == ward && r.at <= now && reported_until.is_none_or(|u| r.at > u))
-        .collect();
-    list.sort_by_key(|r| (r.at, r.id));
-    list
-}
-
-/// The refusals the ward's report covers if it is due at `now`; `None` when it is not
-/// due yet, was sent for this day's slot, or there is nothing to report.
-pub fn due<'a>(
-    ward: &str,
+/// Whether the ward's report is due at `now`: the day's report time has passed since
+/// the last report, and `owed` refusals (more than none) wait for one.
+pub fn due(
     now: Timestamp,
     tz: &TimeZone,
     at: Time,
     reported_until: Option<Timestamp>,
-    refusals: &'a [RefusalRecord],
-) -> Option<Vec<&'a RefusalRecord>> {
-    if !slot_due(now, tz, at, reported_until) {
-        return None;
-    }
-    let list = pending(ward, reported_until, now, refusals);
-    (!list.is_empty()).then_some(list)
+    owed: usize,
+) -> bool {
+    owed > 0 && slot_due(now, tz, at, reported_until)
 }
 
-/// The report to the ward's officers; `None` for a ward without officers.
-pub fn report_mail(ward: &Ward, tz: &TimeZone, refusals: &[&RefusalRecord]) -> Option<OutMail> {
+/// The report to the ward's officers naming `refusals`; `None` for a ward without
+/// officers.
+pub fn report_mail(ward: &Ward, tz: &TimeZone, refusals: &[RefusalRecord]) -> Option<OutMail> {
     if ward.rules.officers.is_empty() {
         return None;
     }
@@ -114,8 +95,9 @@ pub struct Queued {
     pub outbox_id: u64,
     /// How many refusals it names.
     pub refusals: usize,
-    /// The new mark: every refusal up to here is reported.
-    pub covered_until: Timestamp,
+    /// When the first and the last of them happened.
+    pub first: Timestamp,
+    pub last: Timestamp,
 }
 
 /// Queues every ward's report that is due at `now` (see [`due`]).
@@ -124,31 +106,16 @@ pub fn queue_due(
     config: &Config,
     now: Timestamp,
 ) -> Result<Vec<Queued>, StoreError> {
-    let tz = &config.service.timezone;
-    let at = config.service.daily_report_at;
-    let mut marks = Vec::new();
-    for ward in &config.wards {
-        let until = store.reported_until(ward.code())?;
-        if slot_due(now, tz, at, until) {
-            marks.push((ward, until));
-        }
-    }
-    if marks.is_empty() {
-        return Ok(Vec::new());
-    }
-    let refusals = store.refusals()?;
     let mut queued = Vec::new();
-    for (ward, until) in marks {
-        if let Some(list) = due(ward.code(), now, tz, at, until, &refusals)
-            && let Some(q) = queue(store, config, ward, &list, now)?
-        {
+    for ward in &config.wards {
+        if let Some(q) = queue(store, config, ward, now, When::Due)? {
             queued.push(q);
         }
     }
     Ok(queued)
 }
 
-/// Queues the ward's report now, whatever the hour, if there is anything to report
+/// Queues the ward's report now, whatever the hour, if any refusal is still unreported
 /// (`qrca report`).
 pub fn queue_now(
     store: &Store,
@@ -156,39 +123,61 @@ pub fn queue_now(
     ward: &Ward,
     now: Timestamp,
 ) -> Result<Option<Queued>, StoreError> {
-    let until = store.reported_until(ward.code())?;
-    let refusals = store.refusals()?;
-    let list = pending(ward.code(), until, now, &refusals);
-    if list.is_empty() {
-        return Ok(None);
-    }
-    queue(store, config, ward, &list, now)
+    queue(store, config, ward, now, When::Now)
 }
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum When {
+    /// Only if the day's report is due.
+    Due,
+    /// Whatever the hour.
+    Now,
+}
+
+/// How often to look again when another report named some of the refusals first (the
+/// daily check and `qrca report` at the same moment): then the mark has moved, or
+/// what is left is new.
+const RACES: usize = 3;
 
 fn queue(
     store: &Store,
     config: &Config,
     ward: &Ward,
-    list: &[&RefusalRecord],
     now: Timestamp,
+    when: When,
 ) -> Result<Option<Queued>, StoreError> {
-    let Some(mail) = report_mail(ward, &config.service.timezone, list) else {
-        return Ok(None);
-    };
-    Ok(store
-        .queue_report(ward.code(), &mail, now, now)?
-        .map(|outbox_id| Queued {
-            ward: ward.code().to_owned(),
-            outbox_id,
-            refusals: list.len(),
-            covered_until: now,
-        }))
+    let tz = &config.service.timezone;
+    for _ in 0..RACES {
+        let owed = store.unreported_refusals(ward.code())?;
+        if when == When::Due {
+            let until = store.reported_until(ward.code())?;
+            if !due(now, tz, config.service.daily_report_at, until, owed.len()) {
+                return Ok(None);
+            }
+        }
+        let (Some(first), Some(last)) = (owed.first(), owed.last()) else {
+            return Ok(None);
+        };
+        let Some(mail) = report_mail(ward, tz, &owed) else {
+            return Ok(None);
+        };
+        let ids: Vec<u64> = owed.iter().map(|r| r.id).collect();
+        if let Some(outbox_id) = store.queue_report(ward.code(), &mail, &ids, now)? {
+            return Ok(Some(Queued {
+                ward: ward.code().to_owned(),
+                outbox_id,
+                refusals: owed.len(),
+                first: first.at,
+                last: last.at,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::{Refusal, RefusalReason};
 
     fn tz() -> TimeZone {
         TimeZone::get("Asia/Ho_Chi_Minh").unwrap_or_else(|e| panic!("{e}"))
@@ -203,121 +192,112 @@ mod tests {
             .timestamp()
     }
 
-    fn refusal(id: u64, ward: &str, at: Timestamp) -> RefusalRecord {
-        RefusalRecord {
-            id,
-            ward: ward.into(),
-            case: Some("THD-T-0001".into()),
-            sender: "ke.gia.mao@gmail.com".into(),
-            message_id: format!("<{id}@x>"),
-            at,
-            refusal: Refusal {
-                reason: RefusalReason::WrongAddressee,
-                detail: "token of someone else".into(),
-            },
-        }
-    }
-
     #[test]
-    fn a_report_is_due_once_a_day_after_the_hour_when_there_is_something_new() {
-        const W: &str = "hoankiem.tranhungdao";
+    fn a_report_is_due_once_a_day_after_the_hour_when_refusals_are_owed() {
         let seven = jiff::civil::time(7, 0, 0, 0);
         let midnight = jiff::civil::time(0, 0, 0, 0);
         let late = jiff::civil::time(23, 30, 0, 0);
-        let refusals = vec![
-            refusal(1, W, local(2021, 9, 7, 22, 15)),
-            refusal(2, "other.ward", local(2021, 9, 7, 23, 0)),
-            refusal(3, W, local(2021, 9, 8, 6, 59)),
-            refusal(4, W, local(2021, 9, 8, 9, 30)),
-        ];
-        // (what, now, hour, last report, the ids reported; empty: none due)
-        type Row = (&'static str, Timestamp, Time, Option<Timestamp>, Vec<u64>);
+        // (what, now, hour, last report, refusals owed, due)
+        type Row = (
+            &'static str,
+            Timestamp,
+            Time,
+            Option<Timestamp>,
+            usize,
+            bool,
+        );
         let table: Vec<Row> = vec![
             (
-                "the first report covers everything before it",
+                "the first report, once the hour has passed",
                 local(2021, 9, 8, 7, 0),
                 seven,
                 None,
-                vec![1, 3],
+                2,
+                true,
+            ),
+            (
+                "the first report waits for something to report",
+                local(2021, 9, 8, 7, 0),
+                seven,
+                None,
+                0,
+                false,
             ),
             (
                 "before the hour: yesterday's report was sent",
                 local(2021, 9, 8, 6, 59),
                 seven,
                 Some(local(2021, 9, 7, 7, 1)),
-                vec![],
+                2,
+                false,
             ),
             (
                 "after the hour: since yesterday's report",
                 local(2021, 9, 8, 7, 1),
                 seven,
                 Some(local(2021, 9, 7, 7, 1)),
-                vec![1, 3],
+                2,
+                true,
             ),
             (
                 "already sent today",
                 local(2021, 9, 8, 10, 0),
                 seven,
                 Some(local(2021, 9, 8, 7, 0)),
-                vec![],
+                1,
+                false,
             ),
             (
-                "nothing to report since the last one",
+                "nothing owed at the hour",
                 local(2021, 9, 8, 7, 5),
                 seven,
-                Some(local(2021, 9, 8, 6, 59)),
-                vec![],
+                Some(local(2021, 9, 7, 7, 0)),
+                0,
+                false,
             ),
             (
                 "nothing at the hour, then a refusal later that day",
                 local(2021, 9, 8, 9, 31),
                 seven,
-                Some(local(2021, 9, 8, 6, 59)),
-                vec![4],
-            ),
-            (
-                "later refusals wait: only what happened up to now",
-                local(2021, 9, 8, 8, 0),
-                seven,
-                Some(local(2021, 9, 7, 22, 15)),
-                vec![3],
+                Some(local(2021, 9, 7, 7, 0)),
+                1,
+                true,
             ),
             (
                 "midnight: 00:00 local is 17:00 UTC the day before",
                 local(2021, 9, 8, 0, 0),
                 midnight,
                 Some(local(2021, 9, 7, 0, 0)),
-                vec![1],
+                1,
+                true,
             ),
             (
                 "just before midnight local, the day's 00:00 report was sent",
                 local(2021, 9, 7, 23, 59),
                 midnight,
                 Some(local(2021, 9, 7, 0, 0)),
-                vec![],
+                1,
+                false,
             ),
             (
                 "23:30 not reached yet at 00:10: yesterday's slot counts",
                 local(2021, 9, 8, 0, 10),
                 late,
                 Some(local(2021, 9, 7, 23, 30)),
-                vec![],
+                1,
+                false,
             ),
             (
                 "23:30 yesterday missed (the daemon was down): due at 00:10",
                 local(2021, 9, 8, 0, 10),
                 late,
                 Some(local(2021, 9, 6, 23, 30)),
-                vec![1],
+                1,
+                true,
             ),
         ];
-        for (what, now, at, last, expected) in table {
-            let got: Vec<u64> = due(W, now, &tz(), at, last, &refusals)
-                .unwrap_or_default()
-                .iter()
-                .map(|r| r.id)
-                .collect();
-            assert_eq!(got, expected, "{what}");
+        for (what, now, at, last, owed, expected) in table {
+            assert_eq!(due(now, &tz(), at, last, owed), expected, "{what}");
         }
     }
 

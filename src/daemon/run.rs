@@ -67,12 +67,12 @@ pub async fn serve(
         submit,
     ));
     {
-        let store = first.store.clone();
+        let generation = generation.clone();
         let state_dir = first.config.service.state_dir.clone();
         let stop = stop.clone();
         let wake = Arc::clone(&wake);
         tasks.spawn(async move {
-            if let Err(e) = crate::cli::control::serve(store, state_dir, stop, wake).await {
+            if let Err(e) = crate::cli::control::serve(generation, state_dir, stop, wake).await {
                 tracing::error!(error = %e, "the control socket for the admin commands could not be opened");
             }
         });

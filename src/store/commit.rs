@@ -38,6 +38,8 @@ enum Writes {
     Refused {
         key: IVec,
         value: IVec,
+        /// Its `unreported` key: the daily report still owes it.
+        unreported: IVec,
     },
     /// The notice answering the message, if any: its key, bytes and id.
     Ignored(Option<(IVec, IVec, u64)>),
@@ -120,6 +122,7 @@ impl Store {
             &t.refusals,
             &t.revisions,
             &t.holders,
+            &t.unreported,
         );
         let result = trees.transaction(
             |(
@@ -134,6 +137,7 @@ impl Store {
                 refusals,
                 revisions,
                 holders,
+                unreported,
             )| {
                 plan.apply(&Views {
                     cases,
@@ -147,6 +151,7 @@ impl Store {
                     refusals,
                     revisions,
                     holders,
+                    unreported,
                 })
             },
         );
@@ -274,6 +279,7 @@ impl Store {
                 Writes::Refused {
                     key: IVec::from(&keys::id(id)),
                     value: encode(&record, || format!("refusal record {id}"))?,
+                    unreported: IVec::from(keys::unreported(ward, id)),
                 }
             }
             Outcome::Ignored { answer, .. } => Writes::Ignored(match answer {
@@ -421,6 +427,7 @@ struct Views<'a> {
     refusals: &'a TransactionalTree,
     revisions: &'a TransactionalTree,
     holders: &'a TransactionalTree,
+    unreported: &'a TransactionalTree,
 }
 
 impl Plan {
@@ -441,8 +448,13 @@ impl Plan {
                 write_applied(w, t)?;
                 w.outbox_ids.clone()
             }
-            Writes::Refused { key, value } => {
+            Writes::Refused {
+                key,
+                value,
+                unreported,
+            } => {
                 t.refusals.insert(key, value)?;
+                t.unreported.insert(unreported, IVec::default())?;
                 Vec::new()
             }
             Writes::Ignored(None) => Vec::new(),

@@ -18,6 +18,7 @@ pub(crate) const REFUSALS: &str = "refusals";
 pub(crate) const REVISIONS: &str = "revisions";
 pub(crate) const HOLDERS: &str = "holders";
 pub(crate) const SENT: &str = "sent";
+pub(crate) const UNREPORTED: &str = "unreported";
 
 /// The `meta` key holding the schema version (u32 big-endian).
 pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
@@ -25,6 +26,22 @@ pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
 /// The `meta` key of a ward's daily report mark: `report/<ward code>`.
 pub(crate) fn report(ward: &str) -> String {
     format!("report/{ward}")
+}
+
+/// `<ward>\0<refusal id BE>` → nothing: a refusal not yet in a daily report. Written in
+/// the commit that records the refusal and removed in the transaction that queues the
+/// report naming it, so each refusal is reported exactly once whatever the clocks say.
+pub(crate) fn unreported(ward: &str, refusal: u64) -> Vec<u8> {
+    let mut key = unreported_prefix(ward);
+    key.extend_from_slice(&refusal.to_be_bytes());
+    key
+}
+
+pub(crate) fn unreported_prefix(ward: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(ward.len() + 9);
+    key.extend_from_slice(ward.as_bytes());
+    key.push(0);
+    key
 }
 
 /// `<ward code>/<kind letter>`.

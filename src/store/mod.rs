@@ -23,6 +23,7 @@ pub mod blobs;
 mod commit;
 mod error;
 mod keys;
+mod migrate;
 mod report;
 mod summary;
 mod types;
@@ -43,7 +44,10 @@ use types::SeenRecord;
 /// The schema this code writes and reads. Bump it with a migration when a stored
 /// shape changes incompatibly; an older qrca then refuses the newer database
 /// instead of misreading it.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// 1: the first. 2: the `unreported` index of refusals the daily report owes
+/// (`migrate.rs` builds it for a version 1 database).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A handle on the database. Cheap to clone: every clone shares one sled instance.
 #[derive(Clone)]
@@ -73,6 +77,8 @@ struct Trees {
     holders: sled::Tree,
     /// Messages sent per account and day, for the daily quota (`keys::sent`).
     sent: sled::Tree,
+    /// The refusals each ward's daily report still owes (`keys::unreported`).
+    unreported: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -112,6 +118,7 @@ impl Store {
             revisions: open(keys::REVISIONS)?,
             holders: open(keys::HOLDERS)?,
             sent: open(keys::SENT)?,
+            unreported: open(keys::UNREPORTED)?,
         };
         let storage = |source| StoreError::Storage {
             path: path.clone(),
@@ -148,13 +155,15 @@ impl Store {
                 found
             }
         };
-        Ok(Store {
+        let mut store = Store {
             db,
             path,
             trees,
             meta,
             schema_version,
-        })
+        };
+        store.migrate()?;
+        Ok(store)
     }
 
     /// The database directory (`<state_dir>/db`), for messages.

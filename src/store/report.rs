@@ -1,18 +1,20 @@
-//! The officers' daily report of refused attempts (SPEC §3): where each ward's last
-//! report stopped (`meta` key `report/<ward>`, an RFC 3339 timestamp), and the report
-//! queued together with that mark in one transaction, so that a crash never reports a
-//! refusal twice nor skips one.
+//! The officers' daily report of refused attempts (SPEC §3): which refusals each ward's
+//! report still owes (the `unreported` index, written with each refusal), when the
+//! ward's last report was queued (`meta` key `report/<ward>`, an RFC 3339 timestamp),
+//! and the report queued in one transaction that also takes the refusals it names out
+//! of the index and moves the mark, so that a crash never reports a refusal twice nor
+//! skips one, and a refusal committed while a report is being made waits for the next.
 //!
-//! Owns the mark only; which refusals are due is decided by `daemon::report`.
+//! Owns the index and the mark only; when a report is due is decided by `daemon::report`.
 
-use super::{Store, StoreError, keys};
+use super::{RefusalRecord, Store, StoreError, keys};
 use crate::workflow::OutMail;
 use jiff::Timestamp;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 impl Store {
-    /// Up to when the ward's refusals have been reported; `None` before the first report.
+    /// When the ward's last report was queued; `None` before the first.
     pub fn reported_until(&self, ward: &str) -> Result<Option<Timestamp>, StoreError> {
         let key = keys::report(ward);
         let Some(text) = self.get_text(&self.meta, keys::META, key.as_bytes())? else {
@@ -28,33 +30,53 @@ impl Store {
             })
     }
 
-    /// Queues the ward's report (a notice, as `queue_notice`) and moves the ward's mark
-    /// to `covered_until`, both in one transaction, then flushes. `None`, changing
-    /// nothing, when the mark already stands at or after `covered_until`: that report
-    /// was queued before.
+    /// The ward's refusals that no report has named yet, oldest first (by time, then id).
+    pub fn unreported_refusals(&self, ward: &str) -> Result<Vec<RefusalRecord>, StoreError> {
+        let prefix = keys::unreported_prefix(ward);
+        let mut found = Vec::new();
+        for item in self.trees.unreported.scan_prefix(&prefix) {
+            let (key, _) = item.map_err(|e| self.storage(e))?;
+            let id = key[prefix.len()..].to_vec();
+            let record: Option<RefusalRecord> =
+                self.get_json(&self.trees.refusals, keys::REFUSALS, &id)?;
+            found.push(record.ok_or_else(|| StoreError::Corrupt {
+                path: self.path.clone(),
+                tree: keys::UNREPORTED,
+                key: keys::printable(&key),
+                detail: "it names a refusal that is not in the refusals tree".into(),
+            })?);
+        }
+        found.sort_by_key(|r| (r.at, r.id));
+        Ok(found)
+    }
+
+    /// Queues the ward's report (a notice, as `queue_notice`) naming the refusals
+    /// `covers` (their ids), takes them out of the unreported index and sets the ward's
+    /// mark to `now`, all in one transaction, then flushes. `None`, changing nothing,
+    /// when one of them is no longer unreported: another report named it first.
     pub fn queue_report(
         &self,
         ward: &str,
         mail: &OutMail,
-        covered_until: Timestamp,
+        covers: &[u64],
         now: Timestamp,
     ) -> Result<Option<u64>, StoreError> {
         let (id, bytes) = self.encoded_notice(ward, mail, now)?;
         let key = keys::report(ward);
-        let mark = covered_until.to_string();
-        let result = (&self.trees.outbox, &self.meta).transaction(|(outbox, meta)| {
-            if let Some(old) = meta.get(key.as_bytes())?
-                && let Some(old) = std::str::from_utf8(&old)
-                    .ok()
-                    .and_then(|t| t.parse::<Timestamp>().ok())
-                && old >= covered_until
-            {
-                return Err(ConflictableTransactionError::Abort(()));
-            }
-            outbox.insert(&keys::id(id), bytes.as_slice())?;
-            meta.insert(key.as_bytes(), mark.as_bytes())?;
-            Ok(())
-        });
+        let mark = now.to_string();
+        let owed: Vec<Vec<u8>> = covers.iter().map(|r| keys::unreported(ward, *r)).collect();
+        let result = (&self.trees.outbox, &self.meta, &self.trees.unreported).transaction(
+            |(outbox, meta, unreported)| {
+                for k in &owed {
+                    if unreported.remove(k.as_slice())?.is_none() {
+                        return Err(ConflictableTransactionError::Abort(()));
+                    }
+                }
+                outbox.insert(&keys::id(id), bytes.as_slice())?;
+                meta.insert(key.as_bytes(), mark.as_bytes())?;
+                Ok(())
+            },
+        );
         match result {
             Ok(()) => {
                 self.flush()?;
