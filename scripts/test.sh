@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 # System packages the tests use: poppler-utils (pdftoppm, pdftotext, pdffonts) and
 # zbar-tools (zbarimg) check the permit PDFs and their QR codes as a viewer and a
 # scanner would; Dovecot and Postfix are the loopback mail servers of the end-to-end
-# tests (scripts/mail-servers.sh runs private instances; the system's are not used).
-PACKAGES=(poppler-utils zbar-tools dovecot-imapd dovecot-lmtpd postfix openssl)
+# tests (scripts/mail-servers.sh runs private instances; the system's are not used);
+# systemd's systemd-analyze checks systemd/qrca.service offline (no systemd runs here).
+PACKAGES=(poppler-utils zbar-tools dovecot-imapd dovecot-lmtpd postfix openssl systemd)
 
 install_missing() {
     local missing=()

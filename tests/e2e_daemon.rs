@@ -53,6 +53,11 @@ impl World {
     }
 
     fn start_daemon(&mut self, fault: Option<&str>) {
+        self.start_daemon_with(fault, &[]);
+    }
+
+    /// As `start_daemon`, with more environment variables.
+    fn start_daemon_with(&mut self, fault: Option<&str>, env: &[(&str, &std::ffi::OsStr)]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -69,6 +74,9 @@ impl World {
             .stderr(log);
         if let Some(fault) = fault {
             command.env("QRCA_FAULT", fault);
+        }
+        for (name, value) in env {
+            command.env(name, value);
         }
         let started = self.log().matches("qrca is running").count();
         self.daemon = Some(command.spawn().unwrap());
@@ -1208,4 +1216,60 @@ fn the_admin_commands_answer_while_the_daemon_holds_the_database() {
     assert!(!qrca::cli::control::socket_path(&state).exists());
     // With the daemon stopped, the same commands open the database themselves.
     assert_eq!(qrca(&["cases", "list"]).status.code(), Some(0));
+}
+
+/// The datagrams `qrca run` sends to `NOTIFY_SOCKET`, read until one satisfies `want`.
+fn notified_until(socket: &std::os::unix::net::UnixDatagram, want: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = socket
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("no {want:?} from qrca run ({e}); it said {seen:?}"));
+        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let done = message.lines().any(|l| l == want);
+        seen.push(message);
+        if done {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn qrca_run_speaks_systemd_s_notify_protocol() {
+    // No systemd runs here (not PID 1): the test is the service manager's end of the
+    // socket, as systemd sets it up for Type=notify with WatchdogSec.
+    let mut w = world();
+    let path = w.dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    w.start_daemon_with(
+        None,
+        &[
+            ("NOTIFY_SOCKET", path.as_os_str()),
+            ("WATCHDOG_USEC", std::ffi::OsStr::new("400000")),
+        ],
+    );
+    let ready = notified_until(&socket, "READY=1");
+    assert!(
+        ready
+            .iter()
+            .any(|m| m.contains("STATUS=watching 3 accounts of 1 wards")),
+        "{ready:?}"
+    );
+    // Half the watchdog interval: several pings within a second.
+    let started = Instant::now();
+    notified_until(&socket, "WATCHDOG=1");
+    notified_until(&socket, "WATCHDOG=1");
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    let pid = w.daemon.as_ref().unwrap().id().to_string();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    let reloading = notified_until(&socket, "RELOADING=1");
+    let after = notified_until(&socket, "READY=1");
+    assert!(!reloading.is_empty() && !after.is_empty());
+
+    w.stop_daemon();
+    let stopping = notified_until(&socket, "STOPPING=1");
+    assert!(!stopping.is_empty());
 }

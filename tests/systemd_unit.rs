@@ -1,0 +1,57 @@
+//! `systemd/qrca.service` as systemd itself reads it: `systemd-analyze verify` finds no
+//! problem in it, and `systemd-analyze security` puts its exposure below 3.0 (issue 6).
+//!
+//! The container the tests run in has no systemd as PID 1, so the unit is checked
+//! offline; `e2e_daemon` checks the other half, the notify protocol `qrca run` speaks.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+fn unit() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/qrca.service"))
+        .unwrap()
+}
+
+#[test]
+fn systemd_reads_the_unit_without_a_complaint() {
+    let dir = tempfile::tempdir().unwrap();
+    // verify checks that ExecStart's program exists: point it at the one just built.
+    let text = unit().replace("/usr/local/bin/qrca", env!("CARGO_BIN_EXE_qrca"));
+    assert!(text.contains(env!("CARGO_BIN_EXE_qrca")));
+    let path = dir.path().join("qrca.service");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze (package systemd; scripts/test.sh installs it)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // systemd only warns about a value it cannot parse, and ignores it: any word at all
+    // is a setting that does not do what the unit says.
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+}
+
+#[test]
+fn the_unit_s_exposure_is_below_3() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/qrca.service");
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--no-pager"])
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze (package systemd; scripts/test.sh installs it)");
+    let said = String::from_utf8_lossy(&out.stdout);
+    let level: f64 = said
+        .lines()
+        .find_map(|l| l.split("Overall exposure level for qrca.service:").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in\n{said}"));
+    eprintln!("systemd-analyze security: exposure {level}");
+    assert!(level < 3.0, "exposure {level}\n{said}");
+}
