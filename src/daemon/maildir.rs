@@ -128,6 +128,8 @@ impl Maildir {
             path: tmp.clone(),
             source,
         })?;
+        // A delivery is done when its name is on disk, not only its bytes.
+        sync_dir(&self.path.join("new"))?;
         Ok(new)
     }
 
@@ -135,6 +137,7 @@ impl Maildir {
     /// those that have none yet).
     pub fn take_new(&self) -> Result<Vec<NewMessage>, MaildirError> {
         let mut out = Vec::new();
+        let mut tagged_any = false;
         for path in self.list("new")? {
             let name = file_name(&path);
             let message = match uid_in_name(&name) {
@@ -146,10 +149,17 @@ impl Maildir {
                         path: path.clone(),
                         source,
                     })?;
+                    tagged_any = true;
                     NewMessage { path: tagged, uid }
                 }
             };
             out.push(message);
+        }
+        if tagged_any {
+            // The UID is in the name only: until the directory is synced, a power cut
+            // could bring back the untagged name, and a message without a Message-ID
+            // would then get a new UID and be taken in a second time.
+            sync_dir(&self.path.join("new"))?;
         }
         Ok(out)
     }
@@ -228,8 +238,20 @@ impl Maildir {
             path: path.clone(),
             source,
         })?;
+        // The counter must not fall back after a power cut, or a UID would be reused.
+        sync_dir(&self.path)?;
         Ok(uid)
     }
+}
+
+/// Makes the renames in `dir` durable (a rename is a change of the directory).
+fn sync_dir(dir: &Path) -> Result<(), MaildirError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| MaildirError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })
 }
 
 /// The Maildirs of many addresses under one root: `<root>/<address>/`. A plus address
