@@ -675,9 +675,9 @@ fn refused_writes_only_the_refusal_and_the_marker() {
         nonempty,
         ["meta", "refusals", "seen", "seen_msgid", "unreported"]
     );
-    let owed = store_unreported(dir.path());
-    assert_eq!(owed.len(), 1);
-    assert_eq!(owed[0].0, WARD);
+    let index = store_unreported(dir.path());
+    assert_eq!(index.len(), 1);
+    assert_eq!(index[0].0, WARD);
     assert_eq!(count(&trees, "refusals"), 1);
 }
 
@@ -829,6 +829,16 @@ fn refuse(store: &Store, ward: &str, uid: u32, at: Timestamp) -> u64 {
         .id
 }
 
+/// The ids of the ward's refusals the store says are owed to its report, in its order.
+fn owed(store: &Store, ward: &str) -> Vec<u64> {
+    store
+        .unreported_refusals(ward)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect()
+}
+
 /// The `unreported` tree as (ward, refusal id) pairs, read with sled directly.
 fn store_unreported(dir: &Path) -> Vec<(String, u64)> {
     let trees = raw_trees(dir);
@@ -881,13 +891,7 @@ fn a_daily_report_names_each_refusal_exactly_once() {
         let b = refuse(&store, WARD, 2, ts("2021-09-07T02:00:00Z"));
         let other = refuse(&store, "other.ward", 3, ts("2021-09-07T04:00:00Z"));
         // Owed per ward, oldest first whatever the commit order.
-        let owed: Vec<u64> = store
-            .unreported_refusals(WARD)
-            .unwrap()
-            .iter()
-            .map(|r| r.id)
-            .collect();
-        assert_eq!(owed, [b, a]);
+        assert_eq!(owed(&store, WARD), [b, a]);
         assert_eq!(store.unreported_refusals("other.ward").unwrap().len(), 1);
         let id = store
             .queue_report(WARD, &mail, &[b, a], queued_at)
@@ -931,13 +935,7 @@ fn a_daily_report_names_each_refusal_exactly_once() {
     // A refusal committed with an earlier timestamp than the report (a clock step, a
     // commit in the same millisecond) is still owed: the index, not the time, decides.
     let late = refuse(&store, WARD, 4, ts("2021-09-07T23:59:59Z"));
-    let owed: Vec<u64> = store
-        .unreported_refusals(WARD)
-        .unwrap()
-        .iter()
-        .map(|r| r.id)
-        .collect();
-    assert_eq!(owed, [late]);
+    assert_eq!(owed(&store, WARD), [late]);
     let next = ts("2021-09-09T00:00:00Z");
     assert!(
         store
@@ -974,20 +972,12 @@ fn a_version_1_database_is_upgraded_with_the_refusals_its_reports_still_owe() {
     {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.schema_version(), SCHEMA_VERSION);
-        let owed: Vec<u64> = store
-            .unreported_refusals(WARD)
-            .unwrap()
-            .iter()
-            .map(|r| r.id)
-            .collect();
-        assert_eq!(owed, [after], "{before} was reported before the upgrade");
-        let owed: Vec<u64> = store
-            .unreported_refusals("other.ward")
-            .unwrap()
-            .iter()
-            .map(|r| r.id)
-            .collect();
-        assert_eq!(owed, [other], "never reported: owed");
+        assert_eq!(
+            owed(&store, WARD),
+            [after],
+            "{before} was reported before the upgrade"
+        );
+        assert_eq!(owed(&store, "other.ward"), [other], "never reported: owed");
     }
     let db = open_raw(dir.path());
     assert_eq!(

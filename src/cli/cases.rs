@@ -14,16 +14,9 @@ use std::path::PathBuf;
 pub fn run(config: Option<PathBuf>, command: Option<CasesCommand>) -> anyhow::Result<u8> {
     let state_dir = state_dir(config)?;
     let request = super::control::Request::Cases(command.clone());
-    if let Some(code) = super::control::call(&state_dir, &request)? {
-        return Ok(code);
-    }
-    let store = Store::open(&state_dir)?;
-    execute(
-        &store,
-        command,
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
-    )
+    super::control::in_daemon_or_here(&state_dir, &request, |store, out, err| {
+        execute(store, command, out, err)
+    })
 }
 
 /// The command on an open store, printing to `out` and `err`; the exit code. The

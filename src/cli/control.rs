@@ -71,6 +71,24 @@ pub fn call(state_dir: &Path, request: &Request) -> anyhow::Result<Option<u8>> {
     Ok(Some(response.code))
 }
 
+/// Runs `request` in the daemon that holds the database in `state_dir`, or, when none
+/// answers there, `here` on the database opened by this process; the exit code.
+pub fn in_daemon_or_here(
+    state_dir: &Path,
+    request: &Request,
+    here: impl FnOnce(&Store, &mut dyn Write, &mut dyn Write) -> anyhow::Result<u8>,
+) -> anyhow::Result<u8> {
+    if let Some(code) = call(state_dir, request)? {
+        return Ok(code);
+    }
+    let store = Store::open(state_dir)?;
+    here(
+        &store,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+}
+
 /// The daemon's side: answers one request on the daemon's open store and config.
 pub fn answer(store: &Store, config: &Config, line: &str) -> Response {
     let mut stdout = Vec::new();

@@ -48,11 +48,9 @@ pub fn trust_list(config: Option<PathBuf>) -> anyhow::Result<u8> {
 pub fn revocations(config: Option<PathBuf>) -> anyhow::Result<u8> {
     let config = load_config(config, true)?;
     let request = super::control::Request::Revocations;
-    if let Some(code) = super::control::call(&config.service.state_dir, &request)? {
-        return Ok(code);
-    }
-    let store = Store::open(&config.service.state_dir)?;
-    execute_revocations(&store, &mut std::io::stdout().lock())
+    super::control::in_daemon_or_here(&config.service.state_dir, &request, |store, out, _| {
+        execute_revocations(store, out)
+    })
 }
 
 /// The revocation list of an open store, printed to `out`. The daemon runs the same

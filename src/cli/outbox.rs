@@ -11,16 +11,9 @@ use std::path::PathBuf;
 pub fn run(config: Option<PathBuf>, command: Option<OutboxCommand>) -> anyhow::Result<u8> {
     let config = load_config(config, true)?;
     let request = super::control::Request::Outbox(command.clone());
-    if let Some(code) = super::control::call(&config.service.state_dir, &request)? {
-        return Ok(code);
-    }
-    let store = Store::open(&config.service.state_dir)?;
-    execute(
-        &store,
-        command,
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
-    )
+    super::control::in_daemon_or_here(&config.service.state_dir, &request, |store, out, err| {
+        execute(store, command, out, err)
+    })
 }
 
 /// The command on an open store, printing to `out` and `err`; the exit code. The

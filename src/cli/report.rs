@@ -18,17 +18,9 @@ pub fn run(ward: &str, config: Option<PathBuf>) -> anyhow::Result<u8> {
     let request = super::control::Request::Report {
         ward: ward.to_owned(),
     };
-    if let Some(code) = super::control::call(&config.service.state_dir, &request)? {
-        return Ok(code);
-    }
-    let store = Store::open(&config.service.state_dir)?;
-    execute(
-        &store,
-        &config,
-        ward,
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
-    )
+    super::control::in_daemon_or_here(&config.service.state_dir, &request, |store, out, err| {
+        execute(store, &config, ward, out, err)
+    })
 }
 
 /// The command on an open store, printing to `out` and `err`; the exit code. The
