@@ -41,7 +41,7 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(command: Command) -> anyhow::Result<u8> {
-    use qrca::cli::{self, AccountsCommand, KeysCommand, PermitCommand};
+    use qrca::cli::{self, AccountsCommand, KeysCommand, PermitCommand, PermitsCommand};
     match command {
         Command::Run { config } => qrca::daemon::run::run(config),
         Command::Demo { out } => qrca::demo::run(out),
@@ -66,6 +66,10 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             KeysCommand::TrustList => cli::keys::trust_list(config),
             KeysCommand::Revocations => cli::keys::revocations(config),
         },
+        Command::Permits {
+            config,
+            command: PermitsCommand::Export { ward, out, on },
+        } => cli::permits::export(&ward, &out, on, config),
         Command::Permit {
             config,
             command: PermitCommand::Sample { ward, out },

@@ -587,6 +587,38 @@ fn an_organisation_from_registration_to_permits_with_refusals_and_a_dovecot_rest
     assert_eq!(list["revoked"].as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list["revoked"][0]["permit"], "THD-T-0001-0003");
     assert_eq!(list["revoked"][0]["reason"], "người lao động nghỉ việc");
+    // The ward's register, made by the running daemon and written here.
+    let register = w.dir.path().join("register.xlsx");
+    let out = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["permits", "export", "--ward", WARD, "--out"])
+        .arg(&register)
+        .arg("--config")
+        .arg(w.config())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("25 permit(s)") && said.contains("24 Còn hiệu lực, 1 Đã thu hồi"),
+        "{said}"
+    );
+    {
+        use calamine::Reader;
+        let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(
+            std::fs::read(&register).unwrap(),
+        ))
+        .unwrap();
+        let range = book.worksheet_range_at(0).unwrap().unwrap();
+        let rows: Vec<_> = range.rows().collect();
+        assert_eq!(rows.len(), 26);
+        assert_eq!(rows[3][1].to_string(), "THD-T-0001-0003");
+        assert_eq!(rows[3][15].to_string(), "Đã thu hồi");
+    }
 
     // Nothing went to the stranger; each refused attempt changed nothing.
     w.stop_daemon();

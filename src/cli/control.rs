@@ -1,14 +1,15 @@
 //! The admin commands that use the database, while `qrca run` holds it: sled locks
 //! the database to one process, so the daemon answers `qrca cases`, `qrca outbox`,
-//! `qrca keys revocations` and `qrca report` itself, over a Unix socket in its state
-//! directory (`<state_dir>/control.sock`, owner-only).
+//! `qrca keys revocations`, `qrca report` and `qrca permits export` itself, over a Unix
+//! socket in its state directory (`<state_dir>/control.sock`, owner-only).
 //!
 //! Owns the one-line JSON protocol (a request, then a response with the exit code and
-//! the command's own output) on both sides. The commands are the same functions
-//! (`cases::execute`, `outbox::execute`, `keys::execute_revocations`,
-//! `report::execute`) whether run here or in the daemon, so their output cannot
-//! differ; `report` runs on the daemon's own config. It must not grow commands that
-//! change a case.
+//! the command's own output, and a file's bytes for `permits export`, which the CLI
+//! writes: the daemon may write only its state directory) on both sides. The commands
+//! are the same functions (`cases::execute`, `outbox::execute`,
+//! `keys::execute_revocations`, `report::execute`, `permits::execute`) whether run here
+//! or in the daemon, so their output cannot differ; `report` and `permits export` run
+//! on the daemon's own config. It must not grow commands that change a case.
 
 use super::{CasesCommand, OutboxCommand};
 use crate::config::Config;
@@ -26,7 +27,13 @@ pub enum Request {
     Cases(Option<CasesCommand>),
     Outbox(Option<OutboxCommand>),
     Revocations,
-    Report { ward: String },
+    Report {
+        ward: String,
+    },
+    PermitsExport {
+        ward: String,
+        on: Option<jiff::civil::Date>,
+    },
 }
 
 /// The command's exit code and what it printed.
@@ -35,6 +42,23 @@ pub struct Response {
     pub code: u8,
     pub stdout: String,
     pub stderr: String,
+    /// A file the command made (`permits export`), base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+impl Response {
+    /// The file's bytes, if the command made one.
+    pub fn file(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        self.file
+            .as_ref()
+            .map(|text| {
+                data_encoding::BASE64
+                    .decode(text.as_bytes())
+                    .map_err(|e| anyhow::anyhow!("the daemon sent a file qrca cannot read: {e}"))
+            })
+            .transpose()
+    }
 }
 
 /// The most a request may be: a command and its arguments.
@@ -49,6 +73,15 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
 /// Runs `request` in the daemon that holds the database in `state_dir`, printing its
 /// output here; `None` when no daemon answers there (run the command directly).
 pub fn call(state_dir: &Path, request: &Request) -> anyhow::Result<Option<u8>> {
+    Ok(ask(state_dir, request)?.map(|response| {
+        print!("{}", response.stdout);
+        eprint!("{}", response.stderr);
+        response.code
+    }))
+}
+
+/// The daemon's answer to `request`; `None` when no daemon answers in `state_dir`.
+pub fn ask(state_dir: &Path, request: &Request) -> anyhow::Result<Option<Response>> {
     let path = socket_path(state_dir);
     let Ok(mut stream) = UnixStream::connect(&path) else {
         // No socket, or a stale one from a daemon that is gone.
@@ -66,9 +99,7 @@ pub fn call(state_dir: &Path, request: &Request) -> anyhow::Result<Option<u8>> {
             path.display()
         )
     })?;
-    print!("{}", response.stdout);
-    eprint!("{}", response.stderr);
-    Ok(Some(response.code))
+    Ok(Some(response))
 }
 
 /// Runs `request` in the daemon that holds the database in `state_dir`, or, when none
@@ -93,6 +124,7 @@ pub fn in_daemon_or_here(
 pub fn answer(store: &Store, config: &Config, line: &str) -> Response {
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
+    let mut file = None;
     let code = match serde_json::from_str::<Request>(line) {
         Err(e) => {
             stderr = format!("qrca: the daemon cannot read this request: {e}\n").into_bytes();
@@ -110,6 +142,14 @@ pub fn answer(store: &Store, config: &Config, line: &str) -> Response {
                 Request::Report { ward } => {
                     super::report::execute(store, config, &ward, &mut stdout, &mut stderr)
                 }
+                Request::PermitsExport { ward, on } => {
+                    super::permits::execute(store, config, &ward, on, &mut stdout, &mut stderr).map(
+                        |(code, bytes)| {
+                            file = bytes.map(|b| data_encoding::BASE64.encode(&b));
+                            code
+                        },
+                    )
+                }
             };
             result.unwrap_or_else(|e| {
                 stderr.extend_from_slice(format!("qrca: {e:#}\n").as_bytes());
@@ -121,6 +161,7 @@ pub fn answer(store: &Store, config: &Config, line: &str) -> Response {
         code,
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        file,
     }
 }
 

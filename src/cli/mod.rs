@@ -13,6 +13,7 @@ pub mod control;
 pub mod keys;
 pub mod outbox;
 pub mod permit;
+pub mod permits;
 pub mod report;
 pub mod roster;
 pub mod verify;
@@ -83,8 +84,8 @@ pub enum Command {
         command: Option<OutboxCommand>,
     },
     /// Queue the ward officers' report of refused attempts now, if anything is not yet
-    /// reported (the daemon sends one every day at `daily_report_at`). It opens the
-    /// database: run it while the daemon is stopped; the daemon sends it when started.
+    /// reported (the daemon sends one every day at `daily_report_at`). While the daemon
+    /// runs it queues and sends it; otherwise it goes out when the daemon starts.
     Report {
         /// The ward's code in the config, e.g. hoankiem.tranhungdao.
         #[arg(long)]
@@ -98,6 +99,13 @@ pub enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// The permits a ward has issued.
+    Permits {
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: PermitsCommand,
     },
     /// Permits outside the daemon.
     Permit {
@@ -152,6 +160,23 @@ pub enum KeysCommand {
     TrustList,
     /// Print the revocation list JSON for checkpoints.
     Revocations,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PermitsCommand {
+    /// Every permit of the ward as an .xlsx register (full ID numbers: the file is
+    /// written owner-only), with where each stands today or on --on.
+    Export {
+        /// The ward's code in the config, e.g. hoankiem.tranhungdao.
+        #[arg(long)]
+        ward: String,
+        /// The workbook to write (replaced if it exists).
+        #[arg(long)]
+        out: PathBuf,
+        /// Say where each permit stands on this day (YYYY-MM-DD) instead of today.
+        #[arg(long)]
+        on: Option<jiff::civil::Date>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,7 +8,8 @@
 //!   token in Reply-To), the text, and the attachments (the normalised roster as .xlsx,
 //!   the organisation's documents, the signed permit PDFs and the print sheet), split
 //!   over several messages when they exceed the account's `max_message_bytes`.
-//! - `xlsx`: the normalised roster workbook.
+//! - [`xlsx`]: the normalised roster workbook, and the ward's permit register that
+//!   `qrca permits export` writes.
 //!
 //! Everything here is pure apart from reading document blobs through [`Blobs`]: no
 //! clock, no network, no store. The same entry renders to the same bytes, so a resend
@@ -17,7 +18,7 @@
 
 mod render;
 pub mod templates;
-mod xlsx;
+pub mod xlsx;
 
 pub use render::{AutoSubmitted, auto_submitted, part_message_id, render};
 pub use templates::{TemplateError, Templates};

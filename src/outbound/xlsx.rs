@@ -1,13 +1,15 @@
-//! The normalised roster as .xlsx, attached to review and stamp requests: one row per
-//! person of the batch, STT first (the numbers officers' commands use), then the
-//! person's fields in Vietnamese columns, and where each row stands.
+//! The workbooks qrca makes. The normalised roster as .xlsx, attached to review and
+//! stamp requests: one row per person of the batch, STT first (the numbers officers'
+//! commands use), then the person's fields in Vietnamese columns, and where each row
+//! stands. And the ward's permit register (`qrca permits export`): one row per permit
+//! issued, with where it stands on a given day.
 //!
-//! Owns the workbook's layout (columns per kind, header, widths, frozen header). It
+//! Owns the workbooks' layout (columns, header, widths, frozen header, date cells). It
 //! must not decide anything about rows, and writes no file: it returns bytes, the same
-//! bytes for the same batch (the document's creation time is the batch's arrival).
+//! bytes for the same input (the document's creation time is given, never the clock).
 
 use super::templates::vn_date;
-use crate::workflow::{Batch, Kind, Row, RowState};
+use crate::workflow::{Batch, Case, Kind, Permit, Row, RowState};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, FormatBorder, Workbook, XlsxError};
 
 /// A column: its header and how to read it from a row.
@@ -215,6 +217,145 @@ pub fn roster(kind: Kind, case: &str, batch: &Batch) -> Result<Vec<u8>, XlsxErro
             }
         }
         sheet.write_string(r, state_col, state(&row.state))?;
+    }
+    book.save_to_buffer()
+}
+
+/// One permit of the register, as the case holds it.
+pub struct RegisterLine<'a> {
+    pub case: &'a Case,
+    pub person: &'a Row,
+    pub permit: &'a Permit,
+    /// When, by whom and why it was revoked.
+    pub revoked: Option<(jiff::Timestamp, &'a str, &'a str)>,
+}
+
+/// Where a permit stands on `day`, in the ward office's words.
+pub fn register_status(line: &RegisterLine<'_>, day: jiff::civil::Date) -> &'static str {
+    if line.revoked.is_some() {
+        "Đã thu hồi"
+    } else if day < line.permit.valid_from {
+        "Chưa đến ngày hiệu lực"
+    } else if day > line.permit.valid_until {
+        "Hết hạn"
+    } else {
+        "Còn hiệu lực"
+    }
+}
+
+const REGISTER_HEADERS: [(&str, f64); 19] = [
+    ("STT", 6.0),
+    ("Mã giấy", 18.0),
+    ("Loại", 14.0),
+    ("Hồ sơ", 12.0),
+    ("Họ và tên / Chủ hộ", 28.0),
+    ("CCCD/CMND", 15.0),
+    ("Ngày sinh", 12.0),
+    ("Số điện thoại", 13.0),
+    ("Tổ chức / Địa chỉ", 34.0),
+    ("Lộ trình", 30.0),
+    ("Phương tiện / Biển số", 16.0),
+    ("Chợ/Siêu thị", 22.0),
+    ("Ngày đi chợ", 16.0),
+    ("Từ ngày", 12.0),
+    ("Đến ngày", 12.0),
+    ("Tình trạng", 20.0),
+    ("Ghi chú", 40.0),
+    ("Ngày cấp", 12.0),
+    ("Công an đóng dấu", 28.0),
+];
+
+/// The ward's permit register: a header row (frozen, filterable), then one row per
+/// line in the order given, each with where it stands on `day` (in the title and the
+/// "Tình trạng" column). Dates are date cells (dd/mm/yyyy), so that they sort.
+pub fn permit_register(
+    ward_name: &str,
+    lines: &[RegisterLine<'_>],
+    day: jiff::civil::Date,
+    tz: &jiff::tz::TimeZone,
+    created: jiff::Timestamp,
+) -> Result<Vec<u8>, XlsxError> {
+    let mut book = Workbook::new();
+    let created = ExcelDateTime::from_timestamp(created.as_second())?;
+    book.set_properties(
+        &DocProperties::new()
+            .set_title(format!(
+                "Sổ cấp giấy - {ward_name} - tình trạng ngày {}",
+                vn_date(day)
+            ))
+            .set_author("QRCA")
+            .set_creation_datetime(&created),
+    );
+    let header = Format::new()
+        .set_bold()
+        .set_text_wrap()
+        .set_border_bottom(FormatBorder::Thin);
+    let date_cell = Format::new().set_num_format("dd/mm/yyyy");
+    let sheet = book.add_worksheet();
+    sheet.set_name("Giấy đã cấp")?;
+    for (c, (title, width)) in REGISTER_HEADERS.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *title, &header)?;
+        sheet.set_column_width(c as u16, *width)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    let local = |at: jiff::Timestamp| at.to_zoned_datetime(tz.clone()).date();
+    for (i, line) in lines.iter().enumerate() {
+        let r = i as u32 + 1;
+        let (person, permit, kind) = (line.person, line.permit, line.case.kind);
+        let organisation = match kind {
+            Kind::T => line.case.organisation.as_ref().map(|o| o.name.clone()),
+            Kind::C | Kind::H => person.address.clone(),
+        };
+        let note = line.revoked.map(|(at, by, reason)| {
+            format!("Thu hồi ngày {} ({by}): {reason}", vn_date(local(at)))
+        });
+        let texts: [(u16, Option<String>); 14] = [
+            (1, Some(permit.id.to_string())),
+            (
+                2,
+                Some(
+                    match kind {
+                        Kind::H => "Thẻ đi chợ",
+                        Kind::T | Kind::C => "Giấy đi đường",
+                    }
+                    .to_owned(),
+                ),
+            ),
+            (3, Some(line.case.code.clone())),
+            (4, person.name.clone()),
+            (5, person.id_number.clone()),
+            (7, person.phone.clone()),
+            (8, organisation),
+            (9, person.route.clone()),
+            (10, person.vehicle.clone()),
+            (11, person.market.clone()),
+            (12, person.market_days.clone()),
+            (15, Some(register_status(line, day).to_owned())),
+            (16, note),
+            (18, Some(permit.stamped_by.to_string())),
+        ];
+        sheet.write_number(r, 0, f64::from(r))?;
+        for (c, text) in texts {
+            if let Some(text) = text {
+                sheet.write_string(r, c, text)?;
+            }
+        }
+        let dates = [
+            (6, person.birth_date),
+            (13, Some(permit.valid_from)),
+            (14, Some(permit.valid_until)),
+            (17, Some(local(permit.issued_at))),
+        ];
+        for (c, d) in dates {
+            if let Some(d) = d {
+                let cell =
+                    ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)?;
+                sheet.write_datetime_with_format(r, c, &cell, &date_cell)?;
+            }
+        }
+    }
+    if !lines.is_empty() {
+        sheet.autofilter(0, 0, lines.len() as u32, REGISTER_HEADERS.len() as u16 - 1)?;
     }
     book.save_to_buffer()
 }
