@@ -22,10 +22,11 @@
 #   mail-servers.sh add-user DIR ADDRESS PASSWORD   add or replace a mailbox (any time)
 #   mail-servers.sh restart-dovecot DIR    stop and start Dovecot on the same ports
 #   mail-servers.sh recreate-inbox DIR ADDRESS [FILE]...
-#                                          empty ADDRESS's INBOX and forget its UIDs, so
-#                                          that it gets a new UIDVALIDITY and numbers from 1
-#                                          (as after a restore or a move to a new server);
-#                                          then put FILEs in it, in that order (raw messages)
+#                                          with Dovecot stopped meanwhile, empty ADDRESS's
+#                                          INBOX and forget its UIDs, so that it gets a new
+#                                          UIDVALIDITY and numbers from 1 (as after a restore
+#                                          or a move to a new server); then put FILEs in it,
+#                                          in that order (raw messages)
 #   mail-servers.sh pids DIR               every process of the instance, one pid a line
 #   mail-servers.sh stop DIR [--keep]      stop both servers, wait for them, remove DIR
 #
@@ -719,8 +720,10 @@ cmd_recreate_inbox() {
     done
     # The messages, the UID list and the index go; the folders (.Name/) and
     # dovecot-uidvalidity stay, so the next UIDVALIDITY Dovecot hands out is a new one.
-    # A session that has INBOX selected finds its view inconsistent and is logged out,
-    # as a real server does when UIDVALIDITY changes under it.
+    # Dovecot is down meanwhile (its clients are cut off, as in a restore or a move to
+    # another server): its index changed under a running imap process makes it loop on
+    # errors rather than log the client out.
+    stop_dovecot
     find "$maildir/cur" "$maildir/new" "$maildir/tmp" -maxdepth 1 -type f -delete
     rm -f "$maildir/dovecot-uidlist" "$maildir"/dovecot.index "$maildir"/dovecot.index.log* \
         "$maildir"/dovecot.index.cache
@@ -731,6 +734,7 @@ cmd_recreate_inbox() {
         install -o mail -g mail -m 600 "$file" "$maildir/tmp/$now.M${i}P$$.qrca-harness"
         mv "$maildir/tmp/$now.M${i}P$$.qrca-harness" "$maildir/new/"
     done
+    start_dovecot || die "dovecot restart failed (see $DIR/log/dovecot.log)"
 }
 
 cmd_restart_dovecot() {

@@ -455,8 +455,8 @@ impl MailServers {
     /// Empties the INBOX of `address` and makes Dovecot forget its UIDs, so that it gets a
     /// new UIDVALIDITY and numbers from 1 again (as after a restore from a backup or a
     /// move to another server); then puts `messages` in it, in this order (the first gets
-    /// UID 1). A client with INBOX selected is logged out at its next command (Dovecot
-    /// finds its view inconsistent), as a server must not let it go on with stale UIDs.
+    /// UID 1). Dovecot is stopped meanwhile and started again on the same ports: its IMAP
+    /// clients are cut off and must reconnect, and see the new UIDVALIDITY when they do.
     pub fn recreate_inbox(&self, address: &str, messages: &[Vec<u8>]) -> Result<()> {
         let staging = tempfile::tempdir_in(&self.dir).context("a staging directory")?;
         let mut files = Vec::new();
