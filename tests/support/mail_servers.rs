@@ -33,7 +33,8 @@
 //! [`MailServers::start_with`] takes [`Options`] for a Dovecot that looks like other
 //! servers: `imap_capability` replaces what it advertises after login
 //! ([`CAPABILITY_WITHOUT_IDLE_MOVE_UIDPLUS`]: a server with none of those), `separator`
-//! is the hierarchy delimiter of the INBOX namespace (`.` instead of `/`), and `rawlog`
+//! is the hierarchy delimiter of the INBOX namespace (`.` instead of `/`), `prefix` its
+//! prefix (`INBOX.`: every folder under INBOX, as on Courier and Cyrus), and `rawlog`
 //! keeps every IMAP session's dialogue ([`MailServers::imap_sent`]: what clients sent).
 //! Dovecot still runs a command it did not advertise (MOVE, IDLE) when a client sends it,
 //! so a test of a fallback checks the dialogue, not only the result.
@@ -132,6 +133,9 @@ pub struct Options {
     pub imap_capability: Option<String>,
     /// The INBOX namespace's hierarchy delimiter (`/` when `None`).
     pub separator: Option<char>,
+    /// The INBOX namespace's prefix (none when `None`): `INBOX.` with a `.` separator
+    /// puts every folder under INBOX, as Courier and Cyrus do.
+    pub prefix: Option<String>,
     /// Keep each IMAP session's raw dialogue under `dir/rawlog/`.
     pub rawlog: bool,
 }
@@ -231,6 +235,9 @@ impl MailServers {
         }
         if let Some(separator) = options.separator {
             args.extend(["--separator".to_owned(), separator.to_string()]);
+        }
+        if let Some(prefix) = &options.prefix {
+            args.extend(["--prefix".to_owned(), prefix.clone()]);
         }
         if options.rawlog {
             args.push("--rawlog".to_owned());
@@ -558,6 +565,20 @@ impl MailServers {
             .find_map(|w| w.strip_prefix("uidvalidity="))
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| anyhow!("no uidvalidity in doveadm's answer {out:?}"))
+    }
+
+    /// How many IMAP sessions logged in so far (needs [`Options::rawlog`]).
+    pub fn imap_sessions(&self) -> Result<usize> {
+        let dir = self.dir.join("rawlog");
+        let mut sessions = 0;
+        for entry in std::fs::read_dir(&dir)
+            .with_context(|| format!("reading {} (is rawlog on?)", dir.display()))?
+        {
+            if entry?.path().extension().is_some_and(|e| e == "in") {
+                sessions += 1;
+            }
+        }
+        Ok(sessions)
     }
 
     /// What IMAP clients sent in every session so far, one `TAG COMMAND` a line,
