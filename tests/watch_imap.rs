@@ -1,7 +1,8 @@
 //! The IMAP watcher (`daemon::watch`, the daemon's own code, in this process) on a
 //! real Dovecot on loopback: a server without IDLE is polled and its new mail noticed
-//! in seconds, and a mailbox recreated under the watcher with a new UIDVALIDITY has its
-//! processed messages recognised by Message-ID, not taken twice (SPEC §8).
+//! in seconds; a mailbox recreated under the watcher with a new UIDVALIDITY has its
+//! processed messages recognised by Message-ID, not taken twice (SPEC §8); a move the
+//! server refuses leaves the mail in INBOX and the watcher reading on.
 //!
 //! The watcher runs with a config, a store and a generation as `qrca run` builds them,
 //! but no outbox worker: what it queued is counted in the store, nothing is sent. The
@@ -46,7 +47,8 @@ struct Watcher {
 }
 
 impl World {
-    fn new(servers: &MailServers) -> World {
+    /// The ward, with `processed_folder` as given.
+    fn with_folder(servers: &MailServers, processed_folder: &str) -> World {
         servers.add_users(&[(ACCOUNT, PASSWORD)]).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("secrets/password");
@@ -63,7 +65,7 @@ admin_email = "admin@hoankiem.gov.test"
 [mail]
 imap = {{ host = "127.0.0.1", port = {imap}, tls = "none" }}
 smtp = {{ host = "127.0.0.1", port = {smtp}, tls = "none" }}
-processed_folder = "{PROCESSED}"
+processed_folder = "{processed_folder}"
 trusted_authserv_ids = []
 
 [permits]
@@ -98,6 +100,10 @@ password_file = "secrets/password"
             _generation_tx: generation_tx,
             generation_rx,
         }
+    }
+
+    fn new(servers: &MailServers) -> World {
+        Self::with_folder(servers, PROCESSED)
     }
 
     fn store(&self) -> &Store {
@@ -304,4 +310,60 @@ async fn a_mailbox_recreated_with_a_new_uidvalidity_under_the_watcher_takes_noth
     );
     watcher.stop().await;
     eprintln!("uidvalidity change: {:?}", t0.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_the_server_refuses_leaves_the_mail_in_inbox_and_the_watcher_reading_on() {
+    let t0 = Instant::now();
+    // As on Courier or Cyrus, every folder lives under INBOX: a top-level QRCA.Processed
+    // is refused ("nonexistent namespace"), whatever the watcher does.
+    let servers = MailServers::start_with(&Options {
+        separator: Some('.'),
+        prefix: Some("INBOX.".to_owned()),
+        rawlog: true,
+        ..Options::default()
+    })
+    .unwrap();
+    let world = World::new(&servers);
+    servers
+        .deliver_raw(
+            OFFICER,
+            ACCOUNT,
+            &registration(1, "Công ty Vận tải Sông Hồng"),
+        )
+        .unwrap();
+    servers
+        .deliver_raw(OFFICER, ACCOUNT, &registration(2, "Công ty Bánh mì Hà Nội"))
+        .unwrap();
+    let watcher = world.watch(Pace::DAEMON);
+    // Both are taken in, though the move of the first was refused.
+    wait_until(
+        &servers,
+        "the mails behind a refused move are not taken in",
+        || world.cases() == 2,
+    )
+    .await;
+    let answers_for_two = world.outbox();
+    assert_eq!(servers.messages(ACCOUNT).unwrap().len(), 2);
+
+    // Still watching in the same session: a new mail is taken in too.
+    servers
+        .deliver_raw(
+            OFFICER,
+            ACCOUNT,
+            &registration(3, "Hợp tác xã Rau sạch Long Biên"),
+        )
+        .unwrap();
+    wait_until(&servers, "a later mail is not taken in", || {
+        world.cases() == 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(world.cases(), 3);
+    assert_eq!(world.outbox(), answers_for_two / 2 * 3);
+    assert_eq!(servers.messages(ACCOUNT).unwrap().len(), 3);
+    // One session all along: no reconnecting in a loop on the refusal.
+    assert_eq!(servers.imap_sessions().unwrap(), 1);
+    watcher.stop().await;
+    eprintln!("refused move: {:?}", t0.elapsed());
 }

@@ -122,7 +122,6 @@ async fn session(
         wait_s = wait.as_secs_f64(),
         "watching INBOX"
     );
-    *failures = 0;
     loop {
         for uid in imap.unseen_uids(0).await? {
             if *stop.borrow() {
@@ -132,6 +131,9 @@ async fn session(
             take_one(&mut imap, account, &shared, mailbox.uidvalidity, uid).await?;
             sent_something.notify_one();
         }
+        // A session counts as working once it got through INBOX, not once it logged
+        // in: one that fails each time before that keeps backing off.
+        *failures = 0;
         let stopped = {
             let mut stop = stop.clone();
             async move {
@@ -148,8 +150,13 @@ async fn session(
     }
 }
 
-/// Fetches, takes in and moves one message. A failure of intake (the store) leaves
-/// the message in INBOX for the next pass; a failure of the server ends the session.
+/// Fetches, takes in and moves one message. A failure of intake (the store), or a
+/// fetch or move the server refuses, leaves the message in INBOX for the next pass; a
+/// lost or broken connection ends the session.
+///
+/// A refusal must not end the session: the next one would come back to the same
+/// message first, be refused again, and never read the mail behind it, reconnecting
+/// every second all the while.
 async fn take_one(
     imap: &mut ImapSession,
     account: &Account,
@@ -157,8 +164,16 @@ async fn take_one(
     uidvalidity: u32,
     uid: u32,
 ) -> Result<(), TransportError> {
-    let Some(fetched) = imap.fetch(uid, account.mail.max_message_bytes).await? else {
-        return Ok(());
+    let fetched = match imap.fetch(uid, account.mail.max_message_bytes).await {
+        Ok(Some(fetched)) => fetched,
+        Ok(None) => return Ok(()),
+        // Gmail answers "Some messages could not be FETCHed" for a message it cannot
+        // serve; the ones after it still can be read.
+        Err(e) if imap.is_open() => {
+            tracing::error!(account = %account.address, uid, error = %e, "the server refused to give the message; it stays in INBOX for the next pass");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
     };
     let at = Position {
         account: account.address.clone(),
@@ -209,7 +224,17 @@ async fn take_one(
                 tracing::error!("QRCA_FAULT=exit-after-commit: dying before the move");
                 std::process::abort();
             }
-            imap.move_to(uid, &account.mail.processed_folder).await
+            let folder = &account.mail.processed_folder;
+            match imap.move_to(uid, folder).await {
+                // Taken in and durable; only the move failed (a folder the server will
+                // not create, a full mailbox). Every pass finds the message again, sees
+                // it as taken in, changes nothing, and says so here until it is fixed.
+                Err(e) if imap.is_open() => {
+                    tracing::error!(account = %account.address, uid, %folder, error = %e, "the server refused to move the message to the processed folder; it stays in INBOX, taken in");
+                    Ok(())
+                }
+                moved => moved,
+            }
         }
         Ok(Err(e)) => {
             tracing::error!(account = %account.address, uid, error = %e, "cannot take the message in; it stays in INBOX");
