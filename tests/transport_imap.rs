@@ -550,6 +550,46 @@ async fn a_dot_delimiter_gets_two_level_folders_with_vietnamese_names() {
     eprintln!("dot delimiter: {:?}", t.elapsed());
 }
 
+#[tokio::test]
+async fn where_folders_live_under_inbox_the_processed_folder_is_named_under_it() {
+    // Courier and Cyrus: NAMESPACE (("INBOX." ".")), nothing outside INBOX.
+    let server = MailServers::start_with(&Options {
+        separator: Some('.'),
+        prefix: Some("INBOX.".to_owned()),
+        ..Options::default()
+    })
+    .unwrap();
+    server.add_user(USER, PASSWORD).unwrap();
+    for n in 1..=2 {
+        server
+            .deliver_raw(SENDER, USER, &message(n, &format!("body {n}")))
+            .unwrap();
+    }
+    let mut s = imap::connect(&plain(&server), &Secret::new(PASSWORD))
+        .await
+        .unwrap();
+    s.select_inbox().await.unwrap();
+    let uids = s.unseen_uids(0).await.unwrap();
+
+    // The default name is refused in the server's own words, which say what to write;
+    // the session goes on.
+    let err = s.move_to(uids[0], "QRCA/Processed").await.unwrap_err();
+    assert!(matches!(err, TransportError::Refused { .. }), "{err:?}");
+    assert!(!err.is_transient(), "{err:?}");
+    assert!(err.to_string().contains("INBOX."), "{err}");
+    eprintln!("outside the namespace: {err}");
+    assert!(s.is_open());
+
+    // Named under INBOX, it works: INBOX.QRCA.Processed.
+    s.move_to(uids[0], "INBOX/QRCA/Processed").await.unwrap();
+    assert_eq!(s.unseen_uids(0).await.unwrap(), vec![uids[1]]);
+    s.logout().await.unwrap();
+    assert_eq!(
+        held(&server, "INBOX.QRCA.Processed"),
+        (vec!["<test1@example.test>".to_owned()], false)
+    );
+}
+
 // ---- XOAUTH2 against Gmail's recorded answers ----
 
 const GMAIL_GREETING: &str = "* OK Gimap ready for requests from 203.0.113.7 a1mb123456789abc\r\n";
