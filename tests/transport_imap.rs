@@ -6,6 +6,12 @@
 //! Uses the loopback harness (tests/support/mail_servers.rs: Dovecot and Postfix, one
 //! private instance per test, root needed); mail is delivered through Dovecot's LMTP,
 //! which adds Return-Path, Delivered-To and Received above the message as sent.
+//!
+//! The paths for other servers than Dovecot's defaults run on a Dovecot made to look
+//! like them: one that advertises none of IDLE, MOVE and UIDPLUS (the session must
+//! COPY, flag and EXPUNGE, and poll with NOOP; the raw dialogue shows it did, since
+//! Dovecot would run MOVE and IDLE all the same), and one whose hierarchy delimiter is
+//! `.`. What the server holds afterwards is read with `doveadm`, not with our client.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use qrca::config::{Account, AccountAuth, Endpoint, MailSettings, Tls};
@@ -19,7 +25,7 @@ use tokio::net::TcpListener;
 #[path = "support/mail_servers.rs"]
 mod mail_servers;
 
-use mail_servers::MailServers;
+use mail_servers::{CAPABILITY_WITHOUT_IDLE_MOVE_UIDPLUS, MailServers, Options};
 
 const USER: &str = "qrca.test.ward1@example.test";
 const SENDER: &str = "sender@example.test";
@@ -322,6 +328,266 @@ async fn dropped_connection_is_transient() {
         "{err}"
     );
     eprintln!("refused: {err}");
+}
+
+// ---- Servers without MOVE, UIDPLUS or IDLE; a `.` hierarchy delimiter ----
+
+/// A Dovecot that advertises none of IDLE, MOVE, UIDPLUS, and logs each dialogue.
+fn bare_server() -> MailServers {
+    let server = MailServers::start_with(&Options {
+        imap_capability: Some(CAPABILITY_WITHOUT_IDLE_MOVE_UIDPLUS.to_owned()),
+        rawlog: true,
+        ..Options::default()
+    })
+    .unwrap();
+    server.add_user(USER, PASSWORD).unwrap();
+    server
+}
+
+/// The commands of what clients sent, without their tags: `UID COPY 2 "QRCA/Processed"`.
+fn commands(sent: &str) -> Vec<String> {
+    sent.lines()
+        .filter_map(|l| l.split_once(' ').map(|(_, c)| c.to_owned()))
+        .collect()
+}
+
+/// The Message-IDs of `folder` as Dovecot holds it, and whether any is flagged deleted.
+fn held(server: &MailServers, folder: &str) -> (Vec<String>, bool) {
+    let stored = server.folder_messages(USER, folder).unwrap();
+    let deleted = stored.iter().any(|m| m.flags.contains("\\Deleted"));
+    (stored.into_iter().map(|m| m.message_id).collect(), deleted)
+}
+
+#[tokio::test]
+async fn without_move_or_uidplus_a_move_is_copy_delete_expunge() {
+    let t = Instant::now();
+    let server = bare_server();
+    for n in 1..=3 {
+        server
+            .deliver_raw(SENDER, USER, &message(n, &format!("body {n}")))
+            .unwrap();
+    }
+    let mut s = imap::connect(&plain(&server), &Secret::new(PASSWORD))
+        .await
+        .unwrap();
+    // The session believes the server: none of the three.
+    assert!(!s.has_move() && !s.has_uidplus() && !s.has_idle());
+    s.select_inbox().await.unwrap();
+    let uids = s.unseen_uids(0).await.unwrap();
+    assert_eq!(uids.len(), 3);
+
+    s.move_to(uids[1], "QRCA/Processed").await.unwrap();
+    // Our view: the other two are still there, under their UIDs.
+    assert_eq!(s.unseen_uids(0).await.unwrap(), vec![uids[0], uids[2]]);
+    assert_eq!(s.message_count("QRCA/Processed").await.unwrap(), 1);
+    s.logout().await.unwrap();
+
+    // The server's view: the message once in the folder, gone from INBOX (expunged, not
+    // left flagged), the others untouched and not flagged.
+    assert_eq!(
+        held(&server, "QRCA/Processed"),
+        (vec!["<test2@example.test>".to_owned()], false)
+    );
+    assert_eq!(
+        held(&server, "INBOX"),
+        (
+            vec![
+                "<test1@example.test>".to_owned(),
+                "<test3@example.test>".to_owned()
+            ],
+            false
+        )
+    );
+
+    // And the path taken: COPY, STORE \Deleted, a plain EXPUNGE (no UID EXPUNGE
+    // without UIDPLUS), never MOVE.
+    let sent = commands(&server.imap_sent().unwrap());
+    let uid = uids[1];
+    let position = |prefix: &str| {
+        sent.iter()
+            .position(|c| c.to_ascii_uppercase().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in {sent:#?}"))
+    };
+    let copy = position(&format!("UID COPY {uid} "));
+    let store = position(&format!("UID STORE {uid} +FLAGS.SILENT (\\DELETED)"));
+    let expunge = position("EXPUNGE");
+    assert!(copy < store && store < expunge, "{sent:#?}");
+    assert!(
+        !sent.iter().any(|c| {
+            let c = c.to_ascii_uppercase();
+            c.starts_with("UID MOVE") || c.starts_with("MOVE") || c.starts_with("UID EXPUNGE")
+        }),
+        "{sent:#?}"
+    );
+    eprintln!("copy + expunge path: {:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn without_idle_the_session_polls_with_noop_and_sees_new_mail() {
+    let t0 = Instant::now();
+    let server = bare_server();
+    let mut s = imap::connect(&plain(&server), &Secret::new(PASSWORD))
+        .await
+        .unwrap();
+    assert!(!s.has_idle());
+    s.select_inbox().await.unwrap();
+
+    // Nothing new: the wait runs out.
+    let t = Instant::now();
+    assert_eq!(
+        s.idle(Duration::from_millis(300)).await.unwrap(),
+        IdleOutcome::Timeout
+    );
+    assert!(t.elapsed() >= Duration::from_millis(300));
+
+    // Mail delivered during the wait is noticed by the NOOP at its end.
+    let t = Instant::now();
+    let (outcome, ()) = tokio::join!(s.idle(Duration::from_millis(1500)), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        server
+            .deliver_raw(SENDER, USER, &message(1, "while polling"))
+            .unwrap();
+    });
+    assert_eq!(outcome.unwrap(), IdleOutcome::NewData);
+    // A poll, not a push: it waited its whole interval.
+    assert!(
+        t.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert_eq!(s.unseen_uids(0).await.unwrap().len(), 1);
+
+    // The stop signal cuts a poll short.
+    let t = Instant::now();
+    let outcome = s
+        .idle_until(
+            Duration::from_secs(30),
+            tokio::time::sleep(Duration::from_millis(200)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, IdleOutcome::Stopped);
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    s.noop().await.unwrap();
+    s.logout().await.unwrap();
+
+    let sent = commands(&server.imap_sent().unwrap());
+    let noops = sent
+        .iter()
+        .filter(|c| c.eq_ignore_ascii_case("NOOP"))
+        .count();
+    assert!(noops >= 3, "{sent:#?}");
+    assert!(
+        !sent.iter().any(|c| c.eq_ignore_ascii_case("IDLE")),
+        "{sent:#?}"
+    );
+    eprintln!("poll: {:?}", t0.elapsed());
+}
+
+#[tokio::test]
+async fn a_dot_delimiter_gets_two_level_folders_with_vietnamese_names() {
+    let t = Instant::now();
+    let server = MailServers::start_with(&Options {
+        separator: Some('.'),
+        ..Options::default()
+    })
+    .unwrap();
+    server.add_user(USER, PASSWORD).unwrap();
+    for n in 1..=3 {
+        server
+            .deliver_raw(SENDER, USER, &message(n, &format!("body {n}")))
+            .unwrap();
+    }
+    const VIETNAMESE: &str = "QRCA/Đã xử lý";
+    let mut s = imap::connect(&plain(&server), &Secret::new(PASSWORD))
+        .await
+        .unwrap();
+    s.select_inbox().await.unwrap();
+    let uids = s.unseen_uids(0).await.unwrap();
+    assert_eq!(uids.len(), 3);
+    s.move_to(uids[0], "QRCA/Processed").await.unwrap();
+    s.move_to(uids[1], VIETNAMESE).await.unwrap();
+    assert_eq!(s.message_count("QRCA/Processed").await.unwrap(), 1);
+    assert_eq!(s.message_count(VIETNAMESE).await.unwrap(), 1);
+    s.logout().await.unwrap();
+
+    // Two levels under QRCA, by the server's own LIST (`%` stops at the delimiter), in
+    // UTF-8 as Dovecot decodes our modified UTF-7, and in modified UTF-7 as we wrote it.
+    let mut children = server
+        .doveadm(&["mailbox", "list", "-u", USER, "QRCA.%"])
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    children.sort();
+    assert_eq!(children, ["QRCA.Processed", "QRCA.Đã xử lý"]);
+    let folders = server.folders(USER).unwrap();
+    assert!(folders.iter().any(|f| f == "QRCA"), "{folders:?}");
+    assert!(!folders.iter().any(|f| f.contains('/')), "{folders:?}");
+    let utf7 = server.folders_utf7(USER).unwrap();
+    let encoded = format!("QRCA.{}", imap::encode_mailbox_name("Đã xử lý"));
+    assert!(utf7.contains(&encoded), "{encoded} not in {utf7:?}");
+    assert_eq!(
+        held(&server, "QRCA.Processed"),
+        (vec!["<test1@example.test>".to_owned()], false)
+    );
+    assert_eq!(
+        held(&server, "QRCA.Đã xử lý"),
+        (vec!["<test2@example.test>".to_owned()], false)
+    );
+
+    // A new session finds both folders by LIST and creates nothing more.
+    let mut s = imap::connect(&plain(&server), &Secret::new(PASSWORD))
+        .await
+        .unwrap();
+    s.select_inbox().await.unwrap();
+    s.move_to(uids[2], VIETNAMESE).await.unwrap();
+    assert_eq!(s.message_count(VIETNAMESE).await.unwrap(), 2);
+    s.logout().await.unwrap();
+    assert_eq!(server.folders(USER).unwrap(), folders);
+    assert_eq!(held(&server, "INBOX"), (vec![], false));
+    eprintln!("dot delimiter: {:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn where_folders_live_under_inbox_the_processed_folder_is_named_under_it() {
+    // Courier and Cyrus: NAMESPACE (("INBOX." ".")), nothing outside INBOX.
+    let server = MailServers::start_with(&Options {
+        separator: Some('.'),
+        prefix: Some("INBOX.".to_owned()),
+        ..Options::default()
+    })
+    .unwrap();
+    server.add_user(USER, PASSWORD).unwrap();
+    for n in 1..=2 {
+        server
+            .deliver_raw(SENDER, USER, &message(n, &format!("body {n}")))
+            .unwrap();
+    }
+    let mut s = imap::connect(&plain(&server), &Secret::new(PASSWORD))
+        .await
+        .unwrap();
+    s.select_inbox().await.unwrap();
+    let uids = s.unseen_uids(0).await.unwrap();
+
+    // The default name is refused in the server's own words, which say what to write;
+    // the session goes on.
+    let err = s.move_to(uids[0], "QRCA/Processed").await.unwrap_err();
+    assert!(matches!(err, TransportError::Refused { .. }), "{err:?}");
+    assert!(!err.is_transient(), "{err:?}");
+    assert!(err.to_string().contains("INBOX."), "{err}");
+    eprintln!("outside the namespace: {err}");
+    assert!(s.is_open());
+
+    // Named under INBOX, it works: INBOX.QRCA.Processed.
+    s.move_to(uids[0], "INBOX/QRCA/Processed").await.unwrap();
+    assert_eq!(s.unseen_uids(0).await.unwrap(), vec![uids[1]]);
+    s.logout().await.unwrap();
+    assert_eq!(
+        held(&server, "INBOX.QRCA.Processed"),
+        (vec!["<test1@example.test>".to_owned()], false)
+    );
 }
 
 // ---- XOAUTH2 against Gmail's recorded answers ----

@@ -1,5 +1,6 @@
 //! One watcher per ward account: INBOX read over IMAP, each message taken in, then
-//! moved to the processed folder; IDLE between; reconnect with backoff (SPEC §8).
+//! moved to the processed folder; IDLE between (or a NOOP every [`POLL_EVERY`] on a
+//! server without IDLE); reconnect with backoff (SPEC §8).
 //!
 //! Owns the order "commit, then move" on the server side: a message is moved only
 //! after `intake::take_in` returned (its effects durable). A crash between the two
@@ -18,13 +19,48 @@ use tokio::sync::{Notify, watch};
 /// The longest wait between two attempts to reconnect.
 const MAX_RECONNECT: Duration = Duration::from_secs(300);
 
+/// How often a server without IDLE is asked for new mail (NOOP, then a search). IDLE
+/// hears of a mail at once; a poll only when it asks, so this is how long a mail may
+/// wait unseen. The IDLE renewal (9 minutes) would leave the 7 a.m. rosters of a ward
+/// unanswered for that long; half a minute keeps replies prompt, and one NOOP per
+/// account every 30 s is nothing to a server, even for a city's 300 accounts.
+pub const POLL_EVERY: Duration = Duration::from_secs(30);
+
+/// How long a watcher waits for news between two searches of INBOX.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    /// One IDLE, before it is renewed (the server reports new mail meanwhile).
+    pub idle: Duration,
+    /// Between two polls of a server without IDLE.
+    pub poll: Duration,
+}
+
+impl Pace {
+    /// What `qrca run` uses.
+    pub const DAEMON: Pace = Pace {
+        idle: MAX_IDLE,
+        poll: POLL_EVERY,
+    };
+}
+
 /// Watches `account` until `stop` turns true. Never returns an error: every failure
 /// is logged and retried with capped exponential backoff and jitter.
 pub async fn run(
     address: String,
     generation: watch::Receiver<Arc<Generation>>,
+    stop: watch::Receiver<bool>,
+    sent_something: Arc<Notify>,
+) {
+    run_paced(address, generation, stop, sent_something, Pace::DAEMON).await;
+}
+
+/// As [`run`], waiting as `pace` says (tests poll faster than a ward needs).
+pub async fn run_paced(
+    address: String,
+    generation: watch::Receiver<Arc<Generation>>,
     mut stop: watch::Receiver<bool>,
     sent_something: Arc<Notify>,
+    pace: Pace,
 ) {
     let mut failures: u32 = 0;
     while !*stop.borrow() {
@@ -40,6 +76,7 @@ pub async fn run(
             &mut stop,
             &sent_something,
             &mut failures,
+            pace,
         )
         .await
         {
@@ -65,13 +102,26 @@ async fn session(
     stop: &mut watch::Receiver<bool>,
     sent_something: &Notify,
     failures: &mut u32,
+    pace: Pace,
 ) -> Result<(), TransportError> {
     let secret = transport::account_secret(account).await?;
     let mut imap = imap::connect(account, &secret).await?;
     drop(secret);
     let mailbox = imap.select_inbox().await?;
-    tracing::info!(account = %account.address, uidvalidity = mailbox.uidvalidity, messages = mailbox.exists, "watching INBOX");
-    *failures = 0;
+    // Without IDLE, `idle_until` sleeps this long and then polls with NOOP.
+    let wait = if imap.has_idle() {
+        pace.idle
+    } else {
+        pace.poll
+    };
+    tracing::info!(
+        account = %account.address,
+        uidvalidity = mailbox.uidvalidity,
+        messages = mailbox.exists,
+        idle = imap.has_idle(),
+        wait_s = wait.as_secs_f64(),
+        "watching INBOX"
+    );
     loop {
         for uid in imap.unseen_uids(0).await? {
             if *stop.borrow() {
@@ -81,13 +131,16 @@ async fn session(
             take_one(&mut imap, account, &shared, mailbox.uidvalidity, uid).await?;
             sent_something.notify_one();
         }
+        // A session counts as working once it got through INBOX, not once it logged
+        // in: one that fails each time before that keeps backing off.
+        *failures = 0;
         let stopped = {
             let mut stop = stop.clone();
             async move {
                 let _ = stop.wait_for(|s| *s).await;
             }
         };
-        match imap.idle_until(MAX_IDLE, stopped).await? {
+        match imap.idle_until(wait, stopped).await? {
             IdleOutcome::Stopped => {
                 let _ = imap.logout().await;
                 return Ok(());
@@ -97,8 +150,13 @@ async fn session(
     }
 }
 
-/// Fetches, takes in and moves one message. A failure of intake (the store) leaves
-/// the message in INBOX for the next pass; a failure of the server ends the session.
+/// Fetches, takes in and moves one message. A failure of intake (the store), or a
+/// fetch or move the server refuses, leaves the message in INBOX for the next pass; a
+/// lost or broken connection ends the session.
+///
+/// A refusal must not end the session: the next one would come back to the same
+/// message first, be refused again, and never read the mail behind it, reconnecting
+/// every second all the while.
 async fn take_one(
     imap: &mut ImapSession,
     account: &Account,
@@ -106,8 +164,16 @@ async fn take_one(
     uidvalidity: u32,
     uid: u32,
 ) -> Result<(), TransportError> {
-    let Some(fetched) = imap.fetch(uid, account.mail.max_message_bytes).await? else {
-        return Ok(());
+    let fetched = match imap.fetch(uid, account.mail.max_message_bytes).await {
+        Ok(Some(fetched)) => fetched,
+        Ok(None) => return Ok(()),
+        // Gmail answers "Some messages could not be FETCHed" for a message it cannot
+        // serve; the ones after it still can be read.
+        Err(e) if imap.is_open() => {
+            tracing::error!(account = %account.address, uid, error = %e, "the server refused to give the message; it stays in INBOX for the next pass");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
     };
     let at = Position {
         account: account.address.clone(),
@@ -158,7 +224,17 @@ async fn take_one(
                 tracing::error!("QRCA_FAULT=exit-after-commit: dying before the move");
                 std::process::abort();
             }
-            imap.move_to(uid, &account.mail.processed_folder).await
+            let folder = &account.mail.processed_folder;
+            match imap.move_to(uid, folder).await {
+                // Taken in and durable; only the move failed (a folder the server will
+                // not create, a full mailbox). Every pass finds the message again, sees
+                // it as taken in, changes nothing, and says so here until it is fixed.
+                Err(e) if imap.is_open() => {
+                    tracing::error!(account = %account.address, uid, %folder, error = %e, "the server refused to move the message to the processed folder; it stays in INBOX, taken in");
+                    Ok(())
+                }
+                moved => moved,
+            }
         }
         Ok(Err(e)) => {
             tracing::error!(account = %account.address, uid, error = %e, "cannot take the message in; it stays in INBOX");
@@ -193,6 +269,14 @@ fn backoff(failures: u32, address: &str) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_without_idle_is_polled_within_a_minute() {
+        // A ward's morning mail must not wait for the IDLE renewal (9 minutes).
+        assert!(Pace::DAEMON.poll >= Duration::from_secs(30));
+        assert!(Pace::DAEMON.poll <= Duration::from_secs(60));
+        assert!(Pace::DAEMON.poll < Pace::DAEMON.idle);
+    }
 
     #[test]
     fn reconnects_back_off_to_five_minutes() {

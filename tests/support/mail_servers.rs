@@ -28,6 +28,17 @@
 //! - `mx_port`: SMTP as the internet would use it: no AUTH, any sender.
 //! - `lmtp_port`: Dovecot LMTP, for [`MailServers::deliver_raw`].
 //!
+//! # Other servers than Dovecot's defaults
+//!
+//! [`MailServers::start_with`] takes [`Options`] for a Dovecot that looks like other
+//! servers: `imap_capability` replaces what it advertises after login
+//! ([`CAPABILITY_WITHOUT_IDLE_MOVE_UIDPLUS`]: a server with none of those), `separator`
+//! is the hierarchy delimiter of the INBOX namespace (`.` instead of `/`), `prefix` its
+//! prefix (`INBOX.`: every folder under INBOX, as on Courier and Cyrus), and `rawlog`
+//! keeps every IMAP session's dialogue ([`MailServers::imap_sent`]: what clients sent).
+//! Dovecot still runs a command it did not advertise (MOVE, IDLE) when a client sends it,
+//! so a test of a fallback checks the dialogue, not only the result.
+//!
 //! Every domain is delivered locally (`virtual_mailbox_domains = static:all`, LMTP to
 //! Dovecot); nothing ever leaves the machine. A recipient that is not a user is refused by
 //! LMTP and Postfix bounces to the sender's mailbox. Plus addressing: mail to
@@ -76,7 +87,11 @@
 //! [`MailServers::messages`] / [`MailServers::wait_for_messages`] /
 //! [`MailServers::wait_for_message`] (read the Maildir: "has it been delivered?"),
 //! [`MailServers::restart_dovecot`], [`MailServers::pids`], [`MailServers::logs`],
-//! [`MailServers::stop`] (also on drop).
+//! [`MailServers::stop`] (also on drop); the server's own view, through `doveadm`
+//! ([`MailServers::doveadm`]): [`MailServers::folders`] / [`MailServers::folders_utf7`],
+//! [`MailServers::folder_messages`], [`MailServers::uidvalidity`];
+//! [`MailServers::recreate_inbox`] (a new UIDVALIDITY); [`MailServers::imap_sent`]
+//! (with [`Options::rawlog`]).
 //!
 //! # Debugging
 //!
@@ -103,6 +118,37 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 pub const HOST: &str = "127.0.0.1";
 /// The authserv-id of the Authentication-Results headers Postfix adds.
 pub const AUTHSERV_ID: &str = "mx.qrca.test";
+
+/// What Dovecot advertises after login with [`Options::imap_capability`] set to this:
+/// Dovecot's own list without IDLE, MOVE and UIDPLUS (nor the extensions built on them),
+/// as an older or smaller server's.
+pub const CAPABILITY_WITHOUT_IDLE_MOVE_UIDPLUS: &str =
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UNSELECT CHILDREN NAMESPACE SPECIAL-USE";
+
+/// How the Dovecot of an instance differs from the default one
+/// (`scripts/mail-servers.sh start --imap-capability … --separator … --rawlog`).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Advertised after login instead of Dovecot's own capabilities.
+    pub imap_capability: Option<String>,
+    /// The INBOX namespace's hierarchy delimiter (`/` when `None`).
+    pub separator: Option<char>,
+    /// The INBOX namespace's prefix (none when `None`): `INBOX.` with a `.` separator
+    /// puts every folder under INBOX, as Courier and Cyrus do.
+    pub prefix: Option<String>,
+    /// Keep each IMAP session's raw dialogue under `dir/rawlog/`.
+    pub rawlog: bool,
+}
+
+/// One message of a folder, as Dovecot has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub uid: u32,
+    /// The flags, as Dovecot writes them (`\Seen \Deleted`…).
+    pub flags: String,
+    /// The Message-ID header's value, as written (`<…>`).
+    pub message_id: String,
+}
 
 /// A running Dovecot + Postfix pair; see the module documentation.
 #[derive(Debug)]
@@ -177,8 +223,27 @@ fn check_installed() -> Result<()> {
 impl MailServers {
     /// Starts a fresh instance with no users.
     pub fn start() -> Result<Self> {
+        Self::start_with(&Options::default())
+    }
+
+    /// Starts a fresh instance with no users, its Dovecot set up as `options` say.
+    pub fn start_with(options: &Options) -> Result<Self> {
         check_installed()?;
-        let out = run_script(&["start"])?;
+        let mut args = vec!["start".to_owned()];
+        if let Some(capability) = &options.imap_capability {
+            args.extend(["--imap-capability".to_owned(), capability.clone()]);
+        }
+        if let Some(separator) = options.separator {
+            args.extend(["--separator".to_owned(), separator.to_string()]);
+        }
+        if let Some(prefix) = &options.prefix {
+            args.extend(["--prefix".to_owned(), prefix.clone()]);
+        }
+        if options.rawlog {
+            args.push("--rawlog".to_owned());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run_script(&args)?;
         let env: HashMap<&str, &str> = out.lines().filter_map(|l| l.split_once('=')).collect();
         let get = |k: &str| -> Result<&str> {
             env.get(k)
@@ -392,6 +457,166 @@ impl MailServers {
     /// Stops Dovecot and starts it again on the same ports (IMAP clients are cut off).
     pub fn restart_dovecot(&self) -> Result<()> {
         run_script(&["restart-dovecot", self.dir_str()?]).map(drop)
+    }
+
+    /// Empties the INBOX of `address` and makes Dovecot forget its UIDs, so that it gets a
+    /// new UIDVALIDITY and numbers from 1 again (as after a restore from a backup or a
+    /// move to another server); then puts `messages` in it, in this order (the first gets
+    /// UID 1). Dovecot is stopped meanwhile and started again on the same ports: its IMAP
+    /// clients are cut off and must reconnect, and see the new UIDVALIDITY when they do.
+    pub fn recreate_inbox(&self, address: &str, messages: &[Vec<u8>]) -> Result<()> {
+        let staging = tempfile::tempdir_in(&self.dir).context("a staging directory")?;
+        let mut files = Vec::new();
+        for (n, raw) in messages.iter().enumerate() {
+            let path = staging.path().join(format!("{n}.eml"));
+            std::fs::write(&path, raw).with_context(|| format!("writing {}", path.display()))?;
+            files.push(path);
+        }
+        let mut args = vec!["recreate-inbox", self.dir_str()?, address];
+        for file in &files {
+            args.push(
+                file.to_str()
+                    .ok_or_else(|| anyhow!("non-UTF-8 path {}", file.display()))?,
+            );
+        }
+        run_script(&args).map(drop)
+    }
+
+    /// `doveadm` on this instance's Dovecot; its standard output.
+    pub fn doveadm(&self, args: &[&str]) -> Result<String> {
+        let conf = self.dir.join("dovecot/dovecot.conf");
+        let out = Command::new("doveadm")
+            .arg("-c")
+            .arg(&conf)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .context("running doveadm")?;
+        ensure!(
+            out.status.success(),
+            "doveadm {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).context("doveadm printed non-UTF-8")
+    }
+
+    /// The folders of `address` as Dovecot names them (UTF-8, its own delimiter).
+    pub fn folders(&self, address: &str) -> Result<Vec<String>> {
+        Ok(self
+            .doveadm(&["mailbox", "list", "-u", address])?
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// The folders of `address` as IMAP spells them (modified UTF-7).
+    pub fn folders_utf7(&self, address: &str) -> Result<Vec<String>> {
+        Ok(self
+            .doveadm(&["mailbox", "list", "-7", "-u", address])?
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// Every message of `folder` (Dovecot's name for it, UTF-8), by UID.
+    pub fn folder_messages(&self, address: &str, folder: &str) -> Result<Vec<Stored>> {
+        let out = self.doveadm(&[
+            "-f",
+            "tab",
+            "fetch",
+            "-u",
+            address,
+            "uid flags hdr.message-id",
+            "mailbox",
+            folder,
+            "all",
+        ])?;
+        let mut stored = Vec::new();
+        // A header line, then one line a message: uid, flags, Message-ID, tab-separated.
+        for line in out.lines().skip(1) {
+            let mut fields = line.split('\t');
+            let uid = fields.next().unwrap_or_default();
+            stored.push(Stored {
+                uid: uid
+                    .parse()
+                    .with_context(|| format!("bad doveadm fetch line {line:?}"))?,
+                flags: fields.next().unwrap_or_default().trim().to_owned(),
+                message_id: fields.next().unwrap_or_default().trim().to_owned(),
+            });
+        }
+        Ok(stored)
+    }
+
+    /// The UIDVALIDITY of `folder` of `address`.
+    pub fn uidvalidity(&self, address: &str, folder: &str) -> Result<u32> {
+        let out = self.doveadm(&[
+            "-f",
+            "flow",
+            "mailbox",
+            "status",
+            "-u",
+            address,
+            "uidvalidity",
+            folder,
+        ])?;
+        out.split_whitespace()
+            .find_map(|w| w.strip_prefix("uidvalidity="))
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow!("no uidvalidity in doveadm's answer {out:?}"))
+    }
+
+    /// How many IMAP sessions logged in so far (needs [`Options::rawlog`]).
+    pub fn imap_sessions(&self) -> Result<usize> {
+        let dir = self.dir.join("rawlog");
+        let mut sessions = 0;
+        for entry in std::fs::read_dir(&dir)
+            .with_context(|| format!("reading {} (is rawlog on?)", dir.display()))?
+        {
+            if entry?.path().extension().is_some_and(|e| e == "in") {
+                sessions += 1;
+            }
+        }
+        Ok(sessions)
+    }
+
+    /// What IMAP clients sent in every session so far, one `TAG COMMAND` a line,
+    /// sessions in the order they began, to the second (needs [`Options::rawlog`]).
+    /// Dovecot writes a session's log as it ends: call this after the clients logged
+    /// out; it waits up to 5 s for every session to have said BYE.
+    pub fn imap_sent(&self) -> Result<String> {
+        let dir = self.dir.join("rawlog");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .with_context(|| format!("reading {} (is rawlog on?)", dir.display()))?
+                .map(|e| e.map(|e| e.path()))
+                .collect::<std::io::Result<_>>()?;
+            // Named <date>-<time>.<pid>.<n>.in and .out.
+            files.sort();
+            let mut ended = true;
+            let mut sent = String::new();
+            for file in &files {
+                let text = String::from_utf8_lossy(&std::fs::read(file)?).into_owned();
+                match file.extension().and_then(|e| e.to_str()) {
+                    Some("out") => ended &= text.lines().any(|l| l.contains(" * BYE ")),
+                    // Each line: `<unix time with microseconds> <tag> <command>`.
+                    Some("in") => {
+                        for line in text.lines() {
+                            let line = line.trim_end_matches('\r');
+                            sent.push_str(line.split_once(' ').map_or(line, |(_, rest)| rest));
+                            sent.push('\n');
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if ended || Instant::now() >= deadline {
+                return Ok(sent);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Every live process of the instance (both masters and their children).
