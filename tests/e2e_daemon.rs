@@ -201,7 +201,11 @@ impl Drop for World {
 }
 
 fn world() -> World {
-    let servers = MailServers::start().unwrap_or_else(|e| panic!("{e:#}"));
+    world_on(MailServers::start().unwrap_or_else(|e| panic!("{e:#}")))
+}
+
+/// The world on mail servers started as the test wants them.
+fn world_on(servers: MailServers) -> World {
     let mut users: Vec<(&str, &str)> = ACCOUNTS.iter().map(|a| (*a, PASSWORD)).collect();
     for person in [OFFICER, POLICE, CSKV, ORG, STRANGER, PERSON, ADMIN] {
         users.push((person, PASSWORD));
@@ -767,6 +771,58 @@ fn check_connect_reports_every_account_in_the_server_s_words() {
     assert!(stdout.contains("AUTHENTICATIONFAILED"), "{stdout}");
     assert!(stdout.contains("535"), "{stdout}");
     assert_eq!(stdout.matches(": ok").count(), 4, "{stdout}");
+}
+
+#[test]
+fn check_connect_says_when_the_processed_folder_cannot_be_made() {
+    // A server that keeps every folder under INBOX (Courier, Cyrus): it refuses to
+    // make QRCA/Processed at the top, so no mail could leave INBOX once taken in.
+    let servers = MailServers::start_with(&mail_servers::Options {
+        separator: Some('.'),
+        prefix: Some("INBOX.".into()),
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let w = world_on(servers);
+    let check = || {
+        Command::new(env!("CARGO_BIN_EXE_qrca"))
+            .args(["check", "--connect", "--config"])
+            .arg(w.config())
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for account in ACCOUNTS {
+        assert!(
+            stdout.contains(&format!(
+                "{account} IMAP: logged in, but the processed folder QRCA/Processed cannot be made"
+            )),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("INBOX/QRCA/Processed"), "{stdout}");
+    // SMTP is fine; only the three IMAP lines failed.
+    assert_eq!(stdout.matches(": ok").count(), 3, "{stdout}");
+
+    // What the line says to do works.
+    let config = std::fs::read_to_string(w.config()).unwrap().replace(
+        "[mail]\n",
+        "[mail]\nprocessed_folder = \"INBOX/QRCA/Processed\"\n",
+    );
+    assert!(config.contains("processed_folder"));
+    std::fs::write(w.config(), config).unwrap();
+    let out = check();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout
+            .matches("processed folder INBOX/QRCA/Processed ready")
+            .count(),
+        3,
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -99,17 +99,28 @@ pub(crate) async fn check_account(account: &config::Account) -> Vec<(bool, Strin
         Ok(secret) => match imap::connect(account, &secret).await {
             Ok(mut session) => match session.select_inbox().await {
                 Ok(mailbox) => {
+                    let folder = &account.mail.processed_folder;
+                    let prepared = session.prepare_folder(folder).await;
                     let _ = session.logout().await;
-                    (
-                        true,
-                        format!(
-                            "{} IMAP {}:{}: ok ({} messages in INBOX)",
-                            account.address,
-                            account.mail.imap.host,
-                            account.mail.imap.port,
-                            mailbox.exists
+                    match prepared {
+                        Ok(_) => (
+                            true,
+                            format!(
+                                "{} IMAP {}:{}: ok ({} messages in INBOX; processed folder {folder} ready)",
+                                account.address,
+                                account.mail.imap.host,
+                                account.mail.imap.port,
+                                mailbox.exists
+                            ),
                         ),
-                    )
+                        Err(e) => (
+                            false,
+                            format!(
+                                "{} IMAP: logged in, but the processed folder {folder} cannot be made, so no mail could be moved after it is taken in (set processed_folder; a server that keeps every folder under INBOX wants \"INBOX/{folder}\"): {e}",
+                                account.address
+                            ),
+                        ),
+                    }
                 }
                 Err(e) => (false, e.to_string()),
             },

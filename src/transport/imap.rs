@@ -667,6 +667,14 @@ impl ImapSession {
         Ok(())
     }
 
+    /// Makes sure `folder` (as configured, `/` between levels) exists, creating it if
+    /// missing, as the first move would; returns the server's name for it. `qrca check
+    /// --connect` asks this, so a folder the server will not make is found at setup,
+    /// not when the first mail is taken in.
+    pub async fn prepare_folder(&mut self, folder: &str) -> Result<String, TransportError> {
+        self.ensure_folder(folder).await
+    }
+
     /// The server's name for `folder`, created if missing (once per session).
     async fn ensure_folder(&mut self, folder: &str) -> Result<String, TransportError> {
         if let Some(name) = self.folders.get(folder) {
