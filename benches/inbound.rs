@@ -7,12 +7,16 @@
 //! in-memory map, so this measures the reading, not sled.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use qrca::config::{self, Config, LoadOptions};
+#[path = "../tests/support/ward_config.rs"]
+mod ward_config;
+
+use qrca::config::Config;
 use qrca::inbound::gate::{self, Lookups};
 use qrca::inbound::mail::parse_mail;
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::Duration;
+use ward_config::{WardSpec, write_config};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -20,38 +24,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const ACCOUNT: &str = "qrca.hoankiem.tranhungdao1@gmail.com";
 
 fn config(dir: &std::path::Path) -> Config {
-    let text = format!(
-        r#"
-[service]
-state_dir = "state"
-admin_email = "admin@example.gov.vn"
-
-[mail]
-trusted_authserv_ids = ["mx.google.com"]
-
-[[ward]]
-code = "hoankiem.tranhungdao"
-short = "THD"
-name = "Phường Trần Hưng Đạo"
-district = "Quận Hoàn Kiếm"
-signing_key = "keys/thd.key"
-officers = ["canbo.an@hoankiem.hanoi.gov.vn"]
-police = ["congan.thd@hoankiem.hanoi.gov.vn"]
-area_police = ["cskv.thd@hoankiem.hanoi.gov.vn"]
-[[ward.account]]
-address = "{ACCOUNT}"
-password_env = "UNUSED"
-"#
-    );
-    let path = dir.join("qrca.toml");
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-    let options = LoadOptions {
-        allow_missing_signing_keys: true,
+    let thd = WardSpec {
+        code: "hoankiem.tranhungdao",
+        short: "THD",
+        name: "Phường Trần Hưng Đạo",
+        officers: &["canbo.an@hoankiem.hanoi.gov.vn"],
+        police: &["congan.thd@hoankiem.hanoi.gov.vn"],
+        area_police: &["cskv.thd@hoankiem.hanoi.gov.vn"],
+        accounts: &[ACCOUNT],
     };
-    match config::load_with(&path, options) {
-        Ok(loaded) => loaded.config,
-        Err(e) => panic!("{e}"),
-    }
+    write_config(dir, &[thd], false)
 }
 
 struct Indexes(HashSet<String>);

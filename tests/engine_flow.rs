@@ -1,12 +1,16 @@
 //! The engine on a real config file and a real sled store: every flow step committed
 //! with its seen-marker, exactly once, across wards, threads and reopenings.
 
-use qrca::config::{self, Config};
+#[path = "support/ward_config.rs"]
+mod ward_config;
+
+use qrca::config::Config;
 use qrca::engine::{self, Inbound, Processed};
 use qrca::store::{SeenMarker, Store};
 use qrca::workflow::*;
 use std::path::Path;
 use std::sync::Arc;
+use ward_config::{WardSpec, write_config};
 
 const OFFICER: &str = "canbo.thd@example.gov.vn";
 const OFFICER2: &str = "phochutich.thd@example.gov.vn";
@@ -16,52 +20,16 @@ const ORG: &str = "nhansu@congty.example.vn";
 const HB_OFFICER: &str = "canbo.hb@example.gov.vn";
 
 fn world(dir: &Path) -> Config {
-    for ward in ["hoankiem.tranhungdao", "hoankiem.hangbac"] {
-        qrca::keys::generate(&dir.join(format!("keys/{ward}.key")))
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    let text = format!(
-        r#"
-[service]
-state_dir = "state"
-admin_email = "admin@example.gov.vn"
-
-[mail]
-trusted_authserv_ids = ["mx.google.com"]
-
-[[ward]]
-code = "hoankiem.tranhungdao"
-short = "THD"
-name = "Phường Trần Hưng Đạo"
-district = "Quận Hoàn Kiếm"
-signing_key = "keys/hoankiem.tranhungdao.key"
-officers = ["{OFFICER}", "{OFFICER2}"]
-police = ["{POLICE}"]
-area_police = ["{CSKV}"]
-[[ward.account]]
-address = "qrca.hoankiem.tranhungdao1@gmail.com"
-password_env = "UNUSED_1"
-
-[[ward]]
-code = "hoankiem.hangbac"
-short = "HB"
-name = "Phường Hàng Bạc"
-district = "Quận Hoàn Kiếm"
-signing_key = "keys/hoankiem.hangbac.key"
-officers = ["{HB_OFFICER}"]
-police = ["congan.hb@example.gov.vn"]
-area_police = ["cskv.hb@example.gov.vn"]
-[[ward.account]]
-address = "qrca.hoankiem.hangbac1@gmail.com"
-password_env = "UNUSED_2"
-"#
-    );
-    let path = dir.join("qrca.toml");
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-    match config::load(&path) {
-        Ok(loaded) => loaded.config,
-        Err(e) => panic!("{e}"),
-    }
+    let thd = WardSpec {
+        code: "hoankiem.tranhungdao",
+        short: "THD",
+        name: "Phường Trần Hưng Đạo",
+        officers: &[OFFICER, OFFICER2],
+        police: &[POLICE],
+        area_police: &[CSKV],
+        accounts: &["qrca.hoankiem.tranhungdao1@gmail.com"],
+    };
+    write_config(dir, &[thd, ward_config::HANG_BAC], true)
 }
 
 struct Mailer {

@@ -2,7 +2,10 @@
 //! engine's events or a reason to drop them; each rule table-tested, then one whole
 //! flow from registration mail to issued permits through the real engine and store.
 
-use qrca::config::{self, Config, Ward};
+#[path = "support/ward_config.rs"]
+mod ward_config;
+
+use qrca::config::{Config, Ward};
 use qrca::daemon::intake::{Position, Taken, take_in};
 use qrca::engine::Processed;
 use qrca::inbound::commands::Parsed;
@@ -14,6 +17,7 @@ use qrca::workflow::*;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
+use ward_config::{WardSpec, write_config};
 
 const WARD: &str = "hoankiem.tranhungdao";
 const ACCOUNT: &str = "qrca.hoankiem.tranhungdao1@gmail.com";
@@ -31,55 +35,20 @@ const TOKEN: &str = "k3j4h5g6f7d8s9a0q1w2e3r4aa";
 // ---------------------------------------------------------------------------------
 
 fn world(dir: &Path) -> Config {
-    for ward in [WARD, "hoankiem.hangbac"] {
-        qrca::keys::generate(&dir.join(format!("keys/{ward}.key")))
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    let text = format!(
-        r#"
-[service]
-state_dir = "state"
-admin_email = "admin@example.gov.vn"
-
-[mail]
-trusted_authserv_ids = ["mx.google.com"]
-
-[[ward]]
-code = "{WARD}"
-short = "THD"
-name = "Phường Trần Hưng Đạo"
-district = "Quận Hoàn Kiếm"
-signing_key = "keys/{WARD}.key"
-officers = ["{OFFICER}"]
-police = ["{POLICE}"]
-area_police = ["{CSKV}", "{CSKV_FWD}"]
-[[ward.account]]
-address = "{ACCOUNT}"
-password_env = "UNUSED_1"
-[[ward.account]]
-address = "{ACCOUNT2}"
-password_env = "UNUSED_2"
-
-[[ward]]
-code = "hoankiem.hangbac"
-short = "HB"
-name = "Phường Hàng Bạc"
-district = "Quận Hoàn Kiếm"
-signing_key = "keys/hoankiem.hangbac.key"
-officers = ["canbo.hb@example.gov.vn"]
-police = ["congan.hb@example.gov.vn"]
-area_police = ["cskv.hb@example.gov.vn"]
-[[ward.account]]
-address = "{HB_ACCOUNT}"
-password_env = "UNUSED_3"
-"#
-    );
-    let path = dir.join("qrca.toml");
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-    match config::load(&path) {
-        Ok(loaded) => loaded.config,
-        Err(e) => panic!("{e}"),
-    }
+    let thd = WardSpec {
+        code: WARD,
+        short: "THD",
+        name: "Phường Trần Hưng Đạo",
+        officers: &[OFFICER],
+        police: &[POLICE],
+        area_police: &[CSKV, CSKV_FWD],
+        accounts: &[ACCOUNT, ACCOUNT2],
+    };
+    let hb = WardSpec {
+        accounts: &[HB_ACCOUNT],
+        ..ward_config::HANG_BAC
+    };
+    write_config(dir, &[thd, hb], true)
 }
 
 struct Fixture {
