@@ -1055,16 +1055,17 @@ fn a_newer_schema_is_refused_naming_the_path_and_both_versions() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version(), 1);
+        assert_eq!(store.schema_version(), SCHEMA_VERSION);
     }
+    let newer = SCHEMA_VERSION + 1;
     {
         let db = open_raw(dir.path());
         let meta = db.open_tree("meta").unwrap();
         assert_eq!(
             meta.get("schema_version").unwrap().unwrap().as_ref(),
-            &1u32.to_be_bytes()
+            &SCHEMA_VERSION.to_be_bytes()
         );
-        meta.insert("schema_version", &2u32.to_be_bytes()).unwrap();
+        meta.insert("schema_version", &newer.to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
     let err = Store::open(dir.path()).unwrap_err();
@@ -1072,17 +1073,19 @@ fn a_newer_schema_is_refused_naming_the_path_and_both_versions() {
         matches!(
             err,
             StoreError::NewerSchema {
-                found: 2,
-                supported: 1,
+                found,
+                supported: SCHEMA_VERSION,
                 ..
-            }
+            } if found == newer
         ),
         "{err:?}"
     );
     let text = err.to_string();
     let path = dir.path().join("db").display().to_string();
     assert!(
-        text.contains(&path) && text.contains("version 2") && text.contains("version 1"),
+        text.contains(&path)
+            && text.contains(&format!("version {newer}"))
+            && text.contains(&format!("version {SCHEMA_VERSION}")),
         "{text}"
     );
     assert!(!err.is_retryable());

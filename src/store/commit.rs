@@ -39,8 +39,36 @@ enum Writes {
         key: IVec,
         value: IVec,
     },
-    /// The notice answering the message, if any: its key, bytes and id.
-    Ignored(Option<(IVec, IVec, u64)>),
+    /// The notice answering the message, if any.
+    Ignored(Option<NewEntry>),
+}
+
+/// An outbox entry to create: its key, bytes, and key in the index of due entries.
+struct NewEntry {
+    id: u64,
+    key: IVec,
+    value: IVec,
+    due: IVec,
+}
+
+impl NewEntry {
+    fn of(entry: &OutboxEntry) -> Result<NewEntry, StoreError> {
+        let id = entry.id;
+        // A new entry is pending, so it always has a due key.
+        let due = super::outbox::due_key(entry).unwrap_or_else(|| keys::due_now(id));
+        Ok(NewEntry {
+            id,
+            key: IVec::from(&keys::id(id)),
+            value: encode(entry, || format!("outbox entry {id}"))?,
+            due: IVec::from(&due[..]),
+        })
+    }
+
+    fn write(&self, t: &Views<'_>) -> TxResult<()> {
+        t.outbox.insert(&self.key, self.value.clone())?;
+        t.outbox_due.insert(&self.due, &[][..])?;
+        Ok(())
+    }
 }
 
 struct AppliedWrites {
@@ -61,8 +89,7 @@ struct AppliedWrites {
     /// Holder keys of revoked permits (removing one already gone is harmless).
     unholders: Vec<IVec>,
     audit: Vec<(IVec, IVec)>,
-    outbox: Vec<(IVec, IVec)>,
-    outbox_ids: Vec<u64>,
+    outbox: Vec<NewEntry>,
 }
 
 struct Claim {
@@ -111,6 +138,7 @@ impl Store {
         let trees = (
             &t.cases,
             &t.outbox,
+            &t.outbox_due,
             &t.audit,
             &t.seen,
             &t.seen_msgid,
@@ -125,6 +153,7 @@ impl Store {
             |(
                 cases,
                 outbox,
+                outbox_due,
                 audit,
                 seen,
                 seen_msgid,
@@ -138,6 +167,7 @@ impl Store {
                 plan.apply(&Views {
                     cases,
                     outbox,
+                    outbox_due,
                     audit,
                     seen,
                     seen_msgid,
@@ -281,11 +311,7 @@ impl Store {
                 Some(notice) => {
                     let id = self.next_id()?;
                     let entry = notice_entry(id, notice, &update.seen.account, now);
-                    Some((
-                        IVec::from(&keys::id(id)),
-                        encode(&entry, || format!("outbox entry {id}"))?,
-                        id,
-                    ))
+                    Some(NewEntry::of(&entry)?)
                 }
             }),
         };
@@ -333,7 +359,6 @@ impl Store {
         let mut holders = Vec::new();
         let mut audit = Vec::new();
         let mut outbox = Vec::new();
-        let mut outbox_ids = Vec::new();
         for effect in effects {
             match effect {
                 Effect::IssuePermits {
@@ -371,11 +396,7 @@ impl Store {
                         created_at: now,
                         updated_at: now,
                     };
-                    outbox.push((
-                        IVec::from(&keys::id(id)),
-                        encode(&entry, || format!("outbox entry {id}"))?,
-                    ));
-                    outbox_ids.push(id);
+                    outbox.push(NewEntry::of(&entry)?);
                 }
             }
         }
@@ -397,7 +418,6 @@ impl Store {
             unholders,
             audit,
             outbox,
-            outbox_ids,
         })
     }
 
@@ -412,6 +432,7 @@ impl Store {
 struct Views<'a> {
     cases: &'a TransactionalTree,
     outbox: &'a TransactionalTree,
+    outbox_due: &'a TransactionalTree,
     audit: &'a TransactionalTree,
     seen: &'a TransactionalTree,
     seen_msgid: &'a TransactionalTree,
@@ -439,16 +460,16 @@ impl Plan {
             Writes::Applied(w) => {
                 check_applied(w, t)?;
                 write_applied(w, t)?;
-                w.outbox_ids.clone()
+                w.outbox.iter().map(|e| e.id).collect()
             }
             Writes::Refused { key, value } => {
                 t.refusals.insert(key, value)?;
                 Vec::new()
             }
             Writes::Ignored(None) => Vec::new(),
-            Writes::Ignored(Some((key, value, id))) => {
-                t.outbox.insert(key, value.clone())?;
-                vec![*id]
+            Writes::Ignored(Some(entry)) => {
+                entry.write(t)?;
+                vec![entry.id]
             }
         };
         t.seen.insert(&self.marker, self.seen_value.clone())?;
@@ -541,8 +562,8 @@ fn write_applied(w: &AppliedWrites, t: &Views<'_>) -> TxResult<()> {
     for (key, value) in &w.audit {
         t.audit.insert(key, value.clone())?;
     }
-    for (key, value) in &w.outbox {
-        t.outbox.insert(key, value.clone())?;
+    for entry in &w.outbox {
+        entry.write(t)?;
     }
     Ok(())
 }

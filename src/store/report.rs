@@ -42,7 +42,8 @@ impl Store {
         let (id, bytes) = self.encoded_notice(ward, mail, now)?;
         let key = keys::report(ward);
         let mark = covered_until.to_string();
-        let result = (&self.trees.outbox, &self.meta).transaction(|(outbox, meta)| {
+        let trees = (&self.trees.outbox, &self.meta, &self.trees.outbox_due);
+        let result = trees.transaction(|(outbox, meta, due)| {
             if let Some(old) = meta.get(key.as_bytes())?
                 && let Some(old) = std::str::from_utf8(&old)
                     .ok()
@@ -52,6 +53,7 @@ impl Store {
                 return Err(ConflictableTransactionError::Abort(()));
             }
             outbox.insert(&keys::id(id), bytes.as_slice())?;
+            due.insert(&keys::due_now(id), &[][..])?;
             meta.insert(key.as_bytes(), mark.as_bytes())?;
             Ok(())
         });

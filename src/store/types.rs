@@ -1,8 +1,9 @@
 //! The records the store keeps besides `Case`, and the update it commits.
 //!
-//! Owns the shape of an inbound message's outcome (`Update`), of outbox entries and
-//! of refusal records, all plain serde data. It must not do I/O; the encodings of
-//! keys live in `keys.rs` and the transaction in `commit.rs`.
+//! Owns the shape of an inbound message's outcome (`Update`), of outbox entries (and
+//! the pure rule of when one is due) and of refusal records, all plain serde data. It
+//! must not do I/O; the encodings of keys live in `keys.rs` and the transaction in
+//! `commit.rs`.
 
 use crate::workflow::{Case, Effect, OutMail, Refusal};
 use jiff::Timestamp;
@@ -107,6 +108,20 @@ pub enum OutboxStatus {
     },
 }
 
+impl OutboxStatus {
+    /// When an entry in this state is due for sending: pending or caught in `Sending`,
+    /// at once whatever the clock says (`Timestamp::MIN`, so those come first, in id
+    /// order, which is creation order); retrying, at its retry time; sent or dead,
+    /// never (`None`).
+    pub fn due_at(&self) -> Option<Timestamp> {
+        match self {
+            OutboxStatus::Pending | OutboxStatus::Sending => Some(Timestamp::MIN),
+            OutboxStatus::RetryAt { at, .. } => Some(*at),
+            OutboxStatus::Sent { .. } | OutboxStatus::Dead { .. } => None,
+        }
+    }
+}
+
 /// A mail waiting in, or gone through, the durable outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry {
@@ -128,6 +143,23 @@ pub struct OutboxEntry {
     pub attempts: u32,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+impl OutboxEntry {
+    /// When the entry is due for sending ([`OutboxStatus::due_at`]).
+    pub fn due_at(&self) -> Option<Timestamp> {
+        self.status.due_at()
+    }
+
+    /// Whether the outbox worker should send it at `now`: pending, caught in
+    /// `Sending` by a crash, or retrying and due.
+    pub fn is_due(&self, now: Timestamp) -> bool {
+        match &self.status {
+            OutboxStatus::Pending | OutboxStatus::Sending => true,
+            OutboxStatus::RetryAt { at, .. } => *at <= now,
+            OutboxStatus::Sent { .. } | OutboxStatus::Dead { .. } => false,
+        }
+    }
 }
 
 /// A refused event, kept for the officers' daily report of refused attempts.
