@@ -222,6 +222,7 @@ fn sent_outbox(dir: &std::path::Path, n: usize) {
             attempts: 1,
             created_at: sent_at,
             updated_at: sent_at,
+            parts_sent: None,
         };
         batch.insert(&id.to_be_bytes(), serde_json::to_vec(&entry).unwrap());
     }

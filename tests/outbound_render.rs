@@ -168,6 +168,7 @@ fn entry(id: u64, case: &str, mail: OutMail) -> OutboxEntry {
         attempts: 0,
         created_at: now(),
         updated_at: now(),
+        parts_sent: None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The outbox's index of due entries (SCHEMA_VERSION 2): `due_outbox` answers from
 //! the index exactly what a scan of the whole outbox would, after every kind of write
-//! (commit, notice, report, status change), after reopening, after the
+//! (commit, notice, report, status change, accepted part), after reopening, after the
 //! process is killed at random points mid-write, and after a schema 1 database (which
 //! had no index) is opened and upgraded.
 //!
@@ -261,10 +261,28 @@ fn every_write_keeps_the_index_and_the_outbox_in_step() {
                 }
             })
             .unwrap();
+        // The last part of a mail accepted: sent, in the same write.
+        let day = jiff::civil::date(2021, 9, 8);
         store
-            .update_outbox(all[3], now, |e| e.status = OutboxStatus::Sent { at: now })
+            .outbox_part_sent(all[3], "<p1@x>", ACCOUNT, day, false, now)
             .unwrap();
         agree(&store, now);
+        assert!(
+            indexed(&store, now).contains(&all[3]),
+            "a part is not the whole mail"
+        );
+        store
+            .outbox_part_sent(all[3], "<p2@x>", ACCOUNT, day, true, now)
+            .unwrap();
+        assert_eq!(store.sent_on(ACCOUNT, day).unwrap(), 2);
+        // The same part recorded again (a resend after a crash) is not counted twice.
+        store
+            .outbox_part_sent(all[3], "<p2@x>", ACCOUNT, day, true, now)
+            .unwrap();
+        assert_eq!(store.sent_on(ACCOUNT, day).unwrap(), 2);
+        let sent = store.outbox_entry(all[3]).unwrap().unwrap();
+        assert!(matches!(sent.status, OutboxStatus::Sent { .. }));
+        assert_eq!(sent.parts_sent.unwrap().message_ids, ["<p1@x>", "<p2@x>"]);
 
         let due_now = indexed(&store, now);
         assert!(!due_now.contains(&all[0]) && !due_now.contains(&all[1]));
@@ -306,6 +324,7 @@ enum Op {
     Retry(usize, i64),
     Dead(usize),
     Pending(usize),
+    Part(usize, bool),
     Reopen,
 }
 
@@ -318,6 +337,7 @@ fn op() -> impl Strategy<Value = Op> {
         (any::<usize>(), -60i64..600).prop_map(|(i, s)| Op::Retry(i, s)),
         any::<usize>().prop_map(Op::Dead),
         any::<usize>().prop_map(Op::Pending),
+        (any::<usize>(), any::<bool>()).prop_map(|(i, b)| Op::Part(i, b)),
         Just(Op::Reopen),
     ]
 }
@@ -333,6 +353,7 @@ proptest! {
         let mut entries = open_case(&store, 1, t0());
         let mut uid = 10;
         let mut now = t0();
+        let day = jiff::civil::date(2021, 9, 8);
         for op in ops {
             now += secs(7);
             let pick = |i: usize| entries[i % entries.len()];
@@ -349,6 +370,10 @@ proptest! {
                 Op::Retry(i, s) => { store.update_outbox(pick(i), now, |e| e.status = retry_at(now + secs(s))).unwrap(); }
                 Op::Dead(i) => { store.update_outbox(pick(i), now, |e| e.status = OutboxStatus::Dead { reason: "x".into() }).unwrap(); }
                 Op::Pending(i) => { store.update_outbox(pick(i), now, |e| e.status = OutboxStatus::Pending).unwrap(); }
+                Op::Part(i, last) => {
+                    uid += 1;
+                    store.outbox_part_sent(pick(i), &format!("<p{uid}@x>"), ACCOUNT, day, last, now).unwrap();
+                }
                 Op::Reopen => {
                     drop(store);
                     store = Store::open(dir.path()).unwrap();
@@ -376,6 +401,7 @@ fn child_writes_the_outbox_until_killed() {
     if store.outbox().unwrap().is_empty() {
         open_case(&store, 1, t0());
     }
+    let day = jiff::civil::date(2021, 9, 8);
     let mut uid = 1000 + u32::try_from(store.outbox().unwrap().len()).unwrap() * 10;
     let mut now = t0();
     loop {
@@ -389,7 +415,10 @@ fn child_writes_the_outbox_until_killed() {
             .update_outbox(new[0], now, |e| e.status = OutboxStatus::Sending)
             .unwrap();
         store
-            .update_outbox(new[0], now, |e| e.status = OutboxStatus::Sent { at: now })
+            .outbox_part_sent(new[0], "<p1@x>", ACCOUNT, day, false, now)
+            .unwrap();
+        store
+            .outbox_part_sent(new[0], "<p2@x>", ACCOUNT, day, true, now)
             .unwrap();
         store
             .update_outbox(new[1], now, |e| e.status = retry_at(now + secs(60)))
@@ -437,7 +466,7 @@ fn killed_mid_write_the_index_still_matches() {
     }
 }
 
-/// What a schema 1 qrca wrote for an outbox entry.
+/// What a schema 1 qrca wrote for an outbox entry: no `parts_sent`.
 const V1_ENTRY: &str = r#"{"id":424242,"ward":"hoankiem.tranhungdao","case":"THD-T-0001","message_id":"<424242.thd-t-0001@hoankiem.tranhungdao.qrca>","account":"qrca.hoankiem.tranhungdao1@gmail.com","mail":{"template":"Status","to":["hr@abc.vn"],"cc":[],"reply_token":null,"attachments":[],"data":{"case":"THD-T-0001"}},"status":"Pending","attempts":0,"created_at":"2021-09-08T01:00:00Z","updated_at":"2021-09-08T01:00:00Z"}"#;
 
 #[test]
@@ -490,6 +519,7 @@ fn a_schema_1_database_gets_its_index_when_opened() {
         let old = store.outbox_entry(424_242).unwrap().unwrap();
         // Read as it was, and written back (were it changed) in the same shape.
         assert_eq!(serde_json::to_string(&old).unwrap(), V1_ENTRY);
+        assert_eq!(old.parts_sent, None);
     }
     index_is_exact(dir.path());
     let db = open_raw(dir.path());

@@ -60,6 +60,9 @@ pub struct Rendered {
     pub recipients: Vec<String>,
     /// The whole RFC 5322 message, CRLF line ends.
     pub message: Vec<u8>,
+    /// Its Message-ID: the entry's for the first message, a derivative for later
+    /// parts ([`part_message_id`]). What the outbox records once the server has it.
+    pub message_id: String,
     /// 1-based: which part of the attachments this message carries.
     pub part: u32,
     pub parts: u32,

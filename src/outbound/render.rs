@@ -237,11 +237,13 @@ pub fn render(
         let messages = builder.split(&files, &to_whom, limit, &account.address)?;
         let parts = messages.len() as u32;
         for (p, message) in messages.into_iter().enumerate() {
+            let part = p as u32 + 1;
             out.push(Rendered {
                 envelope_from: account.address.clone(),
                 recipients: rcpt.clone(),
                 message,
-                part: p as u32 + 1,
+                message_id: builder.message_id(to_whom.chunk, part),
+                part,
                 parts,
             });
         }
@@ -382,18 +384,7 @@ impl Builder<'_> {
             self.ctx
                 .templates
                 .render(mail.template, &mail.data, &self.ward.rules, &extra)?;
-        let mut tags = Vec::new();
-        if to.chunk > 1 {
-            tags.push(format!("r{}", to.chunk));
-        }
-        if part > 1 {
-            tags.push(format!("p{part}"));
-        }
-        let message_id = if tags.is_empty() {
-            self.entry.message_id.clone()
-        } else {
-            part_message_id(&self.entry.message_id, &tags.join("."))
-        };
+        let message_id = self.message_id(to.chunk, part);
         let mut b = Message::builder()
             .from(self.from.clone())
             .subject(match self.case {
@@ -436,6 +427,23 @@ impl Builder<'_> {
             b.multipart(mixed)
         };
         Ok(built.map_err(|e| self.build(e))?.formatted())
+    }
+
+    /// The Message-ID of recipient chunk `chunk`, part `part` (both 1-based): the
+    /// entry's own for the first message, a derivative for the others.
+    fn message_id(&self, chunk: u32, part: u32) -> String {
+        let mut tags = Vec::new();
+        if chunk > 1 {
+            tags.push(format!("r{chunk}"));
+        }
+        if part > 1 {
+            tags.push(format!("p{part}"));
+        }
+        if tags.is_empty() {
+            self.entry.message_id.clone()
+        } else {
+            part_message_id(&self.entry.message_id, &tags.join("."))
+        }
     }
 
     fn build(&self, e: impl std::fmt::Display) -> RenderError {

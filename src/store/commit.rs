@@ -395,6 +395,7 @@ impl Store {
                         attempts: 0,
                         created_at: now,
                         updated_at: now,
+                        parts_sent: None,
                     };
                     outbox.push(NewEntry::of(&entry)?);
                 }
@@ -582,6 +583,7 @@ pub(crate) fn notice_entry(id: u64, notice: &Notice, account: &str, now: Timesta
         attempts: 0,
         created_at: now,
         updated_at: now,
+        parts_sent: None,
     }
 }
 

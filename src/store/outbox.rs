@@ -5,14 +5,15 @@
 //! in it exactly while it is pending, caught in `Sending`, or retrying, under the time
 //! it is due from (`OutboxStatus::due_at`: at once for the first two, so they sort
 //! first in creation order; the retry time for the last). Every write of an entry (created by
-//! `commit`, `queue_notice` or `queue_report`; changed by `update_outbox`) writes its index key in the same sled transaction, so a crash
+//! `commit`, `queue_notice` or `queue_report`; changed by `update_outbox` or
+//! `outbox_part_sent`) writes its index key in the same sled transaction, so a crash
 //! between the two writes cannot happen: there is no between. A city keeps hundreds of
 //! thousands of sent entries; a pass of the worker reads only the few due.
 //!
 //! It must not decide what becomes of an entry (the daemon's outbox worker does); it
 //! applies the change it is given and keeps the index true.
 
-use super::types::{OutboxEntry, OutboxStatus};
+use super::types::{OutboxEntry, OutboxStatus, PartsSent};
 use super::{Store, StoreError, keys};
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -109,6 +110,53 @@ impl Store {
     ) -> Result<OutboxEntry, StoreError> {
         let result = (&self.trees.outbox, &self.trees.outbox_due)
             .transaction(|(outbox, due)| rewrite(outbox, due, id, now, &change));
+        let (_, new) = self.finish_entry(id, result)?;
+        Ok(new)
+    }
+
+    /// Records that the server accepted the message `message_id` of entry `id`, sent
+    /// from `account` on `day` (the daily quota counts it), and when it was the last
+    /// one (`all_sent`), that the entry is sent: one transaction, then a flush. A part
+    /// recorded before is not counted twice.
+    pub fn outbox_part_sent(
+        &self,
+        id: u64,
+        message_id: &str,
+        account: &str,
+        day: jiff::civil::Date,
+        all_sent: bool,
+        now: Timestamp,
+    ) -> Result<OutboxEntry, StoreError> {
+        let sent_key = keys::sent(account, day);
+        let change = |e: &mut OutboxEntry| {
+            let parts = e.parts_sent.get_or_insert_with(|| PartsSent {
+                account: account.to_owned(),
+                message_ids: Vec::new(),
+            });
+            if !parts.message_ids.iter().any(|m| m == message_id) {
+                parts.message_ids.push(message_id.to_owned());
+            }
+            if all_sent {
+                e.status = OutboxStatus::Sent { at: now };
+                e.attempts += 1;
+            }
+        };
+        let result = (&self.trees.outbox, &self.trees.outbox_due, &self.trees.sent).transaction(
+            |(outbox, due, sent)| {
+                let (old, new) = rewrite(outbox, due, id, now, &change)?;
+                if !old.part_was_sent(message_id) {
+                    let before = sent
+                        .get(&sent_key)?
+                        .and_then(|v| keys::decode_u32(&v))
+                        .unwrap_or(0);
+                    sent.insert(
+                        sent_key.as_slice(),
+                        &before.saturating_add(1).to_be_bytes()[..],
+                    )?;
+                }
+                Ok((old, new))
+            },
+        );
         let (_, new) = self.finish_entry(id, result)?;
         Ok(new)
     }

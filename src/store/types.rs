@@ -143,6 +143,11 @@ pub struct OutboxEntry {
     pub attempts: u32,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The messages of this entry the server has accepted so far, recorded as each is
+    /// accepted: after a crash or a failure part-way through a split mail, only the
+    /// rest is sent. `None` until the first is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts_sent: Option<PartsSent>,
 }
 
 impl OutboxEntry {
@@ -160,6 +165,24 @@ impl OutboxEntry {
             OutboxStatus::Sent { .. } | OutboxStatus::Dead { .. } => false,
         }
     }
+
+    /// Whether the server has accepted the message with this Message-ID.
+    pub fn part_was_sent(&self, message_id: &str) -> bool {
+        self.parts_sent
+            .as_ref()
+            .is_some_and(|p| p.message_ids.iter().any(|m| m == message_id))
+    }
+}
+
+/// The messages of a (split) entry that the server accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartsSent {
+    /// The account they went from. The rest go from it too: each account has its own
+    /// `max_message_bytes`, so another account could split the mail differently and
+    /// the Message-IDs would no longer name the same parts.
+    pub account: String,
+    /// Their Message-IDs, in the order accepted.
+    pub message_ids: Vec<String>,
 }
 
 /// A refused event, kept for the officers' daily report of refused attempts.
