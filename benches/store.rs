@@ -162,6 +162,8 @@ fn bench_commits(c: &mut Criterion) {
                 uidvalidity: 1,
                 uid: 0,
                 message_id: "<open@example.gov.vn>".into(),
+                sender: String::new(),
+                references: Vec::new(),
             },
             outcome: Outcome::Applied {
                 case: case(rows),
@@ -222,6 +224,7 @@ fn sent_outbox(dir: &std::path::Path, n: usize) {
             attempts: 1,
             created_at: sent_at,
             updated_at: sent_at,
+            thread: None,
             parts_sent: None,
         };
         batch.insert(&id.to_be_bytes(), serde_json::to_vec(&entry).unwrap());
@@ -261,6 +264,8 @@ fn bench_due_outbox(c: &mut Criterion) {
             uidvalidity: 1,
             uid: 1,
             message_id: "<open@example.gov.vn>".into(),
+            sender: String::new(),
+            references: Vec::new(),
         },
         outcome: Outcome::Applied {
             case: case(20),

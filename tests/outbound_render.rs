@@ -168,6 +168,7 @@ fn entry(id: u64, case: &str, mail: OutMail) -> OutboxEntry {
         attempts: 0,
         created_at: now(),
         updated_at: now(),
+        thread: None,
         parts_sent: None,
     }
 }
@@ -738,6 +739,70 @@ fn a_small_account_limit_splits_the_permits_into_parts() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// The header's value as it stands in the message, unfolded.
+fn header(message: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(message);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default().to_owned();
+    let mut lines = head.split("\r\n").peekable();
+    while let Some(line) = lines.next() {
+        if let Some(value) = line.strip_prefix(&format!("{name}: ")) {
+            let mut value = value.to_owned();
+            while let Some(next) = lines.peek().filter(|l| l.starts_with([' ', '\t'])) {
+                value.push_str(next);
+                lines.next();
+            }
+            return Some(value);
+        }
+    }
+    None
+}
+
+#[test]
+fn every_part_of_an_answer_carries_its_thread() {
+    let world = world();
+    let flow = flow(&world, 9);
+    let (_, mail) = mail_of(&flow, Template::PermitsIssued);
+    let case = &flow.case;
+    let plain = entry(12, &case.code, mail.clone());
+    for r in world.render(&plain, case, SMALL) {
+        assert_eq!(header(&r.message, "In-Reply-To"), None);
+        assert_eq!(header(&r.message, "References"), None);
+    }
+    let mut answer = plain.clone();
+    let refs: Vec<String> = (1..=10)
+        .map(|i| format!("<{i}.{}@mail.gmail.com>", "x".repeat(60)))
+        .collect();
+    answer.thread = Some(qrca::store::Thread {
+        in_reply_to: refs[9].clone(),
+        references: refs.clone(),
+    });
+    let out = world.render(&answer, case, SMALL);
+    assert!(out.len() >= 3);
+    for r in &out {
+        assert!(r.message.len() <= SMALL_LIMIT);
+        assert_eq!(
+            header(&r.message, "In-Reply-To").as_deref(),
+            Some(refs[9].as_str())
+        );
+        // Long, so folded: between ids, never inside one.
+        assert_eq!(header(&r.message, "References"), Some(refs.join(" ")));
+        let text = String::from_utf8_lossy(&r.message);
+        let head = text.split("\r\n\r\n").next().unwrap();
+        let at = head.find("\r\nReferences: ").unwrap();
+        let continued = head[at + 2..]
+            .split("\r\n")
+            .skip(1)
+            .take_while(|l| l.starts_with(' '))
+            .count();
+        assert!(continued > 0, "{head}");
+        assert!(head.lines().all(|l| l.len() <= 998), "{head}");
+        let m = read(r);
+        assert_eq!(m.in_reply_to, [refs[9].clone()]);
+        assert_eq!(m.references, refs);
+    }
+    assert_eq!(world.render(&answer, case, SMALL), out);
 }
 
 #[test]

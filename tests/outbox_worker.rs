@@ -6,16 +6,23 @@
 //!   Message-IDs, and part 1 is never delivered twice;
 //! - the same mail, refused by the server at part 2, is retried with the rest only,
 //!   from the account that sent part 1 (waiting for its quota rather than another
-//!   account, which could split it differently).
+//!   account, which could split it differently);
+//! - a real Gmail reply (`tests/fixtures/mail/gmail_web_vi_reply_plus.eml`) taken in
+//!   by `intake::take_in` gets an answer whose In-Reply-To and References thread it
+//!   under that reply, while the mail to the organisation starts no reply; a real
+//!   Outlook mail too large to read gets its notice threaded the same way. Resends of
+//!   both are byte-identical to what was delivered.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use jiff::{SignedDuration, Timestamp};
 use qrca::config::{self, Config};
 use qrca::daemon::Generation;
+use qrca::daemon::intake::{self, Position, Taken};
 use qrca::daemon::maildir::{Mailboxes, MaildirSubmit};
 use qrca::daemon::outbox::{self, Submit};
 use qrca::daemon::smtp::SendError;
+use qrca::engine::Processed;
 use qrca::inbound::mail::parse_mail;
 use qrca::outbound::{self, RenderCtx};
 use qrca::store::blobs::Blobs;
@@ -40,6 +47,7 @@ const CSKV: &str = "cskv1.thd@hoankiem.hanoi.gov.vn";
 const ORG: &str = "nhansu@minhanh.example.vn";
 /// The reply token in the Gmail fixture's Delivered-To.
 const TOKEN: &str = "k3j4h5g6f7d8s9a0q1w2e3r4aa";
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");
 
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -168,6 +176,8 @@ fn open_case(store: &Store, effects: Vec<Effect>) -> Vec<u64> {
             uidvalidity: 1,
             uid: 1,
             message_id: "<dangky@hoankiem.hanoi.gov.vn>".into(),
+            sender: CSKV.into(),
+            references: Vec::new(),
         },
         outcome: Outcome::Applied {
             case: case(),
@@ -504,4 +514,163 @@ fn refused_at_part_2_the_retry_sends_the_rest_from_the_same_account() {
             .unwrap(),
         2
     );
+}
+
+// ---------------------------------------------------------------------------------
+// Threading answers under the mails they answer
+// ---------------------------------------------------------------------------------
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(FIXTURES).join(name)).unwrap()
+}
+
+/// The header's value, unfolded, as it stands in a sent message.
+fn header(message: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(message);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    let mut lines = head.split("\r\n").peekable();
+    while let Some(line) = lines.next() {
+        if let Some(value) = line.strip_prefix(&format!("{name}: ")) {
+            let mut value = value.to_owned();
+            while let Some(next) = lines.peek().filter(|l| l.starts_with([' ', '\t'])) {
+                value.push_str(next);
+                lines.next();
+            }
+            return Some(value);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_gmail_reply_is_answered_in_its_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = world(dir.path());
+    let store = Store::open(&config.service.state_dir).unwrap();
+    open_case(&store, vec![]);
+    let g = generation(config, store);
+
+    let raw = fixture("gmail_web_vi_reply_plus.eml");
+    let at = Position {
+        account: ACCOUNT.into(),
+        uidvalidity: 1,
+        uid: 2,
+    };
+    let taken = intake::take_in(&g.store, &g.blobs, &g.config, &at, &raw, now()).unwrap();
+    let Taken::Processed(Processed::Applied { outbox_ids, .. }) = taken else {
+        panic!("the officer's decision applies: {taken:?}")
+    };
+    let reply = "<CAJx9fZ2vQ8u+Lq=kP3xM0n5Yw1hT@mail.gmail.com>";
+    let request = "<7.thd-t-0001@hoankiem.tranhungdao.qrca>";
+    let entries: Vec<OutboxEntry> = outbox_ids
+        .iter()
+        .map(|id| g.store.outbox_entry(*id).unwrap().unwrap())
+        .collect();
+    let (to_officer, to_others): (Vec<_>, Vec<_>) = entries
+        .iter()
+        .partition(|e| e.mail.to.iter().chain(&e.mail.cc).any(|r| r == OFFICER));
+    assert!(
+        !to_officer.is_empty() && !to_others.is_empty(),
+        "{entries:#?}"
+    );
+    for e in &to_officer {
+        let thread = e.thread.as_ref().unwrap();
+        assert_eq!(thread.in_reply_to, reply);
+        assert_eq!(thread.references, [request, reply]);
+    }
+    for e in &to_others {
+        assert_eq!(
+            e.thread, None,
+            "{:?} went to {:?}",
+            e.mail.template, e.mail.to
+        );
+    }
+
+    let mail = mailboxes(dir.path());
+    let submit = MaildirSubmit {
+        mailboxes: mail.clone(),
+    };
+    let pass = runtime()
+        .block_on(outbox::send_due(&g, &submit, now()))
+        .unwrap();
+    assert_eq!(pass.sent.len(), entries.len(), "{pass:?}");
+
+    let got = delivered(&mail, OFFICER);
+    assert_eq!(got.len(), to_officer.len());
+    for (id, bytes) in &got {
+        assert_eq!(header(bytes, "In-Reply-To").as_deref(), Some(reply));
+        assert_eq!(
+            header(bytes, "References").as_deref(),
+            Some(format!("{request} {reply}").as_str())
+        );
+        // Read back as Gmail would read it: a reply to the officer's mail.
+        let read = parse_mail(bytes, &[]).unwrap();
+        assert_eq!(read.in_reply_to, [reply]);
+        assert_eq!(read.references, [request, reply]);
+        assert!(
+            read.subject.starts_with("[QRCA THD-T-0001]"),
+            "{}",
+            read.subject
+        );
+        // A resend is the same message, byte for byte.
+        let entry = entries.iter().find(|e| &e.message_id == id).unwrap();
+        let again = render(&g, entry, ACCOUNT);
+        assert_eq!(&again[0].message, bytes);
+    }
+    let org = delivered(&mail, ORG);
+    assert!(!org.is_empty());
+    for (_, bytes) in &org {
+        assert_eq!(header(bytes, "In-Reply-To"), None);
+        assert_eq!(header(bytes, "References"), None);
+    }
+}
+
+#[test]
+fn an_outlook_mail_too_large_to_read_is_told_so_in_its_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = world(dir.path());
+    let store = Store::open(&config.service.state_dir).unwrap();
+    let g = generation(config, store);
+    let raw = fixture("outlook_desktop_q_subject.eml");
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let at = Position {
+        account: ACCOUNT.into(),
+        uidvalidity: 1,
+        uid: 3,
+    };
+    let taken = intake::too_large(
+        &g.store,
+        &g.config,
+        &at,
+        31_000_000,
+        Some(&raw[..end + 4]),
+        now(),
+    )
+    .unwrap();
+    assert!(
+        matches!(taken, Taken::Ignored(ref r) if r.contains("the sender is told")),
+        "{taken:?}"
+    );
+    let notice = g.store.outbox().unwrap().pop().unwrap();
+    let outlook =
+        "<HK2PR04MB1234A1B2C3D4E5F6A7B8C9D0A1B2C@HK2PR04MB1234.apcprd04.prod.outlook.com>";
+    let request = "<3.thd-h-0003@hoankiem.tranhungdao.qrca>";
+    let thread = notice.thread.clone().unwrap();
+    assert_eq!(thread.in_reply_to, outlook);
+    assert_eq!(thread.references, [request, outlook]);
+
+    let mail = mailboxes(dir.path());
+    let submit = MaildirSubmit {
+        mailboxes: mail.clone(),
+    };
+    let pass = runtime()
+        .block_on(outbox::send_due(&g, &submit, now()))
+        .unwrap();
+    assert_eq!(pass.sent, [notice.id]);
+    let got = delivered(&mail, "hoa.nt@hoankiem.hanoi.gov.vn");
+    assert_eq!(got.len(), 1);
+    let read = parse_mail(&got[0].1, &[]).unwrap();
+    assert_eq!(read.in_reply_to, [outlook]);
+    assert_eq!(read.references, [request, outlook]);
+    assert_eq!(render(&g, &notice, ACCOUNT)[0].message, got[0].1);
 }

@@ -36,6 +36,8 @@ fn marker(uidvalidity: u32, uid: u32, message_id: &str) -> SeenMarker {
         uidvalidity,
         uid,
         message_id: message_id.into(),
+        sender: String::new(),
+        references: Vec::new(),
     }
 }
 

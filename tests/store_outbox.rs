@@ -41,6 +41,8 @@ fn marker(uid: u32) -> SeenMarker {
         uidvalidity: 1,
         uid,
         message_id: format!("<m{uid}@abc.vn>"),
+        sender: ORG.into(),
+        references: Vec::new(),
     }
 }
 
@@ -466,7 +468,7 @@ fn killed_mid_write_the_index_still_matches() {
     }
 }
 
-/// What a schema 1 qrca wrote for an outbox entry: no `parts_sent`.
+/// What a schema 1 qrca wrote for an outbox entry: no `thread`, no `parts_sent`.
 const V1_ENTRY: &str = r#"{"id":424242,"ward":"hoankiem.tranhungdao","case":"THD-T-0001","message_id":"<424242.thd-t-0001@hoankiem.tranhungdao.qrca>","account":"qrca.hoankiem.tranhungdao1@gmail.com","mail":{"template":"Status","to":["hr@abc.vn"],"cc":[],"reply_token":null,"attachments":[],"data":{"case":"THD-T-0001"}},"status":"Pending","attempts":0,"created_at":"2021-09-08T01:00:00Z","updated_at":"2021-09-08T01:00:00Z"}"#;
 
 #[test]
@@ -519,7 +521,7 @@ fn a_schema_1_database_gets_its_index_when_opened() {
         let old = store.outbox_entry(424_242).unwrap().unwrap();
         // Read as it was, and written back (were it changed) in the same shape.
         assert_eq!(serde_json::to_string(&old).unwrap(), V1_ENTRY);
-        assert_eq!(old.parts_sent, None);
+        assert_eq!((old.thread, old.parts_sent), (None, None));
     }
     index_is_exact(dir.path());
     let db = open_raw(dir.path());

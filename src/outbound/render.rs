@@ -1,15 +1,17 @@
 //! One outbox entry → the messages that carry it.
 //!
 //! Owns the headers (From the ward's account with its name, To/Cc, the
-//! `[QRCA <code>]` subject, the entry's fixed Message-ID and Date, `Auto-Submitted`,
-//! `X-Auto-Response-Suppress`, the reply token's plus address in Reply-To), turning
-//! attachment references into files (roster workbook, documents, signed permits, print
-//! sheet), and splitting the files over several messages when one would exceed the
-//! account's `max_message_bytes` (and recipients over messages of at most 100).
+//! `[QRCA <code>]` subject, the entry's fixed Message-ID and Date, In-Reply-To and
+//! References when the entry answers a message,
+//! `Auto-Submitted`, `X-Auto-Response-Suppress`, the reply token's plus address in
+//! Reply-To), turning attachment references into files (roster workbook, documents,
+//! signed permits, print sheet), and splitting the files over several messages when
+//! one would exceed the account's `max_message_bytes` (and recipients over messages of
+//! at most 100).
 //!
 //! It must not read the clock, the network or the store: the Date is the entry's
-//! creation time and MIME boundaries derive from the Message-ID, so rendering the
-//! same entry twice gives the same bytes.
+//! creation time, the thread was fixed when the entry was made, and MIME boundaries
+//! derive from the Message-ID, so rendering the same entry twice gives the same bytes.
 
 use super::templates::{Extra, Text};
 use super::{RenderCtx, RenderError, Rendered, xlsx};
@@ -393,6 +395,13 @@ impl Builder<'_> {
             })
             .message_id(Some(message_id.clone()))
             .date(system_time(self.entry.created_at));
+        if let Some(thread) = &self.entry.thread {
+            // Every part and recipient chunk answers the same message: Gmail puts
+            // them all in the thread of the mail that caused them.
+            b = b
+                .in_reply_to(thread.in_reply_to.clone())
+                .references(thread.references.join(" "));
+        }
         for m in to.to {
             b = b.to(m.clone());
         }

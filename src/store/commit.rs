@@ -8,8 +8,8 @@
 //! consistent (seen-markers, the serial claim, indexes that never change owner).
 
 use super::types::{
-    Committed, Notice, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, SeenRecord, Update,
-    outbox_message_id,
+    Committed, Notice, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, SeenMarker, SeenRecord,
+    Thread, Update, outbox_message_id,
 };
 use super::{Store, StoreError, keys};
 use crate::workflow::{BatchRow, Case, Effect, RowState};
@@ -280,7 +280,7 @@ impl Store {
                 case,
                 effects,
                 *claimed_serial,
-                &update.seen.account,
+                &update.seen,
                 now,
             )?)),
             Outcome::Refused {
@@ -310,7 +310,9 @@ impl Store {
                 None => None,
                 Some(notice) => {
                     let id = self.next_id()?;
-                    let entry = notice_entry(id, notice, &update.seen.account, now);
+                    let mut entry = notice_entry(id, notice, &update.seen.account, now);
+                    // A notice answering a message (too large, unreadable) joins its thread.
+                    entry.thread = Thread::answering(&update.seen, &entry.mail);
                     Some(NewEntry::of(&entry)?)
                 }
             }),
@@ -328,7 +330,7 @@ impl Store {
         case: &Case,
         effects: &[Effect],
         claimed_serial: Option<u32>,
-        account: &str,
+        seen: &SeenMarker,
         now: Timestamp,
     ) -> Result<AppliedWrites, StoreError> {
         let code = IVec::from(case.code.as_bytes());
@@ -389,12 +391,14 @@ impl Store {
                         ward: case.ward.clone(),
                         case: case.code.clone(),
                         message_id: outbox_message_id(id, &case.code, &case.ward),
-                        account: account.to_owned(),
+                        account: seen.account.clone(),
                         mail: mail.clone(),
                         status: OutboxStatus::Pending,
                         attempts: 0,
                         created_at: now,
                         updated_at: now,
+                        // Fixed here, with the Message-ID: a resend is the same bytes.
+                        thread: Thread::answering(seen, mail),
                         parts_sent: None,
                     };
                     outbox.push(NewEntry::of(&entry)?);
@@ -583,6 +587,7 @@ pub(crate) fn notice_entry(id: u64, notice: &Notice, account: &str, now: Timesta
         attempts: 0,
         created_at: now,
         updated_at: now,
+        thread: None,
         parts_sent: None,
     }
 }

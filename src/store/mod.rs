@@ -31,8 +31,8 @@ mod types;
 pub use error::StoreError;
 pub use summary::{CaseStage, CaseSummary, mask_id_number};
 pub use types::{
-    Committed, IgnoredMessage, Notice, OutboxEntry, OutboxStatus, Outcome, PartsSent,
-    RefusalRecord, SeenMarker, Update, outbox_message_id,
+    Committed, IgnoredMessage, MAX_REFERENCES, Notice, OutboxEntry, OutboxStatus, Outcome,
+    PartsSent, RefusalRecord, SeenMarker, Thread, Update, outbox_message_id,
 };
 
 use crate::workflow::{AuditEntry, Case, Kind, ReplyToken};
@@ -46,8 +46,8 @@ use types::SeenRecord;
 /// instead of misreading it.
 ///
 /// 2: the `outbox_due` index (built from the outbox when a version 1 database is
-/// opened), and outbox entries with `parts_sent`. A version 1 qrca must not write to
-/// it: it would add due entries without indexing them.
+/// opened), and outbox entries with `thread` and `parts_sent`. A version 1 qrca must
+/// not write to it: it would add due entries without indexing them.
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// A handle on the database. Cheap to clone: every clone shares one sled instance.

@@ -100,8 +100,8 @@ impl Store {
 
     /// Changes one outbox entry (status, attempts) and its place in the index of due
     /// entries in one transaction, then flushes; `updated_at` is set to `now`. The id,
-    /// case, Message-ID and creation time are kept whatever `change` does to them, so
-    /// a resend stays the same message.
+    /// case, Message-ID, creation time and thread are kept whatever `change` does to
+    /// them, so a resend stays the same message.
     pub fn update_outbox(
         &self,
         id: u64,
@@ -238,6 +238,7 @@ fn rewrite(
     new.ward.clone_from(&old.ward);
     new.case.clone_from(&old.case);
     new.message_id.clone_from(&old.message_id);
+    new.thread.clone_from(&old.thread);
     new.created_at = old.created_at;
     new.updated_at = now;
     let encoded = serde_json::to_vec(&new).map_err(|e| abort(EntryAbort::Encode(e)))?;
