@@ -505,8 +505,9 @@ fn the_review_request_has_the_commands_and_the_roster_workbook() {
     let raw = String::from_utf8_lossy(&r.message);
     assert!(raw.contains("Auto-Submitted: auto-generated\r\n"), "{raw}");
     assert!(raw.contains("X-Auto-Response-Suppress: All\r\n"));
+    // 02:30 UTC, written on the ward's clock (the config's default time zone).
     assert!(
-        raw.contains("Date: Wed, 08 Sep 2021 02:30:00 +0000\r\n"),
+        raw.contains("Date: Wed, 8 Sep 2021 09:30:00 +0700\r\n"),
         "{raw}"
     );
     let m = read(r);
@@ -757,6 +758,48 @@ fn header(message: &[u8], name: &str) -> Option<String> {
         }
     }
     None
+}
+
+#[test]
+fn the_date_is_the_creation_time_on_the_ward_s_clock_in_every_part_and_render() {
+    let mut world = world();
+    let flow = flow(&world, 9);
+    let (_, mail) = mail_of(&flow, Template::PermitsIssued);
+    let case = &flow.case;
+    let e = entry(12, &case.code, mail.clone());
+    let out = world.render(&e, case, SMALL);
+    assert!(out.len() >= 3, "{} parts", out.len());
+    for r in &out {
+        // 02:30 UTC is 09:30 in Hà Nội (`timezone` defaults to Asia/Ho_Chi_Minh).
+        assert_eq!(
+            header(&r.message, "Date").as_deref(),
+            Some("Wed, 8 Sep 2021 09:30:00 +0700")
+        );
+        let m = read(r);
+        assert_eq!(m.date, Some(now()), "the same instant");
+        assert_eq!(m.message_id.as_deref(), Some(r.message_id.as_str()));
+    }
+    assert_eq!(
+        world.render(&e, case, SMALL),
+        out,
+        "a resend is the same bytes"
+    );
+
+    // Late in the UTC day is the next morning in Hà Nội.
+    let mut late = entry(13, &case.code, mail.clone());
+    late.created_at = "2021-09-08T17:45:10Z".parse().unwrap();
+    let r = &world.render(&late, case, ACCOUNT)[0];
+    assert_eq!(
+        header(&r.message, "Date").as_deref(),
+        Some("Thu, 9 Sep 2021 00:45:10 +0700")
+    );
+    // The zone is the config's: in UTC, the same instant reads +0000.
+    world.config.service.timezone = jiff::tz::TimeZone::UTC;
+    let r = &world.render(&late, case, ACCOUNT)[0];
+    assert_eq!(
+        header(&r.message, "Date").as_deref(),
+        Some("Wed, 8 Sep 2021 17:45:10 +0000")
+    );
 }
 
 #[test]

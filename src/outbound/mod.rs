@@ -4,9 +4,9 @@
 //! - [`templates`]: `templates/mail/*.txt` (minijinja), built in and overridable, each
 //!   checked at load by rendering it with sample data.
 //! - [`render()`]: one `OutboxEntry` → one or more [`Rendered`] messages: headers
-//!   (`[QRCA <code>]` subject, fixed Message-ID and Date, In-Reply-To and References
-//!   when the entry answers a message, RFC 3834 headers, the reply token in
-//!   Reply-To), the text, and the attachments (the normalised roster as .xlsx,
+//!   (`[QRCA <code>]` subject, fixed Message-ID and Date, the latter in the service's
+//!   time zone, In-Reply-To and References when the entry answers a message, RFC 3834
+//!   headers, the reply token in Reply-To), the text, and the attachments (the normalised roster as .xlsx,
 //!   the organisation's documents, the signed permit PDFs and the print sheet), split
 //!   over several messages when they exceed the account's `max_message_bytes`.
 //! - `xlsx`: the normalised roster workbook.

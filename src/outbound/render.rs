@@ -1,8 +1,8 @@
 //! One outbox entry → the messages that carry it.
 //!
 //! Owns the headers (From the ward's account with its name, To/Cc, the
-//! `[QRCA <code>]` subject, the entry's fixed Message-ID and Date, In-Reply-To and
-//! References when the entry answers a message,
+//! `[QRCA <code>]` subject, the entry's fixed Message-ID and Date (in the service's
+//! time zone), In-Reply-To and References when the entry answers a message,
 //! `Auto-Submitted`, `X-Auto-Response-Suppress`, the reply token's plus address in
 //! Reply-To), turning attachment references into files (roster workbook, documents,
 //! signed permits, print sheet), and splitting the files over several messages when
@@ -387,6 +387,8 @@ impl Builder<'_> {
                 .templates
                 .render(mail.template, &mail.data, &self.ward.rules, &extra)?;
         let message_id = self.message_id(to.chunk, part);
+        // lettre writes the Date in UTC only; this placeholder keeps its place in the
+        // header until it is replaced by the local one below.
         let mut b = Message::builder()
             .from(self.from.clone())
             .subject(match self.case {
@@ -435,7 +437,19 @@ impl Builder<'_> {
             }
             b.multipart(mixed)
         };
-        Ok(built.map_err(|e| self.build(e))?.formatted())
+        let mut built = built.map_err(|e| self.build(e))?;
+        if let Some(date) = local_date(self.entry.created_at, &self.ctx.config.service.timezone) {
+            // Set after building: lettre's build puts the current time in place of a
+            // Date it cannot parse as its own UTC form, and this is not that form.
+            built
+                .headers_mut()
+                .insert_raw(HeaderValue::dangerous_new_pre_encoded(
+                    HeaderName::new_from_ascii_str("Date"),
+                    date.clone(),
+                    date,
+                ));
+        }
+        Ok(built.formatted())
     }
 
     /// The Message-ID of recipient chunk `chunk`, part `part` (both 1-based): the
@@ -467,6 +481,16 @@ impl Builder<'_> {
 /// (outside ±292 billion years) is the epoch, so rendering stays total.
 fn system_time(at: jiff::Timestamp) -> std::time::SystemTime {
     std::time::SystemTime::try_from(at).unwrap_or(std::time::UNIX_EPOCH)
+}
+
+/// The entry's creation time as an RFC 5322 date in the service's time zone
+/// (`Wed, 8 Sep 2021 09:30:00 +0700`): what a ward's people read as the time the
+/// mail was written. A function of the entry and the config, so a resend is the same
+/// bytes. `None` for a time the format cannot write (a negative year): the UTC
+/// placeholder stays.
+fn local_date(at: jiff::Timestamp, zone: &jiff::tz::TimeZone) -> Option<String> {
+    let local = at.to_zoned_datetime(zone.clone());
+    jiff::fmt::rfc2822::to_string(&local).ok()
 }
 
 /// A MIME boundary that is a function of the Message-ID (so resends are identical)
