@@ -4,12 +4,20 @@
 //! Two cases: a realistic one (one batch of 20 rows, 3 effects: two mails and an
 //! audit entry) and a large one (1,000 rows), in a fresh temporary directory.
 //! Target (PERFORMANCE.md-style, one core): >= 2,000 durable commits/s for the first.
+//!
+//! And the outbox worker's question, asked on every pass: which entries are due, in a
+//! city's outbox of 100,000 sent mails with 10 due. `index` is `Store::due_outbox`
+//! (the `outbox_due` index); `full_scan` is what it did before the index, every entry
+//! decoded and filtered, kept as the baseline. The outbox is written as a schema 1
+//! qrca left it (no index), so opening it also times the upgrade that builds the index.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jiff::Timestamp;
-use qrca::store::{Committed, Outcome, SeenMarker, Store, Update};
+use qrca::store::{
+    Committed, OutboxEntry, OutboxStatus, Outcome, SeenMarker, Store, Update, outbox_message_id,
+};
 use qrca::workflow::{
     AttachmentRef, AuditEntry, AuthEvidence, Batch, BatchRow, BatchStage, Case, Effect, Kind,
     MailData, Organisation, OutMail, ReplyToken, Row, RowNote, RowState, RowStatus, Template,
@@ -154,6 +162,8 @@ fn bench_commits(c: &mut Criterion) {
                 uidvalidity: 1,
                 uid: 0,
                 message_id: "<open@example.gov.vn>".into(),
+                sender: String::new(),
+                references: Vec::new(),
             },
             outcome: Outcome::Applied {
                 case: case(rows),
@@ -190,5 +200,103 @@ fn bench_commits(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_commits);
+/// A schema 1 database at `dir` whose outbox holds `n` sent mails, written with sled
+/// directly (a hundred thousand flushed status changes would take minutes).
+fn sent_outbox(dir: &std::path::Path, n: usize) {
+    let db = sled::open(dir.join("db")).unwrap();
+    let outbox = db.open_tree("outbox").unwrap();
+    let sent_at = ts("2021-09-07T03:00:00Z");
+    let Effect::SendMail(mail) = effects().swap_remove(1) else {
+        unreachable!("the second effect is a mail")
+    };
+    let mut batch = sled::Batch::default();
+    for _ in 0..n {
+        // The store's own id generator, so that later commits never reuse an id.
+        let id = db.generate_id().unwrap();
+        let entry = OutboxEntry {
+            id,
+            ward: WARD.into(),
+            case: "THD-T-0001".into(),
+            message_id: outbox_message_id(id, "THD-T-0001", WARD),
+            account: "qrca.hoankiem.tranhungdao1@gmail.com".into(),
+            mail: mail.clone(),
+            status: OutboxStatus::Sent { at: sent_at },
+            attempts: 1,
+            created_at: sent_at,
+            updated_at: sent_at,
+            thread: None,
+            parts_sent: None,
+        };
+        batch.insert(&id.to_be_bytes(), serde_json::to_vec(&entry).unwrap());
+    }
+    outbox.apply_batch(batch).unwrap();
+    db.open_tree("meta")
+        .unwrap()
+        .insert("schema_version", &1u32.to_be_bytes())
+        .unwrap();
+    db.flush().unwrap();
+}
+
+fn bench_due_outbox(c: &mut Criterion) {
+    const SENT: usize = 100_000;
+    const DUE: usize = 10;
+    let dir = tempfile::tempdir().unwrap();
+    sent_outbox(dir.path(), SENT);
+    let started = std::time::Instant::now();
+    let store = loop {
+        // sled's threads may hold the lock for a moment after the raw handle drops.
+        match Store::open(dir.path()) {
+            Ok(store) => break store,
+            Err(_) if started.elapsed().as_secs() < 5 => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    eprintln!(
+        "opening the schema 1 database with {SENT} sent entries (the upgrade that builds the index): {:?}",
+        started.elapsed()
+    );
+    let now = ts("2021-09-08T03:00:00Z");
+    let opened = Update {
+        seen: SeenMarker {
+            account: "qrca.hoankiem.tranhungdao1@gmail.com".into(),
+            uidvalidity: 1,
+            uid: 1,
+            message_id: "<open@example.gov.vn>".into(),
+            sender: String::new(),
+            references: Vec::new(),
+        },
+        outcome: Outcome::Applied {
+            case: case(20),
+            effects: (0..DUE).map(|_| effects().swap_remove(1)).collect(),
+            claimed_serial: Some(1),
+        },
+    };
+    store.commit(&opened, now).unwrap();
+    assert_eq!(store.due_outbox(now).unwrap().len(), DUE);
+
+    let mut group = c.benchmark_group(format!("due_outbox_{SENT}_sent_{DUE}_due"));
+    group.sample_size(10);
+    group.bench_function("index", |b| {
+        b.iter(|| {
+            let due = store.due_outbox(black_box(now)).unwrap();
+            assert_eq!(due.len(), DUE);
+        })
+    });
+    group.bench_function("full_scan", |b| {
+        b.iter(|| {
+            let due: Vec<OutboxEntry> = store
+                .outbox()
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.is_due(black_box(now)))
+                .collect();
+            assert_eq!(due.len(), DUE);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_commits, bench_due_outbox);
 criterion_main!(benches);

@@ -46,6 +46,8 @@ impl Mailer {
                 uidvalidity: 7,
                 uid: self.uid,
                 message_id: format!("<{}.{}@example>", self.ward, self.uid),
+                sender: String::new(),
+                references: Vec::new(),
             },
             ward: self.ward.into(),
             case: case.map(str::to_string),

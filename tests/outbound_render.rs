@@ -168,6 +168,8 @@ fn entry(id: u64, case: &str, mail: OutMail) -> OutboxEntry {
         attempts: 0,
         created_at: now(),
         updated_at: now(),
+        thread: None,
+        parts_sent: None,
     }
 }
 
@@ -503,8 +505,9 @@ fn the_review_request_has_the_commands_and_the_roster_workbook() {
     let raw = String::from_utf8_lossy(&r.message);
     assert!(raw.contains("Auto-Submitted: auto-generated\r\n"), "{raw}");
     assert!(raw.contains("X-Auto-Response-Suppress: All\r\n"));
+    // 02:30 UTC, written on the ward's clock (the config's default time zone).
     assert!(
-        raw.contains("Date: Wed, 08 Sep 2021 02:30:00 +0000\r\n"),
+        raw.contains("Date: Wed, 8 Sep 2021 09:30:00 +0700\r\n"),
         "{raw}"
     );
     let m = read(r);
@@ -737,6 +740,112 @@ fn a_small_account_limit_splits_the_permits_into_parts() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// The header's value as it stands in the message, unfolded.
+fn header(message: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(message);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default().to_owned();
+    let mut lines = head.split("\r\n").peekable();
+    while let Some(line) = lines.next() {
+        if let Some(value) = line.strip_prefix(&format!("{name}: ")) {
+            let mut value = value.to_owned();
+            while let Some(next) = lines.peek().filter(|l| l.starts_with([' ', '\t'])) {
+                value.push_str(next);
+                lines.next();
+            }
+            return Some(value);
+        }
+    }
+    None
+}
+
+#[test]
+fn the_date_is_the_creation_time_on_the_ward_s_clock_in_every_part_and_render() {
+    let mut world = world();
+    let flow = flow(&world, 9);
+    let (_, mail) = mail_of(&flow, Template::PermitsIssued);
+    let case = &flow.case;
+    let e = entry(12, &case.code, mail.clone());
+    let out = world.render(&e, case, SMALL);
+    assert!(out.len() >= 3, "{} parts", out.len());
+    for r in &out {
+        // 02:30 UTC is 09:30 in Hà Nội (`timezone` defaults to Asia/Ho_Chi_Minh).
+        assert_eq!(
+            header(&r.message, "Date").as_deref(),
+            Some("Wed, 8 Sep 2021 09:30:00 +0700")
+        );
+        let m = read(r);
+        assert_eq!(m.date, Some(now()), "the same instant");
+        assert_eq!(m.message_id.as_deref(), Some(r.message_id.as_str()));
+    }
+    assert_eq!(
+        world.render(&e, case, SMALL),
+        out,
+        "a resend is the same bytes"
+    );
+
+    // Late in the UTC day is the next morning in Hà Nội.
+    let mut late = entry(13, &case.code, mail.clone());
+    late.created_at = "2021-09-08T17:45:10Z".parse().unwrap();
+    let r = &world.render(&late, case, ACCOUNT)[0];
+    assert_eq!(
+        header(&r.message, "Date").as_deref(),
+        Some("Thu, 9 Sep 2021 00:45:10 +0700")
+    );
+    // The zone is the config's: in UTC, the same instant reads +0000.
+    world.config.service.timezone = jiff::tz::TimeZone::UTC;
+    let r = &world.render(&late, case, ACCOUNT)[0];
+    assert_eq!(
+        header(&r.message, "Date").as_deref(),
+        Some("Wed, 8 Sep 2021 17:45:10 +0000")
+    );
+}
+
+#[test]
+fn every_part_of_an_answer_carries_its_thread() {
+    let world = world();
+    let flow = flow(&world, 9);
+    let (_, mail) = mail_of(&flow, Template::PermitsIssued);
+    let case = &flow.case;
+    let plain = entry(12, &case.code, mail.clone());
+    for r in world.render(&plain, case, SMALL) {
+        assert_eq!(header(&r.message, "In-Reply-To"), None);
+        assert_eq!(header(&r.message, "References"), None);
+    }
+    let mut answer = plain.clone();
+    let refs: Vec<String> = (1..=10)
+        .map(|i| format!("<{i}.{}@mail.gmail.com>", "x".repeat(60)))
+        .collect();
+    answer.thread = Some(qrca::store::Thread {
+        in_reply_to: refs[9].clone(),
+        references: refs.clone(),
+    });
+    let out = world.render(&answer, case, SMALL);
+    assert!(out.len() >= 3);
+    for r in &out {
+        assert!(r.message.len() <= SMALL_LIMIT);
+        assert_eq!(
+            header(&r.message, "In-Reply-To").as_deref(),
+            Some(refs[9].as_str())
+        );
+        // Long, so folded: between ids, never inside one.
+        assert_eq!(header(&r.message, "References"), Some(refs.join(" ")));
+        let text = String::from_utf8_lossy(&r.message);
+        let head = text.split("\r\n\r\n").next().unwrap();
+        let at = head.find("\r\nReferences: ").unwrap();
+        let continued = head[at + 2..]
+            .split("\r\n")
+            .skip(1)
+            .take_while(|l| l.starts_with(' '))
+            .count();
+        assert!(continued > 0, "{head}");
+        assert!(head.lines().all(|l| l.len() <= 998), "{head}");
+        let m = read(r);
+        assert_eq!(m.in_reply_to, [refs[9].clone()]);
+        assert_eq!(m.references, refs);
+    }
+    assert_eq!(world.render(&answer, case, SMALL), out);
 }
 
 #[test]

@@ -36,6 +36,8 @@ fn report_queues_the_refusals_once_then_has_nothing_to_report() {
                             uidvalidity: 1,
                             uid,
                             message_id: format!("<{uid}@evil.example>"),
+                            sender: String::new(),
+                            references: Vec::new(),
                         },
                         outcome: Outcome::Refused {
                             ward: ward.clone(),

@@ -123,6 +123,8 @@ fn commit(store: &Store, uid: u32, case: Case, effects: Vec<Effect>) {
                     uidvalidity: 1,
                     uid,
                     message_id: format!("<m{uid}@example.gov.vn>"),
+                    sender: String::new(),
+                    references: Vec::new(),
                 },
                 outcome: Outcome::Applied {
                     case,

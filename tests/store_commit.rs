@@ -36,6 +36,8 @@ fn marker(uidvalidity: u32, uid: u32, message_id: &str) -> SeenMarker {
         uidvalidity,
         uid,
         message_id: message_id.into(),
+        sender: String::new(),
+        references: Vec::new(),
     }
 }
 
@@ -1196,6 +1198,7 @@ fn a_newer_schema_is_refused_naming_the_path_and_both_versions() {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.schema_version(), SCHEMA_VERSION);
     }
+    let newer = SCHEMA_VERSION + 1;
     {
         let db = open_raw(dir.path());
         let meta = db.open_tree("meta").unwrap();
@@ -1203,16 +1206,18 @@ fn a_newer_schema_is_refused_naming_the_path_and_both_versions() {
             meta.get("schema_version").unwrap().unwrap().as_ref(),
             &SCHEMA_VERSION.to_be_bytes()
         );
-        meta.insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes())
-            .unwrap();
+        meta.insert("schema_version", &newer.to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
     let err = Store::open(dir.path()).unwrap_err();
     assert!(
         matches!(
             err,
-            StoreError::NewerSchema { found, supported, .. }
-                if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION
+            StoreError::NewerSchema {
+                found,
+                supported: SCHEMA_VERSION,
+                ..
+            } if found == newer
         ),
         "{err:?}"
     );
@@ -1220,7 +1225,7 @@ fn a_newer_schema_is_refused_naming_the_path_and_both_versions() {
     let path = dir.path().join("db").display().to_string();
     assert!(
         text.contains(&path)
-            && text.contains(&format!("version {}", SCHEMA_VERSION + 1))
+            && text.contains(&format!("version {newer}"))
             && text.contains(&format!("version {SCHEMA_VERSION}")),
         "{text}"
     );

@@ -293,6 +293,8 @@ async fn a_mailbox_recreated_with_a_new_uidvalidity_under_the_watcher_takes_noth
         uidvalidity: new,
         uid: 1,
         message_id: String::new(),
+        sender: String::new(),
+        references: Vec::new(),
     };
     assert!(
         world.store().is_seen(&new_one_at_uid_1).unwrap(),

@@ -160,14 +160,19 @@ pub fn too_large(
 }
 
 impl Position {
-    /// The seen-marker of the message read here: its server position, and its
-    /// Message-ID when it could be read.
+    /// The seen-marker of the message read here: its server position, and when it
+    /// could be read its Message-ID, sender and References (what an answer threads on).
     fn marker(&self, mail: Option<&Mail>) -> SeenMarker {
         SeenMarker {
             account: self.account.clone(),
             uidvalidity: self.uidvalidity,
             uid: self.uid,
             message_id: mail.and_then(|m| m.message_id.clone()).unwrap_or_default(),
+            sender: mail
+                .and_then(|m| m.from.as_ref())
+                .map(|a| a.address.clone())
+                .unwrap_or_default(),
+            references: mail.map(|m| m.references.clone()).unwrap_or_default(),
         }
     }
 }

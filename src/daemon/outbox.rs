@@ -2,8 +2,11 @@
 //! accepts it (SPEC §8).
 //!
 //! Owns the life of an outbox entry after the commit: which account sends it (the
-//! thread's account, else another of the ward with daily quota left), `Sending` before
-//! the first byte goes out (so a crash resends it, with the same Message-ID), retries
+//! thread's account, else another of the ward with daily quota left; once a part of a
+//! split mail is accepted, the account that sent it), `Sending` before the first byte
+//! goes out (so a crash resends it, with the same Message-ID), each part recorded (and
+//! counted against the quota) as the server accepts it, so that a resend after a crash
+//! or a failure part-way sends only the parts not yet accepted, retries
 //! with capped exponential backoff and jitter on transient failures, `Dead` with the
 //! reason on permanent ones (and the ward's officers told of each, once, by a notice
 //! queued in the store; not of a dead notice), and the per-account daily count. A
@@ -133,9 +136,29 @@ async fn send_one(
             }
         }
     };
-    let Some(account) = choose_account(store, ward.accounts.as_slice(), &entry.account, day)?
-    else {
-        tracing::warn!(entry = entry.id, ward = %entry.ward, "every account of the ward has used its daily quota");
+    let account = match &entry.parts_sent {
+        // The rest of a split mail goes from the account that sent its first parts:
+        // another account may split it differently (its own max_message_bytes).
+        Some(parts) => match ward.accounts.iter().find(|a| a.address == parts.account) {
+            Some(a) if store.sent_on(&a.address, day)? < a.mail.daily_send_limit => Some(a),
+            Some(_) => None,
+            None => {
+                return dead(
+                    store,
+                    Some(ward),
+                    &entry,
+                    now,
+                    format!(
+                        "{} sent part of this mail and is no longer an account of the ward",
+                        parts.account
+                    ),
+                );
+            }
+        },
+        None => choose_account(store, ward.accounts.as_slice(), &entry.account, day)?,
+    };
+    let Some(account) = account else {
+        tracing::warn!(entry = entry.id, ward = %entry.ward, "every account of the ward that may send it has used its daily quota");
         return Ok(Outcome::OverQuota);
     };
     store.update_outbox(entry.id, now, |e| e.status = OutboxStatus::Sending)?;
@@ -169,24 +192,49 @@ async fn send_one(
             );
         }
     };
-    for part in &parts {
+    if let Some(sent) = &entry.parts_sent
+        && let Some(gone) = sent
+            .message_ids
+            .iter()
+            .find(|id| !parts.iter().any(|p| p.message_id == **id))
+    {
+        // Rendering is deterministic, so only a changed config (limits, recipients)
+        // gets here: the parts accepted before no longer match these.
+        tracing::warn!(entry = entry.id, message_id = %gone, "a part accepted before is not among the parts rendered now; sending those not yet accepted");
+    }
+    let todo: Vec<_> = parts
+        .iter()
+        .filter(|p| !entry.part_was_sent(&p.message_id))
+        .collect();
+    if todo.len() < parts.len() {
+        tracing::info!(entry = entry.id, case = %entry.case, accepted = parts.len() - todo.len(), parts = parts.len(), "resuming a mail the server accepted part of");
+    }
+    if todo.is_empty() {
+        // Every part was accepted, and the crash came before the entry was marked.
+        store.update_outbox(entry.id, now, |e| {
+            e.status = OutboxStatus::Sent { at: now };
+            e.attempts += 1;
+        })?;
+    }
+    for (n, part) in todo.iter().enumerate() {
         if let Err(e) = submit
             .submit(account, &part.recipients, &part.message)
             .await
         {
             return failed(store, ward, &entry, now, e);
         }
+        // Recorded before the next part goes: a crash from here on resends only
+        // what the server has not yet taken.
+        store.outbox_part_sent(
+            entry.id,
+            &part.message_id,
+            &account.address,
+            day,
+            n + 1 == todo.len(),
+            now,
+        )?;
     }
-    store.note_sent(
-        &account.address,
-        day,
-        u32::try_from(parts.len()).unwrap_or(u32::MAX),
-    )?;
-    store.update_outbox(entry.id, now, |e| {
-        e.status = OutboxStatus::Sent { at: now };
-        e.attempts += 1;
-    })?;
-    tracing::info!(entry = entry.id, case = %entry.case, from = %account.address, parts = parts.len(), "sent");
+    tracing::info!(entry = entry.id, case = %entry.case, from = %account.address, parts = parts.len(), sent = todo.len(), "sent");
     Ok(Outcome::Sent)
 }
 

@@ -4,8 +4,9 @@
 //! - [`templates`]: `templates/mail/*.txt` (minijinja), built in and overridable, each
 //!   checked at load by rendering it with sample data.
 //! - [`render()`]: one `OutboxEntry` → one or more [`Rendered`] messages: headers
-//!   (`[QRCA <code>]` subject, fixed Message-ID and Date, RFC 3834 headers, the reply
-//!   token in Reply-To), the text, and the attachments (the normalised roster as .xlsx,
+//!   (`[QRCA <code>]` subject, fixed Message-ID and Date, the latter in the service's
+//!   time zone, In-Reply-To and References when the entry answers a message, RFC 3834
+//!   headers, the reply token in Reply-To), the text, and the attachments (the normalised roster as .xlsx,
 //!   the organisation's documents, the signed permit PDFs and the print sheet), split
 //!   over several messages when they exceed the account's `max_message_bytes`.
 //! - [`xlsx`]: the normalised roster workbook, and the ward's permit register that
@@ -61,6 +62,9 @@ pub struct Rendered {
     pub recipients: Vec<String>,
     /// The whole RFC 5322 message, CRLF line ends.
     pub message: Vec<u8>,
+    /// Its Message-ID: the entry's for the first message, a derivative for later
+    /// parts ([`part_message_id`]). What the outbox records once the server has it.
+    pub message_id: String,
     /// 1-based: which part of the attachments this message carries.
     pub part: u32,
     pub parts: u32,

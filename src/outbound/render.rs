@@ -1,15 +1,17 @@
 //! One outbox entry → the messages that carry it.
 //!
 //! Owns the headers (From the ward's account with its name, To/Cc, the
-//! `[QRCA <code>]` subject, the entry's fixed Message-ID and Date, `Auto-Submitted`,
-//! `X-Auto-Response-Suppress`, the reply token's plus address in Reply-To), turning
-//! attachment references into files (roster workbook, documents, signed permits, print
-//! sheet), and splitting the files over several messages when one would exceed the
-//! account's `max_message_bytes` (and recipients over messages of at most 100).
+//! `[QRCA <code>]` subject, the entry's fixed Message-ID and Date (in the service's
+//! time zone), In-Reply-To and References when the entry answers a message,
+//! `Auto-Submitted`, `X-Auto-Response-Suppress`, the reply token's plus address in
+//! Reply-To), turning attachment references into files (roster workbook, documents,
+//! signed permits, print sheet), and splitting the files over several messages when
+//! one would exceed the account's `max_message_bytes` (and recipients over messages of
+//! at most 100).
 //!
 //! It must not read the clock, the network or the store: the Date is the entry's
-//! creation time and MIME boundaries derive from the Message-ID, so rendering the
-//! same entry twice gives the same bytes.
+//! creation time, the thread was fixed when the entry was made, and MIME boundaries
+//! derive from the Message-ID, so rendering the same entry twice gives the same bytes.
 
 use super::templates::{Extra, Text};
 use super::{RenderCtx, RenderError, Rendered, xlsx};
@@ -237,11 +239,13 @@ pub fn render(
         let messages = builder.split(&files, &to_whom, limit, &account.address)?;
         let parts = messages.len() as u32;
         for (p, message) in messages.into_iter().enumerate() {
+            let part = p as u32 + 1;
             out.push(Rendered {
                 envelope_from: account.address.clone(),
                 recipients: rcpt.clone(),
                 message,
-                part: p as u32 + 1,
+                message_id: builder.message_id(to_whom.chunk, part),
+                part,
                 parts,
             });
         }
@@ -382,18 +386,9 @@ impl Builder<'_> {
             self.ctx
                 .templates
                 .render(mail.template, &mail.data, &self.ward.rules, &extra)?;
-        let mut tags = Vec::new();
-        if to.chunk > 1 {
-            tags.push(format!("r{}", to.chunk));
-        }
-        if part > 1 {
-            tags.push(format!("p{part}"));
-        }
-        let message_id = if tags.is_empty() {
-            self.entry.message_id.clone()
-        } else {
-            part_message_id(&self.entry.message_id, &tags.join("."))
-        };
+        let message_id = self.message_id(to.chunk, part);
+        // lettre writes the Date in UTC only; this placeholder keeps its place in the
+        // header until it is replaced by the local one below.
         let mut b = Message::builder()
             .from(self.from.clone())
             .subject(match self.case {
@@ -402,6 +397,13 @@ impl Builder<'_> {
             })
             .message_id(Some(message_id.clone()))
             .date(system_time(self.entry.created_at));
+        if let Some(thread) = &self.entry.thread {
+            // Every part and recipient chunk answers the same message: Gmail puts
+            // them all in the thread of the mail that caused them.
+            b = b
+                .in_reply_to(thread.in_reply_to.clone())
+                .references(thread.references.join(" "));
+        }
         for m in to.to {
             b = b.to(m.clone());
         }
@@ -435,7 +437,36 @@ impl Builder<'_> {
             }
             b.multipart(mixed)
         };
-        Ok(built.map_err(|e| self.build(e))?.formatted())
+        let mut built = built.map_err(|e| self.build(e))?;
+        if let Some(date) = local_date(self.entry.created_at, &self.ctx.config.service.timezone) {
+            // Set after building: lettre's build puts the current time in place of a
+            // Date it cannot parse as its own UTC form, and this is not that form.
+            built
+                .headers_mut()
+                .insert_raw(HeaderValue::dangerous_new_pre_encoded(
+                    HeaderName::new_from_ascii_str("Date"),
+                    date.clone(),
+                    date,
+                ));
+        }
+        Ok(built.formatted())
+    }
+
+    /// The Message-ID of recipient chunk `chunk`, part `part` (both 1-based): the
+    /// entry's own for the first message, a derivative for the others.
+    fn message_id(&self, chunk: u32, part: u32) -> String {
+        let mut tags = Vec::new();
+        if chunk > 1 {
+            tags.push(format!("r{chunk}"));
+        }
+        if part > 1 {
+            tags.push(format!("p{part}"));
+        }
+        if tags.is_empty() {
+            self.entry.message_id.clone()
+        } else {
+            part_message_id(&self.entry.message_id, &tags.join("."))
+        }
     }
 
     fn build(&self, e: impl std::fmt::Display) -> RenderError {
@@ -450,6 +481,16 @@ impl Builder<'_> {
 /// (outside ±292 billion years) is the epoch, so rendering stays total.
 fn system_time(at: jiff::Timestamp) -> std::time::SystemTime {
     std::time::SystemTime::try_from(at).unwrap_or(std::time::UNIX_EPOCH)
+}
+
+/// The entry's creation time as an RFC 5322 date in the service's time zone
+/// (`Wed, 8 Sep 2021 09:30:00 +0700`): what a ward's people read as the time the
+/// mail was written. A function of the entry and the config, so a resend is the same
+/// bytes. `None` for a time the format cannot write (a negative year): the UTC
+/// placeholder stays.
+fn local_date(at: jiff::Timestamp, zone: &jiff::tz::TimeZone) -> Option<String> {
+    let local = at.to_zoned_datetime(zone.clone());
+    jiff::fmt::rfc2822::to_string(&local).ok()
 }
 
 /// A MIME boundary that is a function of the Message-ID (so resends are identical)

@@ -8,8 +8,8 @@
 //! consistent (seen-markers, the serial claim, indexes that never change owner).
 
 use super::types::{
-    Committed, Notice, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, SeenRecord, Update,
-    outbox_message_id,
+    Committed, Notice, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, SeenMarker, SeenRecord,
+    Thread, Update, outbox_message_id,
 };
 use super::{Store, StoreError, keys};
 use crate::workflow::{BatchRow, Case, Effect, RowState};
@@ -41,8 +41,36 @@ enum Writes {
         /// Its `unreported` key: the daily report still owes it.
         unreported: IVec,
     },
-    /// The notice answering the message, if any: its key, bytes and id.
-    Ignored(Option<(IVec, IVec, u64)>),
+    /// The notice answering the message, if any.
+    Ignored(Option<NewEntry>),
+}
+
+/// An outbox entry to create: its key, bytes, and key in the index of due entries.
+struct NewEntry {
+    id: u64,
+    key: IVec,
+    value: IVec,
+    due: IVec,
+}
+
+impl NewEntry {
+    fn of(entry: &OutboxEntry) -> Result<NewEntry, StoreError> {
+        let id = entry.id;
+        // A new entry is pending, so it always has a due key.
+        let due = super::outbox::due_key(entry).unwrap_or_else(|| keys::due_now(id));
+        Ok(NewEntry {
+            id,
+            key: IVec::from(&keys::id(id)),
+            value: encode(entry, || format!("outbox entry {id}"))?,
+            due: IVec::from(&due[..]),
+        })
+    }
+
+    fn write(&self, t: &Views<'_>) -> TxResult<()> {
+        t.outbox.insert(&self.key, self.value.clone())?;
+        t.outbox_due.insert(&self.due, &[][..])?;
+        Ok(())
+    }
 }
 
 struct AppliedWrites {
@@ -63,8 +91,7 @@ struct AppliedWrites {
     /// Holder keys of revoked permits (removing one already gone is harmless).
     unholders: Vec<IVec>,
     audit: Vec<(IVec, IVec)>,
-    outbox: Vec<(IVec, IVec)>,
-    outbox_ids: Vec<u64>,
+    outbox: Vec<NewEntry>,
 }
 
 struct Claim {
@@ -113,6 +140,7 @@ impl Store {
         let trees = (
             &t.cases,
             &t.outbox,
+            &t.outbox_due,
             &t.audit,
             &t.seen,
             &t.seen_msgid,
@@ -128,6 +156,7 @@ impl Store {
             |(
                 cases,
                 outbox,
+                outbox_due,
                 audit,
                 seen,
                 seen_msgid,
@@ -142,6 +171,7 @@ impl Store {
                 plan.apply(&Views {
                     cases,
                     outbox,
+                    outbox_due,
                     audit,
                     seen,
                     seen_msgid,
@@ -255,7 +285,7 @@ impl Store {
                 case,
                 effects,
                 *claimed_serial,
-                &update.seen.account,
+                &update.seen,
                 now,
             )?)),
             Outcome::Refused {
@@ -286,12 +316,10 @@ impl Store {
                 None => None,
                 Some(notice) => {
                     let id = self.next_id()?;
-                    let entry = notice_entry(id, notice, &update.seen.account, now);
-                    Some((
-                        IVec::from(&keys::id(id)),
-                        encode(&entry, || format!("outbox entry {id}"))?,
-                        id,
-                    ))
+                    let mut entry = notice_entry(id, notice, &update.seen.account, now);
+                    // A notice answering a message (too large, unreadable) joins its thread.
+                    entry.thread = Thread::answering(&update.seen, &entry.mail);
+                    Some(NewEntry::of(&entry)?)
                 }
             }),
         };
@@ -308,7 +336,7 @@ impl Store {
         case: &Case,
         effects: &[Effect],
         claimed_serial: Option<u32>,
-        account: &str,
+        seen: &SeenMarker,
         now: Timestamp,
     ) -> Result<AppliedWrites, StoreError> {
         let code = IVec::from(case.code.as_bytes());
@@ -339,7 +367,6 @@ impl Store {
         let mut holders = Vec::new();
         let mut audit = Vec::new();
         let mut outbox = Vec::new();
-        let mut outbox_ids = Vec::new();
         for effect in effects {
             match effect {
                 Effect::IssuePermits {
@@ -370,18 +397,17 @@ impl Store {
                         ward: case.ward.clone(),
                         case: case.code.clone(),
                         message_id: outbox_message_id(id, &case.code, &case.ward),
-                        account: account.to_owned(),
+                        account: seen.account.clone(),
                         mail: mail.clone(),
                         status: OutboxStatus::Pending,
                         attempts: 0,
                         created_at: now,
                         updated_at: now,
+                        // Fixed here, with the Message-ID: a resend is the same bytes.
+                        thread: Thread::answering(seen, mail),
+                        parts_sent: None,
                     };
-                    outbox.push((
-                        IVec::from(&keys::id(id)),
-                        encode(&entry, || format!("outbox entry {id}"))?,
-                    ));
-                    outbox_ids.push(id);
+                    outbox.push(NewEntry::of(&entry)?);
                 }
             }
         }
@@ -403,7 +429,6 @@ impl Store {
             unholders,
             audit,
             outbox,
-            outbox_ids,
         })
     }
 
@@ -418,6 +443,7 @@ impl Store {
 struct Views<'a> {
     cases: &'a TransactionalTree,
     outbox: &'a TransactionalTree,
+    outbox_due: &'a TransactionalTree,
     audit: &'a TransactionalTree,
     seen: &'a TransactionalTree,
     seen_msgid: &'a TransactionalTree,
@@ -446,7 +472,7 @@ impl Plan {
             Writes::Applied(w) => {
                 check_applied(w, t)?;
                 write_applied(w, t)?;
-                w.outbox_ids.clone()
+                w.outbox.iter().map(|e| e.id).collect()
             }
             Writes::Refused {
                 key,
@@ -458,9 +484,9 @@ impl Plan {
                 Vec::new()
             }
             Writes::Ignored(None) => Vec::new(),
-            Writes::Ignored(Some((key, value, id))) => {
-                t.outbox.insert(key, value.clone())?;
-                vec![*id]
+            Writes::Ignored(Some(entry)) => {
+                entry.write(t)?;
+                vec![entry.id]
             }
         };
         t.seen.insert(&self.marker, self.seen_value.clone())?;
@@ -553,8 +579,8 @@ fn write_applied(w: &AppliedWrites, t: &Views<'_>) -> TxResult<()> {
     for (key, value) in &w.audit {
         t.audit.insert(key, value.clone())?;
     }
-    for (key, value) in &w.outbox {
-        t.outbox.insert(key, value.clone())?;
+    for entry in &w.outbox {
+        entry.write(t)?;
     }
     Ok(())
 }
@@ -573,6 +599,8 @@ pub(crate) fn notice_entry(id: u64, notice: &Notice, account: &str, now: Timesta
         attempts: 0,
         created_at: now,
         updated_at: now,
+        thread: None,
+        parts_sent: None,
     }
 }
 

@@ -8,6 +8,7 @@ use crate::workflow::Kind;
 pub(crate) const META: &str = "meta";
 pub(crate) const CASES: &str = "cases";
 pub(crate) const OUTBOX: &str = "outbox";
+pub(crate) const OUTBOX_DUE: &str = "outbox_due";
 pub(crate) const AUDIT: &str = "audit";
 pub(crate) const SEEN: &str = "seen";
 pub(crate) const SEEN_MSGID: &str = "seen_msgid";
@@ -90,6 +91,34 @@ pub(crate) fn sent(account: &str, day: jiff::civil::Date) -> Vec<u8> {
     key
 }
 
+/// The `outbox_due` key of an entry due at `at`: the time in microseconds since the
+/// epoch with its sign bit flipped (so that sled's byte order is time order, before
+/// 1970 included), then the entry id. The value is empty. Sub-microsecond parts are
+/// floored: a key never sorts after its entry's due time, so a range scan up to
+/// `due(now, u64::MAX)` finds every entry due by `now` (and the caller checks the
+/// entry itself for the few within the same microsecond that are not yet due).
+pub(crate) fn due(at: jiff::Timestamp, id: u64) -> [u8; 16] {
+    let micros = at.as_nanosecond().div_euclid(1000);
+    // A Timestamp spans ±10,000 years: about ±3.2e17 µs, well inside an i64.
+    let micros = i64::try_from(micros).unwrap_or(if micros < 0 { i64::MIN } else { i64::MAX });
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&((micros as u64) ^ (1 << 63)).to_be_bytes());
+    key[8..].copy_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// The `outbox_due` key of a pending entry: due at once, whatever the clock says
+/// (`OutboxStatus::due_at`), so pending entries sort first, by id.
+pub(crate) fn due_now(id: u64) -> [u8; 16] {
+    due(jiff::Timestamp::MIN, id)
+}
+
+/// The entry id of an `outbox_due` key; `None` when the key has the wrong length.
+pub(crate) fn due_id(key: &[u8]) -> Option<u64> {
+    let id: [u8; 8] = key.get(8..)?.try_into().ok()?;
+    (key.len() == 16).then(|| u64::from_be_bytes(id))
+}
+
 pub(crate) fn id(id: u64) -> [u8; 8] {
     id.to_be_bytes()
 }
@@ -118,6 +147,26 @@ mod tests {
         assert!(a.starts_with(&audit_prefix("THD-T-0001")));
         assert!(!a.starts_with(&audit_prefix("THD-T-000")));
         assert!(audit("X", 1) < audit("X", 256));
+    }
+
+    #[test]
+    fn due_keys_sort_by_time_then_id() {
+        let t = |s: &str| {
+            s.parse::<jiff::Timestamp>()
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let early = due(t("1969-12-31T23:59:59Z"), 9);
+        let epoch = due(t("1970-01-01T00:00:00Z"), 1);
+        let a = due(t("2021-09-08T02:30:00Z"), 7);
+        let b = due(t("2021-09-08T02:30:00.000001Z"), 3);
+        let c = due(t("2021-09-08T02:30:00.000001Z"), 4);
+        assert!(early < epoch && epoch < a && a < b && b < c);
+        // A key is never past its time: within one microsecond of `now` the scan may
+        // find an entry not yet due (the caller checks the entry), but never misses one.
+        let bound = due(t("2021-09-08T02:30:00.0000011Z"), u64::MAX);
+        assert!(due(t("2021-09-08T02:30:00.0000019Z"), 5) <= bound);
+        assert_eq!(due_id(&c), Some(4));
+        assert_eq!(due_id(&c[..15]), None);
     }
 
     #[test]

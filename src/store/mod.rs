@@ -24,6 +24,7 @@ mod commit;
 mod error;
 mod keys;
 mod migrate;
+mod outbox;
 mod report;
 mod summary;
 mod types;
@@ -31,8 +32,8 @@ mod types;
 pub use error::StoreError;
 pub use summary::{CaseStage, CaseSummary, mask_id_number};
 pub use types::{
-    Committed, IgnoredMessage, Notice, OutboxEntry, OutboxStatus, Outcome, RefusalRecord,
-    SeenMarker, Update, outbox_message_id,
+    Committed, IgnoredMessage, MAX_REFERENCES, Notice, OutboxEntry, OutboxStatus, Outcome,
+    PartsSent, RefusalRecord, SeenMarker, Thread, Update, outbox_message_id,
 };
 
 use crate::workflow::{AuditEntry, Case, Kind, ReplyToken};
@@ -45,8 +46,10 @@ use types::SeenRecord;
 /// shape changes incompatibly; an older qrca then refuses the newer database
 /// instead of misreading it.
 ///
-/// 1: the first. 2: the `unreported` index of refusals the daily report owes
-/// (`migrate.rs` builds it for a version 1 database).
+/// 1: the first. 2: the `outbox_due` index and the `unreported` index of refusals the
+/// daily report owes (`migrate.rs` builds both when a version 1 database is opened),
+/// and outbox entries with `thread` and `parts_sent`. A version 1 qrca must not write
+/// to it: it would add due entries and refusals without indexing them.
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// A handle on the database. Cheap to clone: every clone shares one sled instance.
@@ -64,6 +67,8 @@ pub struct Store {
 struct Trees {
     cases: sled::Tree,
     outbox: sled::Tree,
+    /// The outbox entries waiting to be sent, by due time (`outbox.rs`).
+    outbox_due: sled::Tree,
     audit: sled::Tree,
     seen: sled::Tree,
     seen_msgid: sled::Tree,
@@ -108,6 +113,7 @@ impl Store {
         let trees = Trees {
             cases: open(keys::CASES)?,
             outbox: open(keys::OUTBOX)?,
+            outbox_due: open(keys::OUTBOX_DUE)?,
             audit: open(keys::AUDIT)?,
             seen: open(keys::SEEN)?,
             seen_msgid: open(keys::SEEN_MSGID)?,
@@ -171,7 +177,7 @@ impl Store {
         &self.path
     }
 
-    /// The schema version found (or written) when the database was opened.
+    /// The database's schema version: `SCHEMA_VERSION` once `open` has upgraded it.
     pub fn schema_version(&self) -> u32 {
         self.schema_version
     }
@@ -201,20 +207,6 @@ impl Store {
     /// dead token can be told apart from one on a token that never existed).
     pub fn case_by_token(&self, token: &ReplyToken) -> Result<Option<String>, StoreError> {
         self.get_text(&self.trees.tokens, keys::TOKENS, token.0.as_bytes())
-    }
-
-    /// The outbox entries to send now: pending, retrying and due, or caught in
-    /// `Sending` by a crash (sent again with the same Message-ID), oldest first.
-    pub fn due_outbox(&self, now: Timestamp) -> Result<Vec<OutboxEntry>, StoreError> {
-        Ok(self
-            .outbox()?
-            .into_iter()
-            .filter(|e| match &e.status {
-                OutboxStatus::Pending | OutboxStatus::Sending => true,
-                OutboxStatus::RetryAt { at, .. } => *at <= now,
-                OutboxStatus::Sent { .. } | OutboxStatus::Dead { .. } => false,
-            })
-            .collect())
     }
 
     /// How many messages `account` has sent on `day`.
@@ -339,68 +331,6 @@ impl Store {
             source,
         })?;
         Ok((id, bytes))
-    }
-
-    /// Queues a notice that answers no inbound message (the officers told of a dead
-    /// letter), sent from any account of the ward, then flushes. Returns its outbox id.
-    /// One key written, so it needs no wider transaction: it is there whole or not.
-    pub fn queue_notice(
-        &self,
-        ward: &str,
-        mail: &crate::workflow::OutMail,
-        now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        let (id, bytes) = self.encoded_notice(ward, mail, now)?;
-        self.trees
-            .outbox
-            .insert(keys::id(id), bytes)
-            .map_err(|e| self.storage(e))?;
-        self.flush()?;
-        Ok(id)
-    }
-
-    /// Changes one outbox entry (status, attempts) and flushes; `updated_at` is set to
-    /// `now`. The id, case and Message-ID are kept whatever `change` does to them, so
-    /// a resend stays the same message.
-    pub fn update_outbox(
-        &self,
-        id: u64,
-        now: Timestamp,
-        change: impl Fn(&mut OutboxEntry),
-    ) -> Result<OutboxEntry, StoreError> {
-        let key = keys::id(id);
-        loop {
-            let old = self
-                .trees
-                .outbox
-                .get(key)
-                .map_err(|e| self.storage(e))?
-                .ok_or(StoreError::NoSuchOutboxEntry { id })?;
-            let entry: OutboxEntry = self.decode(keys::OUTBOX, &key, &old)?;
-            let mut new = entry.clone();
-            change(&mut new);
-            new.id = entry.id;
-            new.ward = entry.ward;
-            new.case = entry.case;
-            new.message_id = entry.message_id;
-            new.created_at = entry.created_at;
-            new.updated_at = now;
-            let bytes = serde_json::to_vec(&new).map_err(|source| StoreError::Encode {
-                what: format!("outbox entry {id}"),
-                source,
-            })?;
-            // Compare-and-swap so a concurrent change is never silently overwritten:
-            // on a race, re-read and apply `change` to what is there now.
-            let swapped = self
-                .trees
-                .outbox
-                .compare_and_swap(key, Some(old), Some(bytes))
-                .map_err(|e| self.storage(e))?;
-            if swapped.is_ok() {
-                self.flush()?;
-                return Ok(new);
-            }
-        }
     }
 
     /// Every refused event, oldest first.

@@ -65,18 +65,23 @@ impl Store {
         let key = keys::report(ward);
         let mark = now.to_string();
         let owed: Vec<Vec<u8>> = covers.iter().map(|r| keys::unreported(ward, *r)).collect();
-        let result = (&self.trees.outbox, &self.meta, &self.trees.unreported).transaction(
-            |(outbox, meta, unreported)| {
-                for k in &owed {
-                    if unreported.remove(k.as_slice())?.is_none() {
-                        return Err(ConflictableTransactionError::Abort(()));
-                    }
-                }
-                outbox.insert(&keys::id(id), bytes.as_slice())?;
-                meta.insert(key.as_bytes(), mark.as_bytes())?;
-                Ok(())
-            },
+        let trees = (
+            &self.trees.outbox,
+            &self.meta,
+            &self.trees.unreported,
+            &self.trees.outbox_due,
         );
+        let result = trees.transaction(|(outbox, meta, unreported, due)| {
+            for k in &owed {
+                if unreported.remove(k.as_slice())?.is_none() {
+                    return Err(ConflictableTransactionError::Abort(()));
+                }
+            }
+            outbox.insert(&keys::id(id), bytes.as_slice())?;
+            due.insert(&keys::due_now(id), &[][..])?;
+            meta.insert(key.as_bytes(), mark.as_bytes())?;
+            Ok(())
+        });
         match result {
             Ok(()) => {
                 self.flush()?;

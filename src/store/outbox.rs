@@ -1,0 +1,256 @@
+//! The outbox's writes after the commit that creates an entry, and the index of due
+//! entries that the worker reads instead of the whole outbox.
+//!
+//! Owns the `outbox_due` tree (`keys::due`: due time, then id → nothing): an entry is
+//! in it exactly while it is pending, caught in `Sending`, or retrying, under the time
+//! it is due from (`OutboxStatus::due_at`: at once for the first two, so they sort
+//! first in creation order; the retry time for the last). Every write of an entry (created by
+//! `commit`, `queue_notice` or `queue_report`; changed by `update_outbox` or
+//! `outbox_part_sent`) writes its index key in the same sled transaction, so a crash
+//! between the two writes cannot happen: there is no between. A city keeps hundreds of
+//! thousands of sent entries; a pass of the worker reads only the few due.
+//!
+//! It must not decide what becomes of an entry (the daemon's outbox worker does); it
+//! applies the change it is given and keeps the index true.
+
+use super::types::{OutboxEntry, OutboxStatus, PartsSent};
+use super::{Store, StoreError, keys};
+use jiff::Timestamp;
+use serde::Deserialize;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+
+/// Why a change of an entry stopped without writing.
+enum EntryAbort {
+    Missing,
+    Corrupt(String),
+    Encode(serde_json::Error),
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<EntryAbort>>;
+
+/// The part of an entry its index key depends on: the migration reads only this
+/// (serde skips the mail), which is what makes indexing a large outbox quick.
+#[derive(Deserialize)]
+struct DueView {
+    status: OutboxStatus,
+}
+
+/// The index key of an entry, `None` when it is not waiting to be sent.
+pub(crate) fn due_key(entry: &OutboxEntry) -> Option<[u8; 16]> {
+    entry.due_at().map(|at| keys::due(at, entry.id))
+}
+
+impl Store {
+    /// The outbox entries to send now: pending, retrying and due, or caught in
+    /// `Sending` by a crash (sent again with the same Message-ID): the pending and
+    /// interrupted ones first, oldest first, then the retries in the order they fell
+    /// due. Reads the index of due entries and those entries only, however many sent
+    /// ones the outbox keeps.
+    pub fn due_outbox(&self, now: Timestamp) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut due = Vec::new();
+        for item in self.trees.outbox_due.range(..=keys::due(now, u64::MAX)) {
+            let (key, _) = item.map_err(|e| self.storage(e))?;
+            let id = keys::due_id(&key).ok_or_else(|| StoreError::Corrupt {
+                path: self.path.clone(),
+                tree: keys::OUTBOX_DUE,
+                key: keys::printable(&key),
+                detail: format!("expected 16 bytes, found {}", key.len()),
+            })?;
+            let Some(entry) = self.outbox_entry(id)? else {
+                tracing::warn!(entry = id, "the outbox index names a missing entry");
+                continue;
+            };
+            if due_key(&entry).as_ref().map(|k| &k[..]) != Some(&key[..]) {
+                // Every write keeps the index in step with its entry, so this is a
+                // bug; the entry's own status counts, and it has its own key if due.
+                tracing::warn!(entry = id, "the outbox index disagrees with the entry");
+                continue;
+            }
+            // Within the key's microsecond an entry may be not quite due yet.
+            if entry.is_due(now) {
+                due.push(entry);
+            }
+        }
+        Ok(due)
+    }
+
+    /// Queues a notice that answers no inbound message (the officers told of a dead
+    /// letter), sent from any account of the ward, then flushes. Returns its outbox id.
+    pub fn queue_notice(
+        &self,
+        ward: &str,
+        mail: &crate::workflow::OutMail,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let (id, bytes) = self.encoded_notice(ward, mail, now)?;
+        let result = (&self.trees.outbox, &self.trees.outbox_due).transaction(|(outbox, due)| {
+            outbox.insert(&keys::id(id), bytes.as_slice())?;
+            // A new notice is pending (`notice_entry`).
+            due.insert(&keys::due_now(id), &[][..])?;
+            Ok::<_, ConflictableTransactionError<std::convert::Infallible>>(())
+        });
+        result.map_err(|e| match e {
+            TransactionError::Storage(e) => self.storage(e),
+            TransactionError::Abort(never) => match never {},
+        })?;
+        self.flush()?;
+        Ok(id)
+    }
+
+    /// Changes one outbox entry (status, attempts) and its place in the index of due
+    /// entries in one transaction, then flushes; `updated_at` is set to `now`. The id,
+    /// case, Message-ID, creation time and thread are kept whatever `change` does to
+    /// them, so a resend stays the same message.
+    pub fn update_outbox(
+        &self,
+        id: u64,
+        now: Timestamp,
+        change: impl Fn(&mut OutboxEntry),
+    ) -> Result<OutboxEntry, StoreError> {
+        let result = (&self.trees.outbox, &self.trees.outbox_due)
+            .transaction(|(outbox, due)| rewrite(outbox, due, id, now, &change));
+        let (_, new) = self.finish_entry(id, result)?;
+        Ok(new)
+    }
+
+    /// Records that the server accepted the message `message_id` of entry `id`, sent
+    /// from `account` on `day` (the daily quota counts it), and when it was the last
+    /// one (`all_sent`), that the entry is sent: one transaction, then a flush. A part
+    /// recorded before is not counted twice.
+    pub fn outbox_part_sent(
+        &self,
+        id: u64,
+        message_id: &str,
+        account: &str,
+        day: jiff::civil::Date,
+        all_sent: bool,
+        now: Timestamp,
+    ) -> Result<OutboxEntry, StoreError> {
+        let sent_key = keys::sent(account, day);
+        let change = |e: &mut OutboxEntry| {
+            let parts = e.parts_sent.get_or_insert_with(|| PartsSent {
+                account: account.to_owned(),
+                message_ids: Vec::new(),
+            });
+            if !parts.message_ids.iter().any(|m| m == message_id) {
+                parts.message_ids.push(message_id.to_owned());
+            }
+            if all_sent {
+                e.status = OutboxStatus::Sent { at: now };
+                e.attempts += 1;
+            }
+        };
+        let result = (&self.trees.outbox, &self.trees.outbox_due, &self.trees.sent).transaction(
+            |(outbox, due, sent)| {
+                let (old, new) = rewrite(outbox, due, id, now, &change)?;
+                if !old.part_was_sent(message_id) {
+                    let before = sent
+                        .get(&sent_key)?
+                        .and_then(|v| keys::decode_u32(&v))
+                        .unwrap_or(0);
+                    sent.insert(
+                        sent_key.as_slice(),
+                        &before.saturating_add(1).to_be_bytes()[..],
+                    )?;
+                }
+                Ok((old, new))
+            },
+        );
+        let (_, new) = self.finish_entry(id, result)?;
+        Ok(new)
+    }
+
+    fn finish_entry(
+        &self,
+        id: u64,
+        result: Result<(OutboxEntry, OutboxEntry), TransactionError<EntryAbort>>,
+    ) -> Result<(OutboxEntry, OutboxEntry), StoreError> {
+        match result {
+            Ok(pair) => {
+                self.flush()?;
+                Ok(pair)
+            }
+            Err(TransactionError::Abort(EntryAbort::Missing)) => {
+                Err(StoreError::NoSuchOutboxEntry { id })
+            }
+            Err(TransactionError::Abort(EntryAbort::Corrupt(detail))) => Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                tree: keys::OUTBOX,
+                key: keys::printable(&keys::id(id)),
+                detail,
+            }),
+            Err(TransactionError::Abort(EntryAbort::Encode(source))) => Err(StoreError::Encode {
+                what: format!("outbox entry {id}"),
+                source,
+            }),
+            Err(TransactionError::Storage(e)) => Err(self.storage(e)),
+        }
+    }
+
+    /// Builds the index of due entries from the outbox, replacing whatever index there
+    /// was: the upgrade of a schema 1 database, which had none. Returns how many
+    /// entries are due. Runs in `open`, before any other handle can write; a crash
+    /// part-way leaves the schema at 1, and the next open builds it again.
+    pub(crate) fn build_due_index(&self) -> Result<usize, StoreError> {
+        let index = &self.trees.outbox_due;
+        index.clear().map_err(|e| self.storage(e))?;
+        let mut batch = sled::Batch::default();
+        let mut due = 0;
+        for item in self.trees.outbox.iter() {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
+            let view: DueView = self.decode(keys::OUTBOX, &key, &value)?;
+            let id = <[u8; 8]>::try_from(key.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    tree: keys::OUTBOX,
+                    key: keys::printable(&key),
+                    detail: format!("expected an 8-byte id, found {} bytes", key.len()),
+                })?;
+            if let Some(at) = view.status.due_at() {
+                batch.insert(&keys::due(at, id)[..], &[][..]);
+                due += 1;
+            }
+        }
+        index.apply_batch(batch).map_err(|e| self.storage(e))?;
+        Ok(due)
+    }
+}
+
+/// Inside a transaction: entry `id` read, changed, written back with its index key
+/// moved to where the new status puts it. Returns the entry before and after.
+fn rewrite(
+    outbox: &TransactionalTree,
+    due: &TransactionalTree,
+    id: u64,
+    now: Timestamp,
+    change: &dyn Fn(&mut OutboxEntry),
+) -> TxResult<(OutboxEntry, OutboxEntry)> {
+    let key = keys::id(id);
+    let abort = |a| ConflictableTransactionError::Abort(a);
+    let bytes = outbox.get(key)?.ok_or_else(|| abort(EntryAbort::Missing))?;
+    let old: OutboxEntry =
+        serde_json::from_slice(&bytes).map_err(|e| abort(EntryAbort::Corrupt(e.to_string())))?;
+    let mut new = old.clone();
+    change(&mut new);
+    new.id = old.id;
+    new.ward.clone_from(&old.ward);
+    new.case.clone_from(&old.case);
+    new.message_id.clone_from(&old.message_id);
+    new.thread.clone_from(&old.thread);
+    new.created_at = old.created_at;
+    new.updated_at = now;
+    let encoded = serde_json::to_vec(&new).map_err(|e| abort(EntryAbort::Encode(e)))?;
+    outbox.insert(&key, encoded)?;
+    let (before, after) = (due_key(&old), due_key(&new));
+    if before != after {
+        if let Some(k) = before {
+            due.remove(&k[..])?;
+        }
+        if let Some(k) = after {
+            due.insert(&k[..], &[][..])?;
+        }
+    }
+    Ok((old, new))
+}
