@@ -477,6 +477,16 @@ fn refused_at_part_2_the_retry_sends_the_rest_from_the_same_account() {
         [ids[0].clone()]
     );
     assert_eq!(delivered(&mail, OFFICER).len(), 1);
+    // The admin sees how far it got.
+    let mut listed = Vec::new();
+    qrca::cli::outbox::list(std::slice::from_ref(&entry), &mut listed).unwrap();
+    let listed = String::from_utf8(listed).unwrap();
+    assert!(
+        listed.contains(&format!(
+            "1 part(s) accepted from {ACCOUNT}; the rest follow from it"
+        )),
+        "{listed}"
+    );
 
     // Not due before its retry time.
     let submit = MaildirSubmit {

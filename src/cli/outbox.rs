@@ -89,6 +89,17 @@ pub fn list(entries: &[OutboxEntry], out: &mut (impl Write + ?Sized)) -> std::io
             }
             _ => {}
         }
+        // A split mail part-way through: the rest goes from the same account.
+        if let Some(parts) = &e.parts_sent
+            && !matches!(e.status, OutboxStatus::Sent { .. })
+        {
+            writeln!(
+                out,
+                "        {} part(s) accepted from {}; the rest follow from it",
+                parts.message_ids.len(),
+                clean(&parts.account)
+            )?;
+        }
     }
     Ok(())
 }
