@@ -164,6 +164,7 @@ fn bench_commits(c: &mut Criterion) {
                 message_id: "<open@example.gov.vn>".into(),
                 sender: String::new(),
                 references: Vec::new(),
+                digest: String::new(),
             },
             outcome: Outcome::Applied {
                 case: case(rows),
@@ -266,6 +267,7 @@ fn bench_due_outbox(c: &mut Criterion) {
             message_id: "<open@example.gov.vn>".into(),
             sender: String::new(),
             references: Vec::new(),
+            digest: String::new(),
         },
         outcome: Outcome::Applied {
             case: case(20),

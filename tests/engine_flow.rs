@@ -48,6 +48,7 @@ impl Mailer {
                 message_id: format!("<{}.{}@example>", self.ward, self.uid),
                 sender: String::new(),
                 references: Vec::new(),
+                digest: String::new(),
             },
             ward: self.ward.into(),
             case: case.map(str::to_string),

@@ -1544,3 +1544,46 @@ fn mails_through_the_gate_and_the_engine_issue_permits() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_mail_without_a_message_id_is_known_by_its_bytes_after_a_uidvalidity_change() {
+    let f = fixture();
+    let store = Store::open(&f.config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    let blobs = Blobs::new(&f.config.service.state_dir);
+    let without_id = |eml: Eml| -> Vec<u8> {
+        let text = String::from_utf8(eml.bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let kept: Vec<&str> = text
+            .split("\r\n")
+            .filter(|l| !l.starts_with("Message-ID:"))
+            .collect();
+        kept.join("\r\n").into_bytes()
+    };
+    let registration = |name: &str| {
+        without_id(Eml::new(OFFICER, ACCOUNT, "ĐĂNG KÝ TỔ CHỨC").body(&format!(
+            "Tên tổ chức: {name}\nEmail: nhansu@congty.example.vn"
+        )))
+    };
+    let first = registration("Công ty TNHH Một");
+    let second = registration("Công ty TNHH Hai");
+    assert!(!String::from_utf8_lossy(&first).contains("Message-ID"));
+    let take = |uidvalidity: u32, uid: u32, raw: &[u8]| {
+        let at = Position {
+            account: ACCOUNT.into(),
+            uidvalidity,
+            uid,
+        };
+        match take_in(&store, &blobs, &f.config, &at, raw, jiff::Timestamp::now()) {
+            Ok(Taken::Processed(p)) => p,
+            Ok(Taken::Ignored(reason)) => panic!("ignored: {reason}"),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let (case, _) = applied(take(1, 10, &first));
+    assert_eq!(case.code, "THD-T-0001");
+    // The server renumbers INBOX (a new UIDVALIDITY): the same mail at a new position
+    // is the same mail, and a different one without a Message-ID is still new.
+    assert!(matches!(take(2, 1, &first), Processed::AlreadySeen));
+    let (case, _) = applied(take(2, 2, &second));
+    assert_eq!(case.code, "THD-T-0002");
+    assert_eq!(store.cases().unwrap_or_else(|e| panic!("{e}")).len(), 2);
+}

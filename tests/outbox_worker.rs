@@ -178,6 +178,7 @@ fn open_case(store: &Store, effects: Vec<Effect>) -> Vec<u64> {
             message_id: "<dangky@hoankiem.hanoi.gov.vn>".into(),
             sender: CSKV.into(),
             references: Vec::new(),
+            digest: String::new(),
         },
         outcome: Outcome::Applied {
             case: case(),

@@ -38,6 +38,7 @@ fn report_queues_the_refusals_once_then_has_nothing_to_report() {
                             message_id: format!("<{uid}@evil.example>"),
                             sender: String::new(),
                             references: Vec::new(),
+                            digest: String::new(),
                         },
                         outcome: Outcome::Refused {
                             ward: ward.clone(),

@@ -125,6 +125,7 @@ fn commit(store: &Store, uid: u32, case: Case, effects: Vec<Effect>) {
                     message_id: format!("<m{uid}@example.gov.vn>"),
                     sender: String::new(),
                     references: Vec::new(),
+                    digest: String::new(),
                 },
                 outcome: Outcome::Applied {
                     case,

@@ -38,6 +38,7 @@ fn marker(uidvalidity: u32, uid: u32, message_id: &str) -> SeenMarker {
         message_id: message_id.into(),
         sender: String::new(),
         references: Vec::new(),
+        digest: String::new(),
     }
 }
 

@@ -43,6 +43,7 @@ fn marker(uid: u32) -> SeenMarker {
         message_id: format!("<m{uid}@abc.vn>"),
         sender: ORG.into(),
         references: Vec::new(),
+        digest: String::new(),
     }
 }
 

@@ -295,6 +295,7 @@ async fn a_mailbox_recreated_with_a_new_uidvalidity_under_the_watcher_takes_noth
         message_id: String::new(),
         sender: String::new(),
         references: Vec::new(),
+        digest: String::new(),
     };
     assert!(
         world.store().is_seen(&new_one_at_uid_1).unwrap(),

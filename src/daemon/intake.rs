@@ -15,6 +15,7 @@ use crate::store::blobs::{BlobError, Blobs};
 use crate::store::{Notice, SeenMarker, Store, StoreError};
 use crate::workflow::{DocumentRef, EventBody};
 use jiff::Timestamp;
+use sha2::Digest;
 
 /// Where a message was read: the account and its server position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +58,7 @@ pub fn take_in(
     now: Timestamp,
 ) -> Result<Taken, IntakeError> {
     let parsed = parse_mail(raw, &trusted_ids(config, at));
-    let seen = at.marker(parsed.as_ref().ok());
+    let seen = at.marker(parsed.as_ref().ok(), raw);
     if store.is_seen(&seen)? {
         return Ok(Taken::Processed(Processed::AlreadySeen));
     }
@@ -133,7 +134,7 @@ pub fn too_large(
         .account(&at.account)
         .map_or(0, |(_, account)| account.mail.max_message_bytes);
     let mail = header.and_then(|h| parse_mail(h, &trusted_ids(config, at)).ok());
-    let seen = at.marker(mail.as_ref());
+    let seen = at.marker(mail.as_ref(), header.unwrap_or_default());
     if store.is_seen(&seen)? {
         return Ok(Taken::Processed(Processed::AlreadySeen));
     }
@@ -162,17 +163,26 @@ pub fn too_large(
 impl Position {
     /// The seen-marker of the message read here: its server position, and when it
     /// could be read its Message-ID, sender and References (what an answer threads on).
-    fn marker(&self, mail: Option<&Mail>) -> SeenMarker {
+    /// Without a Message-ID, the digest of `bytes` (the message, or the header of one
+    /// too large to read) stands in for it.
+    fn marker(&self, mail: Option<&Mail>, bytes: &[u8]) -> SeenMarker {
+        let message_id = mail.and_then(|m| m.message_id.clone()).unwrap_or_default();
+        let digest = if message_id.trim().is_empty() && !bytes.is_empty() {
+            data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(bytes))
+        } else {
+            String::new()
+        };
         SeenMarker {
             account: self.account.clone(),
             uidvalidity: self.uidvalidity,
             uid: self.uid,
-            message_id: mail.and_then(|m| m.message_id.clone()).unwrap_or_default(),
+            message_id,
             sender: mail
                 .and_then(|m| m.from.as_ref())
                 .map(|a| a.address.clone())
                 .unwrap_or_default(),
             references: mail.map(|m| m.references.clone()).unwrap_or_default(),
+            digest,
         }
     }
 }

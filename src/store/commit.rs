@@ -18,11 +18,16 @@ use serde::Serialize;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{IVec, Transactional};
 
-/// The `seen_msgid` key of a Message-ID, or `None` when the message has none: an
-/// empty id must not make every id-less message look like the first one.
-pub(crate) fn message_id_key(message_id: &str) -> Option<&[u8]> {
-    let trimmed = message_id.trim();
-    (!trimmed.is_empty()).then_some(trimmed.as_bytes())
+/// The `seen_msgid` key of a message: its Message-ID, else its digest (after a NUL,
+/// which no header holds, so it never meets a Message-ID), else `None`: an empty id
+/// must not make every id-less message look like the first one.
+pub(crate) fn message_id_key(seen: &SeenMarker) -> Option<Vec<u8>> {
+    let trimmed = seen.message_id.trim();
+    if !trimmed.is_empty() {
+        return Some(trimmed.as_bytes().to_vec());
+    }
+    let digest = seen.digest.trim();
+    (!digest.is_empty()).then(|| format!("\0sha256:{digest}").into_bytes())
 }
 
 /// Every byte the transaction will write, built before it starts.
@@ -275,7 +280,7 @@ impl Store {
             },
             || format!("the seen-marker {marker}"),
         )?;
-        let msgid = message_id_key(&update.seen.message_id).map(IVec::from);
+        let msgid = message_id_key(&update.seen).map(IVec::from);
         let writes = match &update.outcome {
             Outcome::Applied {
                 case,
@@ -647,10 +652,27 @@ fn encode<T: Serialize>(value: &T, what: impl FnOnce() -> String) -> Result<IVec
 #[cfg(test)]
 mod tests {
     use super::message_id_key;
+    use crate::store::SeenMarker;
 
     #[test]
-    fn an_empty_message_id_is_no_key() {
-        assert_eq!(message_id_key("  "), None);
-        assert_eq!(message_id_key(" <a@b> "), Some(&b"<a@b>"[..]));
+    fn an_empty_message_id_is_no_key_unless_a_digest_stands_in() {
+        let seen = |message_id: &str, digest: &str| SeenMarker {
+            account: "a@b".into(),
+            uidvalidity: 1,
+            uid: 1,
+            message_id: message_id.into(),
+            sender: String::new(),
+            references: Vec::new(),
+            digest: digest.into(),
+        };
+        assert_eq!(message_id_key(&seen("  ", "")), None);
+        assert_eq!(
+            message_id_key(&seen(" <a@b> ", "ab12")),
+            Some(b"<a@b>".to_vec())
+        );
+        assert_eq!(
+            message_id_key(&seen("", "ab12")),
+            Some(b"\0sha256:ab12".to_vec())
+        );
     }
 }

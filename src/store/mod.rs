@@ -365,7 +365,7 @@ impl Store {
         {
             return Ok(true);
         }
-        match commit::message_id_key(&marker.message_id) {
+        match commit::message_id_key(marker) {
             Some(key) => self
                 .trees
                 .seen_msgid

@@ -18,8 +18,8 @@ pub struct SeenMarker {
     pub account: String,
     pub uidvalidity: u32,
     pub uid: u32,
-    /// As the header gives it. Empty when the message has none: then only the
-    /// server position deduplicates it.
+    /// As the header gives it. Empty when the message has none: then `digest` stands
+    /// in for it.
     pub message_id: String,
     /// The message's From address, lower-case; empty when unknown. A mail of this
     /// update addressed to it answers the message ([`Thread::answering`]).
@@ -28,6 +28,11 @@ pub struct SeenMarker {
     /// The message's References, in header order, as the reader gave them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<String>,
+    /// SHA-256 of the message's bytes, in hex, for a message without a Message-ID
+    /// (empty otherwise): a UIDVALIDITY change renumbers every message of INBOX, and
+    /// without it such a message would look new at its new position.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
 }
 
 impl SeenMarker {
@@ -326,6 +331,7 @@ mod tests {
             message_id: "<a@b>".into(),
             sender: String::new(),
             references: Vec::new(),
+            digest: String::new(),
         };
         assert_eq!(m.key(), "qrca.hoankiem.tranhungdao1@gmail.com/7/42");
         assert_eq!(
@@ -357,6 +363,7 @@ mod tests {
             message_id: message_id.into(),
             sender: sender.into(),
             references: references.iter().map(|s| (*s).to_owned()).collect(),
+            digest: String::new(),
         }
     }
 
