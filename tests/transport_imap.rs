@@ -510,6 +510,16 @@ async fn a_dot_delimiter_gets_two_level_folders_with_vietnamese_names() {
     s.move_to(uids[1], VIETNAMESE).await.unwrap();
     assert_eq!(s.message_count("QRCA/Processed").await.unwrap(), 1);
     assert_eq!(s.message_count(VIETNAMESE).await.unwrap(), 1);
+    // A level with the server's delimiter in it would silently become two levels.
+    let e = s.prepare_folder("QRCA/Processed.2021").await.unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "\"QRCA/Processed.2021\" has a level with the server's hierarchy delimiter \".\""
+        ),
+        "{e}"
+    );
+    assert!(!e.is_transient());
+    assert!(s.is_open(), "a bad name does not end the session");
     s.logout().await.unwrap();
 
     // Two levels under QRCA, by the server's own LIST (`%` stops at the delimiter), in

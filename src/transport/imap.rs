@@ -718,11 +718,19 @@ impl ImapSession {
                 d
             }
         };
+        let join = delimiter.as_deref().unwrap_or("/");
+        if join != "/" && folder.split('/').any(|level| level.contains(join)) {
+            return Err(TransportError::FolderName {
+                peer: self.peer.clone(),
+                folder: folder.to_owned(),
+                delimiter: join.to_owned(),
+            });
+        }
         Ok(folder
             .split('/')
             .map(encode_mailbox_name)
             .collect::<Vec<_>>()
-            .join(delimiter.as_deref().unwrap_or("/")))
+            .join(join))
     }
 
     /// How many messages `folder` (as configured) holds, by `STATUS (MESSAGES)`.

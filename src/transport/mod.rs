@@ -178,6 +178,14 @@ pub enum TransportError {
         "{peer}: refusing to log in without TLS (tls = \"none\") to a host that is not loopback"
     )]
     PlaintextRefused { peer: Peer },
+    #[error(
+        "{peer}: the folder {folder:?} has a level with the server's hierarchy delimiter {delimiter:?} in it, which would make it another level; write the levels of processed_folder with '/' only"
+    )]
+    FolderName {
+        peer: Peer,
+        folder: String,
+        delimiter: String,
+    },
     #[error("CA file {}: {message}", path.display())]
     CaFile { path: PathBuf, message: String },
     #[error("cannot read the secret from {what}: {message}")]
@@ -205,6 +213,7 @@ impl TransportError {
             TransportError::Tls { .. }
             | TransportError::Protocol { .. }
             | TransportError::PlaintextRefused { .. }
+            | TransportError::FolderName { .. }
             | TransportError::CaFile { .. }
             | TransportError::Secret { .. } => false,
         }
@@ -220,6 +229,7 @@ impl TransportError {
             | TransportError::Protocol { peer, .. }
             | TransportError::Timeout { peer, .. }
             | TransportError::ConnectionLost { peer, .. }
+            | TransportError::FolderName { peer, .. }
             | TransportError::PlaintextRefused { peer } => Some(peer),
             TransportError::CaFile { .. }
             | TransportError::Secret { .. }
