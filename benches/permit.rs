@@ -180,5 +180,83 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// `qrca permits export`: the register workbook of a ward that issued 10,000 permits.
+fn register(c: &mut Criterion) {
+    use qrca::outbound::xlsx::{RegisterLine, permit_register};
+    use qrca::workflow::{Case, Organisation, Permit, Row};
+    let at: jiff::Timestamp = "2021-09-08T02:00:00Z"
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let case = Case {
+        code: "THD-T-0001".into(),
+        ward: "hoankiem.tranhungdao".into(),
+        kind: Kind::T,
+        serial: 1,
+        opened_at: at,
+        updated_at: at,
+        opened_by: "canbo.thd@example.gov.vn".into(),
+        organisation: Some(Organisation {
+            name: "Công ty TNHH Thương mại Dịch vụ Sen Vàng Hà Nội".into(),
+            email: "nhansu@senvang.example.vn".into(),
+            ..Organisation::default()
+        }),
+        area_police: Vec::new(),
+        batches: Vec::new(),
+        tokens: Vec::new(),
+        last_holder: 10_000,
+        revision: 1,
+    };
+    let people: Vec<(Row, Permit)> = (1..=10_000u32)
+        .map(|i| {
+            let row = Row {
+                stt: i,
+                sheet_row: i + 1,
+                name: Some(format!("Nguyễn Thị Ngọc Ánh {i}")),
+                id_number: Some(format!("{:012}", 1_190_000_000 + u64::from(i))),
+                birth_date: Some(date(1990, 1, 1)),
+                phone: Some(format!("09{:08}", i)),
+                route: Some("Số 5 Trần Hưng Đạo → Bệnh viện Việt Đức".into()),
+                vehicle: Some("29A-123.45".into()),
+                ..Row::default()
+            };
+            let permit = Permit {
+                id: format!("THD-T-0001-{i:04}").into(),
+                valid_from: date(2021, 9, 8),
+                valid_until: date(2021, 9, 21),
+                issued_at: at,
+                stamped_by: "congan.thd@example.gov.vn".into(),
+            };
+            (row, permit)
+        })
+        .collect();
+    let lines: Vec<RegisterLine<'_>> = people
+        .iter()
+        .map(|(person, permit)| RegisterLine {
+            case: &case,
+            person,
+            permit,
+            revoked: None,
+        })
+        .collect();
+    let tz = jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap_or_else(|e| panic!("{e}"));
+    let bytes = permit_register("Phường Trần Hưng Đạo", &lines, date(2021, 9, 10), &tz, at)
+        .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("permits export: 10,000 permits, {} KB", bytes.len() / 1000);
+    let mut g = c.benchmark_group("permits_export");
+    g.sample_size(10);
+    g.bench_function("register_10000", |b| {
+        b.iter(|| {
+            permit_register(
+                "Phường Trần Hưng Đạo",
+                black_box(&lines),
+                date(2021, 9, 10),
+                &tz,
+                at,
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, register);
 criterion_main!(benches);
