@@ -34,7 +34,7 @@ pub fn suggest(district: &str, ward: &str) -> anyhow::Result<u8> {
 pub fn enroll(ward: &str, config: Option<std::path::PathBuf>) -> anyhow::Result<u8> {
     let config = super::load_config(config, true)?;
     let Some(w) = config.ward(ward) else {
-        anyhow::bail!("there is no ward {ward:?} in the config");
+        anyhow::bail!(super::no_such_ward(&config, ward));
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

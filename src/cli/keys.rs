@@ -16,11 +16,7 @@ use std::path::PathBuf;
 pub fn generate(ward: &str, config: Option<PathBuf>) -> anyhow::Result<u8> {
     let config = load_config(config, true)?;
     let Some(w) = config.ward(ward) else {
-        let known: Vec<&str> = config.wards.iter().map(|w| w.code()).collect();
-        anyhow::bail!(
-            "there is no ward {ward:?} in the config; its wards are {}",
-            known.join(", ")
-        );
+        anyhow::bail!(super::no_such_ward(&config, ward));
     };
     let public = keys::generate(&w.signing_key)?;
     let kid = payload::kid(&w.rules.short, &public);

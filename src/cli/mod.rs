@@ -198,6 +198,16 @@ pub(crate) fn clean(text: &str) -> String {
         .collect()
 }
 
+/// The sentence for a `--ward` the config does not have, naming the wards it has.
+pub(crate) fn no_such_ward(config: &crate::config::Config, ward: &str) -> String {
+    let known: Vec<&str> = config.wards.iter().map(|w| w.code()).collect();
+    format!(
+        "there is no ward {:?} in the config; its wards are {}",
+        clean(ward),
+        known.join(", ")
+    )
+}
+
 /// A time as the admin commands print it.
 pub(crate) fn time(at: jiff::Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M UTC").to_string()

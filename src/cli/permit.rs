@@ -14,7 +14,7 @@ use std::path::PathBuf;
 pub fn sample(ward: &str, out: &Path, config: Option<PathBuf>) -> anyhow::Result<u8> {
     let config = load_config(config, false)?;
     let Some(w) = config.ward(ward) else {
-        anyhow::bail!("there is no ward {ward:?} in the config");
+        anyhow::bail!(super::no_such_ward(&config, ward));
     };
     let signer = Signer::load(w)?;
     let today = jiff::Timestamp::now()

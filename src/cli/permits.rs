@@ -8,7 +8,7 @@
 //! While `qrca run` holds the database, the daemon builds the workbook and hands its
 //! bytes back over the control socket; this side writes it.
 
-use super::{clean, load_config};
+use super::load_config;
 use crate::config::Config;
 use crate::outbound::xlsx::{RegisterLine, permit_register, register_status};
 use crate::store::Store;
@@ -67,13 +67,7 @@ pub fn execute(
     err: &mut dyn Write,
 ) -> anyhow::Result<(u8, Option<Vec<u8>>)> {
     let Some(ward) = config.ward(ward) else {
-        let known: Vec<&str> = config.wards.iter().map(|w| w.code()).collect();
-        writeln!(
-            err,
-            "qrca: there is no ward {:?} in the config; its wards are {}",
-            clean(ward),
-            known.join(", ")
-        )?;
+        writeln!(err, "qrca: {}", super::no_such_ward(config, ward))?;
         return Ok((2, None));
     };
     let tz = &config.service.timezone;

@@ -6,7 +6,7 @@
 //! config, and sends the report at once; otherwise it opens the database itself and
 //! the daemon sends the report when it next runs.
 
-use super::{clean, load_config, time};
+use super::{load_config, time};
 use crate::config::Config;
 use crate::daemon::report;
 use crate::store::Store;
@@ -33,13 +33,7 @@ pub fn execute(
     err: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     let Some(ward) = config.ward(ward) else {
-        let known: Vec<&str> = config.wards.iter().map(|w| w.code()).collect();
-        writeln!(
-            err,
-            "qrca: there is no ward {:?} in the config; its wards are {}",
-            clean(ward),
-            known.join(", ")
-        )?;
+        writeln!(err, "qrca: {}", super::no_such_ward(config, ward))?;
         return Ok(2);
     };
     match report::queue_now(store, config, ward, jiff::Timestamp::now())? {

@@ -177,14 +177,14 @@ fn state(state: &RowState) -> String {
     }
 }
 
-/// The batch's rows as a workbook: header row frozen, STT 1..N in roster order.
-pub fn roster(kind: Kind, case: &str, batch: &Batch) -> Result<Vec<u8>, XlsxError> {
-    let cols = columns(kind);
+/// A new workbook with its title and creation time (given, so the same input gives the
+/// same bytes), and the format of its header row.
+fn workbook(title: String, created: jiff::Timestamp) -> Result<(Workbook, Format), XlsxError> {
     let mut book = Workbook::new();
-    let created = ExcelDateTime::from_timestamp(batch.received_at.as_second())?;
+    let created = ExcelDateTime::from_timestamp(created.as_second())?;
     book.set_properties(
         &DocProperties::new()
-            .set_title(format!("{case} - đợt {}", batch.no))
+            .set_title(title)
             .set_author("QRCA")
             .set_creation_datetime(&created),
     );
@@ -192,6 +192,13 @@ pub fn roster(kind: Kind, case: &str, batch: &Batch) -> Result<Vec<u8>, XlsxErro
         .set_bold()
         .set_text_wrap()
         .set_border_bottom(FormatBorder::Thin);
+    Ok((book, header))
+}
+
+/// The batch's rows as a workbook: header row frozen, STT 1..N in roster order.
+pub fn roster(kind: Kind, case: &str, batch: &Batch) -> Result<Vec<u8>, XlsxError> {
+    let cols = columns(kind);
+    let (mut book, header) = workbook(format!("{case} - đợt {}", batch.no), batch.received_at)?;
     let sheet = book.add_worksheet();
     sheet.set_name(format!("Đợt {}", batch.no))?;
     let state_col = cols.len() as u16;
@@ -275,21 +282,13 @@ pub fn permit_register(
     tz: &jiff::tz::TimeZone,
     created: jiff::Timestamp,
 ) -> Result<Vec<u8>, XlsxError> {
-    let mut book = Workbook::new();
-    let created = ExcelDateTime::from_timestamp(created.as_second())?;
-    book.set_properties(
-        &DocProperties::new()
-            .set_title(format!(
-                "Sổ cấp giấy - {ward_name} - tình trạng ngày {}",
-                vn_date(day)
-            ))
-            .set_author("QRCA")
-            .set_creation_datetime(&created),
-    );
-    let header = Format::new()
-        .set_bold()
-        .set_text_wrap()
-        .set_border_bottom(FormatBorder::Thin);
+    let (mut book, header) = workbook(
+        format!(
+            "Sổ cấp giấy - {ward_name} - tình trạng ngày {}",
+            vn_date(day)
+        ),
+        created,
+    )?;
     let date_cell = Format::new().set_num_format("dd/mm/yyyy");
     let sheet = book.add_worksheet();
     sheet.set_name("Giấy đã cấp")?;
