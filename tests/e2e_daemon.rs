@@ -915,6 +915,42 @@ fn accounts_enroll_tells_the_admin_from_each_account() {
 }
 
 #[test]
+fn an_account_the_server_says_is_over_its_daily_quota_hands_the_mail_to_another() {
+    let mut w = world();
+    // Gmail refuses an account that has sent its day's quota with 550 5.4.5, whatever
+    // qrca's own count says: the mail is fine, and must not die.
+    w.servers.quota_spent(ACCOUNTS[0]).unwrap();
+    w.start_daemon(None);
+    w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Một"));
+    let confirmation = w.wait_mail(ORG, "THD-T-0001");
+    let from = confirmation.from.as_ref().unwrap().address.clone();
+    assert_ne!(
+        from, ACCOUNTS[0],
+        "sent from the account the server refused"
+    );
+    assert!(ACCOUNTS.contains(&from.as_str()), "{from}");
+    w.wait_log(
+        "has sent all it may today",
+        "the quota refusal was not noticed",
+    );
+    w.stop_daemon();
+    assert!(!w.log().contains("outbox entry is dead"), "{}", w.log());
+    let config = qrca::config::load(&w.config()).unwrap().config;
+    let store = Store::open(&config.service.state_dir).unwrap();
+    let outbox = store.outbox().unwrap();
+    assert_eq!(outbox.len(), 1, "no notice of a dead letter: {outbox:#?}");
+    assert!(matches!(outbox[0].status, OutboxStatus::Sent { .. }));
+    assert_eq!(outbox[0].attempts, 1, "the refusal cost no attempt");
+    // The refused account counts as full for the day; the one that sent counts one.
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(config.service.timezone.clone())
+        .date();
+    let limit = config.wards[0].accounts[0].mail.daily_send_limit;
+    assert_eq!(store.sent_on(ACCOUNTS[0], today).unwrap(), limit);
+    assert_eq!(store.sent_on(&from, today).unwrap(), 1);
+}
+
+#[test]
 fn a_refused_login_makes_a_dead_letter_that_retry_sends_and_a_down_server_a_retry() {
     let mut w = world();
     w.start_daemon(None);

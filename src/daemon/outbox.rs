@@ -82,11 +82,20 @@ pub async fn send_due(
     let mut pass = Pass::default();
     for entry in shared.store.due_outbox(now)? {
         let id = entry.id;
-        match send_one(shared, submit, entry, now).await? {
+        let mut outcome = send_one(shared, submit, entry, now).await?;
+        // The server said the account is done for today: at once from another one.
+        // (It is counted full now, so this ends: at worst every account is full.)
+        while matches!(outcome, Outcome::HandOver) {
+            outcome = match shared.store.outbox_entry(id)? {
+                Some(entry) => send_one(shared, submit, entry, now).await?,
+                None => Outcome::OverQuota,
+            };
+        }
+        match outcome {
             Outcome::Sent => pass.sent.push(id),
             Outcome::Retry => pass.retrying.push(id),
             Outcome::Dead => pass.dead.push(id),
-            Outcome::OverQuota => pass.over_quota.push(id),
+            Outcome::OverQuota | Outcome::HandOver => pass.over_quota.push(id),
         }
     }
     Ok(pass)
@@ -97,6 +106,8 @@ enum Outcome {
     Retry,
     Dead,
     OverQuota,
+    /// The server refused the account as over its day's quota: try another now.
+    HandOver,
 }
 
 async fn send_one(
@@ -221,7 +232,7 @@ async fn send_one(
             .submit(account, &part.recipients, &part.message)
             .await
         {
-            return failed(store, ward, &entry, now, e);
+            return failed(store, ward, account, day, &entry, now, e);
         }
         // Recorded before the next part goes: a crash from here on resends only
         // what the server has not yet taken.
@@ -311,10 +322,26 @@ fn undeliverable(ward: &Ward, entry: &OutboxEntry, reason: &str) -> Option<OutMa
 fn failed(
     store: &Store,
     ward: &Ward,
+    account: &Account,
+    day: jiff::civil::Date,
     entry: &OutboxEntry,
     now: Timestamp,
     error: SendError,
 ) -> Result<Outcome, StoreError> {
+    if error.spent_quota() {
+        // The account is done for today whatever our count says; the mail is not at
+        // fault. Count the account full, and put the mail back in line: the next pass
+        // sends it from another account of the ward (or, if part of it went from this
+        // one, tomorrow), and it costs no attempt.
+        let limit = account.mail.daily_send_limit;
+        let sent = store.sent_on(&account.address, day)?;
+        if sent < limit {
+            store.note_sent(&account.address, day, limit - sent)?;
+        }
+        tracing::warn!(entry = entry.id, account = %account.address, error = %error.message, "the server says the account has sent all it may today; the mail goes from another account of the ward, or tomorrow");
+        store.update_outbox(entry.id, now, |e| e.status = OutboxStatus::Pending)?;
+        return Ok(Outcome::HandOver);
+    }
     if error.permanent || entry.attempts + 1 >= MAX_ATTEMPTS {
         return dead(store, Some(ward), entry, now, error.message);
     }

@@ -23,6 +23,17 @@ pub struct SendError {
 }
 
 impl SendError {
+    /// Whether the server says the account has sent all it may today, as Gmail does
+    /// (`550 5.4.5 Daily user sending quota exceeded`): the message is fine and must go
+    /// from another account, not die. Gmail counts recipients over a rolling day, so
+    /// its limit can come before our own count says.
+    pub fn spent_quota(&self) -> bool {
+        let text = self.message.to_ascii_lowercase();
+        text.contains(" 5.4.5 ")
+            || text.contains("sending quota exceeded")
+            || text.contains("sending limit exceeded")
+    }
+
     fn transient(message: impl Into<String>) -> SendError {
         SendError {
             permanent: false,
@@ -140,4 +151,22 @@ async fn transport_for(account: &Account) -> Result<AsyncSmtpTransport<Tokio1Exe
             .timeout(Some(TIMEOUT))
             .build(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SendError;
+
+    #[test]
+    fn a_server_s_daily_quota_is_told_apart_from_other_refusals() {
+        let said = |message: &str| SendError {
+            permanent: true,
+            message: message.into(),
+        };
+        // Gmail's words, and Postfix's rendering of the same code.
+        assert!(said("SMTP smtp.gmail.com:465 as a@gmail.com: permanent error (550): 5.4.5 Daily user sending quota exceeded. x-gsmtp").spent_quota());
+        assert!(said("SMTP 127.0.0.1:2525 as a@b: permanent error (550): 5.4.5 <a@b>: Sender address rejected: Daily user sending quota exceeded.").spent_quota());
+        assert!(!said("SMTP 127.0.0.1:2525 as a@b: permanent error (535): 5.7.8 Error: authentication failed").spent_quota());
+        assert!(!said("SMTP 127.0.0.1:2525 as a@b: permanent error (550): 5.1.1 <x@y>: Recipient address rejected").spent_quota());
+    }
 }

@@ -454,6 +454,12 @@ impl MailServers {
         Ok(())
     }
 
+    /// From now on the submission ports refuse mail from `address` as Gmail refuses an
+    /// account over its daily limit (`550 5.4.5 Daily user sending quota exceeded`).
+    pub fn quota_spent(&self, address: &str) -> Result<()> {
+        run_script(&["quota-spent", self.dir_str()?, address]).map(drop)
+    }
+
     /// Stops Dovecot and starts it again on the same ports (IMAP clients are cut off).
     pub fn restart_dovecot(&self) -> Result<()> {
         run_script(&["restart-dovecot", self.dir_str()?]).map(drop)
