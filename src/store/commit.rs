@@ -50,31 +50,23 @@ enum Writes {
     Ignored(Option<NewEntry>),
 }
 
-/// An outbox entry to create: its key, bytes, and key in the index of due entries.
+/// An outbox entry to create (pending, as every new entry is): its id and bytes.
 struct NewEntry {
     id: u64,
-    key: IVec,
     value: IVec,
-    due: IVec,
 }
 
 impl NewEntry {
     fn of(entry: &OutboxEntry) -> Result<NewEntry, StoreError> {
         let id = entry.id;
-        // A new entry is pending, so it always has a due key.
-        let due = super::outbox::due_key(entry).unwrap_or_else(|| keys::due_now(id));
         Ok(NewEntry {
             id,
-            key: IVec::from(&keys::id(id)),
             value: encode(entry, || format!("outbox entry {id}"))?,
-            due: IVec::from(&due[..]),
         })
     }
 
     fn write(&self, t: &Views<'_>) -> TxResult<()> {
-        t.outbox.insert(&self.key, self.value.clone())?;
-        t.outbox_due.insert(&self.due, &[][..])?;
-        Ok(())
+        super::outbox::insert_pending(t.outbox, t.outbox_due, self.id, &self.value)
     }
 }
 

@@ -123,6 +123,14 @@ pub(crate) fn id(id: u64) -> [u8; 8] {
     id.to_be_bytes()
 }
 
+/// A `sent` counter after `n` more: the old value (none, or unreadable: 0) plus `n`.
+pub(crate) fn counted(old: Option<&[u8]>, n: u32) -> [u8; 4] {
+    old.and_then(decode_u32)
+        .unwrap_or(0)
+        .saturating_add(n)
+        .to_be_bytes()
+}
+
 /// A u32 stored big-endian; `None` when the value has the wrong length.
 pub(crate) fn decode_u32(bytes: &[u8]) -> Option<u32> {
     let arr: [u8; 4] = bytes.try_into().ok()?;

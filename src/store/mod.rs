@@ -230,8 +230,7 @@ impl Store {
             .trees
             .sent
             .update_and_fetch(keys::sent(account, day), |old| {
-                let before = old.and_then(keys::decode_u32).unwrap_or(0);
-                Some(before.saturating_add(n).to_be_bytes().to_vec())
+                Some(keys::counted(old, n).to_vec())
             })
             .map_err(|e| self.storage(e))?;
         Ok(total.and_then(|v| keys::decode_u32(&v)).unwrap_or(0))

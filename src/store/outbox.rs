@@ -36,6 +36,19 @@ struct DueView {
     status: OutboxStatus,
 }
 
+/// Inside a transaction: a new entry, which is pending, and its index key (due at
+/// once). Every creation of an entry goes through here.
+pub(crate) fn insert_pending<E>(
+    outbox: &TransactionalTree,
+    due: &TransactionalTree,
+    id: u64,
+    bytes: &[u8],
+) -> Result<(), ConflictableTransactionError<E>> {
+    outbox.insert(&keys::id(id), bytes)?;
+    due.insert(&keys::due_now(id), &[][..])?;
+    Ok(())
+}
+
 /// The index key of an entry, `None` when it is not waiting to be sent.
 pub(crate) fn due_key(entry: &OutboxEntry) -> Option<[u8; 16]> {
     entry.due_at().map(|at| keys::due(at, entry.id))
@@ -85,10 +98,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let (id, bytes) = self.encoded_notice(ward, mail, now)?;
         let result = (&self.trees.outbox, &self.trees.outbox_due).transaction(|(outbox, due)| {
-            outbox.insert(&keys::id(id), bytes.as_slice())?;
-            // A new notice is pending (`notice_entry`).
-            due.insert(&keys::due_now(id), &[][..])?;
-            Ok::<_, ConflictableTransactionError<std::convert::Infallible>>(())
+            insert_pending::<std::convert::Infallible>(outbox, due, id, &bytes)
         });
         result.map_err(|e| match e {
             TransactionError::Storage(e) => self.storage(e),
@@ -145,14 +155,8 @@ impl Store {
             |(outbox, due, sent)| {
                 let (old, new) = rewrite(outbox, due, id, now, &change)?;
                 if !old.part_was_sent(message_id) {
-                    let before = sent
-                        .get(&sent_key)?
-                        .and_then(|v| keys::decode_u32(&v))
-                        .unwrap_or(0);
-                    sent.insert(
-                        sent_key.as_slice(),
-                        &before.saturating_add(1).to_be_bytes()[..],
-                    )?;
+                    let count = keys::counted(sent.get(&sent_key)?.as_deref(), 1);
+                    sent.insert(sent_key.as_slice(), &count[..])?;
                 }
                 Ok((old, new))
             },

@@ -77,8 +77,7 @@ impl Store {
                     return Err(ConflictableTransactionError::Abort(()));
                 }
             }
-            outbox.insert(&keys::id(id), bytes.as_slice())?;
-            due.insert(&keys::due_now(id), &[][..])?;
+            super::outbox::insert_pending(outbox, due, id, &bytes)?;
             meta.insert(key.as_bytes(), mark.as_bytes())?;
             Ok(())
         });

@@ -176,11 +176,7 @@ impl OutboxEntry {
     /// Whether the outbox worker should send it at `now`: pending, caught in
     /// `Sending` by a crash, or retrying and due.
     pub fn is_due(&self, now: Timestamp) -> bool {
-        match &self.status {
-            OutboxStatus::Pending | OutboxStatus::Sending => true,
-            OutboxStatus::RetryAt { at, .. } => *at <= now,
-            OutboxStatus::Sent { .. } | OutboxStatus::Dead { .. } => false,
-        }
+        self.due_at().is_some_and(|at| at <= now)
     }
 
     /// Whether the server has accepted the message with this Message-ID.
