@@ -151,7 +151,7 @@ async fn send_one(
         // The rest of a split mail goes from the account that sent its first parts:
         // another account may split it differently (its own max_message_bytes).
         Some(parts) => match ward.accounts.iter().find(|a| a.address == parts.account) {
-            Some(a) if store.sent_on(&a.address, day)? < a.mail.daily_send_limit => Some(a),
+            Some(a) if has_quota(store, a, day)? => Some(a),
             Some(_) => None,
             None => {
                 return dead(
@@ -262,11 +262,16 @@ fn choose_account<'a>(
         .filter(|a| a.address == preferred)
         .chain(accounts.iter().filter(|a| a.address != preferred));
     for account in ordered {
-        if store.sent_on(&account.address, day)? < account.mail.daily_send_limit {
+        if has_quota(store, account, day)? {
             return Ok(Some(account));
         }
     }
     Ok(None)
+}
+
+/// Whether `account` may still send on `day` (its `daily_send_limit`).
+fn has_quota(store: &Store, account: &Account, day: jiff::civil::Date) -> Result<bool, StoreError> {
+    Ok(store.sent_on(&account.address, day)? < account.mail.daily_send_limit)
 }
 
 /// Marks the entry dead, then tells the ward's officers once (SPEC §8: nothing lost
@@ -330,9 +335,9 @@ fn failed(
 ) -> Result<Outcome, StoreError> {
     if error.spent_quota() {
         // The account is done for today whatever our count says; the mail is not at
-        // fault. Count the account full, and put the mail back in line: the next pass
-        // sends it from another account of the ward (or, if part of it went from this
-        // one, tomorrow), and it costs no attempt.
+        // fault. Count the account full, and put the mail back in line: `send_due`
+        // sends it at once from another account of the ward (or, if part of it went
+        // from this one, tomorrow), and it costs no attempt.
         let limit = account.mail.daily_send_limit;
         let sent = store.sent_on(&account.address, day)?;
         if sent < limit {
