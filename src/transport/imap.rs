@@ -638,7 +638,7 @@ impl ImapSession {
     /// levels), creating the folder first if it is missing. MOVE when the server has
     /// it; otherwise COPY, flag `\Deleted`, and UID EXPUNGE (UIDPLUS) or EXPUNGE.
     pub async fn move_to(&mut self, uid: u32, folder: &str) -> Result<(), TransportError> {
-        let mailbox = self.ensure_folder(folder).await?;
+        let mailbox = self.prepare_folder(folder).await?;
         let uid_set = uid.to_string();
         let doing = format!("moving UID {uid} to {folder}");
         if self.caps.mv && self.use_move {
@@ -668,15 +668,10 @@ impl ImapSession {
     }
 
     /// Makes sure `folder` (as configured, `/` between levels) exists, creating it if
-    /// missing, as the first move would; returns the server's name for it. `qrca check
-    /// --connect` asks this, so a folder the server will not make is found at setup,
-    /// not when the first mail is taken in.
+    /// missing (once per session); returns the server's name for it. Every move does
+    /// this first; `qrca check --connect` asks it too, so a folder the server will not
+    /// make is found at setup, not when the first mail is taken in.
     pub async fn prepare_folder(&mut self, folder: &str) -> Result<String, TransportError> {
-        self.ensure_folder(folder).await
-    }
-
-    /// The server's name for `folder`, created if missing (once per session).
-    async fn ensure_folder(&mut self, folder: &str) -> Result<String, TransportError> {
         if let Some(name) = self.folders.get(folder) {
             return Ok(name.clone());
         }
