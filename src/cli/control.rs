@@ -70,16 +70,6 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join("control.sock")
 }
 
-/// Runs `request` in the daemon that holds the database in `state_dir`, printing its
-/// output here; `None` when no daemon answers there (run the command directly).
-pub fn call(state_dir: &Path, request: &Request) -> anyhow::Result<Option<u8>> {
-    Ok(ask(state_dir, request)?.map(|response| {
-        print!("{}", response.stdout);
-        eprint!("{}", response.stderr);
-        response.code
-    }))
-}
-
 /// The daemon's answer to `request`; `None` when no daemon answers in `state_dir`.
 pub fn ask(state_dir: &Path, request: &Request) -> anyhow::Result<Option<Response>> {
     let path = socket_path(state_dir);
@@ -109,8 +99,23 @@ pub fn in_daemon_or_here(
     request: &Request,
     here: impl FnOnce(&Store, &mut dyn Write, &mut dyn Write) -> anyhow::Result<u8>,
 ) -> anyhow::Result<u8> {
-    if let Some(code) = call(state_dir, request)? {
-        return Ok(code);
+    let (code, _) = file_in_daemon_or_here(state_dir, request, |store, out, err| {
+        Ok((here(store, out, err)?, None))
+    })?;
+    Ok(code)
+}
+
+/// As [`in_daemon_or_here`], for a command that also makes a file: its bytes, from
+/// the daemon's answer or from `here`, for the caller to write.
+pub fn file_in_daemon_or_here(
+    state_dir: &Path,
+    request: &Request,
+    here: impl FnOnce(&Store, &mut dyn Write, &mut dyn Write) -> anyhow::Result<(u8, Option<Vec<u8>>)>,
+) -> anyhow::Result<(u8, Option<Vec<u8>>)> {
+    if let Some(response) = ask(state_dir, request)? {
+        print!("{}", response.stdout);
+        eprint!("{}", response.stderr);
+        return Ok((response.code, response.file()?));
     }
     let store = Store::open(state_dir)?;
     here(

@@ -29,25 +29,11 @@ pub fn export(
         ward: ward.to_owned(),
         on,
     };
-    let state_dir = &config.service.state_dir;
-    let (code, file) = match super::control::ask(state_dir, &request)? {
-        Some(response) => {
-            print!("{}", response.stdout);
-            eprint!("{}", response.stderr);
-            (response.code, response.file()?)
-        }
-        None => {
-            let store = Store::open(state_dir)?;
-            execute(
-                &store,
-                &config,
-                ward,
-                on,
-                &mut std::io::stdout().lock(),
-                &mut std::io::stderr().lock(),
-            )?
-        }
-    };
+    let (code, file) = super::control::file_in_daemon_or_here(
+        &config.service.state_dir,
+        &request,
+        |store, out, err| execute(store, &config, ward, on, out, err),
+    )?;
     if let Some(bytes) = file {
         write_owner_only(out, &bytes)?;
         println!("written to {}", out.display());
