@@ -36,6 +36,28 @@ fn read_register(bytes: &[u8]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// `qrca permits export --ward WARD --on DAY --out OUT`.
+fn export(
+    config: &std::path::Path,
+    ward: &str,
+    day: &str,
+    out: &std::path::Path,
+) -> std::process::Output {
+    qrca(
+        &[
+            "permits",
+            "export",
+            "--ward",
+            ward,
+            "--on",
+            day,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        config,
+    )
+}
+
 #[test]
 fn the_register_lists_every_permit_of_the_ward_as_it_stands_on_the_day() {
     let dir = tempfile::tempdir().unwrap();
@@ -72,19 +94,7 @@ fn the_register_lists_every_permit_of_the_ward_as_it_stands_on_the_day() {
 
     let out_path = dir.path().join("so-cap-giay.xlsx");
     std::fs::write(&out_path, "an older export").unwrap();
-    let out = qrca(
-        &[
-            "permits",
-            "export",
-            "--ward",
-            &ward,
-            "--on",
-            "2021-09-10",
-            "--out",
-            out_path.to_str().unwrap(),
-        ],
-        &config_path,
-    );
+    let out = export(&config_path, &ward, "2021-09-10", &out_path);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let said = text(&out.stdout);
     assert!(
@@ -140,19 +150,7 @@ fn the_register_lists_every_permit_of_the_ward_as_it_stands_on_the_day() {
 
     // Years later every permit has run out; the revoked one stays revoked.
     let later = dir.path().join("later.xlsx");
-    let out = qrca(
-        &[
-            "permits",
-            "export",
-            "--ward",
-            &ward,
-            "--on",
-            "2030-01-01",
-            "--out",
-            later.to_str().unwrap(),
-        ],
-        &config_path,
-    );
+    let out = export(&config_path, &ward, "2030-01-01", &later);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let statuses: Vec<String> = read_register(&std::fs::read(&later).unwrap())[1..]
         .iter()
