@@ -7,6 +7,10 @@
 //! broken one is a load error naming its file and line.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/headers.rs"]
+mod headers;
+
+use headers::header;
 use qrca::config::{self, Config};
 use qrca::inbound::mail::{Mail, parse_mail};
 use qrca::outbound::templates::{self, ALL};
@@ -740,24 +744,6 @@ fn a_small_account_limit_splits_the_permits_into_parts() {
         }
         other => panic!("{other:?}"),
     }
-}
-
-/// The header's value as it stands in the message, unfolded.
-fn header(message: &[u8], name: &str) -> Option<String> {
-    let text = String::from_utf8_lossy(message);
-    let head = text.split("\r\n\r\n").next().unwrap_or_default().to_owned();
-    let mut lines = head.split("\r\n").peekable();
-    while let Some(line) = lines.next() {
-        if let Some(value) = line.strip_prefix(&format!("{name}: ")) {
-            let mut value = value.to_owned();
-            while let Some(next) = lines.peek().filter(|l| l.starts_with([' ', '\t'])) {
-                value.push_str(next);
-                lines.next();
-            }
-            return Some(value);
-        }
-    }
-    None
 }
 
 #[test]

@@ -15,6 +15,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/headers.rs"]
+mod headers;
+
+use headers::header;
 use jiff::{SignedDuration, Timestamp};
 use qrca::config::{self, Config};
 use qrca::daemon::Generation;
@@ -533,24 +537,6 @@ fn refused_at_part_2_the_retry_sends_the_rest_from_the_same_account() {
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(Path::new(FIXTURES).join(name)).unwrap()
-}
-
-/// The header's value, unfolded, as it stands in a sent message.
-fn header(message: &[u8], name: &str) -> Option<String> {
-    let text = String::from_utf8_lossy(message);
-    let head = text.split("\r\n\r\n").next().unwrap_or_default();
-    let mut lines = head.split("\r\n").peekable();
-    while let Some(line) = lines.next() {
-        if let Some(value) = line.strip_prefix(&format!("{name}: ")) {
-            let mut value = value.to_owned();
-            while let Some(next) = lines.peek().filter(|l| l.starts_with([' ', '\t'])) {
-                value.push_str(next);
-                lines.next();
-            }
-            return Some(value);
-        }
-    }
-    None
 }
 
 #[test]
