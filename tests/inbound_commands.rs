@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 use qrca::inbound::commands::{
-    MAX_LISTED, MAX_ROW, Parsed, RegistrationError, case_code_in_subject, parse_registration,
-    parse_reply, registration_kind,
+    MAX_LISTED, MAX_REASON_CHARS, MAX_ROW, MAX_SHOWN_CHARS, MAX_UNREADABLE, Parsed,
+    RegistrationError, case_code_in_subject, parse_registration, parse_reply, registration_kind,
 };
 use qrca::inbound::reply::{own_words, own_words_html};
 use qrca::workflow::{Command, Kind, Organisation, Revocation, Rows};
@@ -602,6 +602,36 @@ fn row_lists_are_bounded() {
     // Each range is allowed alone; together they would list more than MAX_LISTED rows.
     let line = "DUYỆT 1-100000, 1";
     assert_eq!(parse_reply(line), unreadable(&[line]));
+}
+
+/// A reply of many long lists: the bound is the whole reply's, so a 1 MB body of
+/// `DUYET 1-99999` lines names at most MAX_LISTED rows in all (it used to ask for one
+/// `Vec` of 99,999 rows a line: tens of GB), and quotes back a bounded answer.
+#[test]
+fn a_flood_of_row_lists_is_bounded_per_reply() {
+    let body = "DUYET 1-99999\n".repeat(1_000_000 / 14);
+    let parsed = parse_reply(&body);
+    let named: usize = parsed
+        .commands
+        .iter()
+        .map(|command| match command {
+            Command::Approve(Rows::List(list)) => list.len(),
+            other => panic!("{other:?}"),
+        })
+        .sum();
+    assert_eq!(named, 99_999, "only the first list fits");
+    assert_eq!(parsed.unreadable.len(), MAX_UNREADABLE + 1);
+    assert!(parsed.unreadable[MAX_UNREADABLE].contains("dòng khác"));
+
+    // THU HỒI copies its reason into every permit it names: both are bounded.
+    let ids = vec!["THD-T-0001-0001"; 2_000].join(", ");
+    let long_reason = "x".repeat(MAX_REASON_CHARS + 1);
+    let line = format!("THU HỒI {ids}: {long_reason}");
+    assert!(parse_reply(&line).revocations.is_empty());
+    let many = format!("THU HỒI {ids}: lý do\n").repeat(MAX_LISTED / 2_000 + 1);
+    assert_eq!(parse_reply(&many).revocations.len(), MAX_LISTED);
+    let shown = &parse_reply(&format!("{line}\n")).unreadable[0];
+    assert!(shown.chars().count() <= MAX_SHOWN_CHARS + 1, "{shown}");
 }
 
 /// A row list as an officer would write it: items, each a single STT or a range.

@@ -30,8 +30,12 @@
 //!   (`DUYỆT: 1-5`), and anything else after it makes the line unreadable.
 //! - `tất cả`, `toàn bộ`, `hết`, `all` mean every row, like no list at all.
 //! - A row list may repeat a row; the rows are kept in the order written and the core
-//!   reports repeats. A list that would name more than [`MAX_LISTED`] rows is unreadable
-//!   (it bounds the memory one line can ask for).
+//!   reports repeats. Once the lines read so far name [`MAX_LISTED`] rows and permit ids
+//!   in all, every further list is unreadable: the bound is the whole reply's, not one
+//!   line's, so a body of ten thousand `DUYỆT 1-99999` lines asks for no more memory
+//!   than one. A reason longer than [`MAX_REASON_CHARS`] makes its line unreadable, and
+//!   at most [`MAX_UNREADABLE`] unreadable lines are kept (each cut to
+//!   [`MAX_SHOWN_CHARS`]), with the count of the rest.
 //! - `THU HỒI` without a permit id is unreadable; `TỪ CHỐI`/`THU HỒI` without a reason
 //!   is a command with an empty reason, which the core reports.
 //! - `TRẠNG THÁI` may be followed by `?` or by a case code, and by nothing else.
@@ -51,8 +55,19 @@ use unicode_normalization::char::is_combining_mark;
 /// a typing slip (or a date, or a phone number) rather than a row.
 pub const MAX_ROW: u32 = 100_000;
 
-/// The most rows one command may list once its ranges are expanded.
+/// The most rows and permit ids one reply may name in all, ranges expanded: twice the
+/// largest roster (50,000 rows), so no real reply meets it.
 pub const MAX_LISTED: usize = 100_000;
+
+/// The longest reason a `TỪ CHỐI` or `THU HỒI` line may give, in characters; a reason
+/// is copied into every row and permit it names, so its length is bounded too.
+pub const MAX_REASON_CHARS: usize = 1_000;
+
+/// How many unreadable lines a reply's answer quotes back.
+pub const MAX_UNREADABLE: usize = 50;
+
+/// How much of one unreadable line is quoted back, in characters.
+pub const MAX_SHOWN_CHARS: usize = 200;
 
 /// What a reply asks for, line by line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,7 +78,9 @@ pub struct Parsed {
     pub revocations: Vec<Revocation>,
     /// Whether a `TRẠNG THÁI` line was read.
     pub status: bool,
-    /// Lines that could not be read, as written (trimmed); see the module doc.
+    /// Lines that could not be read, as written (trimmed, at most [`MAX_UNREADABLE`],
+    /// each cut to [`MAX_SHOWN_CHARS`], then one line that counts the rest); see the
+    /// module doc.
     pub unreadable: Vec<String>,
 }
 
@@ -164,12 +181,13 @@ pub fn parse_reply(own_words: &str) -> Parsed {
     // Unread lines in the mail's order; which of them are reported depends on whether
     // anything at all was read, known only at the end.
     let mut unread: Vec<(&str, NotRead)> = Vec::new();
+    let mut budget = MAX_LISTED;
     for line in text.lines() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        match read_line(line) {
+        match read_line(line, &mut budget) {
             Ok(Line::Command(command)) => parsed.commands.push(command),
             Ok(Line::Revocations(list)) => parsed.revocations.extend(list),
             Ok(Line::Status) => parsed.status = true,
@@ -178,15 +196,46 @@ pub fn parse_reply(own_words: &str) -> Parsed {
     }
     // Prose beside a command is greetings and thanks; alone, it is a reply to answer.
     let report_prose = !parsed.understood_anything();
-    parsed.unreadable = unread
+    let mut reported = unread
         .into_iter()
-        .filter(|(_, why)| report_prose || matches!(why, NotRead::Broken))
-        .map(|(line, _)| line.to_string())
+        .filter(|(_, why)| report_prose || matches!(why, NotRead::Broken));
+    parsed.unreadable = reported
+        .by_ref()
+        .take(MAX_UNREADABLE)
+        .map(|(line, _)| shown(line))
         .collect();
+    let more = reported.count();
+    if more > 0 {
+        parsed
+            .unreadable
+            .push(format!("… và {more} dòng khác không đọc được"));
+    }
     parsed
 }
 
-fn read_line(line: &str) -> Result<Line, NotRead> {
+/// A line as the answer quotes it: cut at [`MAX_SHOWN_CHARS`] characters.
+fn shown(line: &str) -> String {
+    match line.char_indices().nth(MAX_SHOWN_CHARS) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_string(),
+    }
+}
+
+/// How many rows a list names (`All` names none by number).
+fn listed(rows: &Rows) -> usize {
+    match rows {
+        Rows::All => 0,
+        Rows::List(list) => list.len(),
+    }
+}
+
+/// Takes `n` named rows or permit ids from what the reply may still name.
+fn spend(budget: &mut usize, n: usize) -> Result<(), NotRead> {
+    *budget = budget.checked_sub(n).ok_or(NotRead::Broken)?;
+    Ok(())
+}
+
+fn read_line(line: &str, budget: &mut usize) -> Result<Line, NotRead> {
     let body = strip_bullet(line);
     let (head, tail) = match split_colon(body) {
         Some((head, tail)) => (head, Some(tail.trim())),
@@ -195,6 +244,9 @@ fn read_line(line: &str) -> Result<Line, NotRead> {
     let folded = fold(head);
     let (word, rest) = command_word(&folded).ok_or(NotRead::Prose)?;
     let rest = trim_end_punctuation(rest);
+    if tail.is_some_and(|t| t.chars().nth(MAX_REASON_CHARS).is_some()) {
+        return Err(NotRead::Broken);
+    }
     // The text is NFC already; the reason is kept as typed, only trimmed.
     let reason = || tail.map(str::to_string).unwrap_or_default();
     match word {
@@ -204,7 +256,8 @@ fn read_line(line: &str) -> Result<Line, NotRead> {
                 Some(t) if rest.is_empty() => trim_end_punctuation(&fold(t)).to_string(),
                 Some(_) => return Err(NotRead::Broken),
             };
-            let rows = parse_rows(&list).ok_or(NotRead::Broken)?;
+            let rows = parse_rows(&list, *budget).ok_or(NotRead::Broken)?;
+            spend(budget, listed(&rows))?;
             Ok(Line::Command(if word == Word::Approve {
                 Command::Approve(rows)
             } else {
@@ -212,7 +265,8 @@ fn read_line(line: &str) -> Result<Line, NotRead> {
             }))
         }
         Word::Reject => {
-            let rows = parse_rows(rest).ok_or(NotRead::Broken)?;
+            let rows = parse_rows(rest, *budget).ok_or(NotRead::Broken)?;
+            spend(budget, listed(&rows))?;
             Ok(Line::Command(Command::Reject {
                 rows,
                 reason: reason(),
@@ -220,6 +274,7 @@ fn read_line(line: &str) -> Result<Line, NotRead> {
         }
         Word::Revoke => {
             let permits = parse_permits(rest).ok_or(NotRead::Broken)?;
+            spend(budget, permits.len())?;
             let reason = reason();
             Ok(Line::Revocations(
                 permits
@@ -288,8 +343,9 @@ const ALL_ROWS: &[&str] = &["tat ca", "toan bo", "het", "all"];
 
 /// Reads a folded row list: `1-5, 8, 10-12`, `1 den 5`, `1->5`, `1–5`, `;` or spaces
 /// between items, an optional `hàng`/`dòng`/`STT`/`rows` first. Nothing means every
-/// row. `None` when any part cannot be read.
-fn parse_rows(text: &str) -> Option<Rows> {
+/// row. `None` when any part cannot be read, or when it would name more than `budget`
+/// rows (checked before the rows are made).
+fn parse_rows(text: &str, budget: usize) -> Option<Rows> {
     let text = text.trim();
     let (text, prefixed) = match ROW_PREFIXES.iter().find_map(|p| {
         let rest = text.strip_prefix(p)?;
@@ -334,7 +390,7 @@ fn parse_rows(text: &str) -> Option<Rows> {
         } else {
             start
         };
-        if start > end || rows.len() + (end - start) as usize >= MAX_LISTED {
+        if start > end || rows.len() + (end - start) as usize >= budget {
             return None;
         }
         rows.extend(start..=end);
