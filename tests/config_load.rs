@@ -24,7 +24,7 @@ const CASES: &[Case] = &[
         name: "unknown key",
         edits: &[("daily_send_limit = 500", "imap_host = \"imap.example.com\"")],
         errors: &[
-            "5:1: unknown key \"imap_host\" in [mail]; expected one of imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, trusted_authserv_ids",
+            "5:1: unknown key \"imap_host\" in [mail]; expected one of imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, trusted_authserv_ids",
         ],
     },
     Case {
@@ -34,7 +34,7 @@ const CASES: &[Case] = &[
             ("valid_days = 14", "valid_day = 14"),
         ],
         errors: &[
-            "5:1: unknown key \"imap_host\" in [mail]; expected one of imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, trusted_authserv_ids",
+            "5:1: unknown key \"imap_host\" in [mail]; expected one of imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, trusted_authserv_ids",
             "8:1: unknown key \"valid_day\" in [permits]; expected one of paper, valid_days, valid_until",
         ],
     },
@@ -49,7 +49,7 @@ const CASES: &[Case] = &[
         ],
         errors: &[
             "5:20: key \"daily_send_limit\" in [mail] must be an integer, not the string \"many\"",
-            "27:1: unknown key \"smtp_port\" in [[ward.account]]; expected one of address, password_file, password_env, oauth2, imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, trusted_authserv_ids",
+            "27:1: unknown key \"smtp_port\" in [[ward.account]]; expected one of address, password_file, password_env, oauth2, imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, trusted_authserv_ids",
         ],
     },
     Case {

@@ -732,6 +732,65 @@ fn a_crash_between_commit_and_move_answers_nothing_twice_and_loses_nothing() {
     assert_eq!(w.count(ACCOUNTS[0]), 0);
 }
 
+/// SPEC §8: no single message can stop the daemon twice. A mail on which intake
+/// aborts the process (a fault injected by Message-ID, standing in for a parser bug or
+/// an allocation failure) is met by a daemon restarted as systemd would: by the third
+/// start it is in the quarantine folder unread, the officers and the admin are told
+/// once, and the mails behind it are answered.
+#[test]
+fn a_mail_that_kills_the_daemon_twice_is_quarantined_and_the_next_is_answered() {
+    let mut w = world();
+    let poison_id = "poison-1@stranger.test";
+    let poison = lettre::Message::builder()
+        .from(mailbox(STRANGER))
+        .to(mailbox(ACCOUNTS[0]))
+        .subject("Thư độc")
+        .message_id(Some(format!("<{poison_id}>")))
+        .header(ContentType::TEXT_PLAIN)
+        .body("anything".to_owned())
+        .unwrap()
+        .formatted();
+    w.send(STRANGER, ACCOUNTS[0], &poison);
+    w.servers.wait_for_messages(ACCOUNTS[0], 1, WAIT).unwrap();
+    let fault = format!("abort-on:{poison_id}");
+    for start in 1..=2 {
+        w.start_daemon(Some(&fault));
+        w.wait_daemon_exit();
+        assert_eq!(
+            w.count(ACCOUNTS[0]),
+            1,
+            "start {start}: the poison stays in INBOX"
+        );
+    }
+    // A legitimate mail waits behind it.
+    w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Sau Thư Độc"));
+    w.servers.wait_for_messages(ACCOUNTS[0], 2, WAIT).unwrap();
+    // Third start, same fault still armed: the poison is not parsed again.
+    w.start_daemon(Some(&fault));
+    w.wait_mail(ORG, "Đã mở hồ sơ");
+    let notices = w.wait_mails(OFFICER, "cách ly", 1);
+    assert!(
+        notices[0].subject.contains("Thư độc"),
+        "{}",
+        notices[0].subject
+    );
+    assert!(notices[0].text.contains(STRANGER), "{}", notices[0].text);
+    w.wait_mails(ADMIN, "cách ly", 1);
+    let quarantined = w
+        .servers
+        .folder_messages(ACCOUNTS[0], "QRCA/Quarantine")
+        .unwrap();
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert!(w.log().contains("it goes to quarantine unread"));
+    // Restarted once more: nothing is announced twice.
+    w.stop_daemon();
+    w.start_daemon(None);
+    std::thread::sleep(Duration::from_secs(2));
+    w.stop_daemon();
+    assert_eq!(w.mails(OFFICER, "cách ly").len(), 1);
+    assert_eq!(w.count(ACCOUNTS[0]), 0);
+}
+
 #[test]
 fn check_connect_reports_every_account_in_the_server_s_words() {
     let w = world();
@@ -812,13 +871,26 @@ fn check_connect_says_when_the_processed_folder_cannot_be_made() {
         "[mail]\nprocessed_folder = \"INBOX/QRCA/Processed\"\n",
     );
     assert!(config.contains("processed_folder"));
+    std::fs::write(w.config(), &config).unwrap();
+    // The quarantine folder is checked the same way, and said the same way.
+    let out = check();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("the quarantine folder QRCA/Quarantine cannot be made"),
+        "{stdout}"
+    );
+    let config = config.replace(
+        "[mail]\n",
+        "[mail]\nquarantine_folder = \"INBOX/QRCA/Quarantine\"\n",
+    );
     std::fs::write(w.config(), config).unwrap();
     let out = check();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert_eq!(
         stdout
-            .matches("processed folder INBOX/QRCA/Processed ready")
+            .matches("folders INBOX/QRCA/Processed and INBOX/QRCA/Quarantine ready")
             .count(),
         3,
         "{stdout}"

@@ -390,6 +390,7 @@ fn every_template_renders_in_vietnamese_with_the_case_code() {
                     | Template::RegistrationIncomplete
                     | Template::MailUndeliverable
                     | Template::DailyReport
+                    | Template::MailQuarantined
             );
             let out = if notice {
                 let blobs = blobs();

@@ -99,27 +99,45 @@ pub(crate) async fn check_account(account: &config::Account) -> Vec<(bool, Strin
         Ok(secret) => match imap::connect(account, &secret).await {
             Ok(mut session) => match session.select_inbox().await {
                 Ok(mailbox) => {
-                    let folder = &account.mail.processed_folder;
-                    let prepared = session.prepare_folder(folder).await;
+                    // Both folders are made now, so a name the server refuses shows at
+                    // setup, not when the first mail (or the first poison mail) comes.
+                    let folders = [
+                        (
+                            "processed",
+                            "processed_folder",
+                            &account.mail.processed_folder,
+                        ),
+                        (
+                            "quarantine",
+                            "quarantine_folder",
+                            &account.mail.quarantine_folder,
+                        ),
+                    ];
+                    let mut refused = None;
+                    for (what, key, folder) in folders {
+                        if let Err(e) = session.prepare_folder(folder).await {
+                            refused = Some(format!(
+                                "{} IMAP: logged in, but the {what} folder {folder} cannot be made, so no mail could be moved there (set {key}; a server that keeps every folder under INBOX wants \"INBOX/{folder}\"): {e}",
+                                account.address
+                            ));
+                            break;
+                        }
+                    }
                     let _ = session.logout().await;
-                    match prepared {
-                        Ok(_) => (
+                    match refused {
+                        None => (
                             true,
                             format!(
-                                "{} IMAP {}:{}: ok ({} messages in INBOX; processed folder {folder} ready)",
+                                "{} IMAP {}:{}: ok ({} messages in INBOX; folders {} and {} ready)",
                                 account.address,
                                 account.mail.imap.host,
                                 account.mail.imap.port,
-                                mailbox.exists
+                                mailbox.exists,
+                                account.mail.processed_folder,
+                                account.mail.quarantine_folder,
                             ),
                         ),
-                        Err(e) => (
-                            false,
-                            format!(
-                                "{} IMAP: logged in, but the processed folder {folder} cannot be made, so no mail could be moved after it is taken in (set processed_folder; a server that keeps every folder under INBOX wants \"INBOX/{folder}\"): {e}",
-                                account.address
-                            ),
-                        ),
+                        Some(line) => (false, line),
                     }
                 }
                 Err(e) => (false, e.to_string()),

@@ -25,6 +25,7 @@
 //! | `mail.daily_send_limit` | 500 |
 //! | `mail.max_message_bytes` | 20000000 |
 //! | `mail.processed_folder` | `QRCA/Processed` |
+//! | `mail.quarantine_folder` | `QRCA/Quarantine` |
 //! | `mail.trusted_authserv_ids` | `["mx.google.com"]` |
 //! | `permits.paper` | `A6` |
 //! | `permits.valid_days` | 14 (unless `valid_until` is set) |
@@ -76,6 +77,7 @@ pub struct RawMail {
     pub daily_send_limit: Option<Spanned<i64>>,
     pub max_message_bytes: Option<Spanned<i64>>,
     pub processed_folder: Option<Str>,
+    pub quarantine_folder: Option<Str>,
     pub trusted_authserv_ids: Option<StrList>,
 }
 
@@ -156,6 +158,7 @@ pub struct RawAccount {
     pub daily_send_limit: Option<Spanned<i64>>,
     pub max_message_bytes: Option<Spanned<i64>>,
     pub processed_folder: Option<Str>,
+    pub quarantine_folder: Option<Str>,
     pub trusted_authserv_ids: Option<StrList>,
 }
 
@@ -177,6 +180,7 @@ pub(crate) struct MailLayer<'a> {
     pub daily_send_limit: Option<&'a Spanned<i64>>,
     pub max_message_bytes: Option<&'a Spanned<i64>>,
     pub processed_folder: Option<&'a Str>,
+    pub quarantine_folder: Option<&'a Str>,
     pub trusted_authserv_ids: Option<&'a StrList>,
 }
 
@@ -189,6 +193,7 @@ impl RawMail {
             daily_send_limit: self.daily_send_limit.as_ref(),
             max_message_bytes: self.max_message_bytes.as_ref(),
             processed_folder: self.processed_folder.as_ref(),
+            quarantine_folder: self.quarantine_folder.as_ref(),
             trusted_authserv_ids: self.trusted_authserv_ids.as_ref(),
         }
     }
@@ -203,6 +208,7 @@ impl RawAccount {
             daily_send_limit: self.daily_send_limit.as_ref(),
             max_message_bytes: self.max_message_bytes.as_ref(),
             processed_folder: self.processed_folder.as_ref(),
+            quarantine_folder: self.quarantine_folder.as_ref(),
             trusted_authserv_ids: self.trusted_authserv_ids.as_ref(),
         }
     }

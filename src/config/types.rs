@@ -95,6 +95,8 @@ pub struct MailSettings {
     /// A message bigger than this is split.
     pub max_message_bytes: u64,
     pub processed_folder: String,
+    /// Where a message whose intake killed the daemon twice is moved, unread.
+    pub quarantine_folder: String,
     /// Lower-case authserv-ids whose `Authentication-Results` count; empty: none required.
     pub trusted_authserv_ids: Vec<String>,
 }
@@ -117,6 +119,7 @@ impl Default for MailSettings {
             daily_send_limit: 500,
             max_message_bytes: 20_000_000,
             processed_folder: "QRCA/Processed".to_owned(),
+            quarantine_folder: "QRCA/Quarantine".to_owned(),
             trusted_authserv_ids: vec!["mx.google.com".to_owned()],
         }
     }

@@ -74,6 +74,7 @@ struct MailOverrides {
     daily_send_limit: Option<u32>,
     max_message_bytes: Option<u64>,
     processed_folder: Option<String>,
+    quarantine_folder: Option<String>,
     trusted_authserv_ids: Option<Vec<String>>,
 }
 
@@ -88,6 +89,9 @@ impl MailSettings {
             processed_folder: o
                 .processed_folder
                 .unwrap_or_else(|| self.processed_folder.clone()),
+            quarantine_folder: o
+                .quarantine_folder
+                .unwrap_or_else(|| self.quarantine_folder.clone()),
             trusted_authserv_ids: o
                 .trusted_authserv_ids
                 .unwrap_or_else(|| self.trusted_authserv_ids.clone()),
@@ -463,6 +467,9 @@ impl<'a> Validator<'a> {
         let processed_folder = layer
             .processed_folder
             .and_then(|v| self.text(v, &key_in("processed_folder", table)));
+        let quarantine_folder = layer
+            .quarantine_folder
+            .and_then(|v| self.text(v, &key_in("quarantine_folder", table)));
         let trusted_authserv_ids = layer.trusted_authserv_ids.and_then(|list| {
             let mut ids = Vec::new();
             let mut ok = true;
@@ -482,6 +489,7 @@ impl<'a> Validator<'a> {
             daily_send_limit,
             max_message_bytes,
             processed_folder,
+            quarantine_folder,
             trusted_authserv_ids,
         }
     }

@@ -10,10 +10,11 @@
 use crate::config::Config;
 use crate::engine::{self, EngineError, Inbound, Processed, StoreLookups};
 use crate::inbound::gate::{self, Classified};
-use crate::inbound::mail::{Mail, parse_mail};
+use crate::inbound::mail::{HeaderSummary, Mail, header_summary, parse_mail};
+use crate::store::attempts::{QUARANTINE_AFTER, QUARANTINED};
 use crate::store::blobs::{BlobError, Blobs};
 use crate::store::{Notice, SeenMarker, Store, StoreError};
-use crate::workflow::{DocumentRef, EventBody};
+use crate::workflow::{DocumentRef, EventBody, MailData, OutMail, Template};
 use jiff::Timestamp;
 use sha2::Digest;
 
@@ -58,6 +59,9 @@ pub fn take_in(
     now: Timestamp,
 ) -> Result<Taken, IntakeError> {
     let parsed = parse_mail(raw, &trusted_ids(config, at));
+    if let Ok(mail) = &parsed {
+        fault_on(mail);
+    }
     let seen = at.marker(parsed.as_ref().ok(), raw);
     if store.is_seen(&seen)? {
         return Ok(Taken::Processed(Processed::AlreadySeen));
@@ -160,7 +164,123 @@ pub fn too_large(
     ignore(store, &seen, reason, answer, now)
 }
 
+/// Whether a message may be taken in, or must go to quarantine (SPEC §8: no single
+/// message can stop the daemon twice).
+#[derive(Debug)]
+pub enum Attempt {
+    /// Take it in, then call [`Store::end_attempt`] with these names, whatever the
+    /// outcome; if the process dies first, the attempt stays recorded.
+    Go(Vec<String>),
+    /// Earlier attempts killed the process: move it to the quarantine folder unread,
+    /// then call [`Store::end_attempt`] with the names. The notice is already queued.
+    Quarantine(Vec<String>),
+}
+
+/// Records an attempt at the message at `at` (`raw`: the message, or the header of
+/// one too large to read) before anything parses it, durably; or, when
+/// [`QUARANTINE_AFTER`] earlier attempts never finished, queues the notice that names
+/// it to the ward's officers and the admin (once) and says to quarantine it.
+pub fn begin_attempt(
+    store: &Store,
+    config: &Config,
+    at: &Position,
+    raw: &[u8],
+    size: u32,
+    now: Timestamp,
+) -> Result<Attempt, IntakeError> {
+    let summary = header_summary(raw);
+    let names = at.attempt_names(&summary, raw);
+    let earlier = store.begin_attempt(&names)?;
+    if earlier < QUARANTINE_AFTER {
+        return Ok(Attempt::Go(names));
+    }
+    let folder = config
+        .account(&at.account)
+        .map_or("QRCA/Quarantine", |(_, a)| &a.mail.quarantine_folder);
+    tracing::error!(
+        account = %at.account,
+        uid = at.uid,
+        message_id = summary.message_id.as_deref().unwrap_or("-"),
+        sender = summary.from.as_deref().unwrap_or("-"),
+        %folder,
+        attempts = earlier.min(QUARANTINE_AFTER),
+        "taking this message in stopped the daemon twice; it goes to quarantine unread"
+    );
+    if earlier != QUARANTINED
+        && let Some(notice) = quarantine_notice(config, at, &summary, size, folder)
+    {
+        store.queue_quarantine_notice(&names, &notice.ward, &notice.mail, now)?;
+    }
+    Ok(Attempt::Quarantine(names))
+}
+
+/// The notice of a quarantined message, to the ward's officers and `admin_email`.
+fn quarantine_notice(
+    config: &Config,
+    at: &Position,
+    summary: &HeaderSummary,
+    size: u32,
+    folder: &str,
+) -> Option<Notice> {
+    let ward = config.ward_of_account(&at.account)?;
+    let mut to = ward.rules.officers.clone();
+    to.push(config.service.admin_email.clone());
+    to.dedup();
+    Some(Notice {
+        ward: ward.rules.code.clone(),
+        mail: OutMail {
+            template: Template::MailQuarantined,
+            to,
+            cc: Vec::new(),
+            reply_token: None,
+            attachments: Vec::new(),
+            data: Box::new(MailData {
+                about_subject: summary.subject.clone(),
+                about_sender: summary.from.clone(),
+                about_date: summary.date.clone(),
+                about_account: Some(at.account.clone()),
+                folder: Some(folder.to_owned()),
+                size_bytes: Some(u64::from(size)),
+                ..MailData::default()
+            }),
+        },
+    })
+}
+
+/// `QRCA_FAULT=abort-on:<Message-ID>`: the process aborts when intake meets that mail,
+/// as a parser bug or an allocation failure would kill it. Only the tests of the
+/// quarantine set it.
+fn fault_on(mail: &Mail) {
+    static FAULT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let target = FAULT.get_or_init(|| {
+        std::env::var("QRCA_FAULT")
+            .ok()
+            .and_then(|v| v.strip_prefix("abort-on:").map(str::to_owned))
+    });
+    if let (Some(target), Some(id)) = (target, &mail.message_id)
+        && id.trim_matches(['<', '>']) == target.trim_matches(['<', '>'])
+    {
+        tracing::error!("QRCA_FAULT=abort-on: aborting on this message");
+        std::process::abort();
+    }
+}
+
 impl Position {
+    /// The names an attempt at the message is recorded under: its server position, and
+    /// its Message-ID or, without one, the digest of its bytes (the same mail read on
+    /// another account of the ward is the same poison).
+    fn attempt_names(&self, summary: &HeaderSummary, raw: &[u8]) -> Vec<String> {
+        let position = format!("pos/{}/{}/{}", self.account, self.uidvalidity, self.uid);
+        let identity = match &summary.message_id {
+            Some(id) => format!("mid/{id}"),
+            None => format!(
+                "sha/{}",
+                data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(raw))
+            ),
+        };
+        vec![position, identity]
+    }
+
     /// The seen-marker of the message read here: its server position, and when it
     /// could be read its Message-ID, sender and References (what an answer threads on).
     /// Without a Message-ID, the digest of `bytes` (the message, or the header of one

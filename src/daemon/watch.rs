@@ -8,7 +8,7 @@
 //! decide anything about a mail: intake and the engine do.
 
 use super::Generation;
-use super::intake::{self, Position, Taken};
+use super::intake::{self, Attempt, Position, Taken};
 use crate::config::Account;
 use crate::transport::imap::{self, IdleOutcome, ImapSession, MAX_IDLE};
 use crate::transport::{self, TransportError};
@@ -198,23 +198,27 @@ async fn take_one(
         let now = jiff::Timestamp::now();
         let size = fetched.size;
         let bytes = fetched.bytes;
-        tokio::task::spawn_blocking(move || match bytes {
-            Some(raw) => {
-                intake::take_in(&shared.store, &shared.blobs, &shared.config, &at, &raw, now)
-            }
-            None => intake::too_large(
-                &shared.store,
-                &shared.config,
-                &at,
-                size,
-                header.as_deref(),
-                now,
-            ),
+        tokio::task::spawn_blocking(move || {
+            let (store, config) = (&shared.store, &shared.config);
+            let seen = bytes.as_deref().or(header.as_deref()).unwrap_or_default();
+            // Recorded (flushed) before anything parses the message: if taking it in
+            // kills the process, the next start knows which message did it.
+            let names = match intake::begin_attempt(store, config, &at, seen, size, now)? {
+                Attempt::Go(names) => names,
+                Attempt::Quarantine(names) => return Ok(Step::Quarantine(names)),
+            };
+            let taken = match &bytes {
+                Some(raw) => intake::take_in(store, &shared.blobs, config, &at, raw, now),
+                None => intake::too_large(store, config, &at, size, header.as_deref(), now),
+            };
+            // Finished, well or not: only an attempt that kills the process counts.
+            store.end_attempt(&names)?;
+            taken.map(Step::Taken)
         })
         .await
     };
-    match taken {
-        Ok(Ok(taken)) => {
+    let (folder, quarantined) = match taken {
+        Ok(Ok(Step::Taken(taken))) => {
             if let Taken::Ignored(reason) = &taken {
                 tracing::info!(account = %account.address, uid, %reason, "ignored");
             }
@@ -224,27 +228,53 @@ async fn take_one(
                 tracing::error!("QRCA_FAULT=exit-after-commit: dying before the move");
                 std::process::abort();
             }
-            let folder = &account.mail.processed_folder;
-            match imap.move_to(uid, folder).await {
-                // Taken in and durable; only the move failed (a folder the server will
-                // not create, a full mailbox). Every pass finds the message again, sees
-                // it as taken in, changes nothing, and says so here until it is fixed.
-                Err(e) if imap.is_open() => {
-                    tracing::error!(account = %account.address, uid, %folder, error = %e, "the server refused to move the message to the processed folder; it stays in INBOX, taken in");
-                    Ok(())
-                }
-                moved => moved,
-            }
+            (&account.mail.processed_folder, None)
         }
+        Ok(Ok(Step::Quarantine(names))) => (&account.mail.quarantine_folder, Some(names)),
         Ok(Err(e)) => {
             tracing::error!(account = %account.address, uid, error = %e, "cannot take the message in; it stays in INBOX");
-            Ok(())
+            return Ok(());
         }
         Err(e) => {
+            // A panic: the attempt stays recorded, and counts towards quarantine.
             tracing::error!(account = %account.address, uid, error = %e, "taking the message in stopped");
+            return Ok(());
+        }
+    };
+    match imap.move_to(uid, folder).await {
+        // Taken in and durable (or announced as quarantined); only the move failed (a
+        // folder the server will not create, a full mailbox). Every pass finds the
+        // message again, changes nothing, and says so here until it is fixed.
+        Err(e) if imap.is_open() => {
+            tracing::error!(account = %account.address, uid, %folder, error = %e, "the server refused to move the message; it stays in INBOX");
+            Ok(())
+        }
+        Err(e) => Err(e),
+        Ok(()) => {
+            if let Some(names) = quarantined {
+                // Out of INBOX: should the admin put it back, it is a fresh message.
+                let store = shared.store.clone();
+                match tokio::task::spawn_blocking(move || store.end_attempt(&names)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(account = %account.address, uid, error = %e, "cannot clear the quarantined message's attempts")
+                    }
+                    Err(e) => {
+                        tracing::error!(account = %account.address, uid, error = %e, "clearing the quarantined message's attempts stopped")
+                    }
+                }
+            }
             Ok(())
         }
     }
+}
+
+/// What became of a message in the blocking part of [`take_one`].
+enum Step {
+    /// Taken in (durably); its attempt is finished.
+    Taken(Taken),
+    /// Poison: to the quarantine folder, unread.
+    Quarantine(Vec<String>),
 }
 
 /// `QRCA_FAULT=exit-after-commit`: die after the first commit, before the move. Only

@@ -15,10 +15,12 @@
 mod attachment;
 mod auth;
 mod flags;
+mod summary;
 
 pub use attachment::{Attachment, Sniffed, sanitise_name, sniff};
 pub use auth::{AuthCheck, AuthResult};
 pub use flags::DeliveryReport;
+pub use summary::{HeaderSummary, SUMMARY_HEAD_BYTES, header_summary};
 
 use std::borrow::Cow;
 use std::collections::HashSet;

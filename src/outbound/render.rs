@@ -72,7 +72,8 @@ pub fn auto_submitted(template: Template) -> AutoSubmitted {
         | Template::PermitForPerson
         | Template::PermitsRevoked
         | Template::MailUndeliverable
-        | Template::DailyReport => AutoSubmitted::Generated,
+        | Template::DailyReport
+        | Template::MailQuarantined => AutoSubmitted::Generated,
     }
 }
 

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every template, in the order they are checked at load.
-pub const ALL: [Template; 18] = [
+pub const ALL: [Template; 19] = [
     Template::CaseOpened,
     Template::RosterInvalid,
     Template::RosterAccepted,
@@ -40,6 +40,7 @@ pub const ALL: [Template; 18] = [
     Template::RegistrationIncomplete,
     Template::MailUndeliverable,
     Template::DailyReport,
+    Template::MailQuarantined,
 ];
 
 /// The shared wording every template imports as `m` (statuses, problems, commands,
@@ -47,7 +48,7 @@ pub const ALL: [Template; 18] = [
 pub const MACROS: &str = "_macros";
 
 /// The built-in sources, by file stem.
-const BUILTIN: [(&str, &str); 19] = [
+const BUILTIN: [(&str, &str); 20] = [
     (MACROS, include_str!("../../templates/mail/_macros.txt")),
     (
         "case_opened",
@@ -114,6 +115,10 @@ const BUILTIN: [(&str, &str); 19] = [
     (
         "daily_report",
         include_str!("../../templates/mail/daily_report.txt"),
+    ),
+    (
+        "mail_quarantined",
+        include_str!("../../templates/mail/mail_quarantined.txt"),
     ),
 ];
 
@@ -495,6 +500,10 @@ fn context(data: &MailData, ward: &WardRules, extra: &Extra) -> Value {
             data.batches.iter().map(batch_status).collect::<Value>(),
         ),
         ("about_subject", Value::from(data.about_subject.clone())),
+        ("about_sender", Value::from(data.about_sender.clone())),
+        ("about_date", Value::from(data.about_date.clone())),
+        ("about_account", Value::from(data.about_account.clone())),
+        ("folder", Value::from(data.folder.clone())),
         ("size_mb", Value::from(data.size_bytes.map(megabytes))),
         ("limit_mb", Value::from(data.limit_bytes.map(megabytes))),
         (
@@ -940,6 +949,10 @@ pub fn sample(kind: Kind) -> MailData {
             },
         ],
         about_subject: Some("Gửi danh sách nhân viên và hồ sơ".into()),
+        about_sender: Some("nhansu@congty.vn".into()),
+        about_date: Some("2021-08-23T07:02:00+07:00".into()),
+        about_account: Some("qrca.hoankiem.tranhungdao1@gmail.com".into()),
+        folder: Some("QRCA/Quarantine".into()),
         size_bytes: Some(31_457_280),
         limit_bytes: Some(20_000_000),
         missing: vec!["Email".into()],

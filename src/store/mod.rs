@@ -19,6 +19,7 @@
 //! render anything; it stores what it is given. Personal data stays in the values,
 //! never in log lines or errors.
 
+pub mod attempts;
 pub mod blobs;
 mod commit;
 mod error;

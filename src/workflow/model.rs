@@ -480,6 +480,9 @@ pub enum Template {
     MailUndeliverable,
     /// To the ward's officers, once a day: the refused attempts since the last report.
     DailyReport,
+    /// To the ward's officers and the admin: a message whose intake killed the daemon
+    /// twice was moved to the quarantine folder unread (SPEC §8).
+    MailQuarantined,
 }
 
 impl Template {
@@ -504,6 +507,7 @@ impl Template {
             Template::RegistrationIncomplete => "registration_incomplete",
             Template::MailUndeliverable => "mail_undeliverable",
             Template::DailyReport => "daily_report",
+            Template::MailQuarantined => "mail_quarantined",
         }
     }
 }
@@ -593,6 +597,16 @@ pub struct MailData {
     /// For a notice answering a mail: that mail's subject.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub about_subject: Option<String>,
+    /// For a quarantined mail: its sender, date and the account and folder it is in,
+    /// as its header says (never parsed further).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub about_sender: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub about_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub about_account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
     /// For a mail too large: its size and the account's limit, in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
