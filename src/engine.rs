@@ -3,10 +3,14 @@
 //! This is the only place that joins the clock's reading, fresh randomness, the store
 //! and `workflow::step`: it finds the case (reply token first, then what the gate
 //! matched), reads the next serial, runs the step, and commits the outcome with the
-//! message's seen-marker in one transaction. It must not talk to mail servers or
-//! render anything: the outbox worker does that from what was committed.
+//! message's seen-marker in one transaction. The documents a mail brings are written
+//! only when its step is applied, just before the commit that makes the case refer to
+//! them: a stranger's refused or ignored mail leaves nothing on disk. It must not talk
+//! to mail servers or render anything: the outbox worker does that from what was
+//! committed.
 
 use crate::config::Config;
+use crate::store::blobs::{BlobError, Blobs};
 use crate::store::{Committed, Notice, Outcome, SeenMarker, Store, StoreError, Update};
 use crate::workflow::{self, Case, Ctx, Effect, Event, EventBody, Kind, Refusal, ReplyToken};
 use jiff::Timestamp;
@@ -51,7 +55,12 @@ pub enum EngineError {
     Contention { ward: String, case: Option<String> },
     #[error("the operating system gave no randomness for a reply token: {0}")]
     Random(String),
+    #[error(transparent)]
+    Documents(#[from] BlobError),
 }
+
+/// The files a mail brings (blob key, bytes), kept only if its step is applied.
+pub type Documents<'a> = [(String, &'a [u8])];
 
 impl EngineError {
     /// Whether the same message may be processed again later with a fair chance.
@@ -60,6 +69,8 @@ impl EngineError {
             EngineError::UnknownWard(_) => false,
             EngineError::Store(e) => e.is_retryable(),
             EngineError::Contention { .. } | EngineError::Random(_) => true,
+            // A full or failing disk: the mail waits in INBOX until it is fixed.
+            EngineError::Documents(_) => true,
         }
     }
 }
@@ -74,6 +85,18 @@ pub fn process(
     store: &Store,
     config: &Config,
     inbound: &Inbound,
+    now: Timestamp,
+) -> Result<Processed, EngineError> {
+    process_keeping(store, config, inbound, None, now)
+}
+
+/// As [`process`], keeping `documents` in `blobs` (durably) when, and only when, the
+/// step is applied, before the commit that makes the case refer to them.
+pub fn process_keeping(
+    store: &Store,
+    config: &Config,
+    inbound: &Inbound,
+    documents: Option<(&Blobs, &Documents<'_>)>,
     now: Timestamp,
 ) -> Result<Processed, EngineError> {
     // A cheap early answer; the commit checks again inside its transaction.
@@ -139,6 +162,11 @@ pub fn process(
                 refusal,
             },
         };
+        if let (Outcome::Applied { .. }, Some((blobs, documents))) = (&outcome, documents) {
+            for (key, bytes) in documents {
+                blobs.put(key, bytes)?;
+            }
+        }
         let update = Update {
             seen: inbound.seen.clone(),
             outcome,

@@ -1587,3 +1587,65 @@ fn a_mail_without_a_message_id_is_known_by_its_bytes_after_a_uidvalidity_change(
     assert_eq!(case.code, "THD-T-0002");
     assert_eq!(store.cases().unwrap_or_else(|e| panic!("{e}")).len(), 2);
 }
+
+/// Issue 11 item 4: a stranger's attachments never reach the disk (they used to be
+/// written before the engine decided, and never deleted: 20 MB a mail), and two mails
+/// without a Message-ID do not share blob keys (both used to be `#0`).
+#[test]
+fn documents_are_kept_only_for_applied_mails_each_under_its_own_key() {
+    let f = fixture();
+    let store = Store::open(&f.config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    let blobs = Blobs::new(&f.config.service.state_dir);
+    let kept = || {
+        std::fs::read_dir(f.config.service.state_dir.join("blobs"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let mut uid = 0;
+    let mut take = |raw: &[u8]| {
+        uid += 1;
+        let at = Position {
+            account: ACCOUNT.into(),
+            uidvalidity: 1,
+            uid,
+        };
+        take_in(&store, &blobs, &f.config, &at, raw, jiff::Timestamp::now())
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let roster = |from: &str, document: &[u8]| {
+        Eml::new(from, ACCOUNT, "ĐĂNG KÝ CÁ NHÂN")
+            .body("Gửi danh sách.")
+            .attach("giay.pdf", "application/pdf", document)
+            .attach_file("ds.xlsx", XLSX, "tests/fixtures/rosters/c-vni.xlsx")
+    };
+    let stranger = roster("ke.la@evil.example", &[b'%'; 4096]);
+    match take(&stranger.bytes()) {
+        Taken::Processed(Processed::Refused(_)) | Taken::Ignored(_) => {}
+        other => panic!("a stranger's roster was {other:?}"),
+    }
+    assert_eq!(kept(), 0, "a refused mail left files on disk");
+
+    let without_id = |eml: Eml| -> Vec<u8> {
+        let text = String::from_utf8(eml.bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<&str> = text
+            .split("\r\n")
+            .filter(|l| !l.starts_with("Message-ID:"))
+            .collect();
+        lines.join("\r\n").into_bytes()
+    };
+    for (i, document) in [b"%PDF-1.4 one".as_slice(), b"%PDF-1.4 two"]
+        .iter()
+        .enumerate()
+    {
+        let raw = without_id(roster(CSKV, document));
+        assert!(matches!(
+            take(&raw),
+            Taken::Processed(Processed::Applied { .. })
+        ));
+        assert_eq!(
+            kept(),
+            i + 1,
+            "each mail's document is kept under its own key"
+        );
+    }
+}

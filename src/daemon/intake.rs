@@ -12,7 +12,7 @@ use crate::engine::{self, EngineError, Inbound, Processed, StoreLookups};
 use crate::inbound::gate::{self, Classified};
 use crate::inbound::mail::{HeaderSummary, Mail, header_summary, parse_mail};
 use crate::store::attempts::{QUARANTINE_AFTER, QUARANTINED};
-use crate::store::blobs::{BlobError, Blobs};
+use crate::store::blobs::Blobs;
 use crate::store::{Notice, SeenMarker, Store, StoreError};
 use crate::workflow::{DocumentRef, EventBody, MailData, OutMail, Template};
 use jiff::Timestamp;
@@ -42,8 +42,6 @@ pub enum IntakeError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Blob(#[from] BlobError),
     #[error("the mail's file {key} named by the gate is not in the mail")]
     MissingFile { key: String },
 }
@@ -87,14 +85,15 @@ pub fn take_in(
             ignore(store, &seen, reason, answer, now)
         }
         Classified::Event { ward, case, event } => {
-            keep_files(blobs, &mail, &event.body)?;
+            let documents = documents(&mail, &event.body)?;
             let inbound = Inbound {
                 seen,
                 ward,
                 case,
                 event,
             };
-            let processed = engine::process(store, config, &inbound, now)?;
+            let processed =
+                engine::process_keeping(store, config, &inbound, Some((blobs, &documents)), now)?;
             match &processed {
                 // SPEC §3: a mail that fails the conditions changes nothing "and is
                 // logged with the reason" (and kept for the officers' daily report).
@@ -334,9 +333,9 @@ fn ignore(
     })
 }
 
-/// Keeps the bytes of every document the event refers to, before the commit that
-/// makes the case refer to them.
-fn keep_files(blobs: &Blobs, mail: &Mail, body: &EventBody) -> Result<(), IntakeError> {
+/// The bytes of every document the event refers to, by blob key: the engine keeps them
+/// if the step is applied, before the commit that makes the case refer to them.
+fn documents<'m>(mail: &'m Mail, body: &EventBody) -> Result<Vec<(String, &'m [u8])>, IntakeError> {
     let documents: &[DocumentRef] = match body {
         EventBody::Roster(sub)
         | EventBody::RegisterRoster {
@@ -344,6 +343,7 @@ fn keep_files(blobs: &Blobs, mail: &Mail, body: &EventBody) -> Result<(), Intake
         } => &sub.documents,
         _ => &[],
     };
+    let mut kept = Vec::with_capacity(documents.len());
     for doc in documents {
         let index = doc
             .blob
@@ -354,7 +354,7 @@ fn keep_files(blobs: &Blobs, mail: &Mail, body: &EventBody) -> Result<(), Intake
                 key: doc.blob.clone(),
             });
         };
-        blobs.put(&doc.blob, &attachment.bytes)?;
+        kept.push((doc.blob.clone(), &attachment.bytes[..]));
     }
-    Ok(())
+    Ok(kept)
 }

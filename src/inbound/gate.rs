@@ -33,6 +33,7 @@ use crate::workflow::{
     self, DocumentRef, Event, EventBody, Kind, MailData, OutMail, ReplyToken, Roster, RosterIssue,
     RosterSubmission, Template,
 };
+use sha2::Digest;
 
 /// What the gate needs from the store's indexes.
 pub trait Lookups {
@@ -496,9 +497,14 @@ fn read_submission(
 }
 
 /// The mail's attachments other than `except`, as documents whose blob key is
-/// `<message_id>#<index in mail.attachments>` (the daemon keeps the bytes under it).
+/// `<message_id>#<index in mail.attachments>` (the daemon keeps the bytes under it). A
+/// mail without a Message-ID names each by the SHA-256 of its bytes instead, so that
+/// two such mails never share a key (`#0` would have been every such mail's first).
 pub fn documents(mail: &Mail, except: Option<usize>) -> Vec<DocumentRef> {
-    let id = mail.message_id.as_deref().unwrap_or_default();
+    let id = mail
+        .message_id
+        .as_deref()
+        .filter(|id| !id.trim().is_empty());
     mail.attachments
         .iter()
         .enumerate()
@@ -506,7 +512,13 @@ pub fn documents(mail: &Mail, except: Option<usize>) -> Vec<DocumentRef> {
         .map(|(i, a)| DocumentRef {
             name: a.name.clone(),
             size: a.size as u64,
-            blob: format!("{id}#{i}"),
+            blob: match id {
+                Some(id) => format!("{id}#{i}"),
+                None => format!(
+                    "sha256:{}#{i}",
+                    data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(&a.bytes))
+                ),
+            },
         })
         .collect()
 }
