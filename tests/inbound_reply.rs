@@ -299,3 +299,47 @@ fn fixture_replies_keep_exactly_their_own_words() {
         dir.display()
     );
 }
+
+/// Issue 11 item 6: a forwarded review request carries its own example command lines;
+/// only what the sender wrote above the forward decides anything.
+#[test]
+fn commands_come_only_from_above_a_forwarded_message() {
+    use qrca::inbound::commands::parse_reply;
+    use qrca::inbound::reply::above_forward;
+    use qrca::workflow::{Command, Rows};
+    let forwarded = "---------- Forwarded message ---------\n\
+        From: qrca.hoankiem.tranhungdao1@gmail.com\n\
+        Date: Thu, 9 Sep 2021 at 08:00\n\
+        Subject: [QRCA THD-T-0001] Đề nghị xét duyệt danh sách\n\
+        To: <canbo.an@hoankiem.hanoi.gov.vn>\n\
+        \n\
+        Trả lời thư này bằng một trong các lệnh:\n\
+        DUYỆT\n\
+        DUYỆT 1-5, 8\n\
+        TỪ CHỐI 6, 7: lý do\n";
+    let with_own = format!("TỪ CHỐI 3: sai tên\n\n{forwarded}");
+    let own = own_words(&with_own);
+    assert!(
+        own.contains("Forwarded message"),
+        "the forward stays in the own words"
+    );
+    let parsed = parse_reply(above_forward(&own));
+    assert_eq!(
+        parsed.commands,
+        vec![Command::Reject {
+            rows: Rows::List(vec![3]),
+            reason: "sai tên".into()
+        }]
+    );
+    // A bare forward decides nothing: it is answered with help, never read as DUYỆT.
+    let parsed = parse_reply(above_forward(&own_words(forwarded)));
+    assert!(parsed.commands.is_empty(), "{parsed:?}");
+    // The other forward markers, Apple's and the Vietnamese ones, cut as well.
+    for marker in [
+        "Begin forwarded message:",
+        "---------- Thư đã chuyển tiếp ----------",
+    ] {
+        let text = format!("ĐÓNG DẤU\n{marker}\nDUYỆT 1-5\n");
+        assert_eq!(above_forward(&text), "ĐÓNG DẤU", "{marker}");
+    }
+}

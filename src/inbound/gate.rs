@@ -187,7 +187,7 @@ pub fn classify(
         let submission = submission(mail, Some(index), kind, &sheets(Some(code)));
         return done(case, EventBody::Roster(submission));
     }
-    let parsed = commands::parse_reply(&reply_words(mail));
+    let parsed = commands::parse_reply(reply::above_forward(&reply_words(mail)));
     let (body, case) = reply_body(parsed, token.map(ReplyToken), case);
     done(case, body)
 }

@@ -70,6 +70,21 @@ pub fn own_words(text: &str) -> String {
     kept[first..last.max(first)].join("\n")
 }
 
+/// The part of the reply's own words above the first forwarded message: where commands
+/// are read. A forward is kept in the own words (a forwarded registration is read from
+/// it), but it is another person's mail: a forwarded review request carries its own
+/// example lines (`DUYỆT 1-5, 8`), which must not decide anything for the sender.
+pub fn above_forward(own: &str) -> &str {
+    let mut at = 0;
+    for line in own.split_inclusive('\n') {
+        if is_forward_marker(&fold(line)) {
+            return own[..at].trim_end();
+        }
+        at += line.len();
+    }
+    own
+}
+
 /// The reply's own words in a text/html body: the quoted part is cut from the HTML,
 /// the rest converted to text (html2text), then read as [`own_words`] reads text.
 /// HTML the converter refuses, or nests too deep for it, is read from its tags alone.
