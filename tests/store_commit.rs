@@ -1328,3 +1328,20 @@ fn an_update_stepped_from_an_older_revision_is_refused_whole() {
         .unwrap();
     assert_eq!(store.case(&c.code).unwrap(), Some(first));
 }
+
+/// Issue 11 item 9: the state directory holds every case, ID number and reply token;
+/// it is the owner's alone (0700), whether qrca makes it or finds it made wider.
+#[test]
+fn the_state_directory_is_private_whatever_made_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let fresh = dir.path().join("var/lib/qrca");
+    Store::open(&fresh).unwrap();
+    assert_eq!(mode(&fresh), 0o700);
+    let wide = dir.path().join("made-by-systemd");
+    std::fs::create_dir(&wide).unwrap();
+    std::fs::set_permissions(&wide, std::fs::Permissions::from_mode(0o755)).unwrap();
+    Store::open(&wide).unwrap();
+    assert_eq!(mode(&wide), 0o700);
+}

@@ -55,3 +55,22 @@ fn the_unit_s_exposure_is_below_3() {
     eprintln!("systemd-analyze security: exposure {level}");
     assert!(level < 3.0, "exposure {level}\n{said}");
 }
+
+/// Issue 11: a hostile mail may cost 256 MB and two are taken in at once; the unit caps
+/// the daemon's memory and tasks so that one never takes the machine with it.
+#[test]
+fn the_unit_bounds_memory_and_tasks() {
+    let unit = unit();
+    let value = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key}= in the unit"))
+            .to_owned()
+    };
+    assert_eq!(value("MemoryMax"), "768M");
+    assert_eq!(value("TasksMax"), "128");
+    // Room for the idle daemon and two worst-case intakes of 256 MB each.
+    let max_mb: usize = value("MemoryMax").trim_end_matches('M').parse().unwrap();
+    assert!(max_mb >= 2 * 256 + 100);
+    assert_eq!(qrca::daemon::watch::MAX_CONCURRENT_INTAKES, 2);
+}

@@ -42,11 +42,17 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("qrca")
+        // Intake and rendering run here; `MAX_CONCURRENT_INTAKES` and the outbox's one
+        // pass at a time use a handful. A bound below systemd's `TasksMax=` (128).
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(&path, first, outbox::Smtp))?;
     Ok(0)
 }
+
+/// The most threads the runtime's blocking pool may start (tokio's default is 512).
+const MAX_BLOCKING_THREADS: usize = 32;
 
 /// Runs until SIGTERM or SIGINT. `submit` is SMTP in production, a Maildir in tests.
 pub async fn serve(

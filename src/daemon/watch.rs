@@ -26,6 +26,14 @@ const MAX_RECONNECT: Duration = Duration::from_secs(300);
 /// account every 30 s is nothing to a server, even for a city's 300 accounts.
 pub const POLL_EVERY: Duration = Duration::from_secs(30);
 
+/// How many messages are taken in at once, whatever the number of accounts: intake is
+/// CPU work (MIME, spreadsheets), and each may use up to 256 MB on a hostile mail (SPEC
+/// §8), so this bounds the daemon's peak memory (systemd's `MemoryMax=` is sized from
+/// it) and keeps a city's hundreds of watchers from overcommitting two cores.
+pub const MAX_CONCURRENT_INTAKES: usize = 2;
+
+static INTAKES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_INTAKES);
+
 /// How long a watcher waits for news between two searches of INBOX.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pace {
@@ -194,6 +202,8 @@ async fn take_one(
         },
     };
     let taken = {
+        // Never closed, so `acquire` cannot fail; a permit per message taken in.
+        let _permit = INTAKES.acquire().await;
         let shared = Arc::clone(shared);
         let now = jiff::Timestamp::now();
         let size = fetched.size;

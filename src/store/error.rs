@@ -21,6 +21,13 @@ pub enum StoreError {
         source: sled::Error,
     },
 
+    #[error("cannot make the state directory {} private to qrca (mode 0700)", path.display())]
+    StateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error(
         "the database at {} is in use by another process (is the qrca daemon running?)",
         path.display()
@@ -126,6 +133,7 @@ impl StoreError {
                 matches!(source, sled::Error::Io(_))
             }
             StoreError::Open { .. }
+            | StoreError::StateDir { .. }
             | StoreError::Locked { .. }
             | StoreError::NewerSchema { .. }
             | StoreError::BadSchema { .. }

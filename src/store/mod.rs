@@ -102,6 +102,7 @@ impl Store {
     /// Fails when another process holds it (sled takes an exclusive lock), or when it
     /// was written by a newer schema than this code understands.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        private_dir(dir)?;
         let path = dir.join("db");
         let db = open_db(&path)?;
         let open = |name: &str| {
@@ -451,6 +452,30 @@ const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 /// file (and so its lock) for a few milliseconds, so a reopen in the same process
 /// (tests, `demo`) would otherwise fail at random. Another process holding it fails
 /// after `LOCK_WAIT`.
+/// Makes `dir` (the state directory: every case, ID number and reply token) a directory
+/// only its owner can enter, mode 0700 whatever the umask: created so when absent, and
+/// narrowed when it exists with more (systemd's `StateDirectory=` makes it 0755).
+pub fn private_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let fail = |source| StoreError::StateDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if !dir.is_dir() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(fail)?;
+    }
+    let mode = std::fs::metadata(dir).map_err(fail)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700 | 0o700))
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
 fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     let started = std::time::Instant::now();
     loop {
