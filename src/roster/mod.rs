@@ -7,6 +7,7 @@
 //! on any input: a file it cannot read becomes one error with no row and no column.
 //!
 //! - [`source`]: format sniffing, limits, calamine and CSV into a grid of cells.
+//! - [`extent`]: how far a workbook's cells reach, measured before calamine allocates.
 //! - [`header`]: SPEC §4's columns per kind and the search for the header row.
 //! - [`value`]: one cell into an ID number, date, phone, name, or a sentence why not.
 //! - [`legacy`]: names typed in TCVN3 (ABC) or VNI fonts.
@@ -15,6 +16,7 @@
 //! Duplicates against the ward's active permits need the store; the caller checks
 //! those, this module checks duplicates within the file.
 
+pub mod extent;
 pub mod fold;
 pub mod header;
 pub mod legacy;
@@ -26,6 +28,7 @@ use crate::workflow::{Kind, Roster, RosterIssue, Row};
 use header::Header;
 use jiff::civil::Date;
 use source::Grid;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use value::{Cell, DateUse};
@@ -167,7 +170,7 @@ struct RowReader<'a> {
     warnings: Vec<RosterIssue>,
 }
 
-impl RowReader<'_> {
+impl<'a> RowReader<'a> {
     fn cell(&self, field: RosterField) -> Option<(&Cell, &str)> {
         let (col, text) = self.header.columns.get(&field)?;
         Some((self.grid.cell(self.index, *col), text.as_str()))
@@ -190,19 +193,46 @@ impl RowReader<'_> {
         self.errors.push(issue);
     }
 
+    /// `text` without the invisible format characters (bidi overrides and isolates,
+    /// zero-width spaces) that make it show other than it is, with a warning naming the
+    /// row and column when there were any.
+    fn without_format(&mut self, column: &str, text: &str) -> Option<String> {
+        let (stripped, removed) = fold::strip_format(text)?;
+        let issue = self.issue(
+            column,
+            format!(
+                "Đã bỏ {removed} ký tự ẩn (ký tự định dạng, đổi chiều chữ) khỏi ô này; hãy kiểm tra lại nội dung ô."
+            ),
+        );
+        self.warnings.push(issue);
+        Some(stripped)
+    }
+
+    /// The field's cell as the value checks read it: without format characters.
+    fn clean(&mut self, field: RosterField) -> Option<(Cow<'a, Cell>, String)> {
+        let (col, column) = self.header.columns.get(&field)?;
+        let grid: &'a Grid = self.grid;
+        let cell = grid.cell(self.index, *col);
+        let column = column.clone();
+        if let Cell::Text(text) = cell
+            && let Some(stripped) = self.without_format(&column, text)
+        {
+            return Some((Cow::Owned(Cell::Text(stripped)), column));
+        }
+        Some((Cow::Borrowed(cell), column))
+    }
+
     /// The field as tidy text, converted (with a warning) if it was typed in a legacy
-    /// font; `None` when empty, with an error if `required`.
+    /// font, without format characters; `None` when empty, with an error if `required`.
     fn text(&mut self, field: RosterField, required: Option<&str>) -> Option<String> {
         let (cell, column) = self.cell(field)?;
         let column = column.to_string();
-        let text = fold::tidy(&cell.text());
-        if text.is_empty() {
-            if let Some(label) = required {
-                self.error(&column, format!("{label} không được để trống."));
-            }
-            return None;
-        }
-        if let Some((legacy, converted)) = legacy::detect(&text, &text) {
+        let mut text = fold::tidy(&cell.text());
+        // Legacy fonts first: TCVN3 writes "ư" as the byte 0xAD, which reads as a soft
+        // hyphen, itself a format character.
+        if !text.is_empty()
+            && let Some((legacy, converted)) = legacy::detect(&text, &text)
+        {
             let converted = fold::tidy(&converted);
             let issue = self.issue(
                 &column,
@@ -212,7 +242,16 @@ impl RowReader<'_> {
                 ),
             );
             self.warnings.push(issue);
-            return Some(converted);
+            text = converted;
+        }
+        if let Some(stripped) = self.without_format(&column, &text) {
+            text = fold::tidy(&stripped);
+        }
+        if text.is_empty() {
+            if let Some(label) = required {
+                self.error(&column, format!("{label} không được để trống."));
+            }
+            return None;
         }
         Some(text)
     }
@@ -222,14 +261,13 @@ impl RowReader<'_> {
         field: RosterField,
         check: impl FnOnce(&Cell) -> Result<T, String>,
     ) -> Option<T> {
-        let (cell, column) = self.cell(field)?;
+        let (cell, column) = self.clean(field)?;
         if cell.is_blank() {
             return None;
         }
-        match check(cell) {
+        match check(&cell) {
             Ok(v) => Some(v),
             Err(message) => {
-                let column = column.to_string();
                 self.error(&column, message);
                 None
             }

@@ -7,6 +7,7 @@
 //! legacy fonts belong to the caller.
 
 use super::Limits;
+use super::extent::{self, MAX_CELLS, MAX_TEXT_BYTES, Window};
 use super::legacy;
 use super::value::Cell;
 use calamine::{Data, Reader};
@@ -55,6 +56,20 @@ pub fn load(bytes: &[u8], file_name: &str, limits: &Limits) -> Result<Grid, Stri
         if cfb_fat_has_cycle(bytes) {
             return Err(format!("Tệp {shown} bị hỏng nên không đọc được."));
         }
+        // calamine builds every sheet's rectangle while opening: measure them first.
+        let not_excel = || {
+            format!(
+                "Tệp {shown} không phải bảng tính Excel đọc được (tệp hỏng hoặc là tài liệu Office khác)."
+            )
+        };
+        let unreadable = |why| match why {
+            extent::Unreadable::Fails => not_excel(),
+            extent::Unreadable::Panics => format!("Tệp {shown} bị hỏng nên không đọc được."),
+        };
+        let stream = extent::xls_workbook_stream(bytes).map_err(unreadable)?;
+        let sheets = extent::scan_xls(&stream, Window::of(limits)).map_err(unreadable)?;
+        drop(stream);
+        extent::check(&sheets, &shown, limits)?;
         let workbook = calamine::open_workbook_from_rs::<calamine::Xls<_>, _>(Cursor::new(bytes))
             .map_err(|e| match e {
                 calamine::XlsError::Password => format!("Tệp {shown} {ENCRYPTED}."),
@@ -230,9 +245,14 @@ fn load_zip(bytes: &[u8], shown: &str, limits: &Limits) -> Result<Grid, String> 
                         calamine::XlsxError::Password => format!("Tệp {shown} {ENCRYPTED}."),
                         _ => corrupt(),
                     })?;
-            first_sheet(workbook, shown, limits)
+            xlsx_first_sheet(workbook, shown, limits)
         }
         Some("ods") => {
+            // calamine builds every table's rectangle while opening: measure them first.
+            let content = archive.by_name("content.xml").map_err(|_| corrupt())?;
+            let sheets = extent::scan_ods(std::io::BufReader::new(content), Window::of(limits))
+                .map_err(|_| corrupt())?;
+            extent::check(&sheets, shown, limits)?;
             let workbook =
                 calamine::open_workbook_from_rs::<calamine::Ods<_>, _>(Cursor::new(bytes))
                     .map_err(|e| match e {
@@ -281,6 +301,65 @@ fn verify_sizes(
         budget -= size;
     }
     Ok(())
+}
+
+/// The first sheet of an .xlsx, streamed cell by cell into the grid: calamine's ranges
+/// allocate the rectangle from the first to the last used cell before anything can be
+/// checked. Each cell is checked against the window, and the grid against `MAX_CELLS`
+/// and `MAX_TEXT_BYTES`, before it is stored.
+fn xlsx_first_sheet<RS>(
+    mut workbook: calamine::Xlsx<RS>,
+    shown: &str,
+    limits: &Limits,
+) -> Result<Grid, String>
+where
+    RS: std::io::Read + std::io::Seek,
+{
+    let broken = || format!("Tệp {shown} bị hỏng: không đọc được trang tính đầu tiên.");
+    let Some(name) = workbook.sheet_names().first().cloned() else {
+        return Err(format!("Tệp {shown} không có trang tính nào."));
+    };
+    let mut cells = match workbook.worksheet_cells_reader(&name) {
+        Ok(cells) => cells,
+        // A chart sheet first: no cells, as calamine's range of it is empty.
+        Err(calamine::XlsxError::NotAWorksheet(_)) => return Ok(Grid::default()),
+        Err(_) => return Err(broken()),
+    };
+    let window = Window::of(limits);
+    let mut rows: Vec<Vec<Cell>> = Vec::new();
+    let (mut slots, mut text) = (0u64, 0u64);
+    while let Some(cell) = cells.next_cell().map_err(|_| broken())? {
+        let (row, col) = cell.get_position();
+        let value = Data::from(cell.get_value().clone());
+        if value == Data::Empty {
+            continue;
+        }
+        if row >= window.rows || col >= window.cols {
+            return Err(extent::outside(shown, row, col, window));
+        }
+        let (r, c) = (row as usize, col as usize);
+        if rows.len() <= r {
+            slots += (r + 1 - rows.len()) as u64;
+            rows.resize_with(r + 1, Vec::new);
+        }
+        let line = &mut rows[r];
+        if line.len() <= c {
+            slots += (c + 1 - line.len()) as u64;
+            line.resize(c + 1, Cell::Empty);
+        }
+        let cell = cell_of(&value);
+        if let Cell::Text(t) | Cell::Error(t) = &cell {
+            text += t.len() as u64;
+        }
+        if slots > MAX_CELLS {
+            return Err(extent::too_many_cells(shown, &name, row, col));
+        }
+        if text > MAX_TEXT_BYTES {
+            return Err(extent::too_much_text(shown, text));
+        }
+        line[c] = cell;
+    }
+    Ok(Grid { rows })
 }
 
 fn first_sheet<R, RS>(mut workbook: R, shown: &str, limits: &Limits) -> Result<Grid, String>

@@ -6,6 +6,23 @@
 //! rows, columns or files: the caller adds the row number and the header.
 
 use jiff::civil::Date;
+use unicode_normalization::UnicodeNormalization;
+
+/// Text whose digits may be typed in another script: NFKC turns fullwidth digits,
+/// plus signs and spaces (as East Asian input methods type them) into ASCII; digits of
+/// other scripts (Arabic-Indic ٣, Devanagari ३) stay what they are, and are refused.
+fn ascii_folded(text: &str) -> String {
+    if text.is_ascii() {
+        text.to_string()
+    } else {
+        text.nfkc().collect()
+    }
+}
+
+/// The first digit of `text` that is not an ASCII digit.
+fn foreign_digit(text: &str) -> Option<char> {
+    text.chars().find(|c| c.is_numeric() && !c.is_ascii_digit())
+}
 
 /// A cell as the readers hand it over: CSV gives only `Text` and `Empty`.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,8 +80,13 @@ pub fn id_number(cell: &Cell) -> Result<String, String> {
         Cell::Date(_) => {
             return Err("Số CCCD/CMND đang bị định dạng ngày tháng; hãy nhập dạng văn bản.".into());
         }
-        other => (other.text(), false),
+        other => (ascii_folded(&other.text()), false),
     };
+    if let Some(c) = foreign_digit(&raw) {
+        return Err(format!(
+            "Số CCCD/CMND phải viết bằng các chữ số 0–9 (ở đây có “{c}”, chữ số của bảng chữ khác)."
+        ));
+    }
     let digits: String = raw
         .trim_start_matches('\'')
         .chars()
@@ -214,7 +236,12 @@ fn text_date(text: &str, what: DateUse, today: Date) -> Result<Date, String> {
 /// lost its leading zero gets it back.
 pub fn phone(cell: &Cell) -> Result<String, String> {
     const RULE: &str = "Số điện thoại phải có 10 chữ số và bắt đầu bằng 0 (có thể viết +84).";
-    let raw = cell.text();
+    let raw = ascii_folded(&cell.text());
+    if let Some(c) = foreign_digit(&raw) {
+        return Err(format!(
+            "Số điện thoại phải viết bằng các chữ số 0–9 (ở đây có “{c}”, chữ số của bảng chữ khác)."
+        ));
+    }
     let raw = raw.trim().trim_start_matches('\'');
     let plus = raw.starts_with('+');
     let digits: String = raw
@@ -241,12 +268,13 @@ pub fn phone(cell: &Cell) -> Result<String, String> {
     }
 }
 
-/// A person's name: not empty, no digits.
+/// A person's name: not empty, no digits of any script (٣ and ３ look like letters to
+/// a check for 0–9, and like digits to a reader).
 pub fn name(text: &str) -> Result<String, String> {
     if text.is_empty() {
         return Err("Họ và tên không được để trống.".into());
     }
-    if text.chars().any(|c| c.is_ascii_digit()) {
+    if text.chars().any(char::is_numeric) {
         return Err("Họ và tên không được chứa chữ số.".into());
     }
     Ok(text.to_string())
@@ -315,6 +343,21 @@ mod tests {
         assert!(id_number(&t("12345678A")).is_err());
         assert!(id_number(&Cell::Number(1.5)).is_err());
         assert!(id_number(&Cell::Empty).is_err());
+        // Fullwidth digits become ASCII; digits of other scripts are refused by name.
+        assert_eq!(
+            id_number(&t(
+                "\u{ff10}\u{ff10}\u{ff11}\u{ff10}\u{ff19}\u{ff10}\u{ff10}\u{ff10}\u{ff10}\u{ff10}\u{ff10}\u{ff14}"
+            )),
+            Ok("001090000004".into())
+        );
+        let arabic = id_number(&t(
+            "\u{660}\u{660}\u{661}\u{660}\u{669}\u{660}\u{660}\u{660}\u{660}\u{660}\u{660}\u{665}",
+        ))
+        .unwrap_err();
+        assert!(
+            arabic.contains("0–9") && arabic.contains('\u{660}'),
+            "{arabic}"
+        );
     }
 
     #[test]
@@ -357,6 +400,17 @@ mod tests {
         assert!(phone(&t("1912345678")).is_err());
         assert!(phone(&t("09123456789")).is_err());
         assert!(phone(&t("không có")).is_err());
+        assert_eq!(
+            phone(&t(
+                "\u{ff0b}84 \u{ff19}\u{ff11}\u{ff12}\u{ff13}\u{ff14}\u{ff15}\u{ff16}\u{ff17}\u{ff18}"
+            )),
+            Ok("0912345678".into())
+        );
+        let arabic = phone(&t(
+            "\u{660}\u{669}\u{661}\u{662}\u{663}\u{664}\u{665}\u{666}\u{667}\u{668}",
+        ))
+        .unwrap_err();
+        assert!(arabic.contains("0–9"), "{arabic}");
     }
 
     #[test]
@@ -364,6 +418,13 @@ mod tests {
         assert_eq!(name("Nguyễn Văn An"), Ok("Nguyễn Văn An".into()));
         assert!(name("").is_err());
         assert!(name("Nguyễn Văn 2").is_err());
+        for digit in ["\u{663}", "\u{ff13}", "\u{96d}", "\u{2163}", "²"] {
+            assert_eq!(
+                name(&format!("Trần Thị {digit}")),
+                Err("Họ và tên không được chứa chữ số.".into()),
+                "{digit}"
+            );
+        }
         assert_eq!(count(&Cell::Number(4.0)), Ok(4));
         assert_eq!(count(&t(" 3 ")), Ok(3));
         assert!(count(&t("ba")).is_err());
