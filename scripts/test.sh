@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 # scanner would; Dovecot and Postfix are the loopback mail servers of the end-to-end
 # tests (scripts/mail-servers.sh runs private instances; the system's are not used);
 # systemd's systemd-analyze checks systemd/qrca.service offline (no systemd runs here).
-PACKAGES=(poppler-utils zbar-tools dovecot-imapd dovecot-lmtpd postfix openssl systemd)
+# time (GNU time) and util-linux (prlimit) measure and cap the child processes that read
+# the hostile corpus (tests/hostile_corpus.rs, tests/roster_hostile.rs).
+PACKAGES=(poppler-utils zbar-tools dovecot-imapd dovecot-lmtpd postfix openssl systemd time util-linux)
 
 install_missing() {
     local missing=()

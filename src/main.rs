@@ -53,6 +53,11 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             command: AccountsCommand::Enroll { ward, config },
         } => cli::accounts::enroll(&ward, config),
         Command::Cases { config, command } => cli::cases::run(config, command),
+        Command::Intake {
+            file,
+            account,
+            config,
+        } => cli::intake::run(&file, &account, config),
         Command::Roster {
             file,
             kind,

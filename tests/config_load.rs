@@ -10,7 +10,7 @@ use qrca::config::{self, AccountAuth, ConfigError, LoadOptions, Paper, RosterFie
 use qrca::workflow::Validity;
 
 /// The three accounts of the second ward, as `VALID` writes them.
-const QTG_ACCOUNTS: &str = "\n[[ward.account]]\naddress = \"qrca.dongda.quoctugiam1@gmail.com\"\npassword_file = \"secrets/qtg1\"\n\n[[ward.account]]\naddress = \"qrca.dongda.quoctugiam2@gmail.com\"\npassword_file = \"secrets/qtg2\"\n\n[[ward.account]]\naddress = \"qrca.dongda.quoctugiam3@gmail.com\"\npassword_file = \"secrets/qtg3\"\nimap = { host = \"127.0.0.1\", port = 1143, tls = \"none\" }\ntrusted_authserv_ids = []\n";
+const QTG_ACCOUNTS: &str = "\n[[ward.account]]\naddress = \"qrca.dongda.quoctugiam1@gmail.com\"\npassword_file = \"secrets/qtg1\"\n\n[[ward.account]]\naddress = \"qrca.dongda.quoctugiam2@gmail.com\"\npassword_file = \"secrets/qtg2\"\n\n[[ward.account]]\naddress = \"qrca.dongda.quoctugiam3@gmail.com\"\npassword_file = \"secrets/qtg3\"\nimap = { host = \"127.0.0.1\", port = 1143, tls = \"none\" }\nmax_message_bytes = 10000000\n";
 
 /// One bad config: the edits to `VALID` and every error it must give, in order.
 struct Case {
@@ -359,6 +359,33 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "one account of a ward trusts no server while the others do",
+        edits: &[(
+            "password_env = \"QRCA_THD2\"",
+            "password_env = \"QRCA_THD2\"\ntrusted_authserv_ids = []",
+        )],
+        errors: &[
+            "27:24: ward \"hoankiem.tranhungdao\": key \"trusted_authserv_ids\" in [[ward.account]] of account \"qrca.hoankiem.tranhungdao2@gmail.com\" sets it to [], but account \"qrca.hoankiem.tranhungdao1@gmail.com\" of the same ward trusts mx.google.com; authentication is decided per ward, so give every account of the ward the same trusted_authserv_ids (a forged From read on an account that trusts no server would need no authentication)",
+        ],
+    },
+    Case {
+        name: "[mail] trusts no server and one account of a ward trusts one",
+        edits: &[
+            (
+                "daily_send_limit = 500",
+                "daily_send_limit = 500\ntrusted_authserv_ids = []",
+            ),
+            (
+                "password_file = \"secrets/thd1\"",
+                "password_file = \"secrets/thd1\"\ntrusted_authserv_ids = [\"mx.google.com\"]",
+            ),
+        ],
+        errors: &[
+            "26:1: ward \"hoankiem.tranhungdao\": key \"trusted_authserv_ids\" in [[ward.account]] of account \"qrca.hoankiem.tranhungdao2@gmail.com\" inherits [] from [mail], but account \"qrca.hoankiem.tranhungdao1@gmail.com\" of the same ward trusts mx.google.com; authentication is decided per ward, so give every account of the ward the same trusted_authserv_ids (a forged From read on an account that trusts no server would need no authentication)",
+            "30:1: ward \"hoankiem.tranhungdao\": key \"trusted_authserv_ids\" in [[ward.account]] of account \"qrca.hoankiem.tranhungdao3@gmail.com\" inherits [] from [mail], but account \"qrca.hoankiem.tranhungdao1@gmail.com\" of the same ward trusts mx.google.com; authentication is decided per ward, so give every account of the ward the same trusted_authserv_ids (a forged From read on an account that trusts no server would need no authentication)",
+        ],
+    },
+    Case {
         name: "a ward without accounts",
         edits: &[(QTG_ACCOUNTS, "")],
         errors: &[
@@ -543,8 +570,8 @@ fn an_account_override_is_merged_over_mail_defaults() {
     assert_eq!(local.smtp, config.mail.smtp);
     assert_eq!(local.daily_send_limit, 500);
     assert_eq!(local.processed_folder, "QRCA/Processed");
-    assert!(local.trusted_authserv_ids.is_empty());
-    // One account that still trusts an authserv-id makes the ward require it.
+    assert_eq!(local.max_message_bytes, 10_000_000);
+    assert_eq!(local.trusted_authserv_ids, config.mail.trusted_authserv_ids);
     assert!(qtg.rules.require_auth);
 }
 

@@ -791,6 +791,113 @@ fn a_mail_that_kills_the_daemon_twice_is_quarantined_and_the_next_is_answered() 
     assert_eq!(w.count(ACCOUNTS[0]), 0);
 }
 
+/// Issue 11 on the real servers: the sparse-range .xlsx (from a stranger and from the
+/// area police), a 1 MB flood of row lists on the officer's review token, and an
+/// organisation roster forged from the internet reach a running `qrca run`. The daemon
+/// stays up, refuses or answers each, quarantines nothing, and answers the next
+/// legitimate mail within 3 s.
+#[test]
+fn hostile_mails_change_nothing_and_the_next_mail_is_answered_within_3_s() {
+    let mut w = world();
+    w.start_daemon(None);
+    let sparse = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile/sparse-range.xlsx"),
+    )
+    .unwrap();
+    // The organisation's case, on its way to review (the flood's target).
+    w.send(
+        OFFICER,
+        ACCOUNTS[0],
+        &registration("Công ty Vận tải An Toàn"),
+    );
+    let confirmation = w.wait_mail(ORG, "Đã mở hồ sơ");
+    let roster = roster_mail(
+        ORG,
+        ACCOUNTS[0],
+        &format!("Re: {}", confirmation.subject),
+        "danh_sach.xlsx",
+        roster_xlsx('T', 3, 1_190_000_101),
+        Some(&confirmation),
+    );
+    w.send(ORG, ACCOUNTS[0], &roster);
+    let review = w.wait_mail(OFFICER, "xét duyệt");
+
+    // 1. The sparse sheet as a registration of individuals: the stranger is refused
+    //    in silence, the area police gets the error naming the cell.
+    for from in [STRANGER, CSKV] {
+        let mail = roster_mail(
+            from,
+            ACCOUNTS[1],
+            "ĐĂNG KÝ CÁ NHÂN",
+            "ds.xlsx",
+            sparse.clone(),
+            None,
+        );
+        w.send(from, ACCOUNTS[1], &mail);
+    }
+    let error = w.wait_mail(CSKV, "THD-C-0001");
+    assert!(error.text.contains("XFD1048576"), "{}", error.text);
+    // 2. 1 MB of row lists on the officer's own token: read within bounds; the first
+    //    list is applied, the rest reported as unreadable, the case still consistent.
+    answer(
+        &w,
+        OFFICER,
+        &review,
+        &"DUYET 1-99999\n".repeat(1_000_000 / 14),
+    );
+    w.wait_mails(OFFICER, "THD-T-0001", 2);
+    // 3. The organisation's roster forged from the internet, with a pass it wrote.
+    let forged = format!(
+        "Authentication-Results: {AUTHSERV_ID}; dmarc=pass header.from=congty.test\r\n{}",
+        String::from_utf8(roster_mail(
+            ORG,
+            ACCOUNTS[2],
+            &format!("Re: {}", confirmation.subject),
+            "ds.xlsx",
+            roster_xlsx('T', 2, 1_190_000_201),
+            Some(&confirmation),
+        ))
+        .unwrap()
+    );
+    w.servers
+        .send_unauthenticated(ORG, &[ACCOUNTS[2]], forged.as_bytes())
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    for account in ACCOUNTS {
+        let deadline = Instant::now() + WAIT;
+        while w.count(account) != 0 {
+            assert!(
+                Instant::now() < deadline,
+                "{account}: INBOX not emptied\n{}",
+                w.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    // The next legitimate mail is answered within 3 s, by the same daemon.
+    let sent = Instant::now();
+    w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Sau Cơn Bão"));
+    w.wait_mails(ORG, "Đã mở hồ sơ", 2);
+    let took = sent.elapsed();
+    eprintln!(
+        "e2e: the legitimate mail after the hostile ones answered in {:.2} s",
+        took.as_secs_f64()
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(w.mails(STRANGER, "").is_empty(), "a stranger was answered");
+    w.stop_daemon();
+    let log = w.log();
+    assert!(!log.contains("quarantine"), "{log}");
+    assert_eq!(
+        log.matches("qrca is running").count(),
+        1,
+        "the daemon restarted"
+    );
+    let config = qrca::config::load(&w.config()).unwrap().config;
+    let store = Store::open(&config.service.state_dir).unwrap();
+    let org_case = store.case("THD-T-0001").unwrap().unwrap();
+    assert_eq!(org_case.batches.len(), 1, "the forged roster made a batch");
+}
+
 #[test]
 fn check_connect_reports_every_account_in_the_server_s_words() {
     let w = world();
@@ -1129,24 +1236,41 @@ fn a_mail_over_the_account_limit_is_answered_and_leaves_the_inbox() {
     std::fs::write(w.config(), limited).unwrap();
     w.start_daemon(None);
 
-    // The organisation sends its list with a scan of ~400 KB: over the limit.
+    // A mail of ~400 KB: over the limit.
     let scan: Vec<u8> = (0..400_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     let pdf = ContentType::parse("application/pdf").unwrap();
-    let raw = lettre::Message::builder()
-        .from(mailbox(ORG))
-        .to(mailbox(ACCOUNTS[0]))
-        .subject("Danh sách nhân viên và giấy phép kinh doanh")
-        .multipart(
-            MultiPart::mixed()
-                .singlepart(SinglePart::plain(
-                    "Kính gửi phường, xin gửi danh sách.".to_owned(),
-                ))
-                .singlepart(Attachment::new("giay-phep.pdf".to_owned()).body(scan, pdf)),
-        )
-        .unwrap()
-        .formatted();
+    let large = |from: &str, subject: &str| {
+        lettre::Message::builder()
+            .from(mailbox(from))
+            .to(mailbox(ACCOUNTS[0]))
+            .subject(subject)
+            .multipart(
+                MultiPart::mixed()
+                    .singlepart(SinglePart::plain(
+                        "Kính gửi phường, xin gửi danh sách.".to_owned(),
+                    ))
+                    .singlepart(
+                        Attachment::new("giay-phep.pdf".to_owned()).body(scan.clone(), pdf.clone()),
+                    ),
+            )
+            .unwrap()
+            .formatted()
+    };
+    // A stranger's is not answered: the From is anyone's to write (backscatter).
+    w.send(
+        STRANGER,
+        ACCOUNTS[0],
+        &large(STRANGER, "Re: [QRCA THD-T-0001] x"),
+    );
+    // The organisation, once registered, sends its list with the scan in the thread.
+    w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Một"));
+    w.wait_mail(ORG, "Đã mở hồ sơ");
+    let raw = large(
+        ORG,
+        "Re: [QRCA THD-T-0001] Danh sách nhân viên và giấy phép kinh doanh",
+    );
     assert!(raw.len() > 400_000);
     w.send(ORG, ACCOUNTS[0], &raw);
 
@@ -1169,14 +1293,27 @@ fn a_mail_over_the_account_limit_is_answered_and_leaves_the_inbox() {
     }
     w.stop_daemon();
     assert_eq!(w.mails(ORG, "Thư quá lớn").len(), 1);
+    assert_eq!(w.mails(STRANGER, "").len(), 0);
     let config = qrca::config::load(&w.config()).unwrap().config;
     let store = Store::open(&config.service.state_dir).unwrap();
-    assert!(store.cases().unwrap().is_empty());
-    let ignored = store.ignored().unwrap();
-    assert_eq!(ignored.len(), 1, "{ignored:?}");
+    assert_eq!(store.cases().unwrap().len(), 1);
+    let mut reasons: Vec<String> = store
+        .ignored()
+        .unwrap()
+        .into_iter()
+        .map(|i| i.reason)
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert!(
-        ignored[0].reason.contains("the sender is told"),
-        "{ignored:?}"
+        reasons.iter().any(|r| r.contains("the sender is told")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("no answer: the sender is neither")),
+        "{reasons:?}"
     );
 }
 

@@ -716,6 +716,16 @@ fn a_stranger_s_unreadable_registration_is_dropped_in_silence() {
             other => panic!("{other:?}"),
         }
     }
+    // An officer's address without a trusted pass may be anyone's: no answer either.
+    for from in [OFFICER, CSKV] {
+        let mut forged = Eml::new(from, ACCOUNT, "ĐĂNG KÝ TỔ CHỨC");
+        forged.auth = false;
+        let mail = forged.body("Tên tổ chức: Công ty TNHH Minh Anh").mail();
+        match classify(&f, &mail, ACCOUNT, &FakeLookups::default()) {
+            Classified::Drop { answer, .. } => assert_eq!(answer, None, "forged {from}"),
+            other => panic!("{other:?}"),
+        }
+    }
     // An officer's auto-reply with the registration words is no registration at all.
     let auto = Eml::new(OFFICER, ACCOUNT, "Trả lời tự động: ĐĂNG KÝ TỔ CHỨC")
         .header("Auto-Submitted", "auto-replied")
@@ -731,23 +741,69 @@ fn a_stranger_s_unreadable_registration_is_dropped_in_silence() {
 fn a_mail_too_large_is_answered_from_its_header_once() {
     let f = fixture();
     let store = Store::open(&f.config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
-    let raw = Eml::new(ORG, ACCOUNT, "Re: [QRCA THD-T-0001] Danh sách").bytes();
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no header end"));
-    let header = &raw[..end + 4];
+    let header_of = |raw: &[u8]| {
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("no header end"));
+        raw[..end + 4].to_vec()
+    };
     let at = |uid| Position {
         account: ACCOUNT.into(),
         uidvalidity: 1,
         uid,
     };
     let now = jiff::Timestamp::now();
+    let notices = || -> Vec<qrca::store::OutboxEntry> {
+        let outbox = store.outbox().unwrap_or_else(|e| panic!("{e}"));
+        outbox
+            .into_iter()
+            .filter(|e| e.mail.template == Template::MailTooLarge)
+            .collect()
+    };
+    // Before the case exists, ORG is nobody to this ward: a forged From must not make
+    // the ward mail whomever a stranger names (backscatter, quota burn).
+    let raw = Eml::new(ORG, ACCOUNT, "Re: [QRCA THD-T-0001] Danh sách").bytes();
+    let stranger = Eml::new("ke.la@evil.example", ACCOUNT, "Re: [QRCA THD-T-0001] x").bytes();
+    for (uid, raw) in [(5, &raw), (6, &stranger)] {
+        let taken = qrca::daemon::intake::too_large(
+            &store,
+            &f.config,
+            &at(uid),
+            31_457_280,
+            Some(&header_of(raw)),
+            now,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(taken, Taken::Ignored(ref r) if r.contains("no answer")),
+            "{taken:?}"
+        );
+    }
+    assert!(notices().is_empty());
+    // The officer registers the organisation: now it is a party to THD-T-0001.
+    let registration = Eml::new(OFFICER, ACCOUNT, "ĐĂNG KÝ TỔ CHỨC")
+        .body(&format!("Tên tổ chức: Công ty TNHH Một\nEmail: {ORG}"));
+    let taken = take_in(
+        &store,
+        &Blobs::new(&f.config.service.state_dir),
+        &f.config,
+        &at(4),
+        &registration.bytes(),
+        now,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(taken, Taken::Processed(Processed::Applied { .. })),
+        "{taken:?}"
+    );
+    let raw = Eml::new(ORG, ACCOUNT, "Re: [QRCA THD-T-0001] Danh sách").bytes();
+    let header = &header_of(&raw)[..];
     let taken =
         qrca::daemon::intake::too_large(&store, &f.config, &at(7), 31_457_280, Some(header), now)
             .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(taken, Taken::Ignored(_)), "{taken:?}");
-    let outbox = store.outbox().unwrap_or_else(|e| panic!("{e}"));
+    let outbox = notices();
     assert_eq!(outbox.len(), 1);
     let notice = &outbox[0];
     assert_eq!(notice.case, "");
@@ -758,6 +814,23 @@ fn a_mail_too_large_is_answered_from_its_header_once() {
         notice.mail.data.about_subject.as_deref(),
         Some("Re: [QRCA THD-T-0001] Danh sách")
     );
+    // The same party's address with no trusted pass: a forger's, so no answer.
+    let mut forged = Eml::new(ORG, ACCOUNT, "Re: [QRCA THD-T-0001] Danh sách");
+    forged.auth = false;
+    let taken = qrca::daemon::intake::too_large(
+        &store,
+        &f.config,
+        &at(10),
+        31_457_280,
+        Some(&header_of(&forged.bytes())),
+        now,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(taken, Taken::Ignored(ref r) if r.contains("no trusted Authentication-Results")),
+        "{taken:?}"
+    );
+    assert_eq!(notices().len(), 1);
     // The same mail again, here or on another account of the ward: nothing more.
     for account in [ACCOUNT, ACCOUNT2] {
         let again = Position {
@@ -789,7 +862,7 @@ fn a_mail_too_large_is_answered_from_its_header_once() {
                 .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(taken, Taken::Ignored(_)), "{taken:?}");
     }
-    assert_eq!(store.outbox().unwrap_or_else(|e| panic!("{e}")).len(), 1);
+    assert_eq!(notices().len(), 1);
 }
 
 #[test]

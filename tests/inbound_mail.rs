@@ -151,6 +151,48 @@ fn mails_round_trip_through_json() {
     }
 }
 
+/// An officer on a company domain with SPF and nothing else: Gmail writes an `spf=pass`
+/// for the bounce address and no DKIM or DMARC result. The aligned SPF pass counts; the
+/// same header for another organisation's From does not; a quoted local part cannot
+/// smuggle in a `dkim=pass` for the officer's domain.
+#[test]
+fn an_spf_only_domain_authenticates_by_its_aligned_mail_from() {
+    let mail = |from: &str, mailfrom: &str| {
+        let raw = format!(
+            "Authentication-Results: mx.google.com;\r\n       spf=pass (google.com: domain of {mailfrom} designates 203.162.10.5 as permitted sender) smtp.mailfrom={mailfrom}\r\n\
+             From: <{from}>\r\nTo: <qrca.hoankiem.tranhungdao1@gmail.com>\r\nSubject: DUYET\r\n\
+             Message-ID: <spf1@congty.com.vn>\r\n\r\nDUYỆT\r\n"
+        );
+        parse_mail(raw.as_bytes(), &trusted()).unwrap()
+    };
+    assert_eq!(
+        mail("canbo@congty.com.vn", "bounce@mail.congty.com.vn").auth_evidence(),
+        qrca::workflow::AuthEvidence::Pass {
+            authserv_id: "mx.google.com".into(),
+            method: "spf".into(),
+            domain: "congty.com.vn".into(),
+        }
+    );
+    assert!(
+        !mail("canbo@congty.com.vn", "a@khac.com.vn")
+            .auth_evidence()
+            .passes()
+    );
+    let smuggled = mail(
+        "canbo@congty.com.vn",
+        "\"x;dkim=pass header.d=congty.com.vn\"@attacker.example",
+    );
+    assert!(smuggled.auth.dkim.is_empty(), "{:?}", smuggled.auth);
+    let evidence = smuggled.auth_evidence();
+    assert!(!evidence.passes());
+    assert!(
+        evidence
+            .to_string()
+            .contains("use a Gmail address, or add DKIM/SPF to the domain"),
+        "{evidence}"
+    );
+}
+
 #[test]
 fn without_trusted_servers_nothing_is_required() {
     let raw = fs::read(fixture_dir().join("auth_forged_below_real.eml")).unwrap();

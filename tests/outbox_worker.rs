@@ -625,7 +625,12 @@ fn a_gmail_reply_is_answered_in_its_thread() {
 #[test]
 fn an_outlook_mail_too_large_to_read_is_told_so_in_its_thread() {
     let dir = tempfile::tempdir().unwrap();
-    let config = world(dir.path());
+    let mut config = world(dir.path());
+    // Only the ward's staff and a case's parties are answered: here, its area police.
+    config.wards[0]
+        .rules
+        .area_police
+        .push("hoa.nt@hoankiem.hanoi.gov.vn".into());
     let store = Store::open(&config.service.state_dir).unwrap();
     let g = generation(config, store);
     let raw = fixture("outlook_desktop_q_subject.eml");

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod cases;
 pub mod check;
 pub mod control;
+pub mod intake;
 pub mod keys;
 pub mod outbox;
 pub mod permit;
@@ -55,6 +56,17 @@ pub enum Command {
     Accounts {
         #[command(subcommand)]
         command: AccountsCommand,
+    },
+    /// Take in one mail saved as a file (.eml) as the daemon would on ACCOUNT, and say
+    /// what became of it (the daemon must be stopped; answers wait in the outbox).
+    Intake {
+        /// The mail, as RFC 5322 bytes (an .eml file).
+        file: PathBuf,
+        /// The ward account it is taken in on.
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Validate a roster as the daemon would and print it (SPEC §4).
     Roster {

@@ -801,6 +801,8 @@ impl<'a> Validator<'a> {
         let accounts = self.accounts(raw, &label, defaults, expected.as_ref(), seen);
 
         let accounts = accounts?;
+        // The accounts agree (`one_authentication_rule`), so any one of them speaks for
+        // the ward, and each reads Authentication-Results with the ward's servers.
         let require_auth = accounts
             .iter()
             .any(|a| !a.mail.trusted_authserv_ids.is_empty());
@@ -989,7 +991,46 @@ impl<'a> Validator<'a> {
                 None => ok = false,
             }
         }
+        let ok = ok && self.one_authentication_rule(raw, &accounts, label);
         ok.then_some(accounts)
+    }
+
+    /// Authentication is decided per ward (SPEC §3): where one account trusts a server
+    /// and another trusts none, a forged From read on the second would carry no evidence
+    /// and yet the ward would seem to require it. Every account with an empty list is
+    /// named; `false` when there was one.
+    fn one_authentication_rule(
+        &mut self,
+        raw: &[Spanned<RawAccount>],
+        accounts: &[Account],
+        ward_label: &str,
+    ) -> bool {
+        let Some(trusting) = accounts
+            .iter()
+            .find(|a| !a.mail.trusted_authserv_ids.is_empty())
+        else {
+            return true;
+        };
+        let ids = trusting.mail.trusted_authserv_ids.join(", ");
+        let mut ok = true;
+        for (raw, account) in raw.iter().zip(accounts) {
+            if !account.mail.trusted_authserv_ids.is_empty() {
+                continue;
+            }
+            ok = false;
+            let (span, how) = match &raw.get_ref().trusted_authserv_ids {
+                Some(list) => (list.span(), "sets it to []"),
+                None => (raw.span(), "inherits [] from [mail]"),
+            };
+            self.error(
+                &span,
+                format!(
+                    "ward {ward_label}: key \"trusted_authserv_ids\" in {ACCOUNT_TABLE} of account \"{}\" {how}, but account \"{}\" of the same ward trusts {ids}; authentication is decided per ward, so give every account of the ward the same trusted_authserv_ids (a forged From read on an account that trusts no server would need no authentication)",
+                    account.address, trusting.address
+                ),
+            );
+        }
+        ok
     }
 
     fn account(

@@ -149,9 +149,15 @@ pub fn too_large(
         None => None,
         Some(mail) => {
             match gate::too_large_answer(mail, &at.account, config, u64::from(size), limit) {
-                Ok((ward, mail)) => {
+                Ok((ward, answer)) if is_party(store, config, at, mail)? => {
                     reason.push_str("; the sender is told");
-                    Some(Notice { ward, mail })
+                    Some(Notice { ward, mail: answer })
+                }
+                Ok(_) => {
+                    reason.push_str(
+                        "; no answer: the sender is neither the ward's staff nor a party to the case the mail names",
+                    );
+                    None
                 }
                 Err(why) => {
                     reason.push_str(&format!("; no answer: {why}"));
@@ -304,6 +310,38 @@ impl Position {
             digest,
         }
     }
+}
+
+/// Whether a notice may answer the sender of `mail` read at `at`: the ward's staff, or
+/// a party to the case the mail names (by reply token, thread or subject). Anyone can
+/// write to a ward's public address with a forged From; answering everyone would make
+/// the ward send mail to whomever a stranger names (backscatter) and burn its quota.
+fn is_party(
+    store: &Store,
+    config: &Config,
+    at: &Position,
+    mail: &Mail,
+) -> Result<bool, IntakeError> {
+    let (Some(ward), Some(from)) = (config.ward_of_account(&at.account), &mail.from) else {
+        return Ok(false);
+    };
+    let sender = &from.address;
+    let rules = &ward.rules;
+    if rules.is_officer(sender) || rules.is_police(sender) || rules.is_area_police(sender) {
+        return Ok(true);
+    }
+    let lookups = StoreLookups::new(store);
+    let code = gate::reply_token(mail, ward)
+        .and_then(|token| gate::Lookups::case_by_token(&lookups, &token))
+        .or_else(|| gate::thread_case(mail, ward, &lookups))
+        .or_else(|| gate::subject_case(&mail.subject, ward, &lookups));
+    lookups.finish()?;
+    let Some(code) = code else {
+        return Ok(false);
+    };
+    Ok(store
+        .case(&code)?
+        .is_some_and(|case| crate::workflow::is_party(&case, sender, rules)))
 }
 
 /// The authserv-ids whose Authentication-Results count on the account read.

@@ -8,10 +8,12 @@
 //!
 //! It must not decide whether the sender may do what the mail asks: roles, live tokens,
 //! addressees and authentication are judged by `workflow::step`, which refuses with a
-//! reason. It is pure: the store's indexes come in through [`Lookups`], the date through
-//! `today`; no I/O, no clock, no logging (the caller logs a [`Classified::Drop`]'s reason
-//! and queues its answer, the notice a dropped mail is owed, with the seen-marker).
-//! No input may make it panic.
+//! reason. The notices the gate itself answers (a registration it cannot read, a mail
+//! too large to read) follow the same authentication rule, `WardRules::accepts`: no
+//! mail that fails it makes the ward send one. It is pure: the store's indexes come in
+//! through [`Lookups`], the date through `today`; no I/O, no clock, no logging (the
+//! caller logs a [`Classified::Drop`]'s reason and queues its answer, the notice a
+//! dropped mail is owed, with the seen-marker). No input may make it panic.
 //!
 //! Rules chosen where SPEC is silent:
 //! - A registration subject opens a case only when the mail names no known case; a mail
@@ -167,8 +169,11 @@ pub fn classify(
         return match registration_body(mail, kind, &sheets(None)) {
             Ok(body) => done(None, body),
             Err(unreadable) => {
-                let registers =
-                    ward.rules.is_officer(&sender) || ward.rules.is_area_police(&sender);
+                // The ward answers only whom `step` would hear: a forged officer's From
+                // must not make the ward send mail (SPEC §3, `WardRules::accepts`).
+                let registers = (ward.rules.is_officer(&sender)
+                    || ward.rules.is_area_police(&sender))
+                    && ward.rules.accepts(&mail.auth_evidence());
                 Classified::Drop {
                     reason: format!("{} (from {})", unreadable.reason, clip(&sender)),
                     answer: unreadable
@@ -210,7 +215,8 @@ fn registration_incomplete(mail: &Mail, sender: &str, error: &RegistrationError)
 /// The answer to a mail over the account's `max_message_bytes` that was not read
 /// (`mail` is its header only): the sender is told its size, the limit and how to
 /// send less. `Err` with the reason when it gets no answer: the account is no ward's,
-/// or [`drop_reason`] says so (own mail, auto-reply, no From…).
+/// [`drop_reason`] says so (own mail, auto-reply, no From…), or the ward requires
+/// authentication and the header's does not pass.
 pub fn too_large_answer(
     mail: &Mail,
     account: &str,
@@ -226,6 +232,14 @@ pub fn too_large_answer(
     };
     if let Some(reason) = drop_reason(mail, config) {
         return Err(reason);
+    }
+    // A stranger's forged From must not make the ward mail whoever it names.
+    let auth = mail.auth_evidence();
+    if !ward.rules.accepts(&auth) {
+        return Err(format!(
+            "no trusted Authentication-Results vouch for {} ({auth})",
+            clip(&sender(mail))
+        ));
     }
     let answer = notice(
         Template::MailTooLarge,

@@ -141,9 +141,11 @@ pub enum MailError {
 
 /// Reads one raw message (RFC 5322 bytes, as IMAP `BODY[]` gives it).
 ///
-/// `trusted_authserv_ids` is `mail.trusted_authserv_ids` from the config: only the topmost
-/// `Authentication-Results` from one of those servers is read; an empty list means the
-/// config requires none.
+/// `trusted_authserv_ids` is the `trusted_authserv_ids` of the account the mail was read
+/// on: only the topmost `Authentication-Results` from one of those servers is read. An
+/// empty list gives `AuthEvidence::NotRequired`, which is no pass: whether a ward requires
+/// authentication is the ward's rule (`WardRules::accepts`), and `qrca check` refuses a
+/// ward whose accounts disagree on trusting any server at all.
 pub fn parse_mail(raw: &[u8], trusted_authserv_ids: &[String]) -> Result<Mail, MailError> {
     // mail-parser promises never to panic, but it carries `debug_assert!`s and index
     // arithmetic on hostile input, and html2text walks arbitrary HTML. One bad mail must

@@ -1072,5 +1072,13 @@ mod tests {
             "{}",
             text.body
         );
+        // A real officer refused for a domain that proves nothing learns what it needs.
+        assert!(
+            text.body.contains(
+                "hãy dùng địa chỉ Gmail, hoặc nhờ người quản lý tên miền đó thêm DKIM hoặc SPF"
+            ),
+            "{}",
+            text.body
+        );
     }
 }

@@ -16,7 +16,7 @@ mod step;
 mod tests;
 
 pub use model::*;
-pub use step::{fmt_rows, step};
+pub use step::{fmt_rows, is_party, step};
 
 use jiff::Timestamp;
 use jiff::civil::Date;

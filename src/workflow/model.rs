@@ -89,11 +89,19 @@ pub struct WardRules {
     /// Lower-case addresses of the area police (CSKV).
     pub area_police: Vec<String>,
     pub validity: Validity,
-    /// Decisions count only with passing authentication results (SPEC §3).
+    /// Every mail that changes a case or is answered needs passing authentication
+    /// results (SPEC §3). Decided per ward: `qrca check` refuses a ward whose accounts
+    /// disagree on the servers they trust.
     pub require_auth: bool,
 }
 
 impl WardRules {
+    /// Whether `auth` is good enough for this ward: anything where it requires nothing,
+    /// else only a pass (never `NotRequired`, which a mail read on an account trusting
+    /// no server would carry).
+    pub fn accepts(&self, auth: &AuthEvidence) -> bool {
+        !self.require_auth || auth.passes()
+    }
     pub fn is_officer(&self, addr: &str) -> bool {
         contains_addr(&self.officers, addr)
     }
@@ -365,7 +373,8 @@ pub struct Case {
 /// Whether the authentication results of a mail vouch for its From address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AuthEvidence {
-    /// A trusted server said `dmarc=pass` (or `dkim=pass` for the From domain).
+    /// A trusted server said `dmarc=pass` for the From domain, or (`method` `dkim` or
+    /// `spf`) a pass for a domain aligned with it as DMARC's relaxed mode aligns.
     Pass {
         authserv_id: String,
         method: String,
@@ -378,8 +387,11 @@ pub enum AuthEvidence {
 }
 
 impl AuthEvidence {
+    /// Whether a trusted server vouched for the sender. `NotRequired` does not: whether
+    /// nothing is required is the ward's to say ([`WardRules::accepts`]), not the
+    /// account's a mail happened to be read on.
     pub fn passes(&self) -> bool {
-        !matches!(self, AuthEvidence::Fail { .. })
+        matches!(self, AuthEvidence::Pass { .. })
     }
 }
 

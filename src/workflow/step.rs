@@ -1,7 +1,8 @@
 //! The transition function: one event on one case gives the new case and its effects.
 //!
-//! Shape of every transition: first decide whether the sender may do this at all
-//! (a `Refusal` changes nothing and answers nobody: SPEC §3), then work on the case.
+//! Shape of every transition: first the ward's authentication rule, once for every
+//! event (`authenticated`), then whether the sender may do this at all (a `Refusal`
+//! changes nothing and answers nobody: SPEC §3), then work on the case.
 //! An authorised sender whose mail does not make sense (a row that does not exist, a
 //! reply the parser could not read) gets an answer and the case stays exactly as it
 //! was: every check runs before the first change. Every transition that changes the
@@ -23,6 +24,9 @@ pub fn step(
     event: &Event,
     ctx: &mut Ctx<'_>,
 ) -> Result<(Case, Vec<Effect>), Refusal> {
+    if answers_or_changes(&event.body) {
+        authenticated(event, ctx)?;
+    }
     let tx = match case {
         None => match &event.body {
             EventBody::RegisterOrganisation(org) => open_organisation(org, event, ctx)?,
@@ -157,8 +161,32 @@ impl Tx {
     }
 }
 
+/// Whether an event of this kind can change a case or make the ward send a mail, and
+/// so needs authentication where the ward requires it. The ward's addresses are public
+/// and a From address is the sender's to write: a forged organisation's roster would put
+/// strangers in front of the officers, a forged status request or unreadable reply would
+/// make the ward mail whoever the forger names. Every kind does today; a new kind must
+/// say here whether it does.
+fn answers_or_changes(body: &EventBody) -> bool {
+    match body {
+        // Open a case and mail the organisation or the area police.
+        EventBody::RegisterOrganisation(_) | EventBody::RegisterRoster { .. } => true,
+        // A new batch and review requests, or the errors mailed back.
+        EventBody::Roster(_) => true,
+        // Decisions, stamps, permits; or the help text mailed back.
+        EventBody::Reply { .. } => true,
+        // Permits revoked and the holders told.
+        EventBody::Revoke(_) => true,
+        // The case's state mailed back.
+        EventBody::Status => true,
+    }
+}
+
+/// The ward's authentication rule, checked once for every event, before the sender's
+/// role or the case is looked at: a mail that fails it changes nothing and is answered
+/// by nothing.
 fn authenticated(event: &Event, ctx: &Ctx<'_>) -> Result<(), Refusal> {
-    if ctx.ward.require_auth && !event.auth.passes() {
+    if !ctx.ward.accepts(&event.auth) {
         return Err(refuse(
             RefusalReason::NotAuthenticated,
             format!(
@@ -207,7 +235,6 @@ fn open_organisation(org: &Organisation, event: &Event, ctx: &Ctx<'_>) -> Result
             ),
         ));
     }
-    authenticated(event, ctx)?;
     let mut missing = Vec::new();
     if org.name.trim().is_empty() {
         missing.push("Tên tổ chức");
@@ -271,7 +298,6 @@ fn open_roster_case(
             ),
         ));
     }
-    authenticated(event, ctx)?;
     let mut tx = Tx::new(new_case(kind, event, ctx, None, vec![sender.clone()]));
     let code = tx.case.code.clone();
     let kind = match kind {
@@ -305,9 +331,6 @@ fn on_roster(
             RefusalReason::NotPermitted,
             format!("{sender} may not send rosters for case {}", case.code),
         ));
-    }
-    if from_area_police && !from_org {
-        authenticated(event, ctx)?;
     }
     let mut tx = Tx::new(case);
     receive_roster(&mut tx, submission, event, ctx);
@@ -605,7 +628,9 @@ fn settle(tx: &mut Tx, bi: usize, stage: TokenStage, ctx: &mut Ctx<'_>) {
     enter_stage(tx, bi, ctx);
 }
 
-fn is_party(case: &Case, sender: &str, ward: &WardRules) -> bool {
+/// Whether `sender` is a party to `case`: the ward's staff, the case's area police,
+/// its organisation, or a sender of one of its rosters.
+pub fn is_party(case: &Case, sender: &str, ward: &WardRules) -> bool {
     ward.is_officer(sender)
         || ward.is_police(sender)
         || ward.is_area_police(sender)
@@ -710,7 +735,6 @@ fn on_reply(
             format!("{sender} is not {role} of {}", ctx.ward.name),
         ));
     }
-    authenticated(event, ctx)?;
     let stage = grant.stage;
     let Some(bi) = case.batches.iter().position(|b| b.no == grant.batch) else {
         return Err(refuse(
@@ -1082,7 +1106,6 @@ fn on_revoke(
             ),
         ));
     }
-    authenticated(event, ctx)?;
     // Find every permit first; change nothing unless all of them can be revoked.
     let mut errors = Vec::new();
     let mut targets: Vec<(usize, usize, &Revocation)> = Vec::new();

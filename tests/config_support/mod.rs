@@ -62,7 +62,7 @@ password_file = "secrets/qtg2"
 address = "qrca.dongda.quoctugiam3@gmail.com"
 password_file = "secrets/qtg3"
 imap = { host = "127.0.0.1", port = 1143, tls = "none" }
-trusted_authserv_ids = []
+max_message_bytes = 10000000
 "#;
 
 /// The private files `VALID` names, relative to the config's directory.
