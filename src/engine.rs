@@ -12,7 +12,9 @@
 use crate::config::Config;
 use crate::store::blobs::{BlobError, Blobs};
 use crate::store::{Committed, Notice, Outcome, SeenMarker, Store, StoreError, Update};
-use crate::workflow::{self, Case, Ctx, Effect, Event, EventBody, Kind, Refusal, ReplyToken};
+use crate::workflow::{
+    self, Case, Ctx, Effect, Event, EventBody, Kind, Refusal, RefusalReason, ReplyToken,
+};
 use jiff::Timestamp;
 
 /// An inbound mail after the gate: which account saw it, which ward it is for, which
@@ -110,6 +112,19 @@ pub fn process_keeping(
         .to_zoned_datetime(config.service.timezone.clone())
         .date();
     let code = case_of(store, inbound)?;
+    let sender = &inbound.event.sender;
+    let limit = answer_limit(config, ward, inbound);
+    if let Some(limit) = limit
+        && store.answers_on(&ward.rules.code, today, sender)? >= limit
+    {
+        let refusal = Refusal {
+            reason: RefusalReason::RateLimited,
+            detail: format!(
+                "{sender} has had {limit} answers today (answers_per_sender_per_day) and is not the ward's staff; not answered"
+            ),
+        };
+        return refuse(store, ward, inbound, code, refusal, now);
+    }
 
     for _ in 0..ATTEMPTS {
         // Read afresh on every attempt: a retry means another message changed the
@@ -174,6 +189,12 @@ pub fn process_keeping(
         match store.commit(&update, now) {
             Ok(Committed::AlreadySeen) => return Ok(Processed::AlreadySeen),
             Ok(Committed::Applied { outbox_ids }) => {
+                if limit.is_some()
+                    && let Outcome::Applied { effects, .. } = &update.outcome
+                    && effects.iter().any(|e| matches!(e, Effect::SendMail(_)))
+                {
+                    store.note_answer(&ward.rules.code, today, sender)?;
+                }
                 return Ok(match update.outcome {
                     Outcome::Applied { case, effects, .. } => Processed::Applied {
                         case: Box::new(case),
@@ -193,6 +214,51 @@ pub fn process_keeping(
     Err(EngineError::Contention {
         ward: ward.rules.code.clone(),
         case: code,
+    })
+}
+
+/// How many answers a day the sender of `inbound` may get: `None` (no limit) for the
+/// ward's staff, `[mail] answers_per_sender_per_day` of the account it came in on for
+/// anyone else. The addresses are public: without it, a stranger could make the ward
+/// spend its daily sending quota on answers to him (SPEC §8).
+fn answer_limit(config: &Config, ward: &crate::config::Ward, inbound: &Inbound) -> Option<u32> {
+    let sender = &inbound.event.sender;
+    let rules = &ward.rules;
+    if rules.is_officer(sender) || rules.is_police(sender) || rules.is_area_police(sender) {
+        return None;
+    }
+    Some(
+        config
+            .account(&inbound.seen.account)
+            .map_or(config.mail.answers_per_sender_per_day, |(_, a)| {
+                a.mail.answers_per_sender_per_day
+            }),
+    )
+}
+
+/// Commits `refusal` for `inbound` without a step: what the engine itself refuses.
+fn refuse(
+    store: &Store,
+    ward: &crate::config::Ward,
+    inbound: &Inbound,
+    case: Option<String>,
+    refusal: Refusal,
+    now: Timestamp,
+) -> Result<Processed, EngineError> {
+    let update = Update {
+        seen: inbound.seen.clone(),
+        outcome: Outcome::Refused {
+            ward: ward.rules.code.clone(),
+            case,
+            sender: inbound.event.sender.clone(),
+            message_id: inbound.event.message_id.clone(),
+            at: now,
+            refusal: refusal.clone(),
+        },
+    };
+    Ok(match store.commit(&update, now)? {
+        Committed::AlreadySeen => Processed::AlreadySeen,
+        Committed::Applied { .. } => Processed::Refused(refusal),
     })
 }
 

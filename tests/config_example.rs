@@ -55,6 +55,7 @@ fn the_example_config_loads_cleanly() {
     assert_eq!(config.wards.len(), 2);
     assert_eq!(config.account_count(), 6);
     assert_eq!(config.roster.synonyms.len(), 3);
+    assert_eq!(config.permits.max_valid_days, 30);
     assert!(config.roster.synonyms.contains_key(&RosterField::Route));
 
     let thd = config.ward("hoankiem.tranhungdao").unwrap();

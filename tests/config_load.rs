@@ -24,7 +24,7 @@ const CASES: &[Case] = &[
         name: "unknown key",
         edits: &[("daily_send_limit = 500", "imap_host = \"imap.example.com\"")],
         errors: &[
-            "5:1: unknown key \"imap_host\" in [mail]; expected one of imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, trusted_authserv_ids",
+            "5:1: unknown key \"imap_host\" in [mail]; expected one of imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, answers_per_sender_per_day, trusted_authserv_ids",
         ],
     },
     Case {
@@ -34,8 +34,8 @@ const CASES: &[Case] = &[
             ("valid_days = 14", "valid_day = 14"),
         ],
         errors: &[
-            "5:1: unknown key \"imap_host\" in [mail]; expected one of imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, trusted_authserv_ids",
-            "8:1: unknown key \"valid_day\" in [permits]; expected one of paper, valid_days, valid_until",
+            "5:1: unknown key \"imap_host\" in [mail]; expected one of imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, answers_per_sender_per_day, trusted_authserv_ids",
+            "8:1: unknown key \"valid_day\" in [permits]; expected one of paper, valid_days, valid_until, max_valid_days",
         ],
     },
     Case {
@@ -49,7 +49,7 @@ const CASES: &[Case] = &[
         ],
         errors: &[
             "5:20: key \"daily_send_limit\" in [mail] must be an integer, not the string \"many\"",
-            "27:1: unknown key \"smtp_port\" in [[ward.account]]; expected one of address, password_file, password_env, oauth2, imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, trusted_authserv_ids",
+            "27:1: unknown key \"smtp_port\" in [[ward.account]]; expected one of address, password_file, password_env, oauth2, imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, answers_per_sender_per_day, trusted_authserv_ids",
         ],
     },
     Case {
@@ -296,6 +296,30 @@ const CASES: &[Case] = &[
         errors: &[
             "9:15: key \"valid_until\" in [permits] cannot be used together with valid_days (line 8); keep one of them",
         ],
+    },
+    Case {
+        name: "valid_days over the default max_valid_days",
+        edits: &[("valid_days = 14", "valid_days = 31")],
+        errors: &[
+            "8:14: key \"valid_days\" in [permits] is 31, more than the 30 of max_valid_days (by default); lower valid_days or raise max_valid_days",
+        ],
+    },
+    Case {
+        name: "valid_days over max_valid_days",
+        edits: &[("valid_days = 14", "max_valid_days = 10\nvalid_days = 14")],
+        errors: &[
+            "9:14: key \"valid_days\" in [permits] is 14, more than the 10 of max_valid_days; lower valid_days or raise max_valid_days",
+        ],
+    },
+    Case {
+        name: "max_valid_days 0",
+        edits: &[("valid_days = 14", "max_valid_days = 0")],
+        errors: &["8:18: key \"max_valid_days\" in [permits] must be from 1 to 366, not 0"],
+    },
+    Case {
+        name: "max_valid_days over a year",
+        edits: &[("valid_days = 14", "valid_days = 14\nmax_valid_days = 400")],
+        errors: &["9:18: key \"max_valid_days\" in [permits] must be from 1 to 366, not 400"],
     },
     Case {
         name: "valid_days 0",
@@ -614,6 +638,11 @@ fn defaults_are_those_documented() {
     assert_eq!(config.mail.trusted_authserv_ids, ["mx.google.com"]);
     assert_eq!(config.permits.paper, Paper::A6);
     assert_eq!(config.permits.validity, Validity::Days(14));
+    assert_eq!(config.permits.max_valid_days, 30);
+    assert_eq!(
+        config.permits.max_valid_days,
+        config::DEFAULT_MAX_VALID_DAYS
+    );
     assert!(config.roster.synonyms.is_empty());
     let thd = config.ward("hoankiem.tranhungdao").unwrap();
     assert_eq!(thd.rules.validity, Validity::Days(14));
@@ -663,6 +692,19 @@ fn ward_rules_carry_lower_case_addresses_and_the_validity() {
     // The string form of a date works too.
     let text = edit(&[("valid_days = 14", "valid_until = \"2021-09-21\"")]);
     assert_eq!(fixture.load(&text).unwrap().config.permits.validity, until);
+    // A longer validity is allowed when the cap is raised to it; a `valid_until` far
+    // away is not refused here (it is capped when each permit is signed).
+    let text = edit(&[("valid_days = 14", "valid_days = 60\nmax_valid_days = 60")]);
+    let permits = fixture.load(&text).unwrap().config.permits;
+    assert_eq!(
+        (permits.validity, permits.max_valid_days),
+        (Validity::Days(60), 60)
+    );
+    let text = edit(&[("valid_days = 14", "valid_until = 2030-01-01")]);
+    assert_eq!(
+        fixture.load(&text).unwrap().config.permits.max_valid_days,
+        30
+    );
 }
 
 #[test]

@@ -115,7 +115,13 @@ fn the_demo_plays_every_flow_as_real_mails() {
             continue;
         }
         let payload = pdf::payload_from_pdf(&a.bytes).expect("a payload in the permit PDF");
-        let verdict = trust::check(&payload, &trust_list, None, jiff::civil::date(2021, 9, 10));
+        let verdict = trust::check(
+            &payload,
+            &trust_list,
+            None,
+            jiff::civil::date(2021, 9, 10),
+            qrca::config::DEFAULT_MAX_VALID_DAYS,
+        );
         match verdict {
             trust::Verdict::Valid(claims) => {
                 assert_eq!(format!("{}.pdf", claims.id), a.name);

@@ -1722,3 +1722,56 @@ fn documents_are_kept_only_for_applied_mails_each_under_its_own_key() {
         );
     }
 }
+
+/// Issue 11: a sender who is not the ward's staff gets at most
+/// `answers_per_sender_per_day` (default 20) answers; past that, their mail is refused
+/// as `RateLimited` (named in the daily report), not answered. Staff are not limited.
+#[test]
+fn a_non_staff_sender_gets_at_most_twenty_answers_a_day() {
+    let f = fixture();
+    let store = Store::open(&f.config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    let blobs = Blobs::new(&f.config.service.state_dir);
+    let mut uid = 0;
+    let mut take = |raw: &[u8]| {
+        uid += 1;
+        let at = Position {
+            account: ACCOUNT.into(),
+            uidvalidity: 1,
+            uid,
+        };
+        match take_in(&store, &blobs, &f.config, &at, raw, jiff::Timestamp::now()) {
+            Ok(Taken::Processed(p)) => p,
+            other => panic!("{other:?}"),
+        }
+    };
+    let registration = Eml::new(OFFICER, ACCOUNT, "ĐĂNG KÝ TỔ CHỨC")
+        .body(&format!("Tên tổ chức: Công ty TNHH Một\nEmail: {ORG}"));
+    assert!(matches!(
+        take(&registration.bytes()),
+        Processed::Applied { .. }
+    ));
+    let status = |from: &str| {
+        Eml::new(from, ACCOUNT, "Re: [QRCA THD-T-0001] Hồ sơ")
+            .body("TRẠNG THÁI")
+            .bytes()
+    };
+    for i in 0..20 {
+        assert!(
+            matches!(take(&status(ORG)), Processed::Applied { .. }),
+            "answer {i}"
+        );
+    }
+    match take(&status(ORG)) {
+        Processed::Refused(r) => assert_eq!(r.reason, RefusalReason::RateLimited, "{r:?}"),
+        other => panic!("the 21st was {other:?}"),
+    }
+    // The officer is the ward's staff: never limited.
+    for _ in 0..25 {
+        assert!(matches!(take(&status(OFFICER)), Processed::Applied { .. }));
+    }
+    let refused = store
+        .unreported_refusals(WARD)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].refusal.reason, RefusalReason::RateLimited);
+}

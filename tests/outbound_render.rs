@@ -650,7 +650,13 @@ fn permits_verify_and_rendering_is_deterministic() {
         let id = format!("THD-T-0001-{:04}", i + 1);
         assert_eq!(a.name, format!("{id}.pdf"));
         let payload = pdf::payload_from_pdf(&a.bytes).unwrap();
-        let verdict = trust::check(&payload, &trust, None, jiff::civil::date(2021, 9, 10));
+        let verdict = trust::check(
+            &payload,
+            &trust,
+            None,
+            jiff::civil::date(2021, 9, 10),
+            qrca::config::DEFAULT_MAX_VALID_DAYS,
+        );
         assert!(verdict.is_valid(), "{id}: {verdict}");
         let claims = verdict.claims().unwrap();
         assert_eq!(claims.id, id);

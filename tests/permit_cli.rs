@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 const THD: &str = "hoankiem.tranhungdao";
 const HB: &str = "hoankiem.hangbac";
+const MAX_DAYS: u32 = qrca::config::DEFAULT_MAX_VALID_DAYS;
 
 fn qrca(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_qrca"))
@@ -190,7 +191,7 @@ fn faces(world: &World, case: &Case, ward: &str) -> Vec<PermitFace> {
     issue::issued(case, &ids)
         .into_iter()
         .map(|(person, permit)| {
-            let claims = issue::claims(case, person, permit, &signer.kid);
+            let claims = issue::claims(case, person, permit, &signer.kid, MAX_DAYS);
             let payload = signer.sign(&claims).unwrap();
             issue::face(&claims, person, w, payload)
         })
@@ -222,7 +223,7 @@ fn fifty_permits_decode_from_their_renders_and_verify() {
     let trust = trust(&world);
     let day = jiff::civil::date(2021, 9, 10);
     for face in &faces {
-        let verdict = trust::check(&face.payload, &trust, None, day);
+        let verdict = trust::check(&face.payload, &trust, None, day, MAX_DAYS);
         assert!(verdict.is_valid(), "{}: {verdict}", face.id);
         assert!(face.payload.len() < 400);
     }
@@ -334,7 +335,7 @@ fn a_speckled_scan_still_reads() {
     let w = world.config.ward(THD).unwrap();
     let signer = Signer::new("THD", ed25519_dalek::SigningKey::from_bytes(&[9; 32]));
     let (person, permit) = issue::issued(&case, &["THD-T-0001-0001"])[0];
-    let claims = issue::claims(&case, person, permit, &signer.kid);
+    let claims = issue::claims(&case, person, permit, &signer.kid, MAX_DAYS);
     let payload = signer.sign(&claims).unwrap();
     let face = issue::face(&claims, person, w, payload.clone());
     let pdf = issue::renderer(&world.config)
@@ -414,7 +415,7 @@ fn verify_says_exactly_why_not() {
     let signer = Signer::new("THD", stranger);
     let (person, permit) = issue::issued(&case, &["THD-T-0001-0001"])[0];
     let forged = signer
-        .sign(&issue::claims(&case, person, permit, &signer.kid))
+        .sign(&issue::claims(&case, person, permit, &signer.kid, MAX_DAYS))
         .unwrap();
     says(&verify(&forged, &[]), 1, "NOT VALID: unknown key");
 
@@ -521,4 +522,185 @@ fn the_sample_permit_is_signed_with_the_ward_s_key() {
     ]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown.stderr).contains("nowhere.none"));
+}
+
+/// Where the string after `/Keywords` sits in a PDF (literal or hex), if anywhere.
+fn keywords_span(pdf: &[u8]) -> Option<std::ops::Range<usize>> {
+    let key = b"/Keywords";
+    let at = pdf.windows(key.len()).position(|w| w == key)? + key.len();
+    let start = at + pdf[at..].iter().position(|b| !b.is_ascii_whitespace())?;
+    let end = match pdf[start] {
+        b'<' => start + pdf[start..].iter().position(|&b| b == b'>')?,
+        b'(' => {
+            let mut i = start + 1;
+            while pdf[i] != b')' {
+                i += if pdf[i] == b'\\' { 2 } else { 1 };
+            }
+            i
+        }
+        _ => return None,
+    };
+    Some(start..end + 1)
+}
+
+/// Two real permits of one case whose payloads have the same length (the same person
+/// twice, with ID numbers of one length), each as its own PDF.
+fn twin_permits(world: &World) -> (Vec<PermitFace>, Vec<Vec<u8>>) {
+    let mut case = case(2);
+    let batch = Arc::make_mut(&mut case.batches[0]);
+    batch.rows[1].person = Arc::new(Row {
+        stt: 2,
+        sheet_row: 5,
+        id_number: Some("001190099999".into()),
+        ..person(0)
+    });
+    let faces = faces(world, &case, THD);
+    assert_eq!(faces[0].payload.len(), faces[1].payload.len());
+    let renderer = issue::renderer(&world.config).unwrap();
+    let pdfs = faces.iter().map(|f| renderer.permit(f).unwrap()).collect();
+    (faces, pdfs)
+}
+
+fn verify_pdf(world: &World, file: &str) -> Output {
+    world.run(&[
+        "verify",
+        "--pdf",
+        file,
+        "--trust-list",
+        "trust.json",
+        "--on",
+        "2021-09-10",
+    ])
+}
+
+/// `verify --pdf` checks the code printed on the page: a permit whose metadata was
+/// stripped (as a viewer's "print to PDF" does) still verifies, and so does a print
+/// sheet (no metadata, four permits a page), each permit found named with its page.
+#[test]
+fn verify_pdf_reads_the_printed_code() {
+    let world = world();
+    let out = world.run(&["permit", "sample", "--ward", THD, "--out", "sample.pdf"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let started = std::time::Instant::now();
+    let v = world.run(&["verify", "--pdf", "sample.pdf"]);
+    eprintln!("verify --pdf of one A6 permit: {:?}", started.elapsed());
+    assert_eq!(v.status.code(), Some(0), "{}", text_of(&v));
+    assert!(
+        text(&v.stdout).lines().any(|l| l == "VALID"),
+        "{}",
+        text_of(&v)
+    );
+
+    let mut stripped = std::fs::read(world.path("sample.pdf")).unwrap();
+    let at = stripped.windows(9).position(|w| w == b"/Keywords").unwrap();
+    stripped[at + 1] = b'X';
+    std::fs::write(world.path("stripped.pdf"), &stripped).unwrap();
+    let v = world.run(&["verify", "--pdf", "stripped.pdf"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text_of(&v));
+    assert!(
+        text(&v.stdout).contains("Nguyễn Thị Ngọc Ánh"),
+        "{}",
+        text_of(&v)
+    );
+
+    let faces = faces(&world, &case(6), THD);
+    let renderer = issue::renderer(&world.config).unwrap();
+    let (_, sheet) = pdf::render_batch(&renderer, &faces).unwrap();
+    std::fs::write(world.path("sheet.pdf"), &sheet).unwrap();
+    let started = std::time::Instant::now();
+    let v = verify_pdf(&world, "sheet.pdf");
+    eprintln!(
+        "verify --pdf of a 2-page print sheet: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(v.status.code(), Some(0), "{}", text_of(&v));
+    let stdout = text(&v.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| *l == "VALID").count(),
+        6,
+        "{stdout}"
+    );
+    for (i, face) in faces.iter().enumerate() {
+        let page = format!("page {}", i / 4 + 1);
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(&face.id) && l.starts_with("permit"))
+            .unwrap_or_else(|| panic!("{} not in {stdout}", face.id));
+        let heading = stdout[..stdout.find(line).unwrap()]
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("page "))
+            .unwrap_or_else(|| panic!("no page heading before {line} in {stdout}"));
+        assert!(heading.starts_with(&page), "{heading} for {}", face.id);
+    }
+    assert!(stdout.contains("6 permits on 2 pages"), "{stdout}");
+}
+
+/// A forger's PDF: the Keywords hold one real permit's payload, the page prints another
+/// real permit's QR. Not valid, and the answer names the mismatch.
+#[test]
+fn verify_pdf_refuses_metadata_that_is_not_the_printed_code() {
+    let world = world();
+    let (faces, pdfs) = twin_permits(&world);
+    std::fs::write(world.path("a.pdf"), &pdfs[0]).unwrap();
+    let v = verify_pdf(&world, "a.pdf");
+    assert_eq!(v.status.code(), Some(0), "{}", text_of(&v));
+
+    let (a, b) = (
+        keywords_span(&pdfs[0]).unwrap(),
+        keywords_span(&pdfs[1]).unwrap(),
+    );
+    assert_eq!(a.len(), b.len());
+    let mut forged = pdfs[0].clone();
+    forged[a].copy_from_slice(&pdfs[1][b]);
+    assert_eq!(
+        pdf::payload_from_pdf(&forged).as_deref(),
+        Some(faces[1].payload.as_str())
+    );
+    std::fs::write(world.path("forged.pdf"), &forged).unwrap();
+    let v = verify_pdf(&world, "forged.pdf");
+    assert_eq!(v.status.code(), Some(1), "{}", text_of(&v));
+    let stdout = text(&v.stdout);
+    let verdict = stdout
+        .lines()
+        .find(|l| l.starts_with("NOT VALID"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    for words in ["metadata", "Keywords", &faces[0].id, &faces[1].id] {
+        assert!(verdict.contains(words), "{words:?} not in {verdict}");
+    }
+    // The fields shown are the printed code's.
+    assert!(stdout.contains(&format!("{} (T)", faces[0].id)), "{stdout}");
+}
+
+/// A PDF whose Keywords hold a real payload but whose page prints no code: unusable
+/// input (exit 2), as a picture without a code is; nothing on it can be checked.
+#[test]
+fn verify_pdf_without_a_printed_code_is_unusable() {
+    use pdf_writer::{Pdf, Rect, Ref, TextStr};
+    let world = world();
+    let payload = faces(&world, &case(1), THD)[0].payload.clone();
+    let mut doc = Pdf::new();
+    doc.catalog(Ref::new(1)).pages(Ref::new(2));
+    doc.pages(Ref::new(2)).kids([Ref::new(3)]).count(1);
+    doc.page(Ref::new(3))
+        .parent(Ref::new(2))
+        .media_box(Rect::new(0.0, 0.0, 297.64, 419.53));
+    doc.document_info(Ref::new(4)).keywords(TextStr(&payload));
+    let bytes = doc.finish();
+    assert_eq!(
+        pdf::payload_from_pdf(&bytes).as_deref(),
+        Some(payload.as_str())
+    );
+    std::fs::write(world.path("blank.pdf"), bytes).unwrap();
+    let v = verify_pdf(&world, "blank.pdf");
+    assert_eq!(v.status.code(), Some(2), "{}", text_of(&v));
+    let stderr = text(&v.stderr);
+    assert!(stderr.contains("blank.pdf"), "{stderr}");
+    assert!(stderr.contains("no QR code"), "{stderr}");
+    assert!(!text(&v.stdout).contains("VALID"), "{}", text_of(&v));
+
+    std::fs::write(world.path("junk.pdf"), b"%PDF-1.7\nnot really").unwrap();
+    let v = verify_pdf(&world, "junk.pdf");
+    assert_eq!(v.status.code(), Some(2), "{}", text_of(&v));
+    assert!(text(&v.stderr).contains("junk.pdf"), "{}", text_of(&v));
 }

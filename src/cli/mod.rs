@@ -135,7 +135,8 @@ pub enum Command {
         /// A photo or scan (PNG or JPEG) of the QR code.
         #[arg(long, conflicts_with = "pdf")]
         image: Option<PathBuf>,
-        /// A permit PDF made by qrca (its metadata carries the payload).
+        /// A permit PDF, or a print sheet: every page is rendered and every QR code
+        /// printed on it checked (the metadata only has to agree with them).
         #[arg(long)]
         pdf: Option<PathBuf>,
         /// The trust list JSON (`qrca keys trust-list`); default: from the config's keys.
@@ -144,6 +145,8 @@ pub enum Command {
         /// The revocation list JSON (`qrca keys revocations`).
         #[arg(long)]
         revocations: Option<PathBuf>,
+        /// The config: its keys (without --trust-list) and its `[permits]
+        /// max_valid_days` (default 30; with --trust-list, read only when given).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Check as of this day (YYYY-MM-DD) instead of today.

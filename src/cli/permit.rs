@@ -23,7 +23,13 @@ pub fn sample(ward: &str, out: &Path, config: Option<PathBuf>) -> anyhow::Result
     let (case, person, permit) = sample_person(w.rules.short.as_str(), w.code(), today, {
         w.rules.validity.last_day(today)
     });
-    let claims = issue::claims(&case, &person, &permit, &signer.kid);
+    let claims = issue::claims(
+        &case,
+        &person,
+        &permit,
+        &signer.kid,
+        config.permits.max_valid_days,
+    );
     let payload = signer.sign(&claims)?;
     let renderer = issue::renderer(&config)?;
     let pdf = renderer.permit(&issue::face(&claims, &person, w, payload.clone()))?;

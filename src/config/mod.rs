@@ -26,7 +26,9 @@ pub use types::{
     Account, AccountAuth, Config, Endpoint, MailSettings, Paper, Permits, RetiredKey, RosterField,
     RosterSettings, Service, Tls, Ward,
 };
-pub use validate::{DEFAULT_STATE_DIR, DEFAULT_TIMEZONE, DEFAULT_VALID_DAYS, is_loopback};
+pub use validate::{
+    DEFAULT_MAX_VALID_DAYS, DEFAULT_STATE_DIR, DEFAULT_TIMEZONE, DEFAULT_VALID_DAYS, is_loopback,
+};
 
 use diag::Source;
 use std::ffi::OsString;

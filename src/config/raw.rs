@@ -26,9 +26,11 @@
 //! | `mail.max_message_bytes` | 20000000 |
 //! | `mail.processed_folder` | `QRCA/Processed` |
 //! | `mail.quarantine_folder` | `QRCA/Quarantine` |
+//! | `mail.answers_per_sender_per_day` | 20 |
 //! | `mail.trusted_authserv_ids` | `["mx.google.com"]` |
 //! | `permits.paper` | `A6` |
-//! | `permits.valid_days` | 14 (unless `valid_until` is set) |
+//! | `permits.valid_days` | 14 (unless `valid_until` is set); at most `max_valid_days` |
+//! | `permits.max_valid_days` | 30 (1–366; a longer row or `valid_until` is capped at issue) |
 //! | `ward.area_police` | none |
 //!
 //! Required: `service.admin_email`; per ward `code`, `short`, `name`, `district`,
@@ -78,6 +80,7 @@ pub struct RawMail {
     pub max_message_bytes: Option<Spanned<i64>>,
     pub processed_folder: Option<Str>,
     pub quarantine_folder: Option<Str>,
+    pub answers_per_sender_per_day: Option<Spanned<i64>>,
     pub trusted_authserv_ids: Option<StrList>,
 }
 
@@ -102,6 +105,8 @@ pub struct RawPermits {
     /// `"YYYY-MM-DD"` or a TOML date; any value is accepted here and judged later,
     /// so that both spellings work.
     pub valid_until: Option<Spanned<toml::Value>>,
+    /// The longest a permit may last, in days (first and last included).
+    pub max_valid_days: Option<Spanned<i64>>,
 }
 
 /// `[roster]`.
@@ -159,6 +164,7 @@ pub struct RawAccount {
     pub max_message_bytes: Option<Spanned<i64>>,
     pub processed_folder: Option<Str>,
     pub quarantine_folder: Option<Str>,
+    pub answers_per_sender_per_day: Option<Spanned<i64>>,
     pub trusted_authserv_ids: Option<StrList>,
 }
 
@@ -181,6 +187,7 @@ pub(crate) struct MailLayer<'a> {
     pub max_message_bytes: Option<&'a Spanned<i64>>,
     pub processed_folder: Option<&'a Str>,
     pub quarantine_folder: Option<&'a Str>,
+    pub answers_per_sender_per_day: Option<&'a Spanned<i64>>,
     pub trusted_authserv_ids: Option<&'a StrList>,
 }
 
@@ -194,6 +201,7 @@ impl RawMail {
             max_message_bytes: self.max_message_bytes.as_ref(),
             processed_folder: self.processed_folder.as_ref(),
             quarantine_folder: self.quarantine_folder.as_ref(),
+            answers_per_sender_per_day: self.answers_per_sender_per_day.as_ref(),
             trusted_authserv_ids: self.trusted_authserv_ids.as_ref(),
         }
     }
@@ -209,6 +217,7 @@ impl RawAccount {
             max_message_bytes: self.max_message_bytes.as_ref(),
             processed_folder: self.processed_folder.as_ref(),
             quarantine_folder: self.quarantine_folder.as_ref(),
+            answers_per_sender_per_day: self.answers_per_sender_per_day.as_ref(),
             trusted_authserv_ids: self.trusted_authserv_ids.as_ref(),
         }
     }

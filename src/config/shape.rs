@@ -230,8 +230,8 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "c.toml:2:1: unknown key \"imap_host\" in [mail]; expected one of imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, trusted_authserv_ids",
-                "c.toml:3:1: unknown key \"smtp_host\" in [mail]; expected one of imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, trusted_authserv_ids",
+                "c.toml:2:1: unknown key \"imap_host\" in [mail]; expected one of imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, answers_per_sender_per_day, trusted_authserv_ids",
+                "c.toml:3:1: unknown key \"smtp_host\" in [mail]; expected one of imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, answers_per_sender_per_day, trusted_authserv_ids",
                 "c.toml:4:20: key \"daily_send_limit\" in [mail] must be an integer, not the string \"many\"",
                 "c.toml:7:22: item 2 of key \"officers\" in [[ward]] must be a string, not the integer 3",
                 "c.toml:8:1: unknown key \"colour\" in [[ward]]; expected one of code, short, name, district, signing_key, signing_key_since, officers, police, area_police, account, retired_key",

@@ -97,6 +97,9 @@ pub struct MailSettings {
     pub processed_folder: String,
     /// Where a message whose intake killed the daemon twice is moved, unread.
     pub quarantine_folder: String,
+    /// Answers a day to one sender who is not the ward's staff; past it, that sender's
+    /// mail is refused as `RateLimited` (SPEC §8: the ward's quota is not a stranger's).
+    pub answers_per_sender_per_day: u32,
     /// Lower-case authserv-ids whose `Authentication-Results` count; empty: none required.
     pub trusted_authserv_ids: Vec<String>,
 }
@@ -120,6 +123,7 @@ impl Default for MailSettings {
             max_message_bytes: 20_000_000,
             processed_folder: "QRCA/Processed".to_owned(),
             quarantine_folder: "QRCA/Quarantine".to_owned(),
+            answers_per_sender_per_day: 20,
             trusted_authserv_ids: vec!["mx.google.com".to_owned()],
         }
     }
@@ -166,6 +170,10 @@ impl fmt::Display for Tls {
 pub struct Permits {
     pub paper: Paper,
     pub validity: Validity,
+    /// The longest a permit may last, first and last day included: a longer roster
+    /// row (or `valid_until`) is cut to it when the permit is signed, and `qrca verify`
+    /// refuses a longer permit.
+    pub max_valid_days: u32,
 }
 
 /// The page size of one permit.

@@ -36,6 +36,9 @@ pub const DEFAULT_TIMEZONE: &str = "Asia/Ho_Chi_Minh";
 /// `service.daily_report_at` when absent.
 pub const DEFAULT_DAILY_REPORT_AT: &str = "07:00";
 pub const DEFAULT_VALID_DAYS: u32 = 14;
+/// `permits.max_valid_days` when absent: the longest a permit may last, first and last
+/// day included. Issuing caps a longer roster row to it; `qrca verify` refuses longer.
+pub const DEFAULT_MAX_VALID_DAYS: u32 = 30;
 /// A permit longer than a year is not a social-distancing permit; a typo is likelier.
 pub const MAX_VALID_DAYS: u32 = 366;
 
@@ -75,6 +78,7 @@ struct MailOverrides {
     max_message_bytes: Option<u64>,
     processed_folder: Option<String>,
     quarantine_folder: Option<String>,
+    answers_per_sender_per_day: Option<u32>,
     trusted_authserv_ids: Option<Vec<String>>,
 }
 
@@ -92,6 +96,9 @@ impl MailSettings {
             quarantine_folder: o
                 .quarantine_folder
                 .unwrap_or_else(|| self.quarantine_folder.clone()),
+            answers_per_sender_per_day: o
+                .answers_per_sender_per_day
+                .unwrap_or(self.answers_per_sender_per_day),
             trusted_authserv_ids: o
                 .trusted_authserv_ids
                 .unwrap_or_else(|| self.trusted_authserv_ids.clone()),
@@ -470,6 +477,10 @@ impl<'a> Validator<'a> {
         let quarantine_folder = layer
             .quarantine_folder
             .and_then(|v| self.text(v, &key_in("quarantine_folder", table)));
+        let answers_per_sender_per_day = layer.answers_per_sender_per_day.and_then(|v| {
+            self.integer(v, "answers_per_sender_per_day", table, 1, u32::MAX.into())
+                .and_then(|n| u32::try_from(n).ok())
+        });
         let trusted_authserv_ids = layer.trusted_authserv_ids.and_then(|list| {
             let mut ids = Vec::new();
             let mut ok = true;
@@ -490,6 +501,7 @@ impl<'a> Validator<'a> {
             max_message_bytes,
             processed_folder,
             quarantine_folder,
+            answers_per_sender_per_day,
             trusted_authserv_ids,
         }
     }
@@ -584,6 +596,7 @@ impl<'a> Validator<'a> {
             return Some(Permits {
                 paper: Paper::A6,
                 validity: Validity::Days(DEFAULT_VALID_DAYS),
+                max_valid_days: DEFAULT_MAX_VALID_DAYS,
             });
         };
         let p = raw.get_ref();
@@ -618,9 +631,35 @@ impl<'a> Validator<'a> {
             (None, Some(until)) => self.date(until, "valid_until", T).map(Validity::Until),
             (None, None) => Some(Validity::Days(DEFAULT_VALID_DAYS)),
         };
+        let max_valid_days = match &p.max_valid_days {
+            None => Some(DEFAULT_MAX_VALID_DAYS),
+            Some(max) => self
+                .integer(max, "max_valid_days", T, 1, MAX_VALID_DAYS.into())
+                .and_then(|n| u32::try_from(n).ok()),
+        };
+        // A fixed number of days can be judged now; a fixed `valid_until` only at issue,
+        // where it is capped.
+        if let (Some(Validity::Days(days)), Some(max), Some(raw_days)) =
+            (validity, max_valid_days, &p.valid_days)
+            && days > max
+        {
+            let given = if p.max_valid_days.is_some() {
+                "max_valid_days"
+            } else {
+                "max_valid_days (by default)"
+            };
+            self.error(
+                &raw_days.span(),
+                format!(
+                    "key \"valid_days\" in {T} is {days}, more than the {max} of {given}; lower valid_days or raise max_valid_days"
+                ),
+            );
+            return None;
+        }
         Some(Permits {
             paper: paper?,
             validity: validity?,
+            max_valid_days: max_valid_days?,
         })
     }
 

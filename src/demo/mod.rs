@@ -653,7 +653,13 @@ impl<W: Write> World<W> {
                 if !seen.insert(payload.clone()) {
                     continue;
                 }
-                match trust::check(&payload, &trust, Some(&revoked), today) {
+                match trust::check(
+                    &payload,
+                    &trust,
+                    Some(&revoked),
+                    today,
+                    g.config.permits.max_valid_days,
+                ) {
                     trust::Verdict::Valid(_) => valid += 1,
                     trust::Verdict::NotValid { claims, why } => not_valid.push(format!(
                         "{}: {why}",

@@ -663,7 +663,13 @@ fn faces(
     issued
         .into_iter()
         .map(|(person, permit)| {
-            let claims = issue::claims(case, person, permit, &signer.kid);
+            let claims = issue::claims(
+                case,
+                person,
+                permit,
+                &signer.kid,
+                ctx.config.permits.max_valid_days,
+            );
             let payload = signer.sign(&claims).map_err(|source| RenderError::Sign {
                 permit: permit.id.to_string(),
                 source,

@@ -620,6 +620,7 @@ pub fn refusal_reason(reason: RefusalReason) -> &'static str {
         RefusalReason::NotAuthenticated => "not_authenticated",
         RefusalReason::NoSuchCase => "no_such_case",
         RefusalReason::Malformed => "malformed",
+        RefusalReason::RateLimited => "rate_limited",
     }
 }
 
@@ -1042,7 +1043,7 @@ mod tests {
         let text = t
             .render(Template::DailyReport, &data, &sample_ward(), &extra)
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(text.subject.contains("8 thư"), "{}", text.subject);
+        assert!(text.subject.contains("9 thư"), "{}", text.subject);
         assert!(text.body.contains("Kính gửi cán bộ"), "{}", text.body);
         // One line each: time (HH:MM dd/mm), sender, case when there is one, reason.
         assert!(

@@ -13,6 +13,7 @@ use crate::config::{Config, Ward};
 use crate::keys::{self, KeyError};
 use crate::workflow::{Case, Kind, Permit, Row, RowState};
 use ed25519_dalek::{SigningKey, VerifyingKey};
+use jiff::civil::Date;
 use unicode_normalization::UnicodeNormalization;
 
 /// A ward's current signing key and what the permits it signs say about the ward.
@@ -92,7 +93,16 @@ pub fn renderer(config: &Config) -> Result<Renderer, PdfError> {
 ///
 /// Text is made NFC here (rosters are read as NFC already; this holds for any other
 /// source too), so the claims are exactly what is signed and printed.
-pub fn claims(case: &Case, person: &Row, permit: &Permit, kid: &str) -> Claims {
+///
+/// The last day is capped to `max_valid_days` (`[permits] max_valid_days`) from the
+/// first, whatever the roster row or `valid_until` asked: no longer permit is signed.
+pub fn claims(
+    case: &Case,
+    person: &Row,
+    permit: &Permit,
+    kid: &str,
+    max_valid_days: u32,
+) -> Claims {
     let nfc = |text: Option<&String>| text.map(|t| t.nfc().collect::<String>());
     let organisation = match case.kind {
         Kind::T => nfc(case.organisation.as_ref().map(|o| &o.name)),
@@ -120,7 +130,7 @@ pub fn claims(case: &Case, person: &Row, permit: &Permit, kid: &str) -> Claims {
         birth_year: person.birth_date.map(|d| d.year()),
         masked_id: payload::mask_id(person.id_number.as_deref().unwrap_or_default()),
         valid_from: permit.valid_from,
-        valid_until: permit.valid_until,
+        valid_until: capped_until(permit.valid_from, permit.valid_until, max_valid_days),
         ward: case.ward.clone(),
         organisation,
         route,
@@ -128,6 +138,14 @@ pub fn claims(case: &Case, person: &Row, permit: &Permit, kid: &str) -> Claims {
         market,
         days,
     }
+}
+
+/// `until`, or the last day of `max_days` days from `from` if that is earlier.
+pub fn capped_until(from: Date, until: Date, max_days: u32) -> Date {
+    let last = from
+        .checked_add(jiff::Span::new().days(i64::from(max_days.max(1)) - 1))
+        .unwrap_or(Date::MAX);
+    until.min(last)
 }
 
 /// What is printed on the permit whose QR `payload` was signed from `claims`.
@@ -250,5 +268,22 @@ mod tests {
         );
         assert_eq!(stamp_role("Xã Đông Anh"), "Công an xã Đông Anh");
         assert_eq!(stamp_role("Phường"), "Công an phường");
+    }
+
+    #[test]
+    fn validity_is_capped_from_the_first_day() {
+        let d = |m, day| jiff::civil::date(2021, m, day);
+        for (until, max, capped) in [
+            (d(9, 21), 30, d(9, 21)),
+            (d(10, 7), 30, d(10, 7)),
+            (d(10, 8), 30, d(10, 7)),
+            (d(12, 31), 30, d(10, 7)),
+            (d(9, 21), 14, d(9, 21)),
+            (d(9, 22), 14, d(9, 21)),
+            (d(9, 9), 1, d(9, 8)),
+            (d(9, 9), 0, d(9, 8)),
+        ] {
+            assert_eq!(capped_until(d(9, 8), until, max), capped, "{until} {max}");
+        }
     }
 }

@@ -510,7 +510,7 @@ fn hex_string(s: &[u8]) -> Option<Vec<u8>> {
 
 /// A text string: UTF-16BE after a byte order mark, UTF-8 after its mark (PDF 2.0),
 /// or PDFDocEncoding (read as Latin-1; the same for the ASCII that is written).
-fn text_string(b: &[u8]) -> String {
+pub(crate) fn text_string(b: &[u8]) -> String {
     if let Some(rest) = b.strip_prefix(&[0xfe, 0xff]) {
         let units: Vec<u16> = rest
             .chunks(2)

@@ -1,13 +1,17 @@
-//! QR codes read from a picture: `qrca verify --image` (SPEC §6).
+//! QR codes read from a picture or a PDF's pages: `qrca verify --image` and `--pdf`
+//! (SPEC §6).
 //!
-//! Owns turning PNG or JPEG bytes into the text of every QR code in them, with pure-Rust
-//! decoders (`image`, `rqrr`) and a bound on the picture's size. It must not read files
-//! (the caller hands it bytes) nor judge what the codes say (that is
+//! Owns turning PNG or JPEG bytes, or a PDF's pages rendered in-process (`hayro`), into
+//! the text of every QR code in them, with pure-Rust decoders (`image`, `rqrr`) and
+//! bounds on the picture's size and the number of pages. It must not read files (the
+//! caller hands it bytes) nor judge what the codes say (that is
 //! [`super::trust::check`]'s).
 
 use image::{GrayImage, ImageError, ImageFormat, ImageReader, Limits};
+use rayon::prelude::*;
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 /// The largest picture read, on either side: a phone photo is about 4000 pixels wide.
 pub const MAX_SIDE: u32 = 10_000;
@@ -235,6 +239,172 @@ fn median3(luma: &GrayImage) -> GrayImage {
         window.sort_unstable();
         image::Luma([window[n / 2]])
     })
+}
+
+/// The most pages of a PDF that are read: 250 A4 sheets hold 1,000 permits.
+pub const MAX_PDF_PAGES: usize = 250;
+
+/// Pixels a PDF point is rendered at (288 dpi): a permit's 40 mm code gets over five
+/// pixels a module, which rqrr reads without the clean-up a photo needs.
+const PDF_SCALE: f32 = 4.0;
+
+/// A page is rendered at most this many pixels on its longer side (A4 at
+/// [`PDF_SCALE`] is 3,368), so that no page size can ask for a huge picture.
+const PDF_MAX_SIDE: f32 = 4_000.0;
+
+/// What a PDF's pages show.
+#[derive(Debug)]
+pub struct PdfScan {
+    /// Page by page (the first is page 1): the text of each distinct QR code printed on
+    /// it, or why none could be read.
+    pub pages: Vec<Result<Vec<String>, ScanError>>,
+    /// The document's Keywords (its Info dictionary), as text, when it has them: where
+    /// qrca also stores a permit's payload. Never evidence on its own.
+    pub keywords: Option<String>,
+}
+
+/// Why a PDF's pages could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfScanError {
+    #[error("not a PDF that can be read (is it encrypted or damaged?)")]
+    NotAPdf,
+    #[error("the PDF has no pages")]
+    NoPages,
+    #[error("the PDF has {0} pages; at most {MAX_PDF_PAGES} are read")]
+    TooManyPages(usize),
+    #[error("the PDF reader failed on this file")]
+    ReaderFailed,
+}
+
+/// Renders every page of a PDF and reads the QR codes printed on it.
+///
+/// Each page is rendered at [`PDF_SCALE`] (less for a page larger than
+/// [`PDF_MAX_SIDE`] allows) and read whole, then in nine overlapping windows of a
+/// quarter of the page each: rqrr pairs the finder patterns of neighbouring codes
+/// wrongly when a page holds several (the print sheet's four), and a window holds one.
+pub fn decode_pdf(bytes: Vec<u8>) -> Result<PdfScan, PdfScanError> {
+    // hayro is not ours: a panic on a strange file must become an answer.
+    match catch_unwind(AssertUnwindSafe(|| render_pdf(bytes))) {
+        Ok(result) => result,
+        Err(_) => Err(PdfScanError::ReaderFailed),
+    }
+}
+
+fn render_pdf(bytes: Vec<u8>) -> Result<PdfScan, PdfScanError> {
+    use hayro::hayro_interpret::InterpreterSettings;
+    use hayro::hayro_syntax::Pdf;
+    use hayro::vello_cpu::color::palette::css::WHITE;
+    use hayro::{PixmapSettings, RenderCache, RenderSettings};
+
+    let pdf = Pdf::new(Arc::new(bytes)).map_err(|_| PdfScanError::NotAPdf)?;
+    let keywords = pdf
+        .metadata()
+        .keywords
+        .as_deref()
+        .map(super::pdf::text_string);
+    let pages = pdf.pages();
+    if pages.is_empty() {
+        return Err(PdfScanError::NoPages);
+    }
+    if pages.len() > MAX_PDF_PAGES {
+        return Err(PdfScanError::TooManyPages(pages.len()));
+    }
+    let interpreter = InterpreterSettings::default();
+    let settings = RenderSettings {
+        hinting: false,
+        ..RenderSettings::default()
+    };
+    let cache = RenderCache::new();
+    let mut read = Vec::with_capacity(pages.len());
+    for page in pages.iter() {
+        let (w, h) = page.render_dimensions();
+        let longer = w.max(h);
+        if !(longer.is_finite() && longer >= 1.0) {
+            read.push(Err(ScanError::NoCode));
+            continue;
+        }
+        let scale = PDF_SCALE.min(PDF_MAX_SIDE / longer);
+        let pixmap = hayro::render(
+            page,
+            &cache,
+            &interpreter,
+            &settings,
+            &PixmapSettings {
+                x_scale: scale,
+                y_scale: scale,
+                bg_color: WHITE,
+            },
+        );
+        let (pw, ph) = (u32::from(pixmap.width()), u32::from(pixmap.height()));
+        let rgba = pixmap.data_as_u8_slice();
+        // On white, premultiplied RGBA is plain RGBA; a code is dark in every channel.
+        let luma = GrayImage::from_fn(pw, ph, |x, y| {
+            let i = (y as usize * pw as usize + x as usize) * 4;
+            let p = rgba.get(i..i + 3).unwrap_or(&[255, 255, 255]);
+            image::Luma([p.iter().copied().min().unwrap_or(255)])
+        });
+        read.push(decode_render(&luma));
+    }
+    Ok(PdfScan {
+        pages: read,
+        keywords,
+    })
+}
+
+/// The codes of one rendered page: read whole, then window by window (in parallel),
+/// each with one global threshold, else rqrr's own, else at half size. A render is
+/// clean, so none of the speckle clean-up of [`decode_luma`] is needed.
+fn decode_render(luma: &GrayImage) -> Result<Vec<String>, ScanError> {
+    let (w, h) = luma.dimensions();
+    let (tw, th) = (w.div_ceil(2), h.div_ceil(2));
+    let mut windows = vec![None];
+    for i in 0..3 {
+        for j in 0..3 {
+            windows.push(Some(((w - tw) * i / 2, (h - th) * j / 2)));
+        }
+    }
+    let attempts: Vec<Attempt> = windows
+        .par_iter()
+        .map(|window| {
+            let mut attempt = Attempt::default();
+            let cropped;
+            let picture = match window {
+                None => luma,
+                Some((x, y)) => {
+                    cropped = image::imageops::crop_imm(luma, *x, *y, tw, th).to_image();
+                    &cropped
+                }
+            };
+            // rqrr misreads some codes at some sizes (it samples modules from the
+            // finder patterns alone): each way rescues codes the others miss.
+            let _ = attempt.binary(picture)
+                || attempt.grey(picture)
+                || attempt.grey(&image::imageops::resize(
+                    picture,
+                    picture.width().div_ceil(2),
+                    picture.height().div_ceil(2),
+                    image::imageops::FilterType::Triangle,
+                ));
+            attempt
+        })
+        .collect();
+    let mut all = Attempt::default();
+    for a in attempts {
+        all.grids = all.grids.max(a.grids);
+        if a.last_error.is_some() {
+            all.last_error = a.last_error;
+        }
+        for text in a.found {
+            if !all.found.contains(&text) {
+                all.found.push(text);
+            }
+        }
+    }
+    if all.found.is_empty() {
+        Err(all.error())
+    } else {
+        Ok(all.found)
+    }
 }
 
 #[cfg(test)]

@@ -38,7 +38,8 @@ pub struct TrustedKey {
     pub public_key: String,
     /// The first day a permit signed with this key may start.
     pub not_before: Date,
-    /// The last day a permit signed with this key may start; `null` for no end yet.
+    /// The last day a permit signed with this key may be valid (its `u=`, and so its
+    /// start too); `null` for no end yet.
     pub not_after: Option<Date>,
 }
 
@@ -192,7 +193,8 @@ impl TrustedKey {
         VerifyingKey::from_bytes(&bytes).ok()
     }
 
-    /// Whether a permit starting on `day` falls in this key's window.
+    /// Whether `day` falls in this key's window. A permit is within it when both its
+    /// first and its last day are.
     pub fn covers(&self, day: Date) -> bool {
         day >= self.not_before && self.not_after.is_none_or(|end| day <= end)
     }
@@ -285,6 +287,13 @@ pub enum Why {
         at: Timestamp,
         reason: String,
     },
+    /// Valid for more days (first and last included) than a permit may last.
+    TooLong {
+        from: Date,
+        until: Date,
+        days: i64,
+        max_days: u32,
+    },
     NotYetValid(Date),
     Expired(Date),
 }
@@ -323,8 +332,8 @@ impl fmt::Display for Why {
             } => match not_after {
                 Some(end) => write!(
                     f,
-                    "key {kid} may sign only permits starting from {not_before} to {end}, \
-                     and this one starts outside that"
+                    "key {kid} may sign only permits valid within {not_before} to {end}, \
+                     and this one starts or ends outside that"
                 ),
                 None => write!(
                     f,
@@ -340,22 +349,36 @@ impl fmt::Display for Why {
                     .collect();
                 write!(f, "revoked at {at}: {}", reason.trim())
             }
+            Why::TooLong {
+                from,
+                until,
+                days,
+                max_days,
+            } => write!(
+                f,
+                "valid for {days} days ({from} to {until}), longer than the {max_days} days \
+                 a permit may last"
+            ),
             Why::NotYetValid(from) => write!(f, "not yet valid: valid from {from}"),
             Why::Expired(until) => write!(f, "expired on {until}"),
         }
     }
 }
 
-/// The verdict on `payload` (already trimmed of a scanner's newline) on `today`.
+/// The verdict on `payload` (already trimmed of a scanner's newline) on `today`, for a
+/// checker that accepts permits of at most `max_valid_days` days (the config's
+/// `[permits] max_valid_days`; the trust list carries no such cap).
 ///
 /// Checked in this order, the first failure deciding: malformed, unknown kid, the trust
-/// list's key unusable, signature, the key's ward against `w=`, the permit's first day
-/// within the key's window, revoked, and `today` within the permit's days.
+/// list's key unusable, signature, the key's ward against `w=`, the permit's first and
+/// last days within the key's window, its length (`u - f + 1` days) within
+/// `max_valid_days`, revoked, and `today` within the permit's days.
 pub fn check(
     payload: &str,
     trust: &TrustList,
     revoked: Option<&RevocationList>,
     today: Date,
+    max_valid_days: u32,
 ) -> Verdict {
     let signed = match payload::decode(payload) {
         Ok(signed) => signed,
@@ -366,7 +389,7 @@ pub fn check(
             };
         }
     };
-    let why = verdict(&signed, trust, revoked, today);
+    let why = verdict(&signed, trust, revoked, today, max_valid_days);
     match why {
         None => Verdict::Valid(signed.claims),
         Some(why) => Verdict::NotValid {
@@ -381,6 +404,7 @@ fn verdict(
     trust: &TrustList,
     revoked: Option<&RevocationList>,
     today: Date,
+    max_valid_days: u32,
 ) -> Option<Why> {
     let claims = &signed.claims;
     let Some(trusted) = trust.find(&claims.kid) else {
@@ -398,11 +422,26 @@ fn verdict(
             payload_ward: claims.ward.clone(),
         });
     }
-    if !trusted.covers(claims.valid_from) {
+    if !trusted.covers(claims.valid_from) || !trusted.covers(claims.valid_until) {
         return Some(Why::KeyNotValidThen {
             kid: trusted.kid.clone(),
             not_before: trusted.not_before,
             not_after: trusted.not_after,
+        });
+    }
+    // The decoder refuses `u` before `f`, so this is at least 1.
+    let days = i64::from(
+        claims
+            .valid_from
+            .until(claims.valid_until)
+            .map_or(i32::MAX, |span| span.get_days()),
+    ) + 1;
+    if days > i64::from(max_valid_days) {
+        return Some(Why::TooLong {
+            from: claims.valid_from,
+            until: claims.valid_until,
+            days,
+            max_days: max_valid_days,
         });
     }
     if let Some(r) = revoked.and_then(|list| list.find(&claims.id)) {
@@ -488,6 +527,14 @@ mod tests {
     #[allow(non_snake_case)]
     fn TODAY() -> Date {
         date(2021, 9, 10)
+    }
+
+    /// The config's default cap.
+    const MAX_DAYS: u32 = 30;
+
+    /// [`super::check`] with the default cap (shadows the glob import).
+    fn check(p: &str, t: &TrustList, r: Option<&RevocationList>, today: Date) -> Verdict {
+        super::check(p, t, r, today, MAX_DAYS)
     }
 
     #[test]
@@ -584,9 +631,89 @@ mod tests {
             );
             assert!(w.to_string().contains(&kid_of(&key())), "{w}");
         }
+    }
+
+    /// The key's window holds the permit's last day too (`u`), not only its first: a
+    /// retired key cannot vouch for days after its end. The permit runs 09-08 to 09-21.
+    #[test]
+    fn key_window_holds_the_whole_permit() {
+        let p = payload(&claims(), &key());
+        for (not_before, not_after, valid) in [
+            (date(2021, 9, 1), None, true),
+            (date(2021, 9, 8), Some(date(2021, 9, 21)), true),
+            (date(2021, 9, 1), Some(date(2021, 12, 31)), true),
+            // Starts inside, ends after the key's last day.
+            (date(2021, 9, 1), Some(date(2021, 9, 20)), false),
+            (date(2021, 9, 1), Some(date(2021, 9, 8)), false),
+            (date(2021, 9, 1), Some(date(2021, 9, 10)), false),
+            // Starts before the key's first day.
+            (date(2021, 9, 9), None, false),
+            (date(2021, 9, 9), Some(date(2021, 12, 31)), false),
+        ] {
+            let mut t = trusted();
+            t.not_before = not_before;
+            t.not_after = not_after;
+            // Checked on a day inside the permit and inside the key's window alike.
+            let v = check(&p, &list(vec![t]), None, TODAY());
+            assert_eq!(v.is_valid(), valid, "{not_before} to {not_after:?}: {v}");
+            if !valid {
+                assert_eq!(
+                    why(v),
+                    Why::KeyNotValidThen {
+                        kid: kid_of(&key()),
+                        not_before,
+                        not_after
+                    }
+                );
+            }
+        }
         let mut t = trusted();
-        t.not_after = Some(date(2021, 9, 8));
-        assert!(check(&p, &list(vec![t]), None, TODAY()).is_valid());
+        t.not_after = Some(date(2021, 9, 20));
+        let w = why(check(&p, &list(vec![t]), None, TODAY())).to_string();
+        assert!(w.contains("2021-09-01 to 2021-09-20"), "{w}");
+    }
+
+    /// A permit longer than the checker's cap is not valid, whoever signed it; its length
+    /// counts both its first and its last day, as `valid_days` does.
+    #[test]
+    fn longer_than_the_cap() {
+        for (until, max_days, valid) in [
+            (date(2021, 9, 21), 30, true),
+            (date(2021, 10, 7), 30, true),
+            (date(2021, 10, 8), 30, false),
+            (date(2022, 9, 8), 30, false),
+            (date(2021, 9, 21), 14, true),
+            (date(2021, 9, 21), 13, false),
+            (date(2021, 9, 8), 1, true),
+            (date(2021, 9, 9), 1, false),
+        ] {
+            let mut c = claims();
+            c.valid_until = until;
+            let p = payload(&c, &key());
+            let v = super::check(&p, &list(vec![trusted()]), None, date(2021, 9, 8), max_days);
+            assert_eq!(v.is_valid(), valid, "until {until}, cap {max_days}: {v}");
+            if !valid {
+                let w = why(v);
+                let Why::TooLong { days, .. } = w else {
+                    panic!("{w:?}");
+                };
+                assert_eq!(
+                    w.to_string(),
+                    format!(
+                        "valid for {days} days (2021-09-08 to {until}), longer than the \
+                         {max_days} days a permit may last"
+                    )
+                );
+            }
+        }
+        // The cap is checked after the signature: a forged long permit is named forged.
+        let mut c = claims();
+        c.valid_until = date(2022, 9, 8);
+        let p = payload(&c, &SigningKey::from_bytes(&[4; 32]));
+        assert_eq!(
+            why(super::check(&p, &list(vec![trusted()]), None, TODAY(), 30)),
+            Why::BadSignature
+        );
     }
 
     #[test]

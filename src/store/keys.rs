@@ -91,6 +91,19 @@ pub(crate) fn sent(account: &str, day: jiff::civil::Date) -> Vec<u8> {
     key
 }
 
+/// `answers\0<ward>\0<YYYY-MM-DD>\0<sender, lower case>` → the mails the ward answered
+/// that sender with that day (u32 BE), in the `sent` tree beside the accounts' counts
+/// (an account address never starts with `answers\0`).
+pub(crate) fn answers(ward: &str, day: jiff::civil::Date, sender: &str) -> Vec<u8> {
+    let mut key = b"answers\0".to_vec();
+    key.extend_from_slice(ward.as_bytes());
+    key.push(0);
+    key.extend_from_slice(day.to_string().as_bytes());
+    key.push(0);
+    key.extend_from_slice(sender.to_lowercase().as_bytes());
+    key
+}
+
 /// The `outbox_due` key of an entry due at `at`: the time in microseconds since the
 /// epoch with its sign bit flipped (so that sled's byte order is time order, before
 /// 1970 included), then the entry id. The value is empty. Sub-microsecond parts are

@@ -221,6 +221,42 @@ impl Store {
         Ok(value.and_then(|v| keys::decode_u32(&v)).unwrap_or(0))
     }
 
+    /// How many mails of `sender` the ward answered on `day` (for the rate limit of
+    /// `[mail] answers_per_sender_per_day`).
+    pub fn answers_on(
+        &self,
+        ward: &str,
+        day: jiff::civil::Date,
+        sender: &str,
+    ) -> Result<u32, StoreError> {
+        let value = self
+            .trees
+            .sent
+            .get(keys::answers(ward, day, sender))
+            .map_err(|e| self.storage(e))?;
+        Ok(value.and_then(|v| keys::decode_u32(&v)).unwrap_or(0))
+    }
+
+    /// Counts one more mail of `sender` answered on `day`, flushed; returns the new
+    /// total. Written after the commit that queued the answer, not in it: a crash in
+    /// between leaves one answer uncounted, which a limit of twenty can afford.
+    pub fn note_answer(
+        &self,
+        ward: &str,
+        day: jiff::civil::Date,
+        sender: &str,
+    ) -> Result<u32, StoreError> {
+        let total = self
+            .trees
+            .sent
+            .update_and_fetch(keys::answers(ward, day, sender), |old| {
+                Some(keys::counted(old, 1).to_vec())
+            })
+            .map_err(|e| self.storage(e))?;
+        self.flush()?;
+        Ok(total.and_then(|v| keys::decode_u32(&v)).unwrap_or(0))
+    }
+
     /// Counts `n` more messages sent from `account` on `day`; returns the new total.
     pub fn note_sent(
         &self,

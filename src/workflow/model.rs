@@ -922,11 +922,15 @@ pub enum RefusalReason {
     NoSuchCase,
     /// The event cannot be read as what it claims to be (e.g. a registration without a name).
     Malformed,
+    /// The sender, who is not the ward's staff, has had `answers_per_sender_per_day`
+    /// answers today: more mail from them is not answered (decided by the engine,
+    /// which counts; the core never sees it).
+    RateLimited,
 }
 
 impl RefusalReason {
     /// Every reason, for the templates' checks.
-    pub const ALL: [RefusalReason; 8] = [
+    pub const ALL: [RefusalReason; 9] = [
         RefusalReason::NoToken,
         RefusalReason::UnknownToken,
         RefusalReason::DeadToken,
@@ -935,6 +939,7 @@ impl RefusalReason {
         RefusalReason::NotAuthenticated,
         RefusalReason::NoSuchCase,
         RefusalReason::Malformed,
+        RefusalReason::RateLimited,
     ];
 }
 
