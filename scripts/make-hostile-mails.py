@@ -319,6 +319,16 @@ def _(n):
     )
 
 
+@mail("html-element-flood")
+def _(n):
+    # 100,000 shallow elements: html2text costs kilobytes an element (fuzz target mime
+    # found a 4 MB one taking 1 GB); read from the tags alone past HTML_MAX_ELEMENTS.
+    html = "<p>x y</p>" * 100_000
+    return head(STRANGER, "Re: [QRCA THD-T-0001]", n) + (
+        'Content-Type: text/html; charset="UTF-8"\r\n\r\n' + html + "\r\n"
+    )
+
+
 @mail("encoded-word-flood")
 def _(n):
     subject = " ".join(["=?UTF-8?B?w4Q=?="] * 60_000)

@@ -52,6 +52,7 @@ const CORPUS: &[(&str, &str)] = &[
     ("encoded-word-flood", "refused (NoSuchCase)"),
     ("forged-organisation-roster", "refused (NotAuthenticated)"),
     ("forwarded-review-request", "refused (NotPermitted)"),
+    ("html-element-flood", "refused (NotPermitted)"),
     ("huge-dimensions-xls", "applied"),
     ("huge-header", "refused (NoSuchCase)"),
     ("long-line-no-newline", "refused (NotPermitted)"),

@@ -25,7 +25,7 @@
 //! trailing white space; blank lines at the start and the end are dropped.
 
 use super::commands::fold;
-use super::mail::VOID_ELEMENTS;
+use super::mail::{HTML_MAX_ELEMENTS, VOID_ELEMENTS, element_count};
 use unicode_normalization::UnicodeNormalization;
 
 /// How far a wrapped attribution may run, in lines.
@@ -90,10 +90,11 @@ pub fn above_forward(own: &str) -> &str {
 /// HTML the converter refuses, or nests too deep for it, is read from its tags alone.
 pub fn own_words_html(html: &str) -> String {
     let own = &html[..html_quote_start(html)];
-    let text = if nesting_depth(own) > HTML_MAX_DEPTH {
+    let text = if nesting_depth(own) > HTML_MAX_DEPTH || element_count(own) > HTML_MAX_ELEMENTS {
         // html2text's time grows with the square of the nesting depth (1 MB of nested
         // divs took 40 s in a release build); such a mail is hostile or broken, and
-        // its text is still read, line by line, from the tags alone.
+        // its text is still read, line by line, from the tags alone. So is HTML of
+        // more elements than html2text can hold in bounded memory.
         strip_tags(own)
     } else {
         html2text::config::plain_no_decorate()
