@@ -177,7 +177,8 @@ pub enum Attempt {
     /// outcome; if the process dies first, the attempt stays recorded.
     Go(Vec<String>),
     /// Earlier attempts killed the process: move it to the quarantine folder unread,
-    /// then call [`Store::end_attempt`] with the names. The notice is already queued.
+    /// then call [`Store::end_attempt`] with its position's name (the first); the
+    /// others stay marked quarantined. The notice is already queued.
     Quarantine(Vec<String>),
 }
 
@@ -275,6 +276,7 @@ impl Position {
     /// its Message-ID or, without one, the digest of its bytes (the same mail read on
     /// another account of the ward is the same poison).
     fn attempt_names(&self, summary: &HeaderSummary, raw: &[u8]) -> Vec<String> {
+        // The position first: the watcher clears only it once the mail is moved.
         let position = format!("pos/{}/{}/{}", self.account, self.uidvalidity, self.uid);
         let identity = match &summary.message_id {
             Some(id) => format!("mid/{id}"),

@@ -261,8 +261,12 @@ async fn take_one(
         }
         Err(e) => Err(e),
         Ok(()) => {
-            if let Some(names) = quarantined {
-                // Out of INBOX: should the admin put it back, it is a fresh message.
+            if let Some(mut names) = quarantined {
+                // Out of INBOX: its position's record goes. Its Message-ID's (or
+                // digest's) stays marked quarantined, so the same mail on another
+                // account of the ward goes to quarantine at once, unannounced; an admin
+                // takes a fixed one in with `qrca intake`.
+                names.truncate(1);
                 let store = shared.store.clone();
                 match tokio::task::spawn_blocking(move || store.end_attempt(&names)).await {
                     Ok(Ok(())) => {}
