@@ -1668,22 +1668,15 @@ fn a_mail_without_a_message_id_is_known_by_its_bytes_after_a_uidvalidity_change(
 fn documents_are_kept_only_for_applied_mails_each_under_its_own_key() {
     let f = fixture();
     let store = Store::open(&f.config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
-    let blobs = Blobs::new(&f.config.service.state_dir);
+    let mut inbox = Inbox {
+        store: &store,
+        config: &f.config,
+        uid: 0,
+    };
     let kept = || {
         std::fs::read_dir(f.config.service.state_dir.join("blobs"))
             .map(|d| d.count())
             .unwrap_or(0)
-    };
-    let mut uid = 0;
-    let mut take = |raw: &[u8]| {
-        uid += 1;
-        let at = Position {
-            account: ACCOUNT.into(),
-            uidvalidity: 1,
-            uid,
-        };
-        take_in(&store, &blobs, &f.config, &at, raw, jiff::Timestamp::now())
-            .unwrap_or_else(|e| panic!("{e}"))
     };
     let roster = |from: &str, document: &[u8]| {
         Eml::new(from, ACCOUNT, "ĐĂNG KÝ CÁ NHÂN")
@@ -1692,8 +1685,8 @@ fn documents_are_kept_only_for_applied_mails_each_under_its_own_key() {
             .attach_file("ds.xlsx", XLSX, "tests/fixtures/rosters/c-vni.xlsx")
     };
     let stranger = roster("ke.la@evil.example", &[b'%'; 4096]);
-    match take(&stranger.bytes()) {
-        Taken::Processed(Processed::Refused(_)) | Taken::Ignored(_) => {}
+    match inbox.deliver(&stranger.bytes()) {
+        Processed::Refused(_) => {}
         other => panic!("a stranger's roster was {other:?}"),
     }
     assert_eq!(kept(), 0, "a refused mail left files on disk");
@@ -1711,10 +1704,7 @@ fn documents_are_kept_only_for_applied_mails_each_under_its_own_key() {
         .enumerate()
     {
         let raw = without_id(roster(CSKV, document));
-        assert!(matches!(
-            take(&raw),
-            Taken::Processed(Processed::Applied { .. })
-        ));
+        assert!(matches!(inbox.deliver(&raw), Processed::Applied { .. }));
         assert_eq!(
             kept(),
             i + 1,
@@ -1730,20 +1720,12 @@ fn documents_are_kept_only_for_applied_mails_each_under_its_own_key() {
 fn a_non_staff_sender_gets_at_most_twenty_answers_a_day() {
     let f = fixture();
     let store = Store::open(&f.config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
-    let blobs = Blobs::new(&f.config.service.state_dir);
-    let mut uid = 0;
-    let mut take = |raw: &[u8]| {
-        uid += 1;
-        let at = Position {
-            account: ACCOUNT.into(),
-            uidvalidity: 1,
-            uid,
-        };
-        match take_in(&store, &blobs, &f.config, &at, raw, jiff::Timestamp::now()) {
-            Ok(Taken::Processed(p)) => p,
-            other => panic!("{other:?}"),
-        }
+    let mut inbox = Inbox {
+        store: &store,
+        config: &f.config,
+        uid: 0,
     };
+    let mut take = |raw: &[u8]| inbox.deliver(raw);
     let registration = Eml::new(OFFICER, ACCOUNT, "ĐĂNG KÝ TỔ CHỨC")
         .body(&format!("Tên tổ chức: Công ty TNHH Một\nEmail: {ORG}"));
     assert!(matches!(

@@ -13,12 +13,9 @@
 //!
 //! It must not decide what a message means or move it: the watcher does.
 
-use super::outbox::insert_pending;
 use super::{Store, StoreError};
 use crate::workflow::OutMail;
 use jiff::Timestamp;
-use sled::Transactional;
-use sled::transaction::TransactionError;
 
 /// How many unfinished attempts make a message poison: the first may be bad luck (the
 /// machine lost power, the admin killed the daemon mid-mail); the second is the mail.
@@ -81,22 +78,11 @@ impl Store {
         mail: &OutMail,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let (id, bytes) = self.encoded_notice(ward, mail, now)?;
-        let result = (&self.trees.outbox, &self.trees.outbox_due, &self.meta).transaction(
-            |(outbox, due, meta)| {
-                insert_pending::<std::convert::Infallible>(outbox, due, id, &bytes)?;
-                for name in names {
-                    meta.insert(key(name), &QUARANTINED.to_be_bytes())?;
-                }
-                Ok(())
-            },
-        );
-        result.map_err(|e| match e {
-            TransactionError::Storage(e) => self.storage(e),
-            TransactionError::Abort(never) => match never {},
-        })?;
-        self.flush()?;
-        Ok(id)
+        let marks: Vec<(Vec<u8>, Vec<u8>)> = names
+            .iter()
+            .map(|name| (key(name), QUARANTINED.to_be_bytes().to_vec()))
+            .collect();
+        self.queue_notice_marking(ward, mail, &marks, now)
     }
 }
 

@@ -96,10 +96,28 @@ impl Store {
         mail: &crate::workflow::OutMail,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
+        self.queue_notice_marking(ward, mail, &[], now)
+    }
+
+    /// As [`Store::queue_notice`], writing `marks` (key, value) into `meta` in the same
+    /// transaction: what the notice announces is recorded as announced with it.
+    pub(crate) fn queue_notice_marking(
+        &self,
+        ward: &str,
+        mail: &crate::workflow::OutMail,
+        marks: &[(Vec<u8>, Vec<u8>)],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
         let (id, bytes) = self.encoded_notice(ward, mail, now)?;
-        let result = (&self.trees.outbox, &self.trees.outbox_due).transaction(|(outbox, due)| {
-            insert_pending::<std::convert::Infallible>(outbox, due, id, &bytes)
-        });
+        let result = (&self.trees.outbox, &self.trees.outbox_due, &self.meta).transaction(
+            |(outbox, due, meta)| {
+                insert_pending::<std::convert::Infallible>(outbox, due, id, &bytes)?;
+                for (key, value) in marks {
+                    meta.insert(&key[..], &value[..])?;
+                }
+                Ok(())
+            },
+        );
         result.map_err(|e| match e {
             TransactionError::Storage(e) => self.storage(e),
             TransactionError::Abort(never) => match never {},
