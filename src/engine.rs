@@ -224,7 +224,7 @@ pub fn process_keeping(
 fn answer_limit(config: &Config, ward: &crate::config::Ward, inbound: &Inbound) -> Option<u32> {
     let sender = &inbound.event.sender;
     let rules = &ward.rules;
-    if rules.is_officer(sender) || rules.is_police(sender) || rules.is_area_police(sender) {
+    if rules.is_staff(sender) {
         return None;
     }
     Some(

@@ -329,7 +329,7 @@ fn is_party(
     };
     let sender = &from.address;
     let rules = &ward.rules;
-    if rules.is_officer(sender) || rules.is_police(sender) || rules.is_area_police(sender) {
+    if rules.is_staff(sender) {
         return Ok(true);
     }
     let lookups = StoreLookups::new(store);

@@ -111,6 +111,10 @@ impl WardRules {
     pub fn is_area_police(&self, addr: &str) -> bool {
         contains_addr(&self.area_police, addr)
     }
+    /// The ward's staff: its officers, police and area police.
+    pub fn is_staff(&self, addr: &str) -> bool {
+        self.is_officer(addr) || self.is_police(addr) || self.is_area_police(addr)
+    }
 }
 
 fn contains_addr(list: &[String], addr: &str) -> bool {

@@ -631,9 +631,7 @@ fn settle(tx: &mut Tx, bi: usize, stage: TokenStage, ctx: &mut Ctx<'_>) {
 /// Whether `sender` is a party to `case`: the ward's staff, the case's area police,
 /// its organisation, or a sender of one of its rosters.
 pub fn is_party(case: &Case, sender: &str, ward: &WardRules) -> bool {
-    ward.is_officer(sender)
-        || ward.is_police(sender)
-        || ward.is_area_police(sender)
+    ward.is_staff(sender)
         || case
             .area_police
             .iter()
