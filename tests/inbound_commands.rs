@@ -607,8 +607,34 @@ fn row_lists_are_bounded() {
 /// A reply of many long lists: the bound is the whole reply's, so a 1 MB body of
 /// `DUYET 1-99999` lines names at most MAX_LISTED rows in all (it used to ask for one
 /// `Vec` of 99,999 rows a line: tens of GB), and quotes back a bounded answer.
+///
+/// Built to exhaust memory on the old code, it runs in a child of this test binary
+/// under an address-space limit of 1 GB, never in the test process itself.
 #[test]
 fn a_flood_of_row_lists_is_bounded_per_reply() {
+    const CAPPED: &str = "QRCA_TEST_UNDER_PRLIMIT";
+    if std::env::var_os(CAPPED).is_none() {
+        let me = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+        let out = std::process::Command::new("prlimit")
+            .arg("--as=1073741824")
+            .arg("--")
+            .arg(me)
+            .args([
+                "--exact",
+                "a_flood_of_row_lists_is_bounded_per_reply",
+                "--nocapture",
+            ])
+            .env(CAPPED, "1")
+            .output()
+            .unwrap_or_else(|e| panic!("prlimit (util-linux): {e}"));
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && said.contains("1 passed"),
+            "{said}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
     let body = "DUYET 1-99999\n".repeat(1_000_000 / 14);
     let parsed = parse_reply(&body);
     let named: usize = parsed
