@@ -20,6 +20,7 @@ fn ward() -> WardRules {
         police: vec!["congan.thd@example.gov.vn".into()],
         area_police: vec!["cskv1.thd@example.gov.vn".into()],
         validity: Validity::Days(14),
+        max_valid_days: 30,
         require_auth: true,
     }
 }

@@ -182,7 +182,10 @@ impl<'a> Validator<'a> {
         let permits = self.permits(raw.permits.as_ref());
         let roster = self.roster(raw.roster.as_ref());
         // A bad [permits] is reported there; the wards are still checked with the default.
-        let validity = permits.map_or(Validity::Days(DEFAULT_VALID_DAYS), |p| p.validity);
+        let validity = permits.map_or(
+            (Validity::Days(DEFAULT_VALID_DAYS), DEFAULT_MAX_VALID_DAYS),
+            |p| (p.validity, p.max_valid_days),
+        );
         let wards = self.wards(&raw.ward, root_span, &mail, validity);
 
         let config = match (service, permits, roster, wards) {
@@ -749,7 +752,7 @@ impl<'a> Validator<'a> {
         raw: &[Spanned<RawWard>],
         root_span: &Range<usize>,
         defaults: &MailSettings,
-        validity: Validity,
+        validity: (Validity, u32),
     ) -> Option<Vec<Ward>> {
         if raw.is_empty() && !self.removed.contains(root_span, "ward") {
             self.error(
@@ -785,7 +788,7 @@ impl<'a> Validator<'a> {
         &mut self,
         raw: &Spanned<RawWard>,
         defaults: &MailSettings,
-        validity: Validity,
+        validity: (Validity, u32),
         seen: &mut Seen,
     ) -> Option<Ward> {
         const T: &str = WARD_TABLE;
@@ -854,7 +857,8 @@ impl<'a> Validator<'a> {
                 officers: officers?,
                 police: police?,
                 area_police: area_police?,
-                validity,
+                validity: validity.0,
+                max_valid_days: validity.1,
                 require_auth,
             },
             signing_key: signing_key?,

@@ -788,6 +788,7 @@ pub fn sample_ward() -> WardRules {
         police: vec!["congan.thd@example.gov.vn".into()],
         area_police: vec!["cskv1.thd@example.gov.vn".into()],
         validity: crate::workflow::Validity::Days(14),
+        max_valid_days: 30,
         require_auth: true,
     }
 }

@@ -11,9 +11,8 @@ use super::pdf::{Labels, Paper, PdfError, PermitFace, Renderer};
 use super::trust::{RevocationList, Revoked, TrustList, TrustedKey};
 use crate::config::{Config, Ward};
 use crate::keys::{self, KeyError};
-use crate::workflow::{Case, Kind, Permit, Row, RowState};
+use crate::workflow::{Case, Kind, Permit, Row, RowState, capped_until};
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use jiff::civil::Date;
 use unicode_normalization::UnicodeNormalization;
 
 /// A ward's current signing key and what the permits it signs say about the ward.
@@ -138,14 +137,6 @@ pub fn claims(
         market,
         days,
     }
-}
-
-/// `until`, or the last day of `max_days` days from `from` if that is earlier.
-pub fn capped_until(from: Date, until: Date, max_days: u32) -> Date {
-    let last = from
-        .checked_add(jiff::Span::new().days(i64::from(max_days.max(1)) - 1))
-        .unwrap_or(Date::MAX);
-    until.min(last)
 }
 
 /// What is printed on the permit whose QR `payload` was signed from `claims`.

@@ -23,6 +23,7 @@ pub fn ward() -> WardRules {
         police: vec![POLICE.into()],
         area_police: vec![CSKV.into(), CSKV2.into()],
         validity: Validity::Days(14),
+        max_valid_days: 30,
         require_auth: true,
     }
 }

@@ -74,6 +74,13 @@ impl Validity {
     }
 }
 
+/// `until`, or the last day of `max_days` days from `from` if that is earlier: the
+/// one rule for how long a permit may last, applied when it is issued and again when
+/// it is signed.
+pub fn capped_until(from: Date, until: Date, max_days: u32) -> Date {
+    until.min(Validity::Days(max_days).last_day(from))
+}
+
 /// What the core needs to know of a ward: who may do what, and the permit rules.
 /// Built from the validated config; the core never reads the config itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +96,9 @@ pub struct WardRules {
     /// Lower-case addresses of the area police (CSKV).
     pub area_police: Vec<String>,
     pub validity: Validity,
+    /// The longest a permit may last, first and last day included (`[permits]
+    /// max_valid_days`): a roster row or `valid_until` asking for more is cut to it.
+    pub max_valid_days: u32,
     /// Every mail that changes a case or is answered needs passing authentication
     /// results (SPEC §3). Decided per ward: `qrca check` refuses a ward whose accounts
     /// disagree on the servers they trust.

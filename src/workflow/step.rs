@@ -981,7 +981,7 @@ fn validity(person: &Row, ctx: &Ctx<'_>) -> (Date, Date) {
     let until = person
         .valid_until
         .unwrap_or_else(|| ctx.ward.validity.last_day(from));
-    (from, until)
+    (from, capped_until(from, until, ctx.ward.max_valid_days))
 }
 
 /// The audit line and the mails to the people concerned, for one applied reply.

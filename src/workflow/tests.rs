@@ -1109,6 +1109,40 @@ fn permits_are_numbered_per_case_and_never_reused_across_batches() {
 }
 
 #[test]
+fn a_permit_never_lasts_longer_than_the_wards_maximum() {
+    // Row 1 asks for a year, row 2 for the maximum to the day, row 3 for nothing
+    // (the ward's default); the ward allows 30 days from 2021-09-08.
+    let mut w = World::default();
+    let case = w.open_t();
+    let mut sub = submission(3, 0);
+    let asks = [Some(date(2022, 9, 7)), Some(date(2021, 10, 7)), None];
+    for (row, until) in sub.roster.rows.iter_mut().zip(asks) {
+        Arc::make_mut(row).valid_until = until;
+    }
+    let (case, _) = w.ok(Some(&case), ORG, EventBody::Roster(sub));
+    let case = match w.reply(&case, OFFICER, vec![Command::Approve(Rows::All)]) {
+        Ok((c, _)) => c,
+        Err(r) => panic!("{r}"),
+    };
+    let case = match w.reply(&case, POLICE, vec![Command::Stamp(Rows::All)]) {
+        Ok((c, _)) => c,
+        Err(r) => panic!("{r}"),
+    };
+    let until: Vec<Date> = case.batches[0]
+        .rows
+        .iter()
+        .filter_map(|r| match &r.state {
+            RowState::Issued(p) => Some(p.valid_until),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        until,
+        [date(2021, 10, 7), date(2021, 10, 7), date(2021, 9, 21)]
+    );
+}
+
+#[test]
 fn a_person_holding_a_valid_permit_is_reported_not_issued_twice() {
     let mut w = World::default();
     let case = w.t_closed(2);
