@@ -1,6 +1,7 @@
 //! Inputs the fuzz targets in `fuzz/` found, replayed through the same entry points
-//! (see `tests/fixtures/fuzz/README.md`). Every file must go through without a panic
-//! and quickly. A folder with no inputs passes: the fuzzers found nothing yet.
+//! (see `tests/fixtures/fuzz/README.md`). Every file must go through without a panic,
+//! within bounded memory and CPU (each in a capped child process). A folder with no
+//! inputs passes: the fuzzers found nothing yet.
 
 use jiff::civil::date;
 use qrca::config::RosterSettings;
@@ -8,13 +9,12 @@ use qrca::inbound::{commands, mail, reply};
 use qrca::roster::{Limits, read_roster};
 use qrca::workflow::Kind;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-/// Generous for a debug build; the fuzzer's own timeout is 10 s in release.
-const PER_INPUT: Duration = Duration::from_secs(5);
+#[path = "support/capped.rs"]
+mod capped;
 
 /// The inputs in `tests/fixtures/fuzz/<target>/`, sorted; none when the folder is absent.
-fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+fn inputs(target: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/fuzz")
         .join(target);
@@ -33,24 +33,30 @@ fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
         .collect();
     paths.sort();
     paths
-        .into_iter()
-        .map(|path| {
-            let bytes = std::fs::read(&path)
-                .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-            (path, bytes)
-        })
-        .collect()
 }
 
+/// Each input runs in a child of this test binary under an address-space limit of
+/// 1 GB and a CPU limit (`support/capped.rs`): some of them once made the process
+/// allocate gigabytes, and a regression must fail the test, not take the machine down.
+/// In the child, it must end within SPEC §8's 256 MB, and without a panic.
 fn replay(target: &str, run: impl Fn(&[u8])) {
-    for (path, bytes) in inputs(target) {
-        let started = Instant::now();
+    if let Some(path) = capped::child_input() {
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
         run(&bytes);
-        let took = started.elapsed();
+        return;
+    }
+    for path in inputs(target) {
+        let shown = path.display().to_string();
+        let child = capped::in_child(&format!("{target}_inputs"), &shown);
         assert!(
-            took < PER_INPUT,
-            "{} took {took:?} (limit {PER_INPUT:?})",
-            path.display()
+            child.peak_rss_kb <= capped::PEAK_RSS_KB,
+            "{shown}: peak RSS {} KB",
+            child.peak_rss_kb
+        );
+        eprintln!(
+            "{shown}: {:.1} MB, {:.2} s",
+            child.peak_rss_kb as f64 / 1024.0,
+            child.cpu_s
         );
     }
 }

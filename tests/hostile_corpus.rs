@@ -8,11 +8,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/capped.rs"]
+mod capped;
 #[path = "support/ward_config.rs"]
 mod ward_config;
 
+use capped::{PEAK_RSS_KB, Run};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use ward_config::{WardSpec, write_config};
 
 const ACCOUNT: &str = "qrca.hoankiem.tranhungdao1@gmail.com";
@@ -27,16 +30,6 @@ const THD: WardSpec<'static> = WardSpec {
     area_police: &["cskv.thd@hoankiem.hanoi.gov.vn"],
     accounts: &[ACCOUNT],
 };
-
-/// The address-space limit of each child (the 1 GB), and what a mail may use
-/// at its peak (SPEC §8's 256 MB).
-const ADDRESS_SPACE: u64 = 1 << 30;
-const PEAK_RSS_KB: u64 = 256 * 1024;
-
-/// CPU seconds a child may use before the kernel stops it. SPEC §8's 2 s is for the
-/// release build (README, "Security"); these tests run the debug build, several times
-/// slower.
-const CPU_LIMIT_S: u32 = 30;
 
 /// (file stem, what `qrca intake` must print first).
 const CORPUS: &[(&str, &str)] = &[
@@ -82,42 +75,17 @@ const CORPUS: &[(&str, &str)] = &[
     ("zip-path-escape", "applied"),
 ];
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    peak_rss_kb: u64,
-    cpu_s: f64,
-}
-
-/// `qrca intake FILE --account ACCOUNT` in a child under the limits, measured by GNU
-/// time (package `time`).
+/// `qrca intake FILE --account ACCOUNT` in a child under the limits.
 fn intake(config: &Path, file: &Path) -> Run {
-    let out = Command::new("prlimit")
-        .arg(format!("--as={ADDRESS_SPACE}"))
-        .arg(format!("--cpu={CPU_LIMIT_S}"))
-        .args(["--", "/usr/bin/time", "-f", "qrca-rusage %M %U %S"])
-        .arg(env!("CARGO_BIN_EXE_qrca"))
-        .arg("intake")
-        .arg(file)
-        .args(["--account", ACCOUNT, "--config"])
-        .arg(config)
-        .env("QRCA_LOG", "warn")
-        .output()
-        .unwrap_or_else(|e| panic!("prlimit (util-linux) and time: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let usage: Vec<f64> = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("qrca-rusage "))
-        .map(|l| l.split(' ').filter_map(|n| n.parse().ok()).collect())
-        .unwrap_or_default();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr,
-        peak_rss_kb: usage.first().copied().unwrap_or(0.0) as u64,
-        cpu_s: usage.get(1).copied().unwrap_or(0.0) + usage.get(2).copied().unwrap_or(0.0),
-    }
+    let args = [
+        OsStr::new("intake"),
+        file.as_os_str(),
+        OsStr::new("--account"),
+        OsStr::new(ACCOUNT),
+        OsStr::new("--config"),
+        config.as_os_str(),
+    ];
+    capped::run(env!("CARGO_BIN_EXE_qrca"), &args, &[("QRCA_LOG", "warn")])
 }
 
 fn corpus_dir() -> PathBuf {

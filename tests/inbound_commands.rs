@@ -1,6 +1,9 @@
 //! Reply commands (SPEC §3), registration bodies (SPEC §2) and subjects, table by
 //! table, each row with its exact result; and properties over arbitrary text.
 
+#[path = "support/capped.rs"]
+mod capped;
+
 use proptest::prelude::*;
 use qrca::inbound::commands::{
     MAX_LISTED, MAX_REASON_CHARS, MAX_ROW, MAX_SHOWN_CHARS, MAX_UNREADABLE, Parsed,
@@ -612,27 +615,8 @@ fn row_lists_are_bounded() {
 /// under an address-space limit of 1 GB, never in the test process itself.
 #[test]
 fn a_flood_of_row_lists_is_bounded_per_reply() {
-    const CAPPED: &str = "QRCA_TEST_UNDER_PRLIMIT";
-    if std::env::var_os(CAPPED).is_none() {
-        let me = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
-        let out = std::process::Command::new("prlimit")
-            .arg("--as=1073741824")
-            .arg("--")
-            .arg(me)
-            .args([
-                "--exact",
-                "a_flood_of_row_lists_is_bounded_per_reply",
-                "--nocapture",
-            ])
-            .env(CAPPED, "1")
-            .output()
-            .unwrap_or_else(|e| panic!("prlimit (util-linux): {e}"));
-        let said = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && said.contains("1 passed"),
-            "{said}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    if capped::child_input().is_none() {
+        capped::in_child("a_flood_of_row_lists_is_bounded_per_reply", "");
         return;
     }
     let body = "DUYET 1-99999\n".repeat(1_000_000 / 14);

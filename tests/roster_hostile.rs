@@ -3,40 +3,35 @@
 //! bounded memory and time. `scripts/make-hostile-fixtures.py` writes the files.
 //!
 //! Each file is read by the built binary in a child process under an address-space
-//! limit of 1 GB and 10 s of CPU (`prlimit`): before the limits were checked, every one
-//! of these aborted the process ("memory allocation failed") or spun. They must never
-//! be opened uncapped in the test process.
+//! limit of 1 GB and a CPU limit (`support/capped.rs`), and must take under 10 s of
+//! CPU: before the limits were checked, every one of these aborted the process
+//! ("memory allocation failed") or spun. They must never be opened uncapped in the
+//! test process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+
+#[path = "support/capped.rs"]
+mod capped;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile")
 }
 
-/// `qrca roster FILE --kind C --json` under `prlimit --as=1GB --cpu=10`.
-fn roster_capped(name: &str) -> (Option<i32>, Value, String, Duration) {
+/// `qrca roster FILE --kind C --json` under the limits of `support/capped.rs`.
+fn roster_capped(name: &str) -> (Option<i32>, Value, String, f64) {
     let path = dir().join(name);
-    let started = Instant::now();
-    let out = Command::new("prlimit")
-        .args(["--as=1073741824", "--cpu=10", "--"])
-        .arg(env!("CARGO_BIN_EXE_qrca"))
-        .args(["roster", path.to_str().unwrap(), "--kind", "C", "--json"])
-        .env("QRCA_CONFIG", "/nonexistent/qrca.toml")
-        .output()
-        .expect("prlimit (util-linux) runs");
-    let elapsed = started.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+    let args = ["roster", path.to_str().unwrap(), "--kind", "C", "--json"];
+    let env = [("QRCA_CONFIG", "/nonexistent/qrca.toml")];
+    let run = capped::run(env!("CARGO_BIN_EXE_qrca"), &args, &env);
+    let json = serde_json::from_str(&run.stdout).unwrap_or_else(|_| {
         panic!(
-            "{name}: no JSON on stdout (status {:?}); stderr: {stderr}",
-            out.status
+            "{name}: no JSON on stdout (status {:?}); stderr: {}",
+            run.code, run.stderr
         )
     });
-    (out.status.code(), json, stderr, elapsed)
+    (run.code, json, run.stderr, run.cpu_s)
 }
 
 /// File, and a piece of the one sentence it must be refused with.
@@ -73,7 +68,7 @@ const REFUSED: [(&str, &str); 8] = [
 fn hostile_workbooks_are_refused_in_bounded_memory() {
     let mut failures = Vec::new();
     for (name, says) in REFUSED {
-        let (code, json, stderr, elapsed) = roster_capped(name);
+        let (code, json, stderr, cpu_s) = roster_capped(name);
         let errors = json["errors"].as_array().cloned().unwrap_or_default();
         let ok = code == Some(1)
             && json["rows"].as_array().is_some_and(Vec::is_empty)
@@ -83,10 +78,10 @@ fn hostile_workbooks_are_refused_in_bounded_memory() {
             && errors[0]["message"]
                 .as_str()
                 .is_some_and(|m| m.contains(&format!("“{name}”")) && m.contains(says))
-            && elapsed < Duration::from_secs(10);
+            && cpu_s < 10.0;
         if !ok {
             failures.push(format!(
-                "{name}: exit {code:?} after {elapsed:?}, {json}\n{stderr}"
+                "{name}: exit {code:?} after {cpu_s:.2} s of CPU, {json}\n{stderr}"
             ));
         }
     }
