@@ -512,10 +512,19 @@ pub fn private_dir(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// sled's page cache. Its default is 1 GiB, more than the unit's `MemoryMax=768M`: a
+/// ward's growing database would have been killed by its own cache. A case is a few
+/// KB, so a day's working set of even a busy ward fits many times over.
+const CACHE_BYTES: u64 = 64 << 20;
+
 fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     let started = std::time::Instant::now();
     loop {
-        match sled::Config::new().path(path).open() {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+        {
             Ok(db) => return Ok(db),
             Err(source) => match open_error(path, source) {
                 StoreError::Locked { .. } if started.elapsed() < LOCK_WAIT => {
