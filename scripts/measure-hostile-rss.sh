@@ -14,7 +14,7 @@ N=${1:-1000}
 STEP=${2:-100}
 cargo build --release --quiet
 QRCA=$PWD/target/release/qrca
-CORPUS=$PWD/tests/fixtures/hostile/mail
+CORPUS=${CORPUS:-$PWD/tests/fixtures/hostile/mail} # or any folder of .eml files
 
 work=$(mktemp -d /tmp/qrca-hostile.XXXXXX)
 servers=""
