@@ -1,5 +1,6 @@
 //! `systemd/qrca.service` as systemd itself reads it: `systemd-analyze verify` finds no
-//! problem in it, and `systemd-analyze security` puts its exposure below 3.0 (issue 6).
+//! problem in it, and `systemd-analyze security` puts its exposure at 1.2, the figure
+//! the README gives (issue 6 asked for below 3.0).
 //!
 //! The container the tests run in has no systemd as PID 1, so the unit is checked
 //! offline; `e2e_daemon` checks the other half, the notify protocol `qrca run` speaks.
@@ -38,7 +39,7 @@ fn systemd_reads_the_unit_without_a_complaint() {
 }
 
 #[test]
-fn the_unit_s_exposure_is_below_3() {
+fn the_unit_s_exposure_is_the_readme_s_1_2() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/qrca.service");
     let out = Command::new("systemd-analyze")
         .args(["security", "--offline=yes", "--no-pager"])
@@ -53,7 +54,10 @@ fn the_unit_s_exposure_is_below_3() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no exposure level in\n{said}"));
     eprintln!("systemd-analyze security: exposure {level}");
-    assert!(level < 3.0, "exposure {level}\n{said}");
+    assert!(
+        level <= 1.2,
+        "exposure {level} (the README says 1.2)\n{said}"
+    );
 }
 
 /// Issue 11: a hostile mail may cost 256 MB and two are taken in at once; the unit caps
