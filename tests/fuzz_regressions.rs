@@ -1,6 +1,6 @@
 //! Inputs the fuzz targets in `fuzz/` found, replayed through the same entry points
 //! (see `tests/fixtures/fuzz/README.md`). Every file must go through without a panic,
-//! within bounded memory and CPU (each in a capped child process). A folder with no
+//! under 256 MB and 5 s of CPU (each in a capped child process). A folder with no
 //! inputs passes: the fuzzers found nothing yet.
 
 use jiff::civil::date;
@@ -9,6 +9,10 @@ use qrca::inbound::{commands, mail, reply};
 use qrca::roster::{Limits, read_roster};
 use qrca::workflow::Kind;
 use std::path::{Path, PathBuf};
+
+/// CPU an input may take: generous for a debug build; the fuzzer's own timeout is
+/// 10 s in release.
+const PER_INPUT_CPU_S: f64 = 5.0;
 
 #[path = "support/capped.rs"]
 mod capped;
@@ -52,6 +56,11 @@ fn replay(target: &str, run: impl Fn(&[u8])) {
             child.peak_rss_kb <= capped::PEAK_RSS_KB,
             "{shown}: peak RSS {} KB",
             child.peak_rss_kb
+        );
+        assert!(
+            child.cpu_s < PER_INPUT_CPU_S,
+            "{shown} took {:.2} s of CPU (limit {PER_INPUT_CPU_S} s)",
+            child.cpu_s
         );
         eprintln!(
             "{shown}: {:.1} MB, {:.2} s",
