@@ -276,14 +276,14 @@ fn bench_due_outbox(c: &mut Criterion) {
         },
     };
     store.commit(&opened, now).unwrap();
-    assert_eq!(store.due_outbox(now).unwrap().len(), DUE);
+    assert_eq!(store.due_outbox(now).unwrap().entries.len(), DUE);
 
     let mut group = c.benchmark_group(format!("due_outbox_{SENT}_sent_{DUE}_due"));
     group.sample_size(10);
     group.bench_function("index", |b| {
         b.iter(|| {
             let due = store.due_outbox(black_box(now)).unwrap();
-            assert_eq!(due.len(), DUE);
+            assert_eq!(due.entries.len(), DUE);
         })
     });
     group.bench_function("full_scan", |b| {

@@ -107,8 +107,8 @@ max_message_bytes = {SMALL_LIMIT}
 struct Store(HashMap<String, Vec<u8>>);
 
 impl Blobs for Store {
-    fn blob(&self, key: &str) -> Option<Vec<u8>> {
-        self.0.get(key).cloned()
+    fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.0.get(key).cloned())
     }
 }
 

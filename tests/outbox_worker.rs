@@ -676,3 +676,176 @@ fn an_outlook_mail_too_large_to_read_is_told_so_in_its_thread() {
     assert_eq!(read.references, [request, outlook]);
     assert_eq!(render(&g, &notice, ACCOUNT)[0].message, got[0].1);
 }
+
+// ---------------------------------------------------------------------------------
+// One bad entry, case or document: set aside or held back, and the pass goes on
+// ---------------------------------------------------------------------------------
+
+/// A mail of the case to `to`, with nothing attached.
+fn plain_mail(to: &str) -> Effect {
+    Effect::SendMail(OutMail {
+        template: Template::CaseOpened,
+        to: vec![to.into()],
+        cc: vec![],
+        reply_token: None,
+        attachments: vec![],
+        data: Box::new(MailData {
+            case: "THD-T-0001".into(),
+            organisation: Some("Công ty TNHH Minh Anh".into()),
+            ..MailData::default()
+        }),
+    })
+}
+
+/// Writes `bytes` over the record `key` of `tree`, with the store closed (as a disk
+/// fault or a bug would leave it).
+fn overwrite(state_dir: &Path, tree: &str, key: &[u8], bytes: &[u8]) {
+    let db = sled::open(state_dir.join("db")).unwrap();
+    db.open_tree(tree).unwrap().insert(key, bytes).unwrap();
+    db.flush().unwrap();
+}
+
+/// The subjects of what landed in `address`'s Maildir.
+fn subjects(mail: &Mailboxes, address: &str) -> Vec<String> {
+    delivered(mail, address)
+        .into_iter()
+        .map(|(_, raw)| parse_mail(&raw, &[]).unwrap().subject)
+        .collect()
+}
+
+#[test]
+fn an_unreadable_entry_is_set_aside_and_the_pass_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = world(dir.path());
+    let state = config.service.state_dir.clone();
+    let store = Store::open(&state).unwrap();
+    let ids = open_case(&store, vec![plain_mail(OFFICER), plain_mail(ORG)]);
+    drop(store);
+    // The first entry's bytes are JSON, but not an outbox entry.
+    let bad = br#"{"ward":"hoankiem.tranhungdao","case":"THD-T-0001","mail":42}"#;
+    overwrite(&state, "outbox", &ids[0].to_be_bytes(), bad);
+
+    let g = generation(config, Store::open(&state).unwrap());
+    let mail = mailboxes(dir.path());
+    let submit = MaildirSubmit {
+        mailboxes: mail.clone(),
+    };
+    let rt = runtime();
+    let pass = rt.block_on(outbox::send_due(&g, &submit, now())).unwrap();
+    assert_eq!(pass.dead, [ids[0]]);
+    assert_eq!(pass.sent, [ids[1]]);
+    assert_eq!(delivered(&mail, ORG).len(), 1);
+    // Out of the outbox (which lists again), kept aside for repair.
+    assert_eq!(g.store.unreadable_outbox().unwrap(), [ids[0]]);
+    assert!(g.store.outbox().unwrap().iter().all(|e| e.id != ids[0]));
+    // The officers are told once, by the next pass.
+    let pass = rt.block_on(outbox::send_due(&g, &submit, now())).unwrap();
+    assert_eq!(pass.sent.len(), 1, "{pass:?}");
+    let told = subjects(&mail, OFFICER);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("Không gửi được"), "{told:?}");
+    let (_, raw) = &delivered(&mail, OFFICER)[0];
+    let body = parse_mail(raw, &[]).unwrap().text;
+    assert!(
+        body.contains(&format!("outbox entry {} cannot be read", ids[0])),
+        "{body}"
+    );
+    let pass = rt.block_on(outbox::send_due(&g, &submit, now())).unwrap();
+    assert_eq!(pass, outbox::Pass::default());
+}
+
+#[test]
+fn an_unreadable_case_kills_its_mails_not_the_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = world(dir.path());
+    let state = config.service.state_dir.clone();
+    let store = Store::open(&state).unwrap();
+    let ids = open_case(&store, vec![plain_mail(OFFICER), plain_mail(ORG)]);
+    // A notice queued after them, about no case: it must still go in this pass.
+    let notice = OutMail {
+        template: Template::MailUndeliverable,
+        to: vec![POLICE.into()],
+        cc: vec![],
+        reply_token: None,
+        attachments: vec![],
+        data: Box::new(MailData::default()),
+    };
+    let notice = store.queue_notice(WARD, &notice, now()).unwrap();
+    drop(store);
+    overwrite(&state, "cases", b"THD-T-0001", b"\x00not json");
+
+    let g = generation(config, Store::open(&state).unwrap());
+    let mail = mailboxes(dir.path());
+    let submit = MaildirSubmit {
+        mailboxes: mail.clone(),
+    };
+    let rt = runtime();
+    let pass = rt.block_on(outbox::send_due(&g, &submit, now())).unwrap();
+    assert_eq!(pass.dead, ids);
+    assert_eq!(pass.sent, [notice]);
+    for id in &ids {
+        let entry = g.store.outbox_entry(*id).unwrap().unwrap();
+        let OutboxStatus::Dead { reason } = &entry.status else {
+            panic!("{:?}", entry.status)
+        };
+        assert!(reason.contains("THD-T-0001"), "{reason}");
+        assert!(reason.contains("cannot be read"), "{reason}");
+    }
+    // One notice to the officers per dead mail, sent by the next pass.
+    let pass = rt.block_on(outbox::send_due(&g, &submit, now())).unwrap();
+    assert_eq!(pass.sent.len(), 2, "{pass:?}");
+    assert_eq!(subjects(&mail, OFFICER).len(), 2);
+}
+
+#[test]
+fn a_document_that_cannot_be_read_now_holds_its_mail_back() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let config = world(dir.path());
+    let state = config.service.state_dir.clone();
+    let store = Store::open(&state).unwrap();
+    let id = split_mail(&config, &store);
+    // The first document's file is a folder for a while: reading it fails, and not
+    // with "not found".
+    let name: String = Sha256::digest(b"<dangky@hoankiem.hanoi.gov.vn>#0")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let file = state.join("blobs").join(name);
+    let away = state.join("away");
+    std::fs::rename(&file, &away).unwrap();
+    std::fs::create_dir(&file).unwrap();
+
+    let g = generation(config, store);
+    let mail = mailboxes(dir.path());
+    let submit = MaildirSubmit {
+        mailboxes: mail.clone(),
+    };
+    let rt = runtime();
+    let pass = rt.block_on(outbox::send_due(&g, &submit, now())).unwrap();
+    assert_eq!(pass.retrying, [id]);
+    assert!(delivered(&mail, OFFICER).is_empty());
+    let entry = g.store.outbox_entry(id).unwrap().unwrap();
+    let OutboxStatus::RetryAt { at, last_error } = &entry.status else {
+        panic!("{:?}", entry.status)
+    };
+    assert!(
+        last_error.contains("giay-to-1.pdf") && last_error.contains("cannot be read now"),
+        "{last_error}"
+    );
+
+    // The file is back: the retry sends the mail with all three documents.
+    std::fs::remove_dir(&file).unwrap();
+    std::fs::rename(&away, &file).unwrap();
+    let pass = rt.block_on(outbox::send_due(&g, &submit, *at)).unwrap();
+    assert_eq!(pass.sent, [id]);
+    let got = delivered(&mail, OFFICER);
+    assert_eq!(got.len(), 3);
+    let text: String = got
+        .iter()
+        .map(|(_, raw)| String::from_utf8_lossy(raw).into_owned())
+        .collect();
+    for n in 1..=3 {
+        assert!(text.contains(&format!("giay-to-{n}.pdf")), "document {n}");
+    }
+}

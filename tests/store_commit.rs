@@ -798,7 +798,7 @@ fn a_queued_notice_is_a_pending_entry_with_its_own_message_id() {
     assert_eq!(entry.account, "");
     assert_eq!(entry.mail, mail);
     assert_eq!(entry.message_id, format!("<{id}.notice@{WARD}.qrca>"));
-    assert_eq!(store.due_outbox(now()).unwrap().len(), 1);
+    assert_eq!(store.due_outbox(now()).unwrap().entries.len(), 1);
 }
 
 /// A refusal of `ward` committed as message `uid`, at `at`; its refusal id.

@@ -149,7 +149,7 @@ fn scanned(store: &Store, now: Timestamp) -> BTreeSet<u64> {
 }
 
 fn indexed(store: &Store, now: Timestamp) -> BTreeSet<u64> {
-    let due = store.due_outbox(now).unwrap();
+    let due = store.due_outbox(now).unwrap().entries;
     let set: BTreeSet<u64> = due.iter().map(|e| e.id).collect();
     assert_eq!(set.len(), due.len(), "an entry listed twice: {due:?}");
     set
@@ -240,6 +240,7 @@ fn every_write_keeps_the_index_and_the_outbox_in_step() {
         let due: Vec<u64> = store
             .due_outbox(t0() + secs(5))
             .unwrap()
+            .entries
             .iter()
             .map(|e| e.id)
             .collect();

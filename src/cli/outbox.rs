@@ -27,6 +27,15 @@ pub fn execute(
     match command.unwrap_or(OutboxCommand::List) {
         OutboxCommand::List => {
             list(&store.outbox()?, out)?;
+            let aside = store.unreadable_outbox()?;
+            if !aside.is_empty() {
+                let ids: Vec<String> = aside.iter().map(u64::to_string).collect();
+                writeln!(
+                    out,
+                    "set aside, unreadable (tree outbox_unreadable): {}",
+                    ids.join(", ")
+                )?;
+            }
             Ok(0)
         }
         OutboxCommand::Retry { id } => {

@@ -18,18 +18,15 @@ use super::smtp::SendError;
 use crate::config::{Account, Ward};
 use crate::outbound::{self, RenderCtx};
 use crate::store::blobs::Blobs;
-use crate::store::{OutboxEntry, OutboxStatus, Store, StoreError};
+use crate::store::{OutboxEntry, OutboxStatus, Store, StoreError, Unreadable};
 use crate::workflow::{MailData, OutMail, Template};
 use jiff::{SignedDuration, Timestamp};
 use std::future::Future;
 use std::sync::Arc;
 
 impl outbound::Blobs for Blobs {
-    fn blob(&self, key: &str) -> Option<Vec<u8>> {
-        self.get(key).unwrap_or_else(|e| {
-            tracing::error!("{e}");
-            None
-        })
+    fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.get(key).map_err(|e| e.to_string())
     }
 }
 
@@ -73,21 +70,28 @@ const MAX_ATTEMPTS: u32 = 30;
 const FIRST_BACKOFF: i64 = 30;
 const MAX_BACKOFF: i64 = 3600;
 
-/// Sends every entry due at `now`, oldest first.
+/// Sends every entry due at `now`, oldest first. One entry that cannot be read or
+/// sent (its bytes, its case's) is set aside or dead, told to the officers once, and
+/// the pass goes on; only a failing database ends the pass (the next one retries).
 pub async fn send_due(
     shared: &Arc<Generation>,
     submit: &impl Submit,
     now: Timestamp,
 ) -> Result<Pass, StoreError> {
     let mut pass = Pass::default();
-    for entry in shared.store.due_outbox(now)? {
+    let due = shared.store.due_outbox(now)?;
+    for bad in &due.unreadable {
+        set_aside(shared, bad, now)?;
+        pass.dead.push(bad.id);
+    }
+    for entry in due.entries {
         let id = entry.id;
-        let mut outcome = send_one(shared, submit, entry, now).await?;
+        let mut outcome = send_or_kill(shared, submit, entry, now).await?;
         // The server said the account is done for today: at once from another one.
         // (It is counted full now, so this ends: at worst every account is full.)
         while matches!(outcome, Outcome::HandOver) {
             outcome = match shared.store.outbox_entry(id)? {
-                Some(entry) => send_one(shared, submit, entry, now).await?,
+                Some(entry) => send_or_kill(shared, submit, entry, now).await?,
                 None => Outcome::OverQuota,
             };
         }
@@ -99,6 +103,61 @@ pub async fn send_due(
         }
     }
     Ok(pass)
+}
+
+/// [`send_one`], and when what the entry needs from the database cannot be read or
+/// written back (a corrupt record, not a failing disk), the entry is dead with that
+/// reason rather than the pass stopped.
+async fn send_or_kill(
+    shared: &Arc<Generation>,
+    submit: &impl Submit,
+    entry: OutboxEntry,
+    now: Timestamp,
+) -> Result<Outcome, StoreError> {
+    let kept = entry.clone();
+    match send_one(shared, submit, entry, now).await {
+        Err(e @ (StoreError::Corrupt { .. } | StoreError::Encode { .. })) => {
+            let ward = shared.config.ward(&kept.ward);
+            dead(&shared.store, ward, &kept, now, e.to_string())
+        }
+        other => other,
+    }
+}
+
+/// An outbox entry whose bytes cannot be decoded: moved out of the outbox (kept for
+/// repair), logged, and its ward's officers told once (every ward's, when even the
+/// ward cannot be read from it).
+fn set_aside(shared: &Generation, bad: &Unreadable, now: Timestamp) -> Result<(), StoreError> {
+    let store = &shared.store;
+    let (ward, case) = store.set_aside_outbox(bad)?;
+    let reason = format!(
+        "outbox entry {} cannot be read from the database ({}); it is set aside in the tree outbox_unreadable",
+        bad.id, bad.detail
+    );
+    tracing::error!(entry = bad.id, %reason, "outbox entry set aside");
+    let wards: Vec<&Ward> = match shared.config.ward(&ward) {
+        Some(w) => vec![w],
+        None => shared.config.wards.iter().collect(),
+    };
+    for ward in wards {
+        if ward.rules.officers.is_empty() {
+            continue;
+        }
+        let mail = OutMail {
+            template: Template::MailUndeliverable,
+            to: ward.rules.officers.clone(),
+            cc: Vec::new(),
+            reply_token: None,
+            attachments: Vec::new(),
+            data: Box::new(MailData {
+                case: case.clone(),
+                error: Some(reason.clone()),
+                ..MailData::default()
+            }),
+        };
+        store.queue_notice(ward.code(), &mail, now)?;
+    }
+    Ok(())
 }
 
 enum Outcome {
@@ -186,14 +245,23 @@ async fn send_one(
                 signer: shared.signers.get(&entry.ward),
                 blobs: &shared.blobs,
             };
-            outbound::render(&entry, case.as_ref(), &from, &ctx).map_err(|e| e.to_string())
+            outbound::render(&entry, case.as_ref(), &from, &ctx)
+                .map_err(|e| (e.is_retryable(), e.to_string()))
         })
         .await
-        .unwrap_or_else(|e| Err(format!("rendering stopped: {e}")))
+        .unwrap_or_else(|e| Err((false, format!("rendering stopped: {e}"))))
     };
     let parts = match rendered {
         Ok(parts) => parts,
-        Err(reason) => {
+        // A document that cannot be read now: the mail waits, never goes without it.
+        Err((true, reason)) => {
+            let error = SendError {
+                permanent: false,
+                message: format!("cannot render the mail yet: {reason}"),
+            };
+            return failed(store, ward, account, day, &entry, now, error);
+        }
+        Err((false, reason)) => {
             return dead(
                 store,
                 Some(ward),

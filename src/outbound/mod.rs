@@ -29,17 +29,19 @@ use crate::permit::issue::Signer;
 use crate::permit::pdf::Renderer;
 
 /// The bytes of documents the organisation sent, kept by the edge. `key` is
-/// `DocumentRef::blob`; `None` when the blob is gone (the mail then says so).
+/// `DocumentRef::blob`; `Ok(None)` when the blob is gone (the mail then says so), an
+/// error when it could not be read (rendering fails with [`RenderError::Document`],
+/// which is worth retrying: a mail never goes without a document that is there).
 pub trait Blobs {
-    fn blob(&self, key: &str) -> Option<Vec<u8>>;
+    fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
 }
 
 /// No documents at all (for mails that attach none, and tests).
 pub struct NoBlobs;
 
 impl Blobs for NoBlobs {
-    fn blob(&self, _key: &str) -> Option<Vec<u8>> {
-        None
+    fn blob(&self, _key: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(None)
     }
 }
 
@@ -124,6 +126,12 @@ pub enum RenderError {
         batch: u32,
         detail: String,
     },
+    #[error("the document {name} of case {case} cannot be read now: {detail}")]
+    Document {
+        case: String,
+        name: String,
+        detail: String,
+    },
     #[error("the mail template failed: {0}")]
     Template(#[from] TemplateError),
     #[error(
@@ -151,8 +159,9 @@ pub enum RenderError {
 
 impl RenderError {
     /// Rendering reads only the entry, the case, the config and the blobs: trying
-    /// again gives the same answer until an admin changes something.
+    /// again gives the same answer until an admin changes something, except when a
+    /// document could not be read (an I/O error, which may pass).
     pub fn is_retryable(&self) -> bool {
-        false
+        matches!(self, RenderError::Document { .. })
     }
 }

@@ -565,12 +565,19 @@ fn files(
                 });
             }
             AttachmentRef::Document(d) => match ctx.blobs.blob(&d.blob) {
-                Some(bytes) => files.push(File {
+                Ok(Some(bytes)) => files.push(File {
                     name: d.name.clone(),
                     content_type: sniff(&bytes),
                     bytes,
                 }),
-                None => missing.push(d.name.clone()),
+                Ok(None) => missing.push(d.name.clone()),
+                Err(detail) => {
+                    return Err(RenderError::Document {
+                        case: case.code.clone(),
+                        name: d.name.clone(),
+                        detail,
+                    });
+                }
             },
             AttachmentRef::Permits { permits } => {
                 let faces = faces(case, ward, permits, ctx)?;

@@ -119,7 +119,7 @@ mod tests {
         let now = Timestamp::UNIX_EPOCH;
         store.queue_quarantine_notice(&a, "w", &mail, now).unwrap();
         assert_eq!(store.begin_attempt(&a).unwrap(), QUARANTINED);
-        assert_eq!(store.due_outbox(now).unwrap().len(), 1);
+        assert_eq!(store.due_outbox(now).unwrap().entries.len(), 1);
         // Moved out of INBOX: a fresh start should the admin put it back.
         store.end_attempt(&a).unwrap();
         assert_eq!(store.begin_attempt(&a).unwrap(), 0);

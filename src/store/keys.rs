@@ -9,6 +9,7 @@ pub(crate) const META: &str = "meta";
 pub(crate) const CASES: &str = "cases";
 pub(crate) const OUTBOX: &str = "outbox";
 pub(crate) const OUTBOX_DUE: &str = "outbox_due";
+pub(crate) const OUTBOX_UNREADABLE: &str = "outbox_unreadable";
 pub(crate) const AUDIT: &str = "audit";
 pub(crate) const SEEN: &str = "seen";
 pub(crate) const SEEN_MSGID: &str = "seen_msgid";
@@ -136,12 +137,26 @@ pub(crate) fn id(id: u64) -> [u8; 8] {
     id.to_be_bytes()
 }
 
-/// A `sent` counter after `n` more: the old value (none, or unreadable: 0) plus `n`.
+/// A `sent` counter after `n` more: the old value ([`count`]) plus `n`.
 pub(crate) fn counted(old: Option<&[u8]>, n: u32) -> [u8; 4] {
-    old.and_then(decode_u32)
-        .unwrap_or(0)
-        .saturating_add(n)
-        .to_be_bytes()
+    count(old).saturating_add(n).to_be_bytes()
+}
+
+/// The value of a `sent` counter: none is 0, and an unreadable one is full
+/// (`u32::MAX`), never 0: a counter that cannot be read must not let an account
+/// send past its quota or a sender past its limit. It is logged; the next day has a
+/// new key.
+pub(crate) fn count(value: Option<&[u8]>) -> u32 {
+    match value {
+        None => 0,
+        Some(bytes) => decode_u32(bytes).unwrap_or_else(|| {
+            tracing::error!(
+                found = bytes.len(),
+                "a sent counter in the database is unreadable (expected 4 bytes); counted as full"
+            );
+            u32::MAX
+        }),
+    }
 }
 
 /// A u32 stored big-endian; `None` when the value has the wrong length.
@@ -161,6 +176,15 @@ pub(crate) fn printable(key: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_counter_is_full_not_empty() {
+        assert_eq!(count(None), 0);
+        assert_eq!(count(Some(&7u32.to_be_bytes())), 7);
+        assert_eq!(count(Some(b"xyz")), u32::MAX);
+        assert_eq!(counted(Some(b"xyz"), 1), u32::MAX.to_be_bytes());
+        assert_eq!(counted(None, 2), 2u32.to_be_bytes());
+    }
 
     #[test]
     fn audit_keys_of_one_case_do_not_prefix_another() {

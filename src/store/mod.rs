@@ -31,6 +31,7 @@ mod summary;
 mod types;
 
 pub use error::StoreError;
+pub use outbox::{DueEntries, Unreadable};
 pub use summary::{CaseStage, CaseSummary, mask_id_number};
 pub use types::{
     Committed, IgnoredMessage, MAX_REFERENCES, Notice, OutboxEntry, OutboxStatus, Outcome,
@@ -70,6 +71,8 @@ struct Trees {
     outbox: sled::Tree,
     /// The outbox entries waiting to be sent, by due time (`outbox.rs`).
     outbox_due: sled::Tree,
+    /// Outbox entries that could not be decoded, set aside by id, bytes as found.
+    outbox_unreadable: sled::Tree,
     audit: sled::Tree,
     seen: sled::Tree,
     seen_msgid: sled::Tree,
@@ -116,6 +119,7 @@ impl Store {
             cases: open(keys::CASES)?,
             outbox: open(keys::OUTBOX)?,
             outbox_due: open(keys::OUTBOX_DUE)?,
+            outbox_unreadable: open(keys::OUTBOX_UNREADABLE)?,
             audit: open(keys::AUDIT)?,
             seen: open(keys::SEEN)?,
             seen_msgid: open(keys::SEEN_MSGID)?,
@@ -218,7 +222,7 @@ impl Store {
             .sent
             .get(keys::sent(account, day))
             .map_err(|e| self.storage(e))?;
-        Ok(value.and_then(|v| keys::decode_u32(&v)).unwrap_or(0))
+        Ok(keys::count(value.as_deref()))
     }
 
     /// How many mails of `sender` the ward answered on `day` (for the rate limit of
@@ -234,7 +238,7 @@ impl Store {
             .sent
             .get(keys::answers(ward, day, sender))
             .map_err(|e| self.storage(e))?;
-        Ok(value.and_then(|v| keys::decode_u32(&v)).unwrap_or(0))
+        Ok(keys::count(value.as_deref()))
     }
 
     /// Counts one more mail of `sender` answered on `day`, flushed; returns the new
@@ -254,7 +258,7 @@ impl Store {
             })
             .map_err(|e| self.storage(e))?;
         self.flush()?;
-        Ok(total.and_then(|v| keys::decode_u32(&v)).unwrap_or(0))
+        Ok(keys::count(total.as_deref()))
     }
 
     /// Counts `n` more messages sent from `account` on `day`; returns the new total.
@@ -271,7 +275,7 @@ impl Store {
                 Some(keys::counted(old, n).to_vec())
             })
             .map_err(|e| self.storage(e))?;
-        Ok(total.and_then(|v| keys::decode_u32(&v)).unwrap_or(0))
+        Ok(keys::count(total.as_deref()))
     }
 
     /// Whether a case with this code exists (without reading it).

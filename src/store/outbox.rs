@@ -29,6 +29,24 @@ enum EntryAbort {
 
 type TxResult<T> = Result<T, ConflictableTransactionError<EntryAbort>>;
 
+/// What is due at a time ([`Store::due_outbox`]).
+#[derive(Debug, Default)]
+pub struct DueEntries {
+    /// The entries to send, in order.
+    pub entries: Vec<OutboxEntry>,
+    /// Due entries whose bytes cannot be decoded: to be set aside, not to stop a pass.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A due outbox entry that cannot be decoded.
+#[derive(Debug)]
+pub struct Unreadable {
+    pub id: u64,
+    index_key: Vec<u8>,
+    /// Why it cannot be decoded.
+    pub detail: String,
+}
+
 /// The part of an entry its index key depends on: the migration reads only this
 /// (serde skips the mail), which is what makes indexing a large outbox quick.
 #[derive(Deserialize)]
@@ -60,8 +78,8 @@ impl Store {
     /// interrupted ones first, oldest first, then the retries in the order they fell
     /// due. Reads the index of due entries and those entries only, however many sent
     /// ones the outbox keeps.
-    pub fn due_outbox(&self, now: Timestamp) -> Result<Vec<OutboxEntry>, StoreError> {
-        let mut due = Vec::new();
+    pub fn due_outbox(&self, now: Timestamp) -> Result<DueEntries, StoreError> {
+        let mut due = DueEntries::default();
         for item in self.trees.outbox_due.range(..=keys::due(now, u64::MAX)) {
             let (key, _) = item.map_err(|e| self.storage(e))?;
             let id = keys::due_id(&key).ok_or_else(|| StoreError::Corrupt {
@@ -70,9 +88,22 @@ impl Store {
                 key: keys::printable(&key),
                 detail: format!("expected 16 bytes, found {}", key.len()),
             })?;
-            let Some(entry) = self.outbox_entry(id)? else {
-                tracing::warn!(entry = id, "the outbox index names a missing entry");
-                continue;
+            let entry = match self.outbox_entry(id) {
+                Ok(Some(entry)) => entry,
+                Ok(None) => {
+                    tracing::warn!(entry = id, "the outbox index names a missing entry");
+                    continue;
+                }
+                // One bad entry must not stop the others: the caller sets it aside.
+                Err(StoreError::Corrupt { detail, .. }) => {
+                    due.unreadable.push(Unreadable {
+                        id,
+                        index_key: key.to_vec(),
+                        detail,
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             if due_key(&entry).as_ref().map(|k| &k[..]) != Some(&key[..]) {
                 // Every write keeps the index in step with its entry, so this is a
@@ -82,10 +113,60 @@ impl Store {
             }
             // Within the key's microsecond an entry may be not quite due yet.
             if entry.is_due(now) {
-                due.push(entry);
+                due.entries.push(entry);
             }
         }
         Ok(due)
+    }
+
+    /// Sets an unreadable outbox entry aside, in one transaction: its bytes move, as
+    /// they are, from the outbox to the `outbox_unreadable` tree (for whoever repairs
+    /// the database), and its index key goes, so that no pass reads it again and
+    /// `outbox list` still lists the rest. Returns what the entry's bytes still tell:
+    /// its ward and case when they can be read as JSON (to tell the right officers).
+    pub fn set_aside_outbox(&self, bad: &Unreadable) -> Result<(String, String), StoreError> {
+        let key = keys::id(bad.id);
+        let result = (
+            &self.trees.outbox,
+            &self.trees.outbox_due,
+            &self.trees.outbox_unreadable,
+        )
+            .transaction(|(outbox, due, aside)| {
+                let bytes = outbox.remove(&key)?;
+                if let Some(bytes) = &bytes {
+                    aside.insert(&key, bytes.clone())?;
+                }
+                due.remove(&bad.index_key[..])?;
+                Ok::<_, ConflictableTransactionError<std::convert::Infallible>>(bytes)
+            });
+        let bytes = result.map_err(|e| match e {
+            TransactionError::Storage(e) => self.storage(e),
+            TransactionError::Abort(never) => match never {},
+        })?;
+        self.flush()?;
+        let text = |v: &serde_json::Value, name: &str| {
+            v.get(name)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Ok(bytes
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .map(|v| (text(&v, "ward"), text(&v, "case")))
+            .unwrap_or_default())
+    }
+
+    /// The ids of the outbox entries set aside as unreadable.
+    pub fn unreadable_outbox(&self) -> Result<Vec<u64>, StoreError> {
+        self.trees
+            .outbox_unreadable
+            .iter()
+            .keys()
+            .map(|k| {
+                let k = k.map_err(|e| self.storage(e))?;
+                Ok(<[u8; 8]>::try_from(k.as_ref()).map_or(0, u64::from_be_bytes))
+            })
+            .collect()
     }
 
     /// Queues a notice that answers no inbound message (the officers told of a dead
