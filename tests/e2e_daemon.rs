@@ -138,6 +138,18 @@ impl World {
     }
 
     /// Waits until the daemon's log says `needle`; `what` names it if it never does.
+    /// SIGHUP: the daemon reloads its config.
+    fn hup(&self) {
+        let pid = self.daemon.as_ref().unwrap().id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
     fn wait_log(&self, needle: &str, what: &str) {
         let deadline = Instant::now() + WAIT;
         while !self.log().contains(needle) {
@@ -1118,6 +1130,19 @@ fn accounts_enroll_tells_the_admin_from_each_account() {
         .collect();
     senders.sort();
     assert_eq!(senders, ACCOUNTS.map(String::from).to_vec());
+    // Marked automatic, with a qrca Message-ID, like every mail qrca sends.
+    for m in &mails {
+        assert!(m.auto_reply.is_some(), "{m:?}");
+        let id = m.message_id.as_deref().unwrap();
+        assert!(qrca::inbound::gate::is_own_message_id(id), "{id}");
+    }
+    let raw = w.servers.messages(ADMIN).unwrap();
+    assert_eq!(raw.len(), 3);
+    for bytes in &raw {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(text.contains("Auto-Submitted: auto-generated"), "{text}");
+        assert!(text.contains("X-Auto-Response-Suppress: All"), "{text}");
+    }
 }
 
 #[test]
@@ -1157,77 +1182,96 @@ fn an_account_the_server_says_is_over_its_daily_quota_hands_the_mail_to_another(
 }
 
 #[test]
-fn a_refused_login_makes_a_dead_letter_that_retry_sends_and_a_down_server_a_retry() {
+fn a_refused_login_moves_the_mail_to_another_account_and_a_down_server_is_a_retry() {
     let mut w = world();
     w.start_daemon(None);
-    // The accounts' password changes on the server while the watchers are logged in:
-    // the confirmation cannot be submitted (535, permanent) and is marked dead.
+    let config = qrca::config::load(&w.config()).unwrap().config;
+    // The first account's app password is revoked on the server while the daemon runs:
+    // its login is refused (535) for good. The mail of its thread goes from another
+    // account of the ward, nothing is dead, and the officers are told once, by
+    // another account.
+    w.servers
+        .add_users(&[(ACCOUNTS[0], "doi-mat-khau")])
+        .unwrap();
+    w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Một"));
+    let opened = w.wait_mail(ORG, "THD-T-0001");
+    let from = opened.from.as_ref().unwrap().address.clone();
+    assert_ne!(from, ACCOUNTS[0]);
+    let told = w.wait_mail(OFFICER, "không gửi được thư");
+    assert!(told.subject.contains(ACCOUNTS[0]), "{}", told.subject);
+    assert!(told.text.contains("535"), "{}", told.text);
+    assert_ne!(told.from.as_ref().unwrap().address, ACCOUNTS[0]);
+    // The next mail of that thread goes from another account at once: no second notice.
+    w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Hai"));
+    w.wait_mail(ORG, "THD-T-0002");
+    assert_eq!(w.mails(OFFICER, "không gửi được thư").len(), 1);
+    assert!(!w.log().contains("outbox entry is dead"), "{}", w.log());
+
+    // Every account refused: the mail waits (SPEC §8), it is not dead.
     let changed: Vec<(&str, &str)> = ACCOUNTS.iter().map(|a| (*a, "doi-mat-khau")).collect();
     w.servers.add_users(&changed).unwrap();
-    w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Một"));
-    w.wait_log("outbox entry is dead", "no dead letter");
+    w.send(OFFICER, ACCOUNTS[1], &registration("Công ty Ba"));
+    w.wait_log(
+        "no account of the ward that may send it can send now",
+        "no wait",
+    );
+    // The admin fixes the passwords and reloads: each account is tried again at once,
+    // and the waiting mail goes, with no `outbox retry`.
+    let restored: Vec<(&str, &str)> = ACCOUNTS.iter().map(|a| (*a, PASSWORD)).collect();
+    w.servers.add_users(&restored).unwrap();
+    w.hup();
+    w.wait_mail(ORG, "THD-T-0003");
+    w.wait_log("the account logs in again", "no account back");
+    // Each account was announced once, and none is set aside now.
+    let told = w.wait_mails(OFFICER, "không gửi được thư", 3);
+    for account in ACCOUNTS {
+        assert_eq!(
+            told.iter().filter(|m| m.subject.contains(account)).count(),
+            1,
+            "{:?}",
+            told.iter().map(|m| &m.subject).collect::<Vec<_>>()
+        );
+    }
+
+    // A recipient the server refuses for good (550 5.1.1 at RCPT TO) does not stop
+    // the mail for the others: the area police's address is refused, the organisation
+    // and the officer get the confirmation, and the officers are told once.
+    w.servers.refuse_recipient(CSKV).unwrap();
+    w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Bốn"));
+    w.wait_mail(ORG, "THD-T-0004");
+    let refused = w.wait_mail(OFFICER, "Một số người nhận không nhận được");
+    assert!(refused.text.contains(CSKV), "{}", refused.text);
+    assert!(refused.text.contains("5.1.1"), "{}", refused.text);
+    assert!(
+        refused.subject.contains("THD-T-0004"),
+        "{}",
+        refused.subject
+    );
     w.stop_daemon();
+    let store = Store::open(&config.service.state_dir).unwrap();
+    assert!(store.unusable_accounts().unwrap().is_empty());
+    let outbox = store.outbox().unwrap();
+    assert!(
+        outbox
+            .iter()
+            .all(|e| !matches!(e.status, OutboxStatus::Dead { .. })),
+        "{outbox:#?}"
+    );
+    let fourth = outbox
+        .iter()
+        .find(|e| e.case == "THD-T-0004" && e.mail.template == qrca::workflow::Template::CaseOpened)
+        .unwrap();
+    assert!(matches!(fourth.status, OutboxStatus::Sent { .. }));
+    assert_eq!(fourth.refused.len(), 1, "{fourth:#?}");
+    assert_eq!(fourth.refused[0].recipient, CSKV);
+    drop(store);
     let listing = Command::new(env!("CARGO_BIN_EXE_qrca"))
         .args(["outbox", "list", "--config"])
         .arg(w.config())
         .output()
         .unwrap();
     let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
-    assert!(
-        listing.contains("dead: SMTP") && listing.contains("535"),
-        "{listing}"
-    );
-    let config = qrca::config::load(&w.config()).unwrap().config;
-    let outbox = Store::open(&config.service.state_dir)
-        .unwrap()
-        .outbox()
-        .unwrap();
-    let id = outbox[0].id;
-    assert_eq!(outbox[0].case, "THD-T-0001");
-    // The officers' notice of the dead letter was queued once (its own sending failed
-    // too, with the same password: a dead notice tells no one, no cascade).
-    let notices: Vec<_> = outbox.iter().filter(|e| e.case.is_empty()).collect();
-    assert_eq!(notices.len(), 1, "{outbox:#?}");
-    assert_eq!(
-        notices[0].mail.template,
-        qrca::workflow::Template::MailUndeliverable
-    );
-    assert_eq!(notices[0].mail.data.outbox_id, Some(id));
-    assert_eq!(notices[0].mail.to, [OFFICER]);
-    assert!(outbox.len() <= 2, "{outbox:#?}");
-
-    // The admin fixes the password and puts the dead mails back in line: sent.
-    let restored: Vec<(&str, &str)> = ACCOUNTS.iter().map(|a| (*a, PASSWORD)).collect();
-    w.servers.add_users(&restored).unwrap();
-    for entry in &outbox {
-        if !matches!(entry.status, OutboxStatus::Dead { .. }) {
-            continue; // The notice may not have been tried before the stop.
-        }
-        let retry = Command::new(env!("CARGO_BIN_EXE_qrca"))
-            .args(["outbox", "retry", &entry.id.to_string(), "--config"])
-            .arg(w.config())
-            .output()
-            .unwrap();
-        assert!(
-            retry.status.success(),
-            "{}",
-            String::from_utf8_lossy(&retry.stderr)
-        );
-    }
-    w.start_daemon(None);
-    w.wait_mail(ORG, "THD-T-0001");
-    let notice = w.wait_mail(OFFICER, "Không gửi được");
-    assert!(notice.subject.contains("THD-T-0001"), "{}", notice.subject);
-    assert!(!notice.subject.starts_with("[QRCA"), "{}", notice.subject);
-    assert!(
-        notice.text.contains(&format!("qrca outbox retry {id}")),
-        "{}",
-        notice.text
-    );
-    assert!(notice.text.contains("535"), "{}", notice.text);
-    assert!(notice.text.contains(ORG), "{}", notice.text);
-    w.stop_daemon();
-    assert_eq!(w.mails(OFFICER, "Không gửi được").len(), 1);
+    assert!(listing.contains(&format!("refused: {CSKV}")), "{listing}");
 
     // The SMTP server unreachable: a transient failure, retried later, not dead.
     let unreachable = std::fs::read_to_string(w.config()).unwrap().replace(
@@ -1237,11 +1281,12 @@ fn a_refused_login_makes_a_dead_letter_that_retry_sends_and_a_down_server_a_retr
     assert!(unreachable.contains("port = 1,"));
     std::fs::write(w.config(), unreachable).unwrap();
     w.start_daemon(None);
-    let second = registration("Công ty Hai");
+    let second = registration("Công ty Năm");
     w.send(OFFICER, ACCOUNTS[0], &second);
     w.wait_log("send failed; will retry", "no retry");
     w.stop_daemon();
     let store = Store::open(&config.service.state_dir).unwrap();
+    assert!(store.unusable_accounts().unwrap().is_empty());
     let retrying = store
         .outbox()
         .unwrap()

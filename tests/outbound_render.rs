@@ -174,6 +174,7 @@ fn entry(id: u64, case: &str, mail: OutMail) -> OutboxEntry {
         updated_at: now(),
         thread: None,
         parts_sent: None,
+        refused: Vec::new(),
     }
 }
 
@@ -383,12 +384,15 @@ fn every_template_renders_in_vietnamese_with_the_case_code() {
                 attachments: Vec::new(),
                 data: Box::new(data),
             };
-            // Notices are about no case: rendered without one, no `[QRCA` prefix.
+            // Notices are rendered without a case; the `[QRCA` prefix of the case
+            // their data names (here every one names a case).
             let notice = matches!(
                 template,
                 Template::MailTooLarge
                     | Template::RegistrationIncomplete
                     | Template::MailUndeliverable
+                    | Template::RecipientsRefused
+                    | Template::AccountUnusable
                     | Template::DailyReport
                     | Template::MailQuarantined
             );
@@ -411,16 +415,20 @@ fn every_template_renders_in_vietnamese_with_the_case_code() {
             assert_eq!(out.len(), 1);
             let m = read(&out[0]);
             let what = format!("{} ({kind})", template.name());
-            assert_eq!(
+            assert!(
                 m.subject.starts_with(&format!("[QRCA {code}] ")),
-                !notice,
                 "{what}: {}",
                 m.subject
             );
             assert!(m.subject.len() > code.len() + 12, "{what}: {}", m.subject);
             assert_clean_text(&what, &m.subject);
             assert_clean_text(&what, &m.text);
-            if !notice || template == Template::MailUndeliverable {
+            if !notice
+                || matches!(
+                    template,
+                    Template::MailUndeliverable | Template::RecipientsRefused
+                )
+            {
                 assert!(
                     m.text.contains(&code),
                     "{what}: no case code in\n{}",
@@ -960,9 +968,11 @@ fn notice(template: Template, to: &str, data: MailData) -> OutMail {
     }
 }
 
-/// A notice rendered without a case: one message, no `[QRCA` subject, the notice's
-/// own Message-ID (on `.qrca`, so the gate takes it for our own), the RFC 3834 kind.
+/// A notice rendered without a case: one message, a `[QRCA` subject only when its data
+/// names a case, the notice's own Message-ID (on `.qrca`, so the gate takes it for our
+/// own), the RFC 3834 kind.
 fn render_notice(world: &World, id: u64, mail: OutMail, auto: &str) -> Mail {
+    let about = mail.data.case.clone();
     let e = entry(id, "", mail);
     assert_eq!(e.message_id, format!("<{id}.notice@{WARD}.qrca>"));
     let blobs = blobs();
@@ -973,7 +983,13 @@ fn render_notice(world: &World, id: u64, mail: OutMail, auto: &str) -> Mail {
     assert!(raw.contains(&format!("Auto-Submitted: {auto}")), "{raw}");
     assert!(raw.contains("X-Auto-Response-Suppress: All"), "{raw}");
     let m = read(&out[0]);
-    assert!(!m.subject.starts_with("[QRCA"), "{}", m.subject);
+    assert_eq!(
+        m.subject.starts_with(&format!("[QRCA {about}] ")),
+        !about.is_empty(),
+        "{}",
+        m.subject
+    );
+    assert_eq!(m.subject.starts_with("[QRCA"), !about.is_empty());
     assert_eq!(m.message_id.as_deref(), Some(e.message_id.as_str()));
     assert!(qrca::inbound::gate::is_own_message_id(&e.message_id));
     assert!(m.attachments.is_empty());
@@ -1063,7 +1079,7 @@ fn a_dead_letter_is_told_to_the_officers_with_the_retry_command() {
         ),
         "auto-generated",
     );
-    assert!(m.subject.contains("THD-T-0001"), "{}", m.subject);
+    assert!(m.subject.starts_with("[QRCA THD-T-0001] "), "{}", m.subject);
     assert!(m.subject.contains("thư xác nhận mở hồ sơ"), "{}", m.subject);
     for words in [
         "qrca outbox retry 7",

@@ -25,7 +25,7 @@ use qrca::daemon::Generation;
 use qrca::daemon::intake::{self, Position, Taken};
 use qrca::daemon::maildir::{Mailboxes, MaildirSubmit};
 use qrca::daemon::outbox::{self, Submit};
-use qrca::daemon::smtp::SendError;
+use qrca::daemon::smtp::{Refused, Scope, SendError};
 use qrca::engine::Processed;
 use qrca::inbound::mail::parse_mail;
 use qrca::outbound::{self, RenderCtx};
@@ -306,12 +306,12 @@ impl Submit for StopAtPart2 {
         account: &qrca::config::Account,
         recipients: &[String],
         message: &[u8],
-    ) -> Result<(), SendError> {
+    ) -> Result<Vec<Refused>, SendError> {
         if self.calls.fetch_add(1, Ordering::SeqCst) == 1 {
             match self.then {
                 AtPart2::Refuse => {
                     return Err(SendError {
-                        permanent: false,
+                        scope: Scope::Transient,
                         message: "421 4.7.0 Try again later, closing connection".into(),
                     });
                 }
@@ -322,6 +322,10 @@ impl Submit for StopAtPart2 {
             }
         }
         self.maildir.submit(account, recipients, message).await
+    }
+
+    async fn probe(&self, account: &qrca::config::Account) -> Result<(), SendError> {
+        self.maildir.probe(account).await
     }
 }
 

@@ -43,15 +43,19 @@ pub fn enroll(ward: &str, config: Option<std::path::PathBuf>) -> anyhow::Result<
     let mut failed = 0usize;
     for account in &w.accounts {
         let mut lines = runtime.block_on(super::check::check_account(account));
-        let message =
-            enrolment_message(&w.rules.name, &account.address, &config.service.admin_email)?;
+        let message = enrolment_message(
+            w,
+            &account.address,
+            &config.service.admin_email,
+            jiff::Timestamp::now(),
+        )?;
         let sent = runtime.block_on(crate::daemon::smtp::submit(
             account,
             std::slice::from_ref(&config.service.admin_email),
             &message,
         ));
         lines.push(match sent {
-            Ok(()) => (
+            Ok(_) => (
                 true,
                 format!(
                     "{} sent the enrolment mail to {}",
@@ -71,13 +75,47 @@ pub fn enroll(ward: &str, config: Option<std::path::PathBuf>) -> anyhow::Result<
     Ok(if failed == 0 { 0 } else { 1 })
 }
 
-fn enrolment_message(ward_name: &str, from: &str, admin: &str) -> anyhow::Result<Vec<u8>> {
-    let text = format!("UBND {ward_name} đã hoàn thành tạo lập địa chỉ mail");
+/// The SPEC §1 confirmation from `from` to the admin: marked automatic like every
+/// mail qrca sends (RFC 3834 `Auto-Submitted`, no Outlook auto-replies) and with a
+/// qrca Message-ID (`<enroll.<time>.<account>@<ward>.qrca>`), so that an answer or a
+/// bounce of it is known for the daemon's own.
+fn enrolment_message(
+    ward: &crate::config::Ward,
+    from: &str,
+    admin: &str,
+    now: jiff::Timestamp,
+) -> anyhow::Result<Vec<u8>> {
+    use lettre::message::header::{HeaderName, HeaderValue};
+    let text = format!(
+        "UBND {} đã hoàn thành tạo lập địa chỉ mail",
+        ward.rules.name
+    );
+    let local: String = from
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let message_id = format!(
+        "<enroll.{}.{local}@{}.qrca>",
+        now.as_millisecond(),
+        ward.code()
+    );
     let message = lettre::Message::builder()
         .from(from.parse()?)
         .to(admin.parse()?)
         .subject(text.clone())
+        .message_id(Some(message_id))
         .header(lettre::message::header::ContentType::TEXT_PLAIN)
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".to_owned(),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+            "All".to_owned(),
+        ))
         .body(format!("{text}: {from}\n"))?;
     Ok(message.formatted())
 }

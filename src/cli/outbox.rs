@@ -27,6 +27,15 @@ pub fn execute(
     match command.unwrap_or(OutboxCommand::List) {
         OutboxCommand::List => {
             list(&store.outbox()?, out)?;
+            for a in store.unusable_accounts()? {
+                writeln!(
+                    out,
+                    "account {} cannot send since {} (its mail goes from the others): {}",
+                    clean(&a.address),
+                    time(a.since),
+                    clean(&a.reason)
+                )?;
+            }
             let aside = store.unreadable_outbox()?;
             if !aside.is_empty() {
                 let ids: Vec<String> = aside.iter().map(u64::to_string).collect();
@@ -107,6 +116,14 @@ pub fn list(entries: &[OutboxEntry], out: &mut (impl Write + ?Sized)) -> std::io
                 "        {} part(s) accepted from {}; the rest follow from it",
                 parts.message_ids.len(),
                 clean(&parts.account)
+            )?;
+        }
+        for r in &e.refused {
+            writeln!(
+                out,
+                "        refused: {} ({})",
+                clean(&r.recipient),
+                clean(&r.reason)
             )?;
         }
     }

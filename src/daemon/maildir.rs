@@ -18,7 +18,7 @@
 //! the store's seen-marker recognises it.
 
 use super::outbox::Submit;
-use super::smtp::SendError;
+use super::smtp::{Refused, Scope, SendError};
 use crate::config::Account;
 use std::fs;
 use std::io::Write;
@@ -314,7 +314,7 @@ impl Submit for MaildirSubmit {
         account: &Account,
         recipients: &[String],
         message: &[u8],
-    ) -> impl std::future::Future<Output = Result<(), SendError>> + Send {
+    ) -> impl std::future::Future<Output = Result<Vec<Refused>, SendError>> + Send {
         let mailboxes = self.mailboxes.clone();
         let from = account.address.clone();
         let recipients = recipients.to_vec();
@@ -329,17 +329,26 @@ impl Submit for MaildirSubmit {
             })
             .await;
             match delivered {
-                Ok(Ok(())) => Ok(()),
+                Ok(Ok(())) => Ok(Vec::new()),
                 Ok(Err(e)) => Err(SendError {
-                    permanent: !e.is_transient(),
+                    scope: if e.is_transient() {
+                        Scope::Transient
+                    } else {
+                        Scope::Message
+                    },
                     message: e.to_string(),
                 }),
                 Err(e) => Err(SendError {
-                    permanent: false,
+                    scope: Scope::Transient,
                     message: format!("the Maildir delivery stopped: {e}"),
                 }),
             }
         }
+    }
+
+    /// A Maildir needs no login.
+    async fn probe(&self, _account: &Account) -> Result<(), SendError> {
+        Ok(())
     }
 }
 

@@ -26,7 +26,9 @@ use crate::permit::issue::{self, Signer};
 use crate::permit::pdf::Renderer;
 use crate::store::Store;
 use crate::store::blobs::Blobs;
+use jiff::Timestamp;
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// One consistent view of what the daemon was configured with.
 pub struct Generation {
@@ -37,6 +39,9 @@ pub struct Generation {
     pub permits: Renderer,
     /// Ward code → the ward's signer (its current key).
     pub signers: HashMap<String, Signer>,
+    /// When the outbox worker last tried to log in to each account set aside as
+    /// unable to send; empty in a new generation, so a reload tries them at once.
+    pub probes: Mutex<HashMap<String, Timestamp>>,
 }
 
 impl Generation {
@@ -60,6 +65,7 @@ impl Generation {
             templates,
             permits,
             signers,
+            probes: Mutex::new(HashMap::new()),
         })
     }
 }

@@ -14,15 +14,18 @@
 //! blocking thread. It must not decide anything about a case.
 
 use super::Generation;
-use super::smtp::SendError;
+use super::smtp::{Refused, Scope, SendError};
 use crate::config::{Account, Ward};
 use crate::outbound::{self, RenderCtx};
 use crate::store::blobs::Blobs;
-use crate::store::{OutboxEntry, OutboxStatus, Store, StoreError, Unreadable};
+use crate::store::{
+    OutboxEntry, OutboxStatus, RefusedRecipient, Store, StoreError, Unreadable, UnusableAccount,
+};
 use crate::workflow::{MailData, OutMail, Template};
 use jiff::{SignedDuration, Timestamp};
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 impl outbound::Blobs for Blobs {
     fn blob(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
@@ -32,12 +35,17 @@ impl outbound::Blobs for Blobs {
 
 /// Hands a rendered message to a server (SMTP) or a mailbox (Maildir).
 pub trait Submit: Send + Sync + 'static {
+    /// Ok with the recipients refused for good while the others got it.
     fn submit(
         &self,
         account: &Account,
         recipients: &[String],
         message: &[u8],
-    ) -> impl Future<Output = Result<(), SendError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Refused>, SendError>> + Send;
+
+    /// Whether `account` can log in again (an account set aside as unusable is
+    /// tried with this before it is used again).
+    fn probe(&self, account: &Account) -> impl Future<Output = Result<(), SendError>> + Send;
 }
 
 /// Submission over SMTP with the account's own server and login.
@@ -49,8 +57,12 @@ impl Submit for Smtp {
         account: &Account,
         recipients: &[String],
         message: &[u8],
-    ) -> impl Future<Output = Result<(), SendError>> + Send {
+    ) -> impl Future<Output = Result<Vec<Refused>, SendError>> + Send {
         super::smtp::submit(account, recipients, message)
+    }
+
+    fn probe(&self, account: &Account) -> impl Future<Output = Result<(), SendError>> + Send {
+        super::smtp::check(account)
     }
 }
 
@@ -84,14 +96,18 @@ pub async fn send_due(
         set_aside(shared, bad, now)?;
         pass.dead.push(bad.id);
     }
+    if due.entries.is_empty() {
+        return Ok(pass);
+    }
+    let mut unusable = probe_unusable(shared, submit, now).await?;
     for entry in due.entries {
         let id = entry.id;
-        let mut outcome = send_or_kill(shared, submit, entry, now).await?;
-        // The server said the account is done for today: at once from another one.
-        // (It is counted full now, so this ends: at worst every account is full.)
+        let mut outcome = send_or_kill(shared, submit, &mut unusable, entry, now).await?;
+        // The server refused the account (its quota, its login): at once from another
+        // one. (That one is counted full or unusable now, so this ends.)
         while matches!(outcome, Outcome::HandOver) {
             outcome = match shared.store.outbox_entry(id)? {
-                Some(entry) => send_or_kill(shared, submit, entry, now).await?,
+                Some(entry) => send_or_kill(shared, submit, &mut unusable, entry, now).await?,
                 None => Outcome::OverQuota,
             };
         }
@@ -111,11 +127,12 @@ pub async fn send_due(
 async fn send_or_kill(
     shared: &Arc<Generation>,
     submit: &impl Submit,
+    unusable: &mut HashSet<String>,
     entry: OutboxEntry,
     now: Timestamp,
 ) -> Result<Outcome, StoreError> {
     let kept = entry.clone();
-    match send_one(shared, submit, entry, now).await {
+    match send_one(shared, submit, unusable, entry, now).await {
         Err(e @ (StoreError::Corrupt { .. } | StoreError::Encode { .. })) => {
             let ward = shared.config.ward(&kept.ward);
             dead(&shared.store, ward, &kept, now, e.to_string())
@@ -140,25 +157,79 @@ fn set_aside(shared: &Generation, bad: &Unreadable, now: Timestamp) -> Result<()
         None => shared.config.wards.iter().collect(),
     };
     for ward in wards {
-        if ward.rules.officers.is_empty() {
-            continue;
-        }
-        let mail = OutMail {
-            template: Template::MailUndeliverable,
-            to: ward.rules.officers.clone(),
-            cc: Vec::new(),
-            reply_token: None,
-            attachments: Vec::new(),
-            data: Box::new(MailData {
-                case: case.clone(),
-                error: Some(reason.clone()),
-                ..MailData::default()
-            }),
+        let data = MailData {
+            case: case.clone(),
+            error: Some(reason.clone()),
+            ..MailData::default()
         };
-        store.queue_notice(ward.code(), &mail, now)?;
+        if let Some(mail) = to_officers(ward, Template::MailUndeliverable, data) {
+            store.queue_notice(ward.code(), &mail, now)?;
+        }
     }
     Ok(())
 }
+
+/// A notice to the ward's officers; None for a ward without officers.
+fn to_officers(ward: &Ward, template: Template, data: MailData) -> Option<OutMail> {
+    (!ward.rules.officers.is_empty()).then(|| OutMail {
+        template,
+        to: ward.rules.officers.clone(),
+        cc: Vec::new(),
+        reply_token: None,
+        attachments: Vec::new(),
+        data: Box::new(data),
+    })
+}
+
+/// Before a pass: every account set aside as unable to send is tried again (a login)
+/// once per generation and then every `PROBE_EVERY`; one that logs in is used
+/// again. A mark of an account no longer in the config goes.
+async fn probe_unusable(
+    shared: &Generation,
+    submit: &impl Submit,
+    now: Timestamp,
+) -> Result<HashSet<String>, StoreError> {
+    let mut unusable = HashSet::new();
+    for mark in shared.store.unusable_accounts()? {
+        let account = shared
+            .config
+            .ward(&mark.ward)
+            .and_then(|w| w.accounts.iter().find(|a| a.address == mark.address));
+        let Some(account) = account else {
+            shared.store.clear_unusable(&mark.address)?;
+            continue;
+        };
+        let due = {
+            let probes = shared.probes.lock().unwrap_or_else(PoisonError::into_inner);
+            probes
+                .get(&mark.address)
+                .is_none_or(|last| now.duration_since(*last) >= PROBE_EVERY)
+        };
+        if due {
+            shared
+                .probes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(mark.address.clone(), now);
+            match submit.probe(account).await {
+                Ok(()) => {
+                    tracing::info!(account = %mark.address, "the account logs in again: it sends again");
+                    shared.store.clear_unusable(&mark.address)?;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(account = %mark.address, error = %e, "the account still cannot send");
+                }
+            }
+        }
+        unusable.insert(mark.address);
+    }
+    Ok(unusable)
+}
+
+/// How often an account that cannot send is tried again (besides once per
+/// generation: a `systemctl reload qrca` after fixing its password tries it at once).
+const PROBE_EVERY: SignedDuration = SignedDuration::from_secs(300);
 
 enum Outcome {
     Sent,
@@ -172,6 +243,7 @@ enum Outcome {
 async fn send_one(
     shared: &Arc<Generation>,
     submit: &impl Submit,
+    unusable: &mut HashSet<String>,
     entry: OutboxEntry,
     now: Timestamp,
 ) -> Result<Outcome, StoreError> {
@@ -210,7 +282,7 @@ async fn send_one(
         // The rest of a split mail goes from the account that sent its first parts:
         // another account may split it differently (its own max_message_bytes).
         Some(parts) => match ward.accounts.iter().find(|a| a.address == parts.account) {
-            Some(a) if has_quota(store, a, day)? => Some(a),
+            Some(a) if !unusable.contains(&a.address) && has_quota(store, a, day)? => Some(a),
             Some(_) => None,
             None => {
                 return dead(
@@ -225,10 +297,19 @@ async fn send_one(
                 );
             }
         },
-        None => choose_account(store, ward.accounts.as_slice(), &entry.account, day)?,
+        None => {
+            let usable: Vec<Account> = ward
+                .accounts
+                .iter()
+                .filter(|a| !unusable.contains(&a.address))
+                .cloned()
+                .collect();
+            choose_account(store, &usable, &entry.account, day)?
+                .and_then(|a| ward.accounts.iter().find(|w| w.address == a.address))
+        }
     };
     let Some(account) = account else {
-        tracing::warn!(entry = entry.id, ward = %entry.ward, "every account of the ward that may send it has used its daily quota");
+        tracing::warn!(entry = entry.id, ward = %entry.ward, "no account of the ward that may send it can send now (daily quota used, or the server refuses the account); it waits");
         return Ok(Outcome::OverQuota);
     };
     store.update_outbox(entry.id, now, |e| e.status = OutboxStatus::Sending)?;
@@ -256,10 +337,10 @@ async fn send_one(
         // A document that cannot be read now: the mail waits, never goes without it.
         Err((true, reason)) => {
             let error = SendError {
-                permanent: false,
+                scope: Scope::Transient,
                 message: format!("cannot render the mail yet: {reason}"),
             };
-            return failed(store, ward, account, day, &entry, now, error);
+            return failed(store, ward, account, day, &entry, now, error, unusable);
         }
         Err((false, reason)) => {
             return dead(
@@ -296,11 +377,17 @@ async fn send_one(
         })?;
     }
     for (n, part) in todo.iter().enumerate() {
-        if let Err(e) = submit
+        match submit
             .submit(account, &part.recipients, &part.message)
             .await
         {
-            return failed(store, ward, account, day, &entry, now, e);
+            Ok(refused) if !refused.is_empty() => {
+                recipients_refused(store, ward, &entry, &refused, now)?;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return failed(store, ward, account, day, &entry, now, e, unusable);
+            }
         }
         // Recorded before the next part goes: a crash from here on resends only
         // what the server has not yet taken.
@@ -392,6 +479,50 @@ fn undeliverable(ward: &Ward, entry: &OutboxEntry, reason: &str) -> Option<OutMa
     })
 }
 
+/// The server took a message for some recipients and refused others for good: the
+/// refusals are recorded on the entry, and the officers told once of each recipient
+/// (not for a notice: a refused officer must not start a cascade).
+fn recipients_refused(
+    store: &Store,
+    ward: &Ward,
+    entry: &OutboxEntry,
+    refused: &[Refused],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let refused: Vec<RefusedRecipient> = refused
+        .iter()
+        .map(|r| RefusedRecipient {
+            recipient: r.recipient.clone(),
+            reason: r.reason.clone(),
+        })
+        .collect();
+    let new = store.outbox_refused(entry.id, &refused, now)?;
+    for r in &new {
+        tracing::error!(entry = entry.id, case = %entry.case, recipient = %r.recipient, reason = %r.reason, "the server refused a recipient; the others got the mail");
+    }
+    if new.is_empty() || entry.case.is_empty() {
+        return Ok(());
+    }
+    let data = MailData {
+        case: entry.case.clone(),
+        outbox_id: Some(entry.id),
+        about_template: Some(entry.mail.template),
+        recipients: new.iter().map(|r| r.recipient.clone()).collect(),
+        error: Some(
+            new.iter()
+                .map(|r| r.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        ..MailData::default()
+    };
+    if let Some(mail) = to_officers(ward, Template::RecipientsRefused, data) {
+        store.queue_notice(ward.code(), &mail, now)?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
 fn failed(
     store: &Store,
     ward: &Ward,
@@ -400,6 +531,7 @@ fn failed(
     entry: &OutboxEntry,
     now: Timestamp,
     error: SendError,
+    unusable: &mut HashSet<String>,
 ) -> Result<Outcome, StoreError> {
     if error.spent_quota() {
         // The account is done for today whatever our count says; the mail is not at
@@ -415,7 +547,29 @@ fn failed(
         store.update_outbox(entry.id, now, |e| e.status = OutboxStatus::Pending)?;
         return Ok(Outcome::HandOver);
     }
-    if error.permanent || entry.attempts + 1 >= MAX_ATTEMPTS {
+    if error.scope == Scope::Account {
+        // The account cannot send, whatever the mail: set it aside (the officers told
+        // once, by another account), and the mail goes from another account now.
+        tracing::error!(entry = entry.id, account = %account.address, error = %error.message, "the server refuses the account; its mail goes from another account of the ward until it logs in again");
+        if unusable.insert(account.address.clone()) {
+            let mark = UnusableAccount {
+                address: account.address.clone(),
+                ward: ward.code().to_owned(),
+                since: now,
+                reason: error.message.clone(),
+            };
+            let data = MailData {
+                about_account: Some(account.address.clone()),
+                error: Some(error.message.clone()),
+                ..MailData::default()
+            };
+            let notice = to_officers(ward, Template::AccountUnusable, data);
+            store.mark_unusable(&mark, notice.as_ref(), now)?;
+        }
+        store.update_outbox(entry.id, now, |e| e.status = OutboxStatus::Pending)?;
+        return Ok(Outcome::HandOver);
+    }
+    if error.permanent() || entry.attempts + 1 >= MAX_ATTEMPTS {
         return dead(store, Some(ward), entry, now, error.message);
     }
     let at = now

@@ -111,6 +111,8 @@ pub async fn serve(
                         let next = Arc::new(next);
                         spawn_watchers(&next, &mut watched, &mut tasks, &generation, &stop, &wake);
                         generation_tx.send_replace(Arc::clone(&next));
+                        // A fixed password may let waiting mail go: look now.
+                        wake.notify_one();
                         tracing::info!("reloaded the config and templates");
                         notify(&[NotifyState::Ready, NotifyState::Status(&status(&next, watched.len()))]);
                     }

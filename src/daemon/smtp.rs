@@ -1,51 +1,89 @@
 //! Submitting rendered messages over SMTP (lettre): implicit TLS, STARTTLS, or plain
 //! text to a loopback server; login with the account's password or an OAuth2 token.
 //!
-//! Owns the lettre transport of each account and the line between a transient failure
-//! (try again later) and a permanent one (the message is dead). It must not choose the
+//! Owns the SMTP dialogue of each account and the line between a refusal that may pass
+//! (try again later), one of the account (send from another), one of a recipient
+//! (the others still get it) and one of the message (dead). It must not choose the
 //! account or touch the store: the outbox worker does.
 
 use crate::config::{Account, AccountAuth, Tls};
 use crate::transport::{self, TransportError};
-use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls as LettreTls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, Certificate, Tls as LettreTls, TlsParameters,
+};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
+use lettre::{Address, AsyncSmtpTransport, Tokio1Executor};
 use std::time::Duration;
+
+/// Who a refusal is about, which decides what becomes of the mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// It may pass (a 4xx, a lost connection, a timeout): the same mail, later.
+    Transient,
+    /// The account cannot send (its login, its sender address, its quota, its TLS
+    /// settings refused for good): the mail goes from another account of the ward,
+    /// and this one is not used until it logs in again.
+    Account,
+    /// The message itself is refused for good (every recipient, or its content):
+    /// no account would do better.
+    Message,
+}
 
 /// Why a message was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct SendError {
-    /// The server refused for good (5xx) or the message cannot be sent as it is.
-    pub permanent: bool,
+    pub scope: Scope,
     pub message: String,
 }
 
+/// A recipient the server refused for good while it took the message for the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub recipient: String,
+    /// The server's words.
+    pub reason: String,
+}
+
 impl SendError {
+    /// Whether trying again later cannot help this account send this message.
+    pub fn permanent(&self) -> bool {
+        self.scope != Scope::Transient
+    }
+
     /// Whether the server says the account has sent all it may today, as Gmail does
     /// (`550 5.4.5 Daily user sending quota exceeded`): the message is fine and must go
     /// from another account, not die. Gmail counts recipients over a rolling day, so
     /// its limit can come before our own count says.
     pub fn spent_quota(&self) -> bool {
-        let text = self.message.to_ascii_lowercase();
-        text.contains(" 5.4.5 ")
-            || text.contains("sending quota exceeded")
-            || text.contains("sending limit exceeded")
+        is_quota(&self.message)
     }
 
     fn transient(message: impl Into<String>) -> SendError {
         SendError {
-            permanent: false,
+            scope: Scope::Transient,
             message: message.into(),
         }
     }
 }
 
+fn is_quota(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    text.contains(" 5.4.5 ")
+        || text.contains("sending quota exceeded")
+        || text.contains("sending limit exceeded")
+}
+
 impl From<TransportError> for SendError {
     fn from(e: TransportError) -> SendError {
         SendError {
-            permanent: !e.is_transient(),
+            scope: if e.is_transient() {
+                Scope::Transient
+            } else {
+                Scope::Account
+            },
             message: e.to_string(),
         }
     }
@@ -54,36 +92,153 @@ impl From<TransportError> for SendError {
 /// How long one submission may take, connection and message included.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Submits `message` (a whole RFC 5322 message) from `account` to `recipients`.
+/// Submits `message` (a whole RFC 5322 message) from `account` to `recipients`, one
+/// SMTP command at a time so that each refusal is told apart: the login and MAIL
+/// FROM are the account's, each RCPT TO is one recipient's (a refused recipient does
+/// not stop the message for the others: it is returned), DATA is the message's.
 pub async fn submit(
     account: &Account,
     recipients: &[String],
     message: &[u8],
-) -> Result<(), SendError> {
-    let transport = transport_for(account).await?;
-    let from = account
-        .address
-        .parse()
-        .map_err(|e| permanent(format!("the account address {}: {e}", account.address)))?;
-    let to = recipients
-        .iter()
-        .map(|r| r.parse())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| permanent(format!("a recipient address: {e}")))?;
-    let envelope =
-        Envelope::new(Some(from), to).map_err(|e| permanent(format!("the envelope: {e}")))?;
+) -> Result<Vec<Refused>, SendError> {
     let endpoint = &account.mail.smtp;
-    transport
-        .send_raw(&envelope, message)
+    let at = format!(
+        "SMTP {}:{} as {}",
+        endpoint.host, endpoint.port, account.address
+    );
+    let mut conn = connect(account, &at).await?;
+    let result = deliver(&mut conn, account, recipients, message, &at).await;
+    if result.is_ok() {
+        // The message is accepted; a failing QUIT changes nothing.
+        let _ = conn.quit().await;
+    } else {
+        conn.abort().await;
+    }
+    result
+}
+
+/// What a refused command means: a 5xx is `scope`'s for good (a quota refusal is
+/// the account's wherever it comes), anything else may pass.
+fn refusal(e: &lettre::transport::smtp::Error, scope: Scope, at: &str, what: &str) -> SendError {
+    let message = format!("{at}: {what}: {e}");
+    let scope = if !e.is_permanent() {
+        Scope::Transient
+    } else if is_quota(&message) {
+        Scope::Account
+    } else {
+        scope
+    };
+    SendError { scope, message }
+}
+
+async fn connect(account: &Account, at: &str) -> Result<AsyncSmtpConnection, SendError> {
+    let endpoint = &account.mail.smtp;
+    let params = match endpoint.tls {
+        Tls::Plaintext => None,
+        Tls::Implicit | Tls::StartTls => Some(tls_parameters(account)?),
+    };
+    let hello = ClientId::default();
+    let wrapped = params.clone().filter(|_| endpoint.tls == Tls::Implicit);
+    let mut conn = AsyncSmtpConnection::connect_tokio1(
+        (endpoint.host.as_str(), endpoint.port),
+        Some(TIMEOUT),
+        &hello,
+        wrapped,
+        None,
+    )
+    .await
+    .map_err(|e| tls_or(&e, at, "connecting"))?;
+    if endpoint.tls == Tls::StartTls
+        && let Some(params) = params
+    {
+        conn.starttls(params, &hello)
+            .await
+            .map_err(|e| tls_or(&e, at, "STARTTLS"))?;
+    }
+    let secret = transport::account_secret(account).await?;
+    let credentials = Credentials::new(account.address.clone(), secret.expose().to_owned());
+    conn.auth(&mechanisms(account), &credentials)
         .await
-        .map(|_| ())
-        .map_err(|e| SendError {
-            permanent: e.is_permanent(),
-            message: format!(
-                "SMTP {}:{} as {}: {e}",
-                endpoint.host, endpoint.port, account.address
-            ),
-        })
+        .map_err(|e| {
+            let mut error = refusal(&e, Scope::Account, at, "login");
+            if e.is_client() {
+                // No mechanism both sides know: a setting, not a passing fault.
+                error.scope = Scope::Account;
+            }
+            error
+        })?;
+    Ok(conn)
+}
+
+/// A TLS failure is the account's settings (CA file, host name) until an admin acts;
+/// any other failure to connect may pass.
+fn tls_or(e: &lettre::transport::smtp::Error, at: &str, what: &str) -> SendError {
+    let mut error = refusal(e, Scope::Account, at, what);
+    if e.is_tls() || e.is_client() {
+        error.scope = Scope::Account;
+    }
+    error
+}
+
+async fn deliver(
+    conn: &mut AsyncSmtpConnection,
+    account: &Account,
+    recipients: &[String],
+    message: &[u8],
+    at: &str,
+) -> Result<Vec<Refused>, SendError> {
+    let from: Address = account.address.parse().map_err(|e| SendError {
+        scope: Scope::Account,
+        message: format!("the account address {}: {e}", account.address),
+    })?;
+    let mut options = Vec::new();
+    if !message.is_ascii() {
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    conn.command(Mail::new(Some(from), options))
+        .await
+        .map_err(|e| refusal(&e, Scope::Account, at, "MAIL FROM"))?;
+    let mut refused = Vec::new();
+    let mut accepted = 0;
+    for recipient in recipients {
+        let address: Address = match recipient.parse() {
+            Ok(a) => a,
+            Err(e) => {
+                refused.push(Refused {
+                    recipient: recipient.clone(),
+                    reason: format!("not an address: {e}"),
+                });
+                continue;
+            }
+        };
+        match conn.command(Rcpt::new(address, Vec::new())).await {
+            Ok(_) => accepted += 1,
+            Err(e) => {
+                let error = refusal(&e, Scope::Message, at, &format!("RCPT TO {recipient}"));
+                if error.scope != Scope::Message {
+                    return Err(error);
+                }
+                refused.push(Refused {
+                    recipient: recipient.clone(),
+                    reason: error.message,
+                });
+            }
+        }
+    }
+    if accepted == 0 {
+        let reasons: Vec<&str> = refused.iter().map(|r| r.reason.as_str()).collect();
+        return Err(SendError {
+            scope: Scope::Message,
+            message: format!("every recipient was refused: {}", reasons.join("; ")),
+        });
+    }
+    conn.command(Data)
+        .await
+        .map_err(|e| refusal(&e, Scope::Message, at, "DATA"))?;
+    conn.message(message)
+        .await
+        .map_err(|e| refusal(&e, Scope::Message, at, "the message"))?;
+    Ok(refused)
 }
 
 /// Logs in to the account's SMTP server and quits: for `qrca check --connect`.
@@ -96,17 +251,38 @@ pub async fn check(account: &Account) -> Result<(), SendError> {
         Ok(false) => Err(SendError::transient(format!(
             "{at}: the server did not answer NOOP"
         ))),
-        Err(e) => Err(SendError {
-            permanent: e.is_permanent(),
-            message: format!("{at}: {e}"),
-        }),
+        Err(e) => Err(refusal(&e, Scope::Account, &at, "login")),
     }
 }
 
-fn permanent(message: String) -> SendError {
+/// A setting of the account that no retry fixes.
+fn account_setting(message: String) -> SendError {
     SendError {
-        permanent: true,
+        scope: Scope::Account,
         message,
+    }
+}
+
+fn tls_parameters(account: &Account) -> Result<TlsParameters, SendError> {
+    let endpoint = &account.mail.smtp;
+    let mut params = TlsParameters::builder(endpoint.host.clone());
+    if let Some(ca) = &account.mail.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| {
+            account_setting(format!("cannot read the CA file {}: {e}", ca.display()))
+        })?;
+        let cert = Certificate::from_pem(&pem)
+            .map_err(|e| account_setting(format!("the CA file {}: {e}", ca.display())))?;
+        params = params.add_root_certificate(cert);
+    }
+    params
+        .build_rustls()
+        .map_err(|e| account_setting(format!("TLS for {}: {e}", endpoint.host)))
+}
+
+fn mechanisms(account: &Account) -> Vec<Mechanism> {
+    match account.auth {
+        AccountAuth::OAuth2 { .. } => vec![Mechanism::Xoauth2],
+        _ => vec![Mechanism::Plain, Mechanism::Login],
     }
 }
 
@@ -114,31 +290,10 @@ async fn transport_for(account: &Account) -> Result<AsyncSmtpTransport<Tokio1Exe
     let endpoint = &account.mail.smtp;
     let tls = match endpoint.tls {
         Tls::Plaintext => LettreTls::None,
-        Tls::Implicit | Tls::StartTls => {
-            let mut params = TlsParameters::builder(endpoint.host.clone());
-            if let Some(ca) = &account.mail.ca_file {
-                let pem = std::fs::read(ca).map_err(|e| {
-                    permanent(format!("cannot read the CA file {}: {e}", ca.display()))
-                })?;
-                let cert = Certificate::from_pem(&pem)
-                    .map_err(|e| permanent(format!("the CA file {}: {e}", ca.display())))?;
-                params = params.add_root_certificate(cert);
-            }
-            let params = params
-                .build_rustls()
-                .map_err(|e| permanent(format!("TLS for {}: {e}", endpoint.host)))?;
-            if endpoint.tls == Tls::Implicit {
-                LettreTls::Wrapper(params)
-            } else {
-                LettreTls::Required(params)
-            }
-        }
+        Tls::Implicit => LettreTls::Wrapper(tls_parameters(account)?),
+        Tls::StartTls => LettreTls::Required(tls_parameters(account)?),
     };
     let secret = transport::account_secret(account).await?;
-    let mechanisms = match account.auth {
-        AccountAuth::OAuth2 { .. } => vec![Mechanism::Xoauth2],
-        _ => vec![Mechanism::Plain, Mechanism::Login],
-    };
     Ok(
         AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(endpoint.host.clone())
             .port(endpoint.port)
@@ -147,7 +302,7 @@ async fn transport_for(account: &Account) -> Result<AsyncSmtpTransport<Tokio1Exe
                 account.address.clone(),
                 secret.expose().to_owned(),
             ))
-            .authentication(mechanisms)
+            .authentication(mechanisms(account))
             .timeout(Some(TIMEOUT))
             .build(),
     )
@@ -160,7 +315,7 @@ mod tests {
     #[test]
     fn a_server_s_daily_quota_is_told_apart_from_other_refusals() {
         let said = |message: &str| SendError {
-            permanent: true,
+            scope: super::Scope::Account,
             message: message.into(),
         };
         // Gmail's words, and Postfix's rendering of the same code.

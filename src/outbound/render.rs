@@ -72,6 +72,8 @@ pub fn auto_submitted(template: Template) -> AutoSubmitted {
         | Template::PermitForPerson
         | Template::PermitsRevoked
         | Template::MailUndeliverable
+        | Template::RecipientsRefused
+        | Template::AccountUnusable
         | Template::DailyReport
         | Template::MailQuarantined => AutoSubmitted::Generated,
     }
@@ -125,7 +127,8 @@ fn sniff(bytes: &[u8]) -> &'static str {
 
 /// The messages that carry `entry` about `case`, sent from the ward account `from`.
 /// A notice (the entry's case empty) is rendered with no case: it has no attachments,
-/// and its subject no `[QRCA <code>]` (its Message-ID on `.qrca` still marks it ours).
+/// and its subject has the `[QRCA <code>]` of the case it is about (`data.case`), if
+/// any (its Message-ID on `.qrca` marks it ours either way).
 ///
 /// Usually one; more when the attachments exceed the account's `max_message_bytes`
 /// (each part keeps the text, its subject says `Phần 2/3`) or there are more than 100
@@ -392,10 +395,17 @@ impl Builder<'_> {
         // header until it is replaced by the local one below.
         let mut b = Message::builder()
             .from(self.from.clone())
-            .subject(match self.case {
-                Some(case) => format!("[QRCA {}] {subject}", case.code),
-                None => subject,
-            })
+            .subject(
+                match self
+                    .case
+                    .map(|c| c.code.as_str())
+                    .or(Some(mail.data.case.as_str()))
+                {
+                    // A notice about a case is in the case's thread too.
+                    Some(code) if !code.is_empty() => format!("[QRCA {code}] {subject}"),
+                    _ => subject,
+                },
+            )
             .message_id(Some(message_id.clone()))
             .date(system_time(self.entry.created_at));
         if let Some(thread) = &self.entry.thread {

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every template, in the order they are checked at load.
-pub const ALL: [Template; 19] = [
+pub const ALL: [Template; 21] = [
     Template::CaseOpened,
     Template::RosterInvalid,
     Template::RosterAccepted,
@@ -39,6 +39,8 @@ pub const ALL: [Template; 19] = [
     Template::MailTooLarge,
     Template::RegistrationIncomplete,
     Template::MailUndeliverable,
+    Template::RecipientsRefused,
+    Template::AccountUnusable,
     Template::DailyReport,
     Template::MailQuarantined,
 ];
@@ -48,7 +50,7 @@ pub const ALL: [Template; 19] = [
 pub const MACROS: &str = "_macros";
 
 /// The built-in sources, by file stem.
-const BUILTIN: [(&str, &str); 20] = [
+const BUILTIN: [(&str, &str); 22] = [
     (MACROS, include_str!("../../templates/mail/_macros.txt")),
     (
         "case_opened",
@@ -111,6 +113,14 @@ const BUILTIN: [(&str, &str); 20] = [
     (
         "mail_undeliverable",
         include_str!("../../templates/mail/mail_undeliverable.txt"),
+    ),
+    (
+        "recipients_refused",
+        include_str!("../../templates/mail/recipients_refused.txt"),
+    ),
+    (
+        "account_unusable",
+        include_str!("../../templates/mail/account_unusable.txt"),
     ),
     (
         "daily_report",

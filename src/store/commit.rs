@@ -403,6 +403,7 @@ impl Store {
                         // Fixed here, with the Message-ID: a resend is the same bytes.
                         thread: Thread::answering(seen, mail),
                         parts_sent: None,
+                        refused: Vec::new(),
                     };
                     outbox.push(NewEntry::of(&entry)?);
                 }
@@ -598,6 +599,7 @@ pub(crate) fn notice_entry(id: u64, notice: &Notice, account: &str, now: Timesta
         updated_at: now,
         thread: None,
         parts_sent: None,
+        refused: Vec::new(),
     }
 }
 

@@ -35,7 +35,8 @@ pub use outbox::{DueEntries, Unreadable};
 pub use summary::{CaseStage, CaseSummary, mask_id_number};
 pub use types::{
     Committed, IgnoredMessage, MAX_REFERENCES, Notice, OutboxEntry, OutboxStatus, Outcome,
-    PartsSent, RefusalRecord, SeenMarker, Thread, Update, outbox_message_id,
+    PartsSent, RefusalRecord, RefusedRecipient, SeenMarker, Thread, UnusableAccount, Update,
+    outbox_message_id,
 };
 
 use crate::workflow::{AuditEntry, Case, Kind, ReplyToken};

@@ -13,7 +13,7 @@
 //! It must not decide what becomes of an entry (the daemon's outbox worker does); it
 //! applies the change it is given and keeps the index true.
 
-use super::types::{OutboxEntry, OutboxStatus, PartsSent};
+use super::types::{OutboxEntry, OutboxStatus, PartsSent, RefusedRecipient, UnusableAccount};
 use super::{Store, StoreError, keys};
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -28,6 +28,9 @@ enum EntryAbort {
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<EntryAbort>>;
+
+/// The `meta` prefix of the marks of accounts that cannot send.
+const UNUSABLE: &[u8] = b"unusable/";
 
 /// What is due at a time ([`Store::due_outbox`]).
 #[derive(Debug, Default)]
@@ -154,6 +157,74 @@ impl Store {
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .map(|v| (text(&v, "ward"), text(&v, "case")))
             .unwrap_or_default())
+    }
+
+    /// Adds the recipients the server refused for good to entry `id` (each once), then
+    /// flushes. Returns those that were not recorded before.
+    pub fn outbox_refused(
+        &self,
+        id: u64,
+        refused: &[RefusedRecipient],
+        now: Timestamp,
+    ) -> Result<Vec<RefusedRecipient>, StoreError> {
+        let change = |e: &mut OutboxEntry| {
+            for r in refused {
+                if !e.refused.iter().any(|k| k.recipient == r.recipient) {
+                    e.refused.push(r.clone());
+                }
+            }
+        };
+        let result = (&self.trees.outbox, &self.trees.outbox_due)
+            .transaction(|(outbox, due)| rewrite(outbox, due, id, now, &change));
+        let (old, new) = self.finish_entry(id, result)?;
+        Ok(new
+            .refused
+            .into_iter()
+            .filter(|r| !old.refused.iter().any(|k| k.recipient == r.recipient))
+            .collect())
+    }
+
+    /// The accounts set aside as unable to send ([`UnusableAccount`]).
+    pub fn unusable_accounts(&self) -> Result<Vec<UnusableAccount>, StoreError> {
+        let mut found = Vec::new();
+        for item in self.meta.scan_prefix(UNUSABLE) {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
+            found.push(self.decode(keys::META, &key, &value)?);
+        }
+        Ok(found)
+    }
+
+    /// Sets `account` aside as unable to send, with the officers' `notice` of it
+    /// queued in the same transaction (so they are told once: a second mark of the
+    /// same account is the caller's to avoid).
+    pub fn mark_unusable(
+        &self,
+        account: &UnusableAccount,
+        notice: Option<&crate::workflow::OutMail>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let key = [UNUSABLE, account.address.as_bytes()].concat();
+        let value = serde_json::to_vec(account).map_err(|source| StoreError::Encode {
+            what: format!("the unusable mark of {}", account.address),
+            source,
+        })?;
+        match notice {
+            Some(mail) => {
+                self.queue_notice_marking(&account.ward, mail, &[(key, value)], now)?;
+            }
+            None => {
+                self.meta.insert(key, value).map_err(|e| self.storage(e))?;
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `address` can send again: its mark goes.
+    pub fn clear_unusable(&self, address: &str) -> Result<(), StoreError> {
+        let key = [UNUSABLE, address.as_bytes()].concat();
+        self.meta.remove(key).map_err(|e| self.storage(e))?;
+        self.flush()
     }
 
     /// The ids of the outbox entries set aside as unreadable.

@@ -165,6 +165,10 @@ pub struct OutboxEntry {
     /// rest is sent. `None` until the first is accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts_sent: Option<PartsSent>,
+    /// Recipients the server refused for good while it took the message for the
+    /// others, each once, with its words (the officers are told when the first is).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedRecipient>,
 }
 
 impl OutboxEntry {
@@ -258,6 +262,25 @@ impl Thread {
             references,
         })
     }
+}
+
+/// A recipient of an entry that the server refused for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedRecipient {
+    pub recipient: String,
+    pub reason: String,
+}
+
+/// An account of a ward that cannot send: the server refused its login, its sender
+/// address or its TLS for good. No mail goes from it until it logs in again (`meta`
+/// key `unusable/<address>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnusableAccount {
+    pub address: String,
+    pub ward: String,
+    pub since: Timestamp,
+    /// The server's words.
+    pub reason: String,
 }
 
 /// The messages of a (split) entry that the server accepted.

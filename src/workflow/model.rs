@@ -504,6 +504,11 @@ pub enum Template {
     RegistrationIncomplete,
     /// To the ward's officers: an outbox entry is dead.
     MailUndeliverable,
+    /// To the ward's officers: the server took a mail but refused some recipients.
+    RecipientsRefused,
+    /// To the ward's officers: an account of the ward cannot send (its login, its
+    /// sender), and its mail goes from the others.
+    AccountUnusable,
     /// To the ward's officers, once a day: the refused attempts since the last report.
     DailyReport,
     /// To the ward's officers and the admin: a message whose intake killed the daemon
@@ -532,6 +537,8 @@ impl Template {
             Template::MailTooLarge => "mail_too_large",
             Template::RegistrationIncomplete => "registration_incomplete",
             Template::MailUndeliverable => "mail_undeliverable",
+            Template::RecipientsRefused => "recipients_refused",
+            Template::AccountUnusable => "account_unusable",
             Template::DailyReport => "daily_report",
             Template::MailQuarantined => "mail_quarantined",
         }

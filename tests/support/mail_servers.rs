@@ -460,6 +460,12 @@ impl MailServers {
         run_script(&["quota-spent", self.dir_str()?, address]).map(drop)
     }
 
+    /// From now on the submission ports refuse `RCPT TO:<address>` for good (`550 5.1.1
+    /// User unknown`), as a server does an address that does not exist.
+    pub fn refuse_recipient(&self, address: &str) -> Result<()> {
+        run_script(&["refuse-recipient", self.dir_str()?, address]).map(drop)
+    }
+
     /// Stops Dovecot and starts it again on the same ports (IMAP clients are cut off).
     pub fn restart_dovecot(&self) -> Result<()> {
         run_script(&["restart-dovecot", self.dir_str()?]).map(drop)
