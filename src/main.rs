@@ -62,8 +62,9 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             file,
             kind,
             json,
+            ward,
             config,
-        } => cli::roster::run(&file, kind, json, config),
+        } => cli::roster::run(&file, kind, json, ward.as_deref(), config),
         Command::Outbox { config, command } => cli::outbox::run(config, command),
         Command::Report { ward, config } => cli::report::run(&ward, config),
         Command::Keys { config, command } => match command {

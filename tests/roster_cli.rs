@@ -112,3 +112,101 @@ fn synonyms_come_from_the_config() {
     let out = qrca(&["roster", roster.to_str().unwrap(), "--kind", "T", "--json"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[path = "support/demo_world.rs"]
+mod demo_world;
+
+/// With a config and its database, an ID number that holds an active permit of the
+/// ward is an error, as when the daemon reads the roster (issue 17, item 8); asked of
+/// the database here (no daemon runs).
+#[test]
+fn an_id_that_holds_an_active_permit_of_the_ward_is_an_error() {
+    use qrca::store::{Committed, Outcome, SeenMarker, Store, Update};
+    use qrca::workflow::{Effect, IssuedPermit, RowState};
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = demo_world::demo_world(dir.path());
+    let config = qrca::config::load(&config_path).unwrap().config;
+    // One permit of the demo made valid until 2099, so that it is active today.
+    let holder = {
+        let store = Store::open(&config.service.state_dir).unwrap();
+        let mut case = store
+            .cases()
+            .unwrap()
+            .into_iter()
+            .find(|c| {
+                c.batches.iter().any(|b| {
+                    b.rows
+                        .iter()
+                        .any(|r| matches!(r.state, RowState::Issued(_)))
+                })
+            })
+            .unwrap();
+        let mut holder = String::new();
+        let mut issued = None;
+        for batch in &mut case.batches {
+            let no = batch.no;
+            let batch = std::sync::Arc::make_mut(batch);
+            for row in &mut batch.rows {
+                if let RowState::Issued(permit) = &mut row.state
+                    && holder.is_empty()
+                {
+                    permit.valid_until = jiff::civil::date(2099, 12, 31);
+                    holder = row.person.id_number.clone().unwrap();
+                    issued = Some(Effect::IssuePermits {
+                        case: case.code.clone(),
+                        batch: no,
+                        rows: vec![IssuedPermit {
+                            stt: row.person.stt,
+                            permit: permit.id.clone(),
+                        }],
+                    });
+                }
+            }
+        }
+        let update = Update {
+            seen: SeenMarker {
+                account: config.wards[0].accounts[0].address.clone(),
+                uidvalidity: 1,
+                uid: 999_999,
+                message_id: "<roster-cli-test@example.test>".into(),
+                sender: "test@example.test".into(),
+                references: Vec::new(),
+                digest: String::new(),
+            },
+            outcome: Outcome::Applied {
+                case,
+                effects: vec![issued.unwrap()],
+                claimed_serial: None,
+            },
+        };
+        let committed = store.commit(&update, jiff::Timestamp::now()).unwrap();
+        assert!(matches!(committed, Committed::Applied { .. }));
+        holder
+    };
+    let roster = dir.path().join("ds.csv");
+    std::fs::write(
+        &roster,
+        format!("Họ và tên,CCCD,Ngày sinh\nAn,{holder},01/01/1990\nBình,001090999999,02/02/1990\n"),
+    )
+    .unwrap();
+    let out = qrca(&[
+        "roster",
+        roster.to_str().unwrap(),
+        "--kind",
+        "T",
+        "--config",
+        config_path.to_str().unwrap(),
+    ]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}{}", text(&out.stderr));
+    assert!(said.contains("1 lỗi"), "{said}");
+    assert!(said.contains("dòng 2"), "{said}");
+    // Without a database to ask, the same file has no error on that row.
+    let out = qrca(&["roster", roster.to_str().unwrap(), "--kind", "T"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        !text(&out.stdout).contains("dòng 2,"),
+        "{}",
+        text(&out.stdout)
+    );
+}

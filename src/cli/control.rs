@@ -34,6 +34,12 @@ pub enum Request {
         ward: String,
         on: Option<jiff::civil::Date>,
     },
+    /// The ward's active permits held by these ID numbers (`qrca roster`).
+    Holders {
+        ward: String,
+        ids: Vec<String>,
+        today: jiff::civil::Date,
+    },
 }
 
 /// The command's exit code and what it printed.
@@ -144,6 +150,9 @@ pub fn answer(store: &Store, config: &Config, line: &str) -> Response {
                     super::outbox::execute(store, command, &mut stdout, &mut stderr)
                 }
                 Request::Revocations => super::keys::execute_revocations(store, &mut stdout),
+                Request::Holders { ward, ids, today } => {
+                    super::roster::execute_holders(store, &ward, &ids, today, &mut stdout)
+                }
                 Request::Report { ward } => {
                     super::report::execute(store, config, &ward, &mut stdout, &mut stderr)
                 }

@@ -78,6 +78,10 @@ pub enum Command {
         /// Print SPEC §4's JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// The ward whose active permits the ID numbers are checked against (default:
+        /// the config's only ward).
+        #[arg(long)]
+        ward: Option<String>,
         #[arg(long)]
         config: Option<PathBuf>,
     },

@@ -1,21 +1,32 @@
-//! `qrca roster FILE --kind T|C|H [--json] [--config F]`: a roster checked as the
-//! daemon would check it (SPEC §4, §6).
+//! `qrca roster FILE --kind T|C|H [--json] [--ward CODE] [--config F]`: a roster
+//! checked as the daemon would check it (SPEC §4, §6), ID numbers included against the
+//! ward's active permits when a config and its database are at hand (asked of the
+//! running daemon, which holds the database, or read from it when none runs).
 //!
 //! Owns reading the file and the config's header synonyms, today's date in the
 //! service's time zone, the two printed forms (SPEC's JSON, or a table for people) and
 //! the exit codes: 0 no error, 1 errors, 2 unusable input. It must not check anything
-//! itself: `roster::read_roster` does, so the command and the daemon always agree.
+//! itself: `roster::read_roster_with` does, so the command and the daemon always agree.
 
-use crate::config::{self, LoadOptions, RosterSettings};
-use crate::roster::{Limits, read_roster};
+use super::control::{self, Request};
+use crate::config::{self, Config, LoadOptions, RosterSettings};
+use crate::roster::{Limits, read_roster_with};
+use crate::store::Store;
 use crate::workflow::{Kind, Roster, RosterIssue};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Used when there is no config to name the service's time zone.
 const DEFAULT_ZONE: &str = config::DEFAULT_TIMEZONE;
 
-pub fn run(file: &Path, kind: Kind, json: bool, config: Option<PathBuf>) -> anyhow::Result<u8> {
+pub fn run(
+    file: &Path,
+    kind: Kind,
+    json: bool,
+    ward: Option<&str>,
+    config: Option<PathBuf>,
+) -> anyhow::Result<u8> {
     let mut stderr = std::io::stderr().lock();
     let bytes = match std::fs::read(file) {
         Ok(bytes) => bytes,
@@ -30,6 +41,7 @@ pub fn run(file: &Path, kind: Kind, json: bool, config: Option<PathBuf>) -> anyh
     };
     let explicit = config.is_some();
     let path = config::resolve_path(config);
+    let mut found = None;
     let (settings, zone) = if path.exists() || explicit {
         match config::load_with(
             &path,
@@ -37,7 +49,14 @@ pub fn run(file: &Path, kind: Kind, json: bool, config: Option<PathBuf>) -> anyh
                 allow_missing_signing_keys: true,
             },
         ) {
-            Ok(loaded) => (loaded.config.roster, loaded.config.service.timezone),
+            Ok(loaded) => {
+                let pair = (
+                    loaded.config.roster.clone(),
+                    loaded.config.service.timezone.clone(),
+                );
+                found = Some(loaded.config);
+                pair
+            }
             Err(e) if explicit => {
                 let _ = writeln!(stderr, "error: {e}");
                 return Ok(2);
@@ -72,7 +91,39 @@ pub fn run(file: &Path, kind: Kind, json: bool, config: Option<PathBuf>) -> anyh
     // (SPEC §6: no panics, no backtraces).
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let roster = read_roster(&bytes, &name, kind, &settings, today, &Limits::default());
+    let read = |held: &HashMap<String, String>| {
+        read_roster_with(
+            &bytes,
+            &name,
+            kind,
+            &settings,
+            today,
+            &Limits::default(),
+            &|id| held.get(id).cloned(),
+        )
+    };
+    let mut roster = read(&HashMap::new());
+    // The ward's active permits of the people listed: read again with them, as the
+    // daemon reads a roster (a person who holds one may not be listed again).
+    let ids: Vec<String> = roster
+        .rows
+        .iter()
+        .filter_map(|r| r.id_number.clone())
+        .collect();
+    if let Some(config) = &found
+        && !ids.is_empty()
+    {
+        match holders(config, ward, &ids, today) {
+            Ok(Some(held)) if !held.is_empty() => roster = read(&held),
+            Ok(_) => {}
+            Err(e) => {
+                let _ = writeln!(
+                    stderr,
+                    "warning: the ID numbers are not checked against the ward's active permits: {e:#}"
+                );
+            }
+        }
+    }
     std::panic::set_hook(hook);
     let mut out = std::io::stdout().lock();
     if json {
@@ -82,6 +133,73 @@ pub fn run(file: &Path, kind: Kind, json: bool, config: Option<PathBuf>) -> anyh
         write!(out, "{}", table(&roster))?;
     }
     Ok(if roster.errors.is_empty() { 0 } else { 1 })
+}
+
+/// The most ID numbers asked of the daemon in one request (its requests are at most
+/// 64 KiB; an ID number is at most 12 digits).
+const IDS_PER_REQUEST: usize = 2_000;
+
+/// ID number → the ward's active permit its holder has, for `ids`: from the running
+/// daemon, else from the database; `Ok(None)` when there is no ward to name or no
+/// database yet (nothing issued).
+fn holders(
+    config: &Config,
+    ward: Option<&str>,
+    ids: &[String],
+    today: jiff::civil::Date,
+) -> anyhow::Result<Option<HashMap<String, String>>> {
+    let ward = match (ward, config.wards.as_slice()) {
+        (Some(code), _) => match config.ward(code) {
+            Some(w) => w.code().to_owned(),
+            None => anyhow::bail!(super::no_such_ward(config, code)),
+        },
+        (None, [only]) => only.code().to_owned(),
+        (None, _) => anyhow::bail!("the config has several wards: name one with --ward"),
+    };
+    let state_dir = &config.service.state_dir;
+    let mut held = HashMap::new();
+    for chunk in ids.chunks(IDS_PER_REQUEST) {
+        let request = Request::Holders {
+            ward: ward.clone(),
+            ids: chunk.to_vec(),
+            today,
+        };
+        let text = match control::ask(state_dir, &request)? {
+            Some(response) if response.code == 0 => response.stdout,
+            Some(response) => anyhow::bail!("the daemon said: {}", response.stderr.trim()),
+            None => {
+                if !state_dir.join("db").exists() {
+                    return Ok(None);
+                }
+                let store = Store::open(state_dir)?;
+                let mut out = Vec::new();
+                execute_holders(&store, &ward, chunk, today, &mut out)?;
+                String::from_utf8(out)?
+            }
+        };
+        let answer: HashMap<String, String> = serde_json::from_str(&text)?;
+        held.extend(answer);
+    }
+    Ok(Some(held))
+}
+
+/// Writes, as a JSON object, each of `ids` that holds an active permit of `ward` on
+/// `today` → that permit (the daemon's answer to [`Request::Holders`]).
+pub fn execute_holders(
+    store: &Store,
+    ward: &str,
+    ids: &[String],
+    today: jiff::civil::Date,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let mut held = HashMap::new();
+    for id in ids {
+        if let Some(permit) = store.active_permits(ward, id, today)?.into_iter().next() {
+            held.insert(id.clone(), permit);
+        }
+    }
+    serde_json::to_writer(&mut *out, &held)?;
+    Ok(0)
 }
 
 /// The roster as people read it: one line per row, then errors and warnings by row.
