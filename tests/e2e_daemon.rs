@@ -1678,3 +1678,73 @@ fn qrca_run_speaks_systemd_s_notify_protocol() {
     let stopping = notified_until(&socket, "STOPPING=1");
     assert!(!stopping.is_empty());
 }
+
+#[test]
+fn a_task_that_panics_is_restarted_and_one_that_cannot_be_kept_up_stops_the_watchdog() {
+    // The outbox task panics once (as a bug would): logged, restarted, and the mail goes.
+    let mut w = world();
+    w.start_daemon(Some("panic-outbox:1"));
+    w.wait_log("a task of the daemon panicked", "no panic logged");
+    w.wait_log("restarting the task", "no restart");
+    w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Một"));
+    w.wait_mail(ORG, "THD-T-0001");
+    w.stop_daemon();
+
+    // It panics every time: given up after a few restarts, and the watchdog stops, so
+    // that systemd restarts the daemon; the status says which task.
+    let path = w.dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    w.start_daemon_with(
+        Some("panic-outbox:always"),
+        &[
+            ("NOTIFY_SOCKET", path.as_os_str()),
+            ("WATCHDOG_USEC", std::ffi::OsStr::new("400000")),
+        ],
+    );
+    let said = notified_until(
+        &socket,
+        "STATUS=the outbox task cannot be kept up; waiting for the watchdog to restart qrca",
+    );
+    assert!(said.iter().any(|m| m.contains("WATCHDOG=1")), "{said:?}");
+    assert!(
+        w.log().contains("the task cannot be kept up"),
+        "{}",
+        w.log()
+    );
+    // No ping for three times the interval.
+    socket
+        .set_read_timeout(Some(Duration::from_millis(1200)))
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    while let Ok(n) = socket.recv(&mut buf) {
+        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(
+            !message.contains("WATCHDOG=1"),
+            "pinged after giving up: {message}"
+        );
+    }
+    w.stop_daemon();
+
+    // Without systemd's watchdog, the daemon stops with an error instead of limping.
+    w.start_daemon(Some("panic-outbox:always"));
+    let mut child = w.daemon.take().unwrap();
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not stop\n{}",
+            w.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "{}", w.log());
+    assert!(
+        w.log().contains("the outbox task cannot be kept up"),
+        "{}",
+        w.log()
+    );
+}

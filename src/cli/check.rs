@@ -66,29 +66,54 @@ fn connect_all(config: &config::Config) -> anyhow::Result<u8> {
         .iter()
         .flat_map(|w| w.accounts.iter().cloned())
         .collect();
-    let results = runtime.block_on(async {
-        let mut checks = tokio::task::JoinSet::new();
-        for (i, account) in accounts.into_iter().enumerate() {
-            checks.spawn(async move { (i, check_account(&account).await) });
-        }
-        let mut results = Vec::new();
-        while let Some(done) = checks.join_next().await {
-            if let Ok(result) = done {
-                results.push(result);
-            }
-        }
-        results.sort_by_key(|(i, _)| *i);
-        results
-    });
+    let results = runtime.block_on(run_checks(accounts, |account| async move {
+        check_account(&account).await
+    }));
     let mut out = std::io::stdout().lock();
     let mut failed = 0;
-    for (_, lines) in results {
+    for lines in results {
         for (ok, line) in lines {
             failed += usize::from(!ok);
             writeln!(out, "{line}")?;
         }
     }
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// Runs `check` on every account at once; their lines in the accounts' order. A check
+/// that panics is a failed line naming its account, never a line left out (which
+/// would let `check --connect` exit 0 with an account unchecked).
+async fn run_checks<F, Fut>(accounts: Vec<config::Account>, check: F) -> Vec<Vec<(bool, String)>>
+where
+    F: Fn(config::Account) -> Fut,
+    Fut: std::future::Future<Output = Vec<(bool, String)>> + Send + 'static,
+{
+    let mut checks = tokio::task::JoinSet::new();
+    let mut which = std::collections::HashMap::new();
+    let mut results: Vec<Vec<(bool, String)>> = vec![Vec::new(); accounts.len()];
+    for (i, account) in accounts.into_iter().enumerate() {
+        let address = account.address.clone();
+        let handle = checks.spawn(check(account));
+        which.insert(handle.id(), (i, address));
+    }
+    while let Some(done) = checks.join_next_with_id().await {
+        match done {
+            Ok((id, lines)) => {
+                if let Some((i, _)) = which.get(&id) {
+                    results[*i] = lines;
+                }
+            }
+            Err(e) => {
+                if let Some((i, address)) = which.get(&e.id()) {
+                    results[*i] = vec![(
+                        false,
+                        format!("{address}: the check itself failed ({e}); this is a bug in qrca"),
+                    )];
+                }
+            }
+        }
+    }
+    results
 }
 
 /// `(ok, line)` for the account's IMAP login and its SMTP login.
@@ -160,4 +185,43 @@ pub(crate) async fn check_account(account: &config::Account) -> Vec<(bool, Strin
 
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Account, AccountAuth, MailSettings};
+
+    fn account(address: &str) -> Account {
+        Account {
+            address: address.to_owned(),
+            auth: AccountAuth::PasswordEnv("UNUSED".to_owned()),
+            mail: MailSettings::default(),
+        }
+    }
+
+    #[test]
+    fn a_check_that_panics_is_a_failed_line_not_a_missing_one() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let results = runtime.block_on(run_checks(
+            vec![account("a@x"), account("b@x"), account("c@x")],
+            |account| async move {
+                assert!(account.address != "b@x", "a bug in a check");
+                vec![(true, format!("{} ok", account.address))]
+            },
+        ));
+        std::panic::set_hook(hook);
+        assert_eq!(results.len(), 3);
+        assert_eq!(results[0], [(true, "a@x ok".to_owned())]);
+        assert_eq!(results[2], [(true, "c@x ok".to_owned())]);
+        let [(ok, line)] = results[1].as_slice() else {
+            panic!("{:?}", results[1])
+        };
+        assert!(!ok);
+        assert!(line.starts_with("b@x: the check itself failed"), "{line}");
+    }
 }

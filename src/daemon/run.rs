@@ -3,6 +3,10 @@
 //! SIGTERM/SIGINT stop it (the message in hand is finished, everything is down within
 //! 10 s), SIGHUP reloads config and templates (the old ones stay if the new are
 //! invalid); systemd hears READY, STATUS, RELOADING, STOPPING and the WATCHDOG.
+//! Every task is supervised: one that ends or panics is logged at error and restarted
+//! with backoff; one that cannot be kept up (more than `MAX_RESTARTS` restarts within
+//! `RESTART_WINDOW`) stops the WATCHDOG, so that systemd restarts the daemon (outside
+//! systemd the daemon stops with an error instead).
 //!
 //! Owns the tasks' lifetimes and the generation swap. It must not process mail itself.
 
@@ -14,10 +18,11 @@ use crate::config;
 use crate::store::Store;
 use anyhow::Context;
 use sd_notify::NotifyState;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, watch as channel};
 use tokio::task::JoinSet;
@@ -28,6 +33,12 @@ const STOP_WITHIN: Duration = Duration::from_secs(10);
 const OUTBOX_EVERY: Duration = Duration::from_secs(30);
 /// How often the officers' daily reports are checked for being due.
 const REPORT_EVERY: Duration = Duration::from_secs(60);
+/// A task that ended is started again after this, doubling up to `RESTART_MAX_WAIT`.
+const RESTART_FIRST: Duration = Duration::from_millis(500);
+const RESTART_MAX_WAIT: Duration = Duration::from_secs(30);
+/// More restarts of one task than this within `RESTART_WINDOW`, and it is given up.
+const MAX_RESTARTS: usize = 4;
+const RESTART_WINDOW: Duration = Duration::from_secs(600);
 
 /// `qrca run [--config F]`.
 pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
@@ -62,43 +73,62 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let (generation_tx, generation) = channel::channel(Arc::clone(&first));
     let (stop_tx, stop) = channel::channel(false);
+    // The name of a task given up, once one is.
+    let (broken_tx, mut broken) = channel::channel(None::<String>);
+    let broken_tx = Arc::new(broken_tx);
     let wake = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
-    let mut watched = HashSet::new();
-    spawn_watchers(&first, &mut watched, &mut tasks, &generation, &stop, &wake);
-    tasks.spawn(outbox_loop(
-        generation.clone(),
-        stop.clone(),
-        Arc::clone(&wake),
-        submit,
-    ));
+    let watched: Watched = Arc::default();
+    let keep = Keeper {
+        stop: stop.clone(),
+        broken: Arc::clone(&broken_tx),
+    };
+    spawn_watchers(&first, &watched, &mut tasks, &generation, &keep, &wake);
+    let submit = Arc::new(submit);
+    {
+        let (generation, stop, wake) = (generation.clone(), stop.clone(), Arc::clone(&wake));
+        tasks.spawn(keep.supervise("outbox".into(), move || {
+            outbox_loop(
+                generation.clone(),
+                stop.clone(),
+                Arc::clone(&wake),
+                Arc::clone(&submit),
+            )
+        }));
+    }
     {
         let generation = generation.clone();
         let state_dir = first.config.service.state_dir.clone();
         let stop = stop.clone();
         let wake = Arc::clone(&wake);
-        tasks.spawn(async move {
-            if let Err(e) = crate::cli::control::serve(generation, state_dir, stop, wake).await {
-                tracing::error!(error = %e, "the control socket for the admin commands could not be opened");
+        tasks.spawn(keep.supervise("control socket".into(), move || {
+            let (generation, state_dir, stop, wake) = (
+                generation.clone(),
+                state_dir.clone(),
+                stop.clone(),
+                Arc::clone(&wake),
+            );
+            async move {
+                if let Err(e) = crate::cli::control::serve(generation, state_dir, stop, wake).await {
+                    tracing::error!(error = %e, "the control socket for the admin commands could not be opened");
+                }
             }
-        });
+        }));
     }
-    tasks.spawn(report_loop(
-        generation.clone(),
-        stop.clone(),
-        Arc::clone(&wake),
-    ));
+    {
+        let (generation, stop, wake) = (generation.clone(), stop.clone(), Arc::clone(&wake));
+        tasks.spawn(keep.supervise("daily reports".into(), move || {
+            report_loop(generation.clone(), stop.clone(), Arc::clone(&wake))
+        }));
+    }
 
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let watchdog = sd_notify::watchdog_enabled();
     let mut ticks = tokio::time::interval(watchdog.map_or(Duration::from_secs(3600), |d| d / 2));
-    notify(&[
-        NotifyState::Ready,
-        NotifyState::Status(&status(&first, watched.len())),
-    ]);
-    tracing::info!(accounts = watched.len(), "qrca is running");
+    notify(&[NotifyState::Ready, NotifyState::Status(&status(&first))]);
+    tracing::info!(accounts = accounts(&first), "qrca is running");
     loop {
         tokio::select! {
             _ = term.recv() => break,
@@ -109,12 +139,12 @@ pub async fn serve(
                 match reload(config_path, &current) {
                     Ok(next) => {
                         let next = Arc::new(next);
-                        spawn_watchers(&next, &mut watched, &mut tasks, &generation, &stop, &wake);
+                        spawn_watchers(&next, &watched, &mut tasks, &generation, &keep, &wake);
                         generation_tx.send_replace(Arc::clone(&next));
                         // A fixed password may let waiting mail go: look now.
                         wake.notify_one();
                         tracing::info!("reloaded the config and templates");
-                        notify(&[NotifyState::Ready, NotifyState::Status(&status(&next, watched.len()))]);
+                        notify(&[NotifyState::Ready, NotifyState::Status(&status(&next))]);
                     }
                     Err(e) => {
                         tracing::error!("reload refused, the running config and templates stay: {e:#}");
@@ -123,8 +153,22 @@ pub async fn serve(
                 }
             }
             _ = ticks.tick() => {
-                if watchdog.is_some() {
+                // A task given up: no more pings, so that systemd restarts the daemon.
+                if watchdog.is_some() && broken.borrow().is_none() {
                     notify(&[NotifyState::Watchdog]);
+                }
+            }
+            _ = broken.changed() => {
+                let task = broken.borrow().clone().unwrap_or_default();
+                notify(&[NotifyState::Status(&format!("the {task} task cannot be kept up; waiting for the watchdog to restart qrca"))]);
+                if watchdog.is_none() {
+                    // No systemd to restart it: stop, and say why.
+                    stop_tx.send_replace(true);
+                    let _ = tokio::time::timeout(STOP_WITHIN, async {
+                        while tasks.join_next().await.is_some() {}
+                    })
+                    .await;
+                    anyhow::bail!("the {task} task cannot be kept up (it stopped {} times within {} minutes); qrca stops", MAX_RESTARTS + 1, RESTART_WINDOW.as_secs() / 60);
                 }
             }
         }
@@ -160,38 +204,156 @@ fn reload(path: &Path, current: &Generation) -> anyhow::Result<Generation> {
     Generation::load(loaded.config, current.store.clone())
 }
 
-/// A watcher for every account of the generation not watched yet.
+/// The accounts with a watcher running.
+type Watched = Arc<std::sync::Mutex<HashSet<String>>>;
+
+/// A watcher for every account of the generation not watched yet. A watcher whose
+/// account left the config ends, and leaves the set (so the account, put back, is
+/// watched again).
 fn spawn_watchers(
     generation_now: &Generation,
-    watched: &mut HashSet<String>,
+    watched: &Watched,
     tasks: &mut JoinSet<()>,
     generation: &channel::Receiver<Arc<Generation>>,
-    stop: &channel::Receiver<bool>,
+    keep: &Keeper,
     wake: &Arc<Notify>,
 ) {
     for ward in &generation_now.config.wards {
         for account in &ward.accounts {
-            if watched.insert(account.address.clone()) {
-                tasks.spawn(watch::run(
+            let new = watched
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(account.address.clone());
+            if new {
+                let (address, generation, stop, wake) = (
                     account.address.clone(),
                     generation.clone(),
-                    stop.clone(),
+                    keep.stop.clone(),
                     Arc::clone(wake),
-                ));
+                );
+                let (gone, gen_now, set) =
+                    (address.clone(), generation.clone(), Arc::clone(watched));
+                let wanted = move || {
+                    let still = gen_now.borrow().config.account(&gone).is_some();
+                    if !still {
+                        set.lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .remove(&gone);
+                    }
+                    still
+                };
+                let run = move || {
+                    watch::run(
+                        address.clone(),
+                        generation.clone(),
+                        stop.clone(),
+                        Arc::clone(&wake),
+                    )
+                };
+                let name = format!("watcher of {}", account.address);
+                tasks.spawn(keep.supervise_while(name, run, wanted));
             }
         }
     }
+}
+
+/// What supervising a task needs: the stop signal, and where to say a task is given up.
+struct Keeper {
+    stop: channel::Receiver<bool>,
+    broken: Arc<channel::Sender<Option<String>>>,
+}
+
+impl Keeper {
+    /// Runs the task `make` starts until the daemon stops: each time it ends or panics
+    /// before that, it is logged at error and started again after a backoff; after
+    /// `MAX_RESTARTS` restarts within `RESTART_WINDOW` it is given up (`broken`).
+    fn supervise<F, Fut>(&self, name: String, make: F) -> impl Future<Output = ()> + use<F, Fut>
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.supervise_while(name, make, || true)
+    }
+
+    /// As [`Keeper::supervise`], for a task that may end on purpose: when it ends
+    /// normally and `wanted` says it is no longer wanted, that is the end.
+    fn supervise_while<F, Fut, W>(
+        &self,
+        name: String,
+        make: F,
+        wanted: W,
+    ) -> impl Future<Output = ()> + use<F, Fut, W>
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+        W: Fn() -> bool + Send + 'static,
+    {
+        let mut stop = self.stop.clone();
+        let broken = Arc::clone(&self.broken);
+        async move {
+            let mut restarts: VecDeque<Instant> = VecDeque::new();
+            loop {
+                let ended = tokio::spawn(make()).await;
+                if *stop.borrow() || (ended.is_ok() && !wanted()) {
+                    return;
+                }
+                match ended {
+                    Ok(()) => {
+                        tracing::error!(task = %name, "a task of the daemon ended on its own")
+                    }
+                    Err(e) => {
+                        tracing::error!(task = %name, error = %panic_text(e), "a task of the daemon panicked")
+                    }
+                }
+                let now = Instant::now();
+                while restarts
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
+                {
+                    restarts.pop_front();
+                }
+                if restarts.len() >= MAX_RESTARTS {
+                    tracing::error!(task = %name, restarts = restarts.len(), "the task cannot be kept up: it is given up, and the watchdog stops so that systemd restarts qrca");
+                    broken.send_replace(Some(name));
+                    return;
+                }
+                let wait = RESTART_FIRST
+                    .saturating_mul(1 << restarts.len())
+                    .min(RESTART_MAX_WAIT);
+                restarts.push_back(now);
+                tracing::warn!(task = %name, wait_ms = wait.as_millis() as u64, "restarting the task");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+    }
+}
+
+/// What a task that did not finish said: its panic message, or why it was cut off.
+fn panic_text(e: tokio::task::JoinError) -> String {
+    if !e.is_panic() {
+        return e.to_string();
+    }
+    let payload = e.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
 }
 
 async fn outbox_loop(
     generation: channel::Receiver<Arc<Generation>>,
     mut stop: channel::Receiver<bool>,
     wake: Arc<Notify>,
-    submit: impl Submit,
+    submit: Arc<impl Submit>,
 ) {
     while !*stop.borrow() {
+        fault_in_outbox();
         let current = generation.borrow().clone();
-        match outbox::send_due(&current, &submit, jiff::Timestamp::now()).await {
+        match outbox::send_due(&current, &*submit, jiff::Timestamp::now()).await {
             Ok(pass) if pass != outbox::Pass::default() => tracing::info!(?pass, "outbox pass"),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "the outbox could not be read"),
@@ -230,11 +392,41 @@ async fn report_loop(
     }
 }
 
-fn status(generation: &Generation, accounts: usize) -> String {
+/// `QRCA_FAULT=panic-outbox:N`: the first N passes of the outbox panic (N = `always`:
+/// every pass), as a bug would. Only the end-to-end tests of supervision set it.
+fn fault_in_outbox() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static PASSES: AtomicUsize = AtomicUsize::new(0);
+    static FAULT: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    let panics = FAULT.get_or_init(|| {
+        let v = std::env::var("QRCA_FAULT").ok()?;
+        match v.strip_prefix("panic-outbox:")? {
+            "always" => Some(usize::MAX),
+            n => n.parse().ok(),
+        }
+    });
+    if let Some(n) = panics
+        && PASSES.fetch_add(1, Ordering::SeqCst) < *n
+    {
+        panic!("QRCA_FAULT=panic-outbox");
+    }
+}
+
+fn status(generation: &Generation) -> String {
     format!(
-        "watching {accounts} accounts of {} wards",
+        "watching {} accounts of {} wards",
+        accounts(generation),
         generation.config.wards.len()
     )
+}
+
+fn accounts(generation: &Generation) -> usize {
+    generation
+        .config
+        .wards
+        .iter()
+        .map(|w| w.accounts.len())
+        .sum()
 }
 
 fn notify(states: &[NotifyState<'_>]) {
