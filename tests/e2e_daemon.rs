@@ -1748,3 +1748,73 @@ fn a_task_that_panics_is_restarted_and_one_that_cannot_be_kept_up_stops_the_watc
         w.log()
     );
 }
+
+#[test]
+fn a_reload_that_removes_or_changes_an_account_ends_its_session_at_once() {
+    let mut w = world();
+    w.start_daemon(None);
+    let account_block =
+        |a: &str| format!("address = \"{a}\"\npassword_file = \"secrets/password\"\n");
+    // The third account leaves the config; the second gets its own processed folder.
+    let config = std::fs::read_to_string(w.config()).unwrap();
+    let edited = config
+        .replace(
+            &format!("\n[[ward.account]]\n{}", account_block(ACCOUNTS[2])),
+            "",
+        )
+        .replace(
+            &account_block(ACCOUNTS[1]),
+            &format!(
+                "{}processed_folder = \"QRCA/Moi\"\n",
+                account_block(ACCOUNTS[1])
+            ),
+        );
+    assert!(
+        !edited.contains(ACCOUNTS[2]) && edited.contains("QRCA/Moi"),
+        "{edited}"
+    );
+    std::fs::write(w.config(), edited).unwrap();
+    w.hup();
+    w.wait_log("reloaded the config and templates", "no reload");
+    let deadline = Instant::now() + WAIT;
+    while w.log().matches("its session ends").count() < 2 {
+        assert!(Instant::now() < deadline, "sessions not ended\n{}", w.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Mail to the removed account stays in its INBOX, unread; mail to the changed one
+    // is moved to its new folder.
+    w.send(OFFICER, ACCOUNTS[2], &registration("Công ty Hai"));
+    w.send(OFFICER, ACCOUNTS[1], &registration("Công ty Một"));
+    w.wait_mail(ORG, "THD-T-0001");
+    let deadline = Instant::now() + WAIT;
+    while w
+        .servers
+        .folder_messages(ACCOUNTS[1], "QRCA/Moi")
+        .map_or(0, |m| m.len())
+        < 1
+    {
+        assert!(
+            Instant::now() < deadline,
+            "not moved to QRCA/Moi\n{}",
+            w.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let inbox = w.servers.folder_messages(ACCOUNTS[2], "INBOX").unwrap();
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert!(!inbox[0].flags.contains("\\Seen"), "{inbox:?}");
+    assert!(
+        !w.log().contains("which is no ward's account"),
+        "{}",
+        w.log()
+    );
+    w.stop_daemon();
+    let config = qrca::config::load(&w.config()).unwrap().config;
+    let cases = Store::open(&config.service.state_dir)
+        .unwrap()
+        .cases()
+        .unwrap();
+    assert_eq!(cases.len(), 1, "{cases:#?}");
+}

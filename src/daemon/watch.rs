@@ -88,7 +88,9 @@ pub async fn run_paced(
         )
         .await
         {
-            Ok(()) => return,
+            Ok(Ended::Stopped) => return,
+            // Its settings changed or it left the config: the top of the loop decides.
+            Ok(Ended::Reconfigured) => {}
             Err(e) => {
                 failures = failures.saturating_add(1);
                 let wait = backoff(failures, &address);
@@ -102,8 +104,26 @@ pub async fn run_paced(
     }
 }
 
+/// Why a session ended without a failure.
+enum Ended {
+    /// The daemon stops.
+    Stopped,
+    /// A new generation changed the account's settings (or its ward), or removed it:
+    /// the session ends after the message in hand, so that no mail of the account is
+    /// taken in under settings it no longer has (a removed account's mail stays in
+    /// its INBOX untouched).
+    Reconfigured,
+}
+
+/// Whether the account `account` (of ward `ward`) is configured, the same, in `now`.
+fn unchanged(now: &Generation, ward: &str, account: &Account) -> bool {
+    now.config
+        .account(&account.address)
+        .is_some_and(|(w, a)| w.code() == ward && a == account)
+}
+
 /// One connection: log in, then take in every message of INBOX and IDLE, until the
-/// connection fails (`Err`) or `stop` (`Ok`).
+/// connection fails (`Err`), `stop`, or a reload changes the account (`Ok`).
 async fn session(
     account: &Account,
     generation: &watch::Receiver<Arc<Generation>>,
@@ -111,7 +131,13 @@ async fn session(
     sent_something: &Notify,
     failures: &mut u32,
     pace: Pace,
-) -> Result<(), TransportError> {
+) -> Result<Ended, TransportError> {
+    let ward = generation
+        .borrow()
+        .config
+        .account(&account.address)
+        .map(|(w, _)| w.code().to_owned())
+        .unwrap_or_default();
     let secret = transport::account_secret(account).await?;
     let mut imap = imap::connect(account, &secret).await?;
     drop(secret);
@@ -133,25 +159,50 @@ async fn session(
     loop {
         for uid in imap.unseen_uids(0).await? {
             if *stop.borrow() {
-                return Ok(());
+                return Ok(Ended::Stopped);
             }
             let shared = generation.borrow().clone();
+            if !unchanged(&shared, &ward, account) {
+                tracing::info!(account = %account.address, "the account's settings changed or it left the config; its session ends");
+                let _ = imap.logout().await;
+                return Ok(Ended::Reconfigured);
+            }
             take_one(&mut imap, account, &shared, mailbox.uidvalidity, uid).await?;
             sent_something.notify_one();
         }
         // A session counts as working once it got through INBOX, not once it logged
         // in: one that fails each time before that keeps backing off.
         *failures = 0;
+        // Waiting ends on a stop, or on a reload that changes this account.
         let stopped = {
             let mut stop = stop.clone();
+            let mut generation = generation.clone();
+            let (ward, account) = (ward.clone(), account.clone());
             async move {
-                let _ = stop.wait_for(|s| *s).await;
+                // A channel whose sender is gone (the daemon ending) never fires here.
+                let changed = async {
+                    if generation
+                        .wait_for(|g| !unchanged(g, &ward, &account))
+                        .await
+                        .is_err()
+                    {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => {}
+                    () = changed => {}
+                }
             }
         };
         match imap.idle_until(wait, stopped).await? {
             IdleOutcome::Stopped => {
                 let _ = imap.logout().await;
-                return Ok(());
+                if *stop.borrow() {
+                    return Ok(Ended::Stopped);
+                }
+                tracing::info!(account = %account.address, "the account's settings changed or it left the config; its session ends");
+                return Ok(Ended::Reconfigured);
             }
             IdleOutcome::NewData | IdleOutcome::Timeout => {}
         }
