@@ -227,6 +227,7 @@ fn sent_outbox(dir: &std::path::Path, n: usize) {
             updated_at: sent_at,
             thread: None,
             parts_sent: None,
+            refused: Vec::new(),
         };
         batch.insert(&id.to_be_bytes(), serde_json::to_vec(&entry).unwrap());
     }
