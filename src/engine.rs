@@ -202,7 +202,7 @@ pub fn process_keeping(
                         outbox_ids,
                     },
                     Outcome::Refused { refusal, .. } => Processed::Refused(refusal),
-                    Outcome::Ignored { .. } => Processed::Ignored,
+                    Outcome::Ignored { .. } | Outcome::Bounced { .. } => Processed::Ignored,
                 });
             }
             Err(StoreError::SerialTaken { .. } | StoreError::CaseChanged { .. }) => {
@@ -259,6 +259,25 @@ fn refuse(
     Ok(match store.commit(&update, now)? {
         Committed::AlreadySeen => Processed::AlreadySeen,
         Committed::Applied { .. } => Processed::Refused(refusal),
+    })
+}
+
+/// Records a delivery report about outbox entry `entry` as seen, with the bounced
+/// recipient on the entry, the case's audit line and the officers' notice, in one
+/// transaction ([`Outcome::Bounced`]).
+pub fn bounced(
+    store: &Store,
+    seen: &SeenMarker,
+    outcome: Outcome,
+    now: Timestamp,
+) -> Result<Processed, EngineError> {
+    let update = Update {
+        seen: seen.clone(),
+        outcome,
+    };
+    Ok(match store.commit(&update, now)? {
+        Committed::AlreadySeen => Processed::AlreadySeen,
+        Committed::Applied { .. } => Processed::Ignored,
     })
 }
 

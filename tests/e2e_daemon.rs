@@ -1818,3 +1818,72 @@ fn a_reload_that_removes_or_changes_an_account_ends_its_session_at_once() {
         .unwrap();
     assert_eq!(cases.len(), 1, "{cases:#?}");
 }
+
+#[test]
+fn a_bounce_is_recorded_on_the_mail_it_bounces_and_told_once() {
+    let mut w = world();
+    w.start_daemon(None);
+    // The organisation's address has no mailbox: the loopback Postfix takes the
+    // confirmation, Dovecot refuses the recipient, and Postfix sends the ward account
+    // a delivery report (RFC 3464), as Gmail's "Address not found" does.
+    const NOBODY: &str = "khongco@congty.test";
+    w.send(
+        OFFICER,
+        ACCOUNTS[0],
+        &text_mail(
+            OFFICER,
+            ACCOUNTS[0],
+            "ĐĂNG KÝ TỔ CHỨC",
+            &format!("Tên tổ chức: Công ty Ma\nEmail: {NOBODY}"),
+            None,
+        ),
+    );
+    let told = w.wait_mail(OFFICER, "Một số người nhận không nhận được");
+    assert!(
+        told.subject.starts_with("[QRCA THD-T-0001]"),
+        "{}",
+        told.subject
+    );
+    assert!(told.text.contains(NOBODY), "{}", told.text);
+    assert!(told.text.contains("5.1.1"), "{}", told.text);
+    w.wait_log("a mail of the outbox bounced", "no bounce recorded");
+    w.stop_daemon();
+    let config = qrca::config::load(&w.config()).unwrap().config;
+    {
+        let store = Store::open(&config.service.state_dir).unwrap();
+        let entry = store
+            .outbox()
+            .unwrap()
+            .into_iter()
+            .find(|e| e.case == "THD-T-0001" && e.mail.to == [NOBODY])
+            .unwrap();
+        assert!(matches!(entry.status, OutboxStatus::Sent { .. }));
+        assert_eq!(entry.refused.len(), 1, "{entry:#?}");
+        assert_eq!(entry.refused[0].recipient, NOBODY);
+        assert!(
+            entry.refused[0].reason.starts_with("bounced: 5.1.1"),
+            "{entry:#?}"
+        );
+        let audit = store.audit("THD-T-0001").unwrap();
+        assert!(
+            audit
+                .iter()
+                .any(|a| a.decision.contains(&format!("bounced for {NOBODY}"))),
+            "{audit:#?}"
+        );
+    }
+    let listing = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["outbox", "list", "--config"])
+        .arg(w.config())
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    assert!(
+        listing.contains(&format!("refused: {NOBODY} (bounced: 5.1.1")),
+        "{listing}"
+    );
+    assert_eq!(
+        w.mails(OFFICER, "Một số người nhận không nhận được").len(),
+        1
+    );
+}

@@ -704,7 +704,19 @@ fn plain_mail(to: &str) -> Effect {
 /// Writes `bytes` over the record `key` of `tree`, with the store closed (as a disk
 /// fault or a bug would leave it).
 fn overwrite(state_dir: &Path, tree: &str, key: &[u8], bytes: &[u8]) {
-    let db = sled::open(state_dir.join("db")).unwrap();
+    // sled's flusher thread may hold the file lock a moment after the store is dropped.
+    let mut tries = 0;
+    let db = loop {
+        match sled::open(state_dir.join("db")) {
+            Ok(db) => break db,
+            Err(e) if tries < 100 => {
+                tries += 1;
+                eprintln!("the database is still locked ({e}); trying again");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
     db.open_tree(tree).unwrap().insert(key, bytes).unwrap();
     db.flush().unwrap();
 }

@@ -13,7 +13,7 @@ use crate::inbound::gate::{self, Classified};
 use crate::inbound::mail::{HeaderSummary, Mail, header_summary, parse_mail};
 use crate::store::attempts::{QUARANTINE_AFTER, QUARANTINED};
 use crate::store::blobs::Blobs;
-use crate::store::{Notice, SeenMarker, Store, StoreError};
+use crate::store::{Notice, Outcome, RefusedRecipient, SeenMarker, Store, StoreError};
 use crate::workflow::{DocumentRef, EventBody, MailData, OutMail, Template};
 use jiff::Timestamp;
 use sha2::Digest;
@@ -75,6 +75,18 @@ pub fn take_in(
     let classified = gate::classify(&mail, &at.account, config, &lookups, today);
     lookups.finish()?;
     match classified {
+        Classified::Drop { reason, .. } if mail.delivery_report.is_some() => {
+            match bounce_of(store, config, &mail, &seen, now)? {
+                Some(outcome) => {
+                    tracing::warn!(account = %seen.account, uid = seen.uid, %reason, "a mail of the outbox bounced; recorded on its entry");
+                    Ok(match engine::bounced(store, &seen, outcome, now)? {
+                        Processed::AlreadySeen => Taken::Processed(Processed::AlreadySeen),
+                        _ => Taken::Ignored(reason),
+                    })
+                }
+                None => ignore(store, &seen, reason, None, now),
+            }
+        }
         Classified::Drop { reason, answer } => {
             let answer = answer.and_then(|mail| {
                 config.ward_of_account(&at.account).map(|ward| Notice {
@@ -344,6 +356,97 @@ fn is_party(
     Ok(store
         .case(&code)?
         .is_some_and(|case| crate::workflow::is_party(&case, sender, rules)))
+}
+
+/// What a delivery report says about a mail of the outbox, as the outcome to commit:
+/// a `failed` report naming one of our Message-IDs (`<id.…@ward.qrca>`, parts
+/// included) of an entry of the ward whose account received it. None for anything
+/// else (a delay, a report about a mail not ours), which is only recorded as seen.
+fn bounce_of(
+    store: &Store,
+    config: &Config,
+    mail: &Mail,
+    seen: &SeenMarker,
+    now: Timestamp,
+) -> Result<Option<Outcome>, StoreError> {
+    let Some(report) = &mail.delivery_report else {
+        return Ok(None);
+    };
+    if !report
+        .action
+        .as_deref()
+        .is_some_and(|a| a.eq_ignore_ascii_case("failed"))
+    {
+        return Ok(None);
+    }
+    let Some(original) = report.original_message_id.as_deref() else {
+        return Ok(None);
+    };
+    let inner = original.trim_matches(['<', '>']);
+    let Some((local, domain)) = inner.rsplit_once('@') else {
+        return Ok(None);
+    };
+    let Some(id) = local.split('.').next().and_then(|n| n.parse::<u64>().ok()) else {
+        return Ok(None);
+    };
+    let Some(entry) = store.outbox_entry(id)? else {
+        return Ok(None);
+    };
+    let Some(ward) = config.ward_of_account(&seen.account) else {
+        return Ok(None);
+    };
+    if entry.ward != ward.rules.code || domain != format!("{}.qrca", entry.ward) {
+        return Ok(None);
+    }
+    let recipient = report
+        .final_recipient
+        .clone()
+        .unwrap_or_else(|| "(người nhận không rõ)".to_owned());
+    let words: String = [report.status.as_deref(), report.diagnostic.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(300)
+        .collect();
+    let bounce = RefusedRecipient {
+        recipient: recipient.clone(),
+        reason: format!("bounced: {words}"),
+    };
+    let told = entry.refused.iter().any(|r| r.recipient == recipient);
+    let audit = (!told && !entry.case.is_empty()).then(|| crate::workflow::AuditEntry {
+        at: now,
+        case: entry.case.clone(),
+        sender: mail
+            .from
+            .as_ref()
+            .map(|a| a.address.clone())
+            .unwrap_or_default(),
+        message_id: seen.message_id.clone(),
+        auth_evidence: mail.auth_evidence(),
+        decision: format!(
+            "{} (outbox {}) bounced for {recipient}: {words}",
+            entry.mail.template.name(),
+            entry.id
+        ),
+    });
+    let notice = if told {
+        None
+    } else {
+        super::outbox::refused_notice(ward, &entry, std::slice::from_ref(&bounce)).map(|mail| {
+            Notice {
+                ward: ward.rules.code.clone(),
+                mail,
+            }
+        })
+    };
+    Ok(Some(Outcome::Bounced {
+        entry: entry.id,
+        bounce,
+        audit,
+        notice,
+    }))
 }
 
 /// The authserv-ids whose Authentication-Results count on the account read.

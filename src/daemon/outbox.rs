@@ -503,23 +503,38 @@ fn recipients_refused(
     if new.is_empty() || entry.case.is_empty() {
         return Ok(());
     }
+    if let Some(mail) = refused_notice(ward, entry, &new) {
+        store.queue_notice(ward.code(), &mail, now)?;
+    }
+    Ok(())
+}
+
+/// The officers' notice that `refused` did not get `entry`'s mail (refused by our
+/// server, or bounced later by theirs). None for a notice's own entry, or a ward
+/// without officers.
+pub(crate) fn refused_notice(
+    ward: &Ward,
+    entry: &OutboxEntry,
+    refused: &[RefusedRecipient],
+) -> Option<OutMail> {
+    if entry.case.is_empty() || refused.is_empty() {
+        return None;
+    }
     let data = MailData {
         case: entry.case.clone(),
         outbox_id: Some(entry.id),
         about_template: Some(entry.mail.template),
-        recipients: new.iter().map(|r| r.recipient.clone()).collect(),
+        recipients: refused.iter().map(|r| r.recipient.clone()).collect(),
         error: Some(
-            new.iter()
+            refused
+                .iter()
                 .map(|r| r.reason.as_str())
                 .collect::<Vec<_>>()
                 .join("\n"),
         ),
         ..MailData::default()
     };
-    if let Some(mail) = to_officers(ward, Template::RecipientsRefused, data) {
-        store.queue_notice(ward.code(), &mail, now)?;
-    }
-    Ok(())
+    to_officers(ward, Template::RecipientsRefused, data)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -8,8 +8,8 @@
 //! consistent (seen-markers, the serial claim, indexes that never change owner).
 
 use super::types::{
-    Committed, Notice, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, SeenMarker, SeenRecord,
-    Thread, Update, outbox_message_id,
+    Committed, Notice, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, RefusedRecipient,
+    SeenMarker, SeenRecord, Thread, Update, outbox_message_id,
 };
 use super::{Store, StoreError, keys};
 use crate::workflow::{BatchRow, Case, Effect, RowState};
@@ -48,6 +48,12 @@ enum Writes {
     },
     /// The notice answering the message, if any.
     Ignored(Option<NewEntry>),
+    Bounced {
+        entry: IVec,
+        bounce: RefusedRecipient,
+        audit: Option<(IVec, IVec)>,
+        notice: Option<NewEntry>,
+    },
 }
 
 /// An outbox entry to create (pending, as every new entry is): its id and bytes.
@@ -309,6 +315,26 @@ impl Store {
                     unreported: IVec::from(keys::unreported(ward, id)),
                 }
             }
+            Outcome::Bounced {
+                entry,
+                bounce,
+                audit,
+                notice,
+            } => Writes::Bounced {
+                entry: IVec::from(&keys::id(*entry)),
+                bounce: bounce.clone(),
+                audit: match audit {
+                    None => None,
+                    Some(a) => Some((
+                        IVec::from(keys::audit(&a.case, self.next_id()?)),
+                        encode(a, || format!("an audit entry of case {}", a.case))?,
+                    )),
+                },
+                notice: match notice {
+                    None => None,
+                    Some(n) => Some(NewEntry::of(&notice_entry(self.next_id()?, n, "", now))?),
+                },
+            },
             Outcome::Ignored { answer, .. } => Writes::Ignored(match answer {
                 None => None,
                 Some(notice) => {
@@ -485,6 +511,34 @@ impl Plan {
             Writes::Ignored(Some(entry)) => {
                 entry.write(t)?;
                 vec![entry.id]
+            }
+            Writes::Bounced {
+                entry,
+                bounce,
+                audit,
+                notice,
+            } => {
+                // The entry as it is now (a pass of the worker may have changed it):
+                // one gone or unreadable has nothing to record on.
+                if let Some(bytes) = t.outbox.get(entry)?
+                    && let Ok(mut e) = serde_json::from_slice::<OutboxEntry>(&bytes)
+                    && !e.refused.iter().any(|r| r.recipient == bounce.recipient)
+                {
+                    e.refused.push(bounce.clone());
+                    if let Ok(bytes) = serde_json::to_vec(&e) {
+                        t.outbox.insert(entry, bytes)?;
+                    }
+                }
+                if let Some((key, value)) = audit {
+                    t.audit.insert(key, value.clone())?;
+                }
+                match notice {
+                    Some(n) => {
+                        n.write(t)?;
+                        vec![n.id]
+                    }
+                    None => Vec::new(),
+                }
             }
         };
         t.seen.insert(&self.marker, self.seen_value.clone())?;

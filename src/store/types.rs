@@ -64,6 +64,18 @@ pub enum Outcome {
         at: Timestamp,
         refusal: Refusal,
     },
+    /// A delivery report saying a mail of the outbox did not reach a recipient: the
+    /// seen-marker, the recipient recorded on the entry (`refused`, if not already),
+    /// a line in the case's audit trail, and the officers' notice (once: the caller
+    /// gives none when the recipient was recorded before).
+    Bounced {
+        entry: u64,
+        bounce: RefusedRecipient,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audit: Option<crate::workflow::AuditEntry>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notice: Option<Notice>,
+    },
     /// Not for the core (auto-reply, own mail, loop, a mail too large, a registration
     /// that cannot be read): the seen-marker, and the notice that answers it, if any.
     Ignored {
