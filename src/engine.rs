@@ -28,6 +28,9 @@ pub struct Inbound {
     /// permit id in the event takes precedence (SPEC §2).
     pub case: Option<String>,
     pub event: Event,
+    /// More of the same mail for other steps: the decisions of a reply that also
+    /// revokes (`event` then holds the revocations), with the case each names.
+    pub also: Vec<(Option<String>, Event)>,
 }
 
 /// What processing one message did; the state is durable when this is returned.
@@ -126,6 +129,10 @@ pub fn process_keeping(
         return refuse(store, ward, inbound, code, refusal, now);
     }
 
+    let parts = parts_of(store, inbound, code.clone())?;
+    if parts.len() > 1 {
+        return process_parts(store, ward, inbound, &parts, today, now);
+    }
     for _ in 0..ATTEMPTS {
         // Read afresh on every attempt: a retry means another message changed the
         // case, or opened a case with the serial this one wanted.
@@ -195,15 +202,7 @@ pub fn process_keeping(
                 {
                     store.note_answer(&ward.rules.code, today, sender)?;
                 }
-                return Ok(match update.outcome {
-                    Outcome::Applied { case, effects, .. } => Processed::Applied {
-                        case: Box::new(case),
-                        effects,
-                        outbox_ids,
-                    },
-                    Outcome::Refused { refusal, .. } => Processed::Refused(refusal),
-                    Outcome::Ignored { .. } | Outcome::Bounced { .. } => Processed::Ignored,
-                });
+                return Ok(processed(update.outcome, outbox_ids));
             }
             Err(StoreError::SerialTaken { .. } | StoreError::CaseChanged { .. }) => {
                 std::thread::yield_now()
@@ -215,6 +214,195 @@ pub fn process_keeping(
         ward: ward.rules.code.clone(),
         case: code,
     })
+}
+
+/// What a commit's outcome means to the caller.
+fn processed(outcome: Outcome, outbox_ids: Vec<u64>) -> Processed {
+    match outcome {
+        Outcome::Applied { case, effects, .. } => Processed::Applied {
+            case: Box::new(case),
+            effects,
+            outbox_ids,
+        },
+        Outcome::AppliedMany { cases } => {
+            let mut cases = cases.into_iter();
+            let Some((first, mut effects)) = cases.next() else {
+                return Processed::Ignored;
+            };
+            for (_, more) in cases {
+                effects.extend(more);
+            }
+            Processed::Applied {
+                case: Box::new(first),
+                effects,
+                outbox_ids,
+            }
+        }
+        Outcome::Refused { refusal, .. } => Processed::Refused(refusal),
+        Outcome::Ignored { .. } | Outcome::Bounced { .. } => Processed::Ignored,
+    }
+}
+
+/// The steps one mail asks for, each with its case: the revocations split by the case
+/// of each permit (a permit of no case the store knows stays with `code`), then the
+/// decisions beside them. One part for every other mail.
+fn parts_of(
+    store: &Store,
+    inbound: &Inbound,
+    code: Option<String>,
+) -> Result<Vec<(Option<String>, Event)>, StoreError> {
+    let mut parts: Vec<(Option<String>, Event)> = Vec::new();
+    match &inbound.event.body {
+        EventBody::Revoke(list) if !list.is_empty() => {
+            for r in list {
+                let case = match store.case_by_permit(&r.permit)? {
+                    Some(c) => Some(c),
+                    None => code.clone(),
+                };
+                match parts.iter_mut().find(|(c, _)| *c == case) {
+                    Some((
+                        _,
+                        Event {
+                            body: EventBody::Revoke(group),
+                            ..
+                        },
+                    )) => group.push(r.clone()),
+                    _ => parts.push((
+                        case,
+                        Event {
+                            body: EventBody::Revoke(vec![r.clone()]),
+                            ..inbound.event.clone()
+                        },
+                    )),
+                }
+            }
+        }
+        _ => parts.push((code, inbound.event.clone())),
+    }
+    parts.extend(inbound.also.iter().cloned());
+    Ok(parts)
+}
+
+/// Steps each part on its case (parts on one case one after the other) and commits
+/// every case changed, with the seen-marker, in one transaction. A part that is
+/// refused (its case unknown, its sender not allowed) is logged and leaves its case
+/// as it was; the others still apply. Every part refused: the first refusal is
+/// recorded, as for a single step.
+fn process_parts(
+    store: &Store,
+    ward: &crate::config::Ward,
+    inbound: &Inbound,
+    parts: &[(Option<String>, Event)],
+    today: jiff::civil::Date,
+    now: Timestamp,
+) -> Result<Processed, EngineError> {
+    for _ in 0..ATTEMPTS {
+        // Each case as read (its revision), then as the steps leave it.
+        let mut cases: Vec<(u64, Case, Vec<Effect>)> = Vec::new();
+        let mut refusals: Vec<(Option<String>, Refusal)> = Vec::new();
+        let mut random_failure = None;
+        for (code, event) in parts {
+            let Some(code) = code else {
+                refusals.push((None, no_case(event)));
+                continue;
+            };
+            let at = match cases.iter().position(|(_, c, _)| c.code == *code) {
+                Some(at) => at,
+                None => match store.case(code)? {
+                    Some(case) => {
+                        cases.push((case.revision, case, Vec::new()));
+                        cases.len() - 1
+                    }
+                    None => {
+                        refusals.push((Some(code.clone()), no_case(event)));
+                        continue;
+                    }
+                },
+            };
+            let mut fresh_token = || {
+                new_token().unwrap_or_else(|e| {
+                    random_failure = Some(e);
+                    ReplyToken(String::new())
+                })
+            };
+            let mut ctx = Ctx {
+                now,
+                today,
+                ward: &ward.rules,
+                next_serial: 0,
+                fresh_token: &mut fresh_token,
+            };
+            let (_, case, effects) = &mut cases[at];
+            match workflow::step(Some(case.clone()), event, &mut ctx) {
+                Ok((new, more)) => {
+                    *case = new;
+                    effects.extend(more);
+                }
+                Err(refusal) => refusals.push((Some(code.clone()), refusal)),
+            }
+        }
+        if let Some(e) = random_failure {
+            return Err(EngineError::Random(e));
+        }
+        for (case, refusal) in &refusals {
+            tracing::warn!(message_id = %inbound.seen.message_id, case = case.as_deref().unwrap_or("-"), reason = ?refusal.reason, detail = %refusal.detail, "a part of the mail is refused; the rest applies");
+        }
+        // A case stepped twice counts as changed once: its revision is one past the
+        // one read, as the commit's lost-update check expects.
+        let applied: Vec<(Case, Vec<Effect>)> = cases
+            .into_iter()
+            .filter(|(_, _, effects)| !effects.is_empty())
+            .map(|(read, mut case, effects)| {
+                let changed = effects.iter().any(|e| matches!(e, Effect::Audit(_)));
+                case.revision = read + u64::from(changed);
+                (case, effects)
+            })
+            .collect();
+        if applied.is_empty() {
+            let (case, refusal) = refusals.into_iter().next().unwrap_or_else(|| {
+                (
+                    inbound.case.clone(),
+                    Refusal {
+                        reason: RefusalReason::NoSuchCase,
+                        detail: "the mail asked nothing of any case".into(),
+                    },
+                )
+            });
+            return refuse(store, ward, inbound, case, refusal, now);
+        }
+        let update = Update {
+            seen: inbound.seen.clone(),
+            outcome: Outcome::AppliedMany { cases: applied },
+        };
+        match store.commit(&update, now) {
+            Ok(Committed::AlreadySeen) => return Ok(Processed::AlreadySeen),
+            Ok(Committed::Applied { outbox_ids }) => {
+                return Ok(processed(update.outcome, outbox_ids));
+            }
+            Err(StoreError::CaseChanged { .. }) => std::thread::yield_now(),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(EngineError::Contention {
+        ward: ward.rules.code.clone(),
+        case: inbound.case.clone(),
+    })
+}
+
+/// The refusal of a part whose case is unknown.
+fn no_case(event: &Event) -> Refusal {
+    let what = match &event.body {
+        EventBody::Revoke(list) => list
+            .iter()
+            .map(|r| r.permit.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "its decisions".to_owned(),
+    };
+    Refusal {
+        reason: RefusalReason::NoSuchCase,
+        detail: format!("no case is known for {what}"),
+    }
 }
 
 /// How many answers a day the sender of `inbound` may get: `None` (no limit) for the

@@ -62,6 +62,7 @@ impl Mailer {
                 },
                 body,
             },
+            also: Vec::new(),
         }
     }
 }
@@ -489,4 +490,142 @@ fn two_officers_deciding_at_once_lose_nothing() {
     assert_eq!(case.batches[0].stage, BatchStage::Stamp);
     // Register, roster, then one audit entry per reply: none lost, none doubled.
     assert_eq!(store.audit(&case.code).map(|a| a.len()).ok(), Some(2 + 40));
+}
+
+/// An organisation's case whose `n` people hold permits, opened by `name`'s
+/// registration: its code.
+fn issued_case(store: &Store, config: &Config, m: &mut Mailer, name: &str, n: u32) -> Case {
+    let org = Organisation {
+        name: name.into(),
+        ..organisation()
+    };
+    let (case, _) = applied(run(
+        store,
+        config,
+        &m.inbound(OFFICER, None, EventBody::RegisterOrganisation(org)),
+    ));
+    let code = case.code.clone();
+    let (case, _) = applied(run(
+        store,
+        config,
+        &m.inbound(ORG, Some(&code), EventBody::Roster(roster(n))),
+    ));
+    let (case, _) = applied(run(
+        store,
+        config,
+        &m.inbound(
+            OFFICER,
+            None,
+            reply(token_for(&case, OFFICER), vec![Command::Approve(Rows::All)]),
+        ),
+    ));
+    applied(run(
+        store,
+        config,
+        &m.inbound(
+            POLICE,
+            None,
+            reply(token_for(&case, POLICE), vec![Command::Stamp(Rows::All)]),
+        ),
+    ))
+    .0
+}
+
+/// One mail that revokes permits of two cases and approves the rows of a third
+/// (issue 17, item 6): every line applies to its own case, in one commit; the same
+/// mail again changes nothing.
+#[test]
+fn one_mail_revokes_across_cases_and_decides_beside_them_in_one_commit() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = world(dir.path());
+    let store = Store::open(&config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    let mut m = Mailer {
+        uid: 0,
+        ward: "hoankiem.tranhungdao",
+    };
+    let one = issued_case(&store, &config, &mut m, "Công ty Một", 2);
+    let two = issued_case(&store, &config, &mut m, "Công ty Hai", 2);
+    let org = Organisation {
+        name: "Công ty Ba".into(),
+        ..organisation()
+    };
+    let (three, _) = applied(run(
+        &store,
+        &config,
+        &m.inbound(OFFICER, None, EventBody::RegisterOrganisation(org)),
+    ));
+    let (three, _) = applied(run(
+        &store,
+        &config,
+        &m.inbound(ORG, Some(&three.code), EventBody::Roster(roster(3))),
+    ));
+    let audits = |code: &str| store.audit(code).map(|a| a.len()).unwrap_or(0);
+    let before = [audits(&one.code), audits(&two.code), audits(&three.code)];
+
+    let mut mail = m.inbound(
+        OFFICER,
+        Some(&three.code),
+        EventBody::Revoke(vec![
+            Revocation {
+                permit: format!("{}-0001", one.code),
+                reason: "mất giấy".into(),
+            },
+            Revocation {
+                permit: format!("{}-0002", two.code),
+                reason: "nghỉ việc".into(),
+            },
+        ]),
+    );
+    let approve = Event {
+        body: reply(
+            token_for(&three, OFFICER),
+            vec![Command::Approve(Rows::All)],
+        ),
+        ..mail.event.clone()
+    };
+    mail.also = vec![(Some(three.code.clone()), approve)];
+    let (_, effects) = applied(run(&store, &config, &mail));
+    assert!(!effects.is_empty());
+    let read = |code: &str| {
+        store
+            .case(code)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("{code} lost"))
+    };
+    let (one, two, three) = (read(&one.code), read(&two.code), read(&three.code));
+    assert!(matches!(
+        one.batches[0].rows[0].state,
+        RowState::Revoked { .. }
+    ));
+    assert!(matches!(one.batches[0].rows[1].state, RowState::Issued(_)));
+    assert!(matches!(
+        two.batches[0].rows[1].state,
+        RowState::Revoked { .. }
+    ));
+    assert!(matches!(two.batches[0].rows[0].state, RowState::Issued(_)));
+    assert!(
+        three.batches[0]
+            .rows
+            .iter()
+            .all(|r| matches!(r.state, RowState::Approved { .. })),
+        "{:?}",
+        three.batches[0].rows
+    );
+    assert_eq!(
+        [audits(&one.code), audits(&two.code), audits(&three.code)],
+        [before[0] + 1, before[1] + 1, before[2] + 1]
+    );
+    // The revoked permits left the holder index.
+    assert!(
+        store
+            .case_by_permit(&format!("{}-0001", one.code))
+            .unwrap_or_default()
+            .is_some()
+    );
+    // The same mail again: seen, nothing changes.
+    assert!(matches!(
+        run(&store, &config, &mail),
+        Processed::AlreadySeen
+    ));
+    assert_eq!(audits(&three.code), before[2] + 1);
 }

@@ -250,7 +250,9 @@ fn classify(f: &Fixture, mail: &Mail, account: &str, lookups: &FakeLookups) -> C
 
 fn expect_event(c: Classified) -> (String, Option<String>, Event) {
     match c {
-        Classified::Event { ward, case, event } => (ward, case, event),
+        Classified::Event {
+            ward, case, event, ..
+        } => (ward, case, event),
         Classified::Drop { reason, .. } => panic!("expected an event, dropped: {reason}"),
     }
 }
@@ -1292,6 +1294,38 @@ fn reply_body_rules() {
         assert_eq!(got, body, "{what}");
         assert_eq!(got_case.as_deref(), expected_case, "{what}");
     }
+    // The decisions beside revocations are kept, for the token's case (SPEC §3: lines
+    // may mix commands); a status request beside them too; nothing without them.
+    let mixed = Parsed {
+        revocations: vec![revocation.clone()],
+        commands: vec![Command::Approve(Rows::All)],
+        ..Parsed::default()
+    };
+    assert_eq!(
+        gate::beside_revocations(&mixed, t.clone(), Some("THD-T-0009".into())),
+        Some((
+            Some("THD-T-0009".to_owned()),
+            EventBody::Reply {
+                token: t.clone(),
+                commands: vec![Command::Approve(Rows::All)],
+                unreadable: vec![],
+            }
+        ))
+    );
+    let asking = Parsed {
+        revocations: vec![revocation.clone()],
+        status: true,
+        ..Parsed::default()
+    };
+    assert_eq!(
+        gate::beside_revocations(&asking, None, Some("THD-T-0003".into())),
+        Some((Some("THD-T-0003".to_owned()), EventBody::Status))
+    );
+    let only = Parsed {
+        commands: vec![Command::Approve(Rows::All)],
+        ..Parsed::default()
+    };
+    assert_eq!(gate::beside_revocations(&only, t.clone(), None), None);
 }
 
 fn attachment(name: &str, sniffed: Sniffed) -> Attachment {

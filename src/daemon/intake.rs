@@ -96,13 +96,19 @@ pub fn take_in(
             });
             ignore(store, &seen, reason, answer, now)
         }
-        Classified::Event { ward, case, event } => {
+        Classified::Event {
+            ward,
+            case,
+            event,
+            also,
+        } => {
             let documents = documents(&mail, &event.body)?;
             let inbound = Inbound {
                 seen,
                 ward,
                 case,
                 event,
+                also,
             };
             let processed =
                 engine::process_keeping(store, config, &inbound, Some((blobs, &documents)), now)?;

@@ -75,11 +75,14 @@ impl SheetContext<'_> {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Classified {
-    /// For the engine: the ward (config code), the case the thread or subject names, the event.
+    /// For the engine: the ward (config code), the case the thread or subject names, the
+    /// event, and more events of the same mail with their cases (the decisions of a
+    /// reply that also revokes).
     Event {
         ward: String,
         case: Option<String>,
         event: Event,
+        also: Vec<(Option<String>, Event)>,
     },
     /// Not for the engine; the reason is logged (own mail, auto-reply, loop, delivery
     /// report, mail for no ward, a registration that cannot be read). `answer` is the
@@ -154,6 +157,7 @@ pub fn classify(
         ward: ward.rules.code.clone(),
         case,
         event: event(body),
+        also: Vec::new(),
     };
 
     let sheets = |case| SheetContext {
@@ -193,8 +197,50 @@ pub fn classify(
         return done(case, EventBody::Roster(submission));
     }
     let parsed = commands::parse_reply(reply::above_forward(&reply_words(mail)));
-    let (body, case) = reply_body(parsed, token.map(ReplyToken), case);
-    done(case, body)
+    let token = token.map(ReplyToken);
+    let beside = beside_revocations(&parsed, token.clone(), case.clone());
+    let (body, case) = reply_body(parsed, token, case);
+    match done(case, body) {
+        Classified::Event {
+            ward,
+            case,
+            event: revoking,
+            ..
+        } => Classified::Event {
+            ward,
+            case,
+            also: beside
+                .into_iter()
+                .map(|(case, body)| (case, event(body)))
+                .collect(),
+            event: revoking,
+        },
+        other => other,
+    }
+}
+
+/// The decisions (or status request) of a reply that also revokes, with the case
+/// they are about: `reply_body` makes the revocations the mail's event, and these
+/// must not be dropped (SPEC §3: lines may mix commands).
+pub fn beside_revocations(
+    parsed: &Parsed,
+    token: Option<ReplyToken>,
+    case: Option<String>,
+) -> Option<(Option<String>, EventBody)> {
+    if parsed.revocations.is_empty() {
+        return None;
+    }
+    if !parsed.commands.is_empty() {
+        return Some((
+            case,
+            EventBody::Reply {
+                token,
+                commands: parsed.commands.clone(),
+                unreadable: Vec::new(),
+            },
+        ));
+    }
+    parsed.status.then_some((case, EventBody::Status))
 }
 
 /// The notice to an officer or area police whose organisation registration cannot be

@@ -40,6 +40,7 @@ struct Plan {
 
 enum Writes {
     Applied(Box<AppliedWrites>),
+    AppliedMany(Vec<AppliedWrites>),
     Refused {
         key: IVec,
         value: IVec,
@@ -291,6 +292,14 @@ impl Store {
                 &update.seen,
                 now,
             )?)),
+            Outcome::AppliedMany { cases } => Writes::AppliedMany(
+                cases
+                    .iter()
+                    .map(|(case, effects)| {
+                        self.plan_applied(case, effects, None, &update.seen, now)
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
             Outcome::Refused {
                 ward,
                 case,
@@ -497,6 +506,17 @@ impl Plan {
                 check_applied(w, t)?;
                 write_applied(w, t)?;
                 w.outbox.iter().map(|e| e.id).collect()
+            }
+            Writes::AppliedMany(all) => {
+                for w in all {
+                    check_applied(w, t)?;
+                }
+                for w in all {
+                    write_applied(w, t)?;
+                }
+                all.iter()
+                    .flat_map(|w| w.outbox.iter().map(|e| e.id))
+                    .collect()
             }
             Writes::Refused {
                 key,

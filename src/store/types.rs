@@ -55,6 +55,10 @@ pub enum Outcome {
         /// Set when this update opened the case: the serial in `case.code`.
         claimed_serial: Option<u32>,
     },
+    /// One message whose lines went to several cases (revocations of permits of
+    /// several cases, or revocations beside decisions): each case as its steps left
+    /// it, with their effects, all in one commit.
+    AppliedMany { cases: Vec<(Case, Vec<Effect>)> },
     /// The step refused it: nothing changes but the refusal log and the seen-marker.
     Refused {
         ward: String,
