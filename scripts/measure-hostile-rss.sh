@@ -12,25 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000}
 STEP=${2:-100}
-cargo build --release --quiet
-QRCA=$PWD/target/release/qrca
 CORPUS=${CORPUS:-$PWD/tests/fixtures/hostile/mail} # or any folder of .eml files
-
-work=$(mktemp -d /tmp/qrca-hostile.XXXXXX)
-servers=""
-daemon=""
-cleanup() {
-    [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
-    [ -n "$servers" ] && scripts/mail-servers.sh stop "$servers" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-eval "$(scripts/mail-servers.sh start | grep -E '^(DIR|IMAP_PORT|SMTP_PORT|LMTP_PORT)=')"
-servers=$DIR
-mkdir -p "$work/secrets" "$work/keys"
-printf 'pw' >"$work/secrets/pw"
-chmod 600 "$work/secrets/pw"
+# shellcheck source=scripts/lib/measure-world.sh
+. scripts/lib/measure-world.sh
 # The ward and addresses the corpus was written for (scripts/make-hostile-mails.py);
 # its forged and genuine Authentication-Results all name mx.google.com.
 cat >"$work/qrca.toml" <<EOF
