@@ -478,6 +478,7 @@ fn every_template_renders_in_vietnamese_with_the_case_code() {
         "Không có dòng số 12 (đợt này gồm các dòng 1-8)",
         "Dòng 5 không được duyệt, nên không quyết định lại được",
         "Giấy THD-T-0001-0008 đã bị thu hồi từ trước",
+        "… và 4900 lỗi khác (thư này chỉ liệt kê 100 lỗi đầu tiên)",
     ] {
         assert!(text.contains(wording), "`{wording}` not in:\n{text}");
     }

@@ -865,3 +865,64 @@ fn a_document_that_cannot_be_read_now_holds_its_mail_back() {
         assert!(text.contains(&format!("giay-to-{n}.pdf")), "document {n}");
     }
 }
+
+/// Every submission from the first account fails for a while (4xx); the others work.
+struct FirstAccountDown {
+    maildir: MaildirSubmit,
+}
+
+impl Submit for FirstAccountDown {
+    async fn submit(
+        &self,
+        account: &qrca::config::Account,
+        recipients: &[String],
+        message: &[u8],
+    ) -> Result<Vec<Refused>, SendError> {
+        if account.address == ACCOUNT {
+            return Err(SendError {
+                scope: Scope::Transient,
+                message: "421 4.4.2 connection timed out".into(),
+            });
+        }
+        self.maildir.submit(account, recipients, message).await
+    }
+
+    async fn probe(&self, account: &qrca::config::Account) -> Result<(), SendError> {
+        self.maildir.probe(account).await
+    }
+}
+
+/// A mail whose account failed it to the last attempt is dead; the officers' notice
+/// of it goes from another account of the ward, not the one that just failed.
+#[test]
+fn the_notice_of_a_dead_letter_goes_from_another_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = world(dir.path());
+    let store = Store::open(&config.service.state_dir).unwrap();
+    let ids = open_case(&store, vec![plain_mail(ORG)]);
+    // Its last attempt is next.
+    store
+        .update_outbox(ids[0], now(), |e| e.attempts = 29)
+        .unwrap();
+    let g = generation(config, store);
+    let mail = mailboxes(dir.path());
+    let submit = FirstAccountDown {
+        maildir: MaildirSubmit {
+            mailboxes: mail.clone(),
+        },
+    };
+    let rt = runtime();
+    let pass = rt.block_on(outbox::send_due(&g, &submit, now())).unwrap();
+    assert_eq!(pass.dead, ids);
+    let notice = g
+        .store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.case.is_empty())
+        .unwrap();
+    assert_eq!(notice.account, ACCOUNT2);
+    let pass = rt.block_on(outbox::send_due(&g, &submit, now())).unwrap();
+    assert_eq!(pass.sent, [notice.id]);
+    assert_eq!(subjects(&mail, OFFICER).len(), 1);
+}

@@ -440,6 +440,19 @@ fn dead(
     now: Timestamp,
     reason: String,
 ) -> Result<Outcome, StoreError> {
+    dead_avoiding(store, ward, entry, now, reason, None)
+}
+
+/// As [`dead`], when `avoid` is the account that just failed to send the mail: the
+/// officers' notice goes from another account of the ward, if it has one.
+fn dead_avoiding(
+    store: &Store,
+    ward: Option<&Ward>,
+    entry: &OutboxEntry,
+    now: Timestamp,
+    reason: String,
+    avoid: Option<&str>,
+) -> Result<Outcome, StoreError> {
     tracing::error!(entry = entry.id, case = %entry.case, %reason, "outbox entry is dead");
     store.update_outbox(entry.id, now, |e| {
         e.status = OutboxStatus::Dead {
@@ -450,6 +463,11 @@ fn dead(
         && let Some(mail) = undeliverable(ward, entry, &reason)
     {
         let id = store.queue_notice(ward.code(), &mail, now)?;
+        if let Some(avoid) = avoid
+            && let Some(other) = ward.accounts.iter().find(|a| a.address != avoid)
+        {
+            store.update_outbox(id, now, |e| e.account.clone_from(&other.address))?;
+        }
         tracing::info!(entry = entry.id, notice = id, ward = %ward.code(), "the officers are told of the dead letter");
     }
     Ok(Outcome::Dead)
@@ -585,7 +603,14 @@ fn failed(
         return Ok(Outcome::HandOver);
     }
     if error.permanent() || entry.attempts + 1 >= MAX_ATTEMPTS {
-        return dead(store, Some(ward), entry, now, error.message);
+        return dead_avoiding(
+            store,
+            Some(ward),
+            entry,
+            now,
+            error.message,
+            Some(&account.address),
+        );
     }
     let at = now
         .checked_add(SignedDuration::from_secs(backoff_secs(

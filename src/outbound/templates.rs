@@ -683,6 +683,7 @@ fn problem(p: &ReplyProblem) -> Value {
     let mut from = None;
     let mut until = None;
     let mut permit = None;
+    let mut count = None;
     let name = match p {
         ReplyProblem::WrongStage {
             command: c,
@@ -737,6 +738,10 @@ fn problem(p: &ReplyProblem) -> Value {
             permit = Some(p.clone());
             "permit_named_twice"
         }
+        ReplyProblem::More { count: c } => {
+            count = Some(*c);
+            "more"
+        }
     };
     Value::from_pairs([
         ("problem", Value::from(name)),
@@ -748,6 +753,7 @@ fn problem(p: &ReplyProblem) -> Value {
         ("from", Value::from(from)),
         ("until", Value::from(until)),
         ("permit", Value::from(permit)),
+        ("count", Value::from(count)),
     ])
 }
 
@@ -875,6 +881,7 @@ pub fn sample(kind: Kind) -> MailData {
         ReplyProblem::PermitNamedTwice {
             permit: permit(7).to_string(),
         },
+        ReplyProblem::More { count: 4_900 },
     ];
     let issue = |row, column: Option<&str>, message: &str| RosterIssue {
         row,

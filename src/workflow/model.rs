@@ -808,6 +808,27 @@ pub enum ReplyProblem {
     PermitNamedTwice {
         permit: String,
     },
+    /// Stands for the problems past the first [`MAX_PROBLEMS_SHOWN`]: how many more.
+    More {
+        count: u32,
+    },
+}
+
+/// The most problems one answer lists; the rest are counted (`ReplyProblem::More`). A
+/// hostile reply naming 48,000 unknown permits must not make a 3 MB answer, stored
+/// and sent.
+pub const MAX_PROBLEMS_SHOWN: usize = 100;
+
+/// `problems`, the first [`MAX_PROBLEMS_SHOWN`] of them and then how many more.
+pub fn capped_problems(mut problems: Vec<ReplyProblem>) -> Vec<ReplyProblem> {
+    if problems.len() > MAX_PROBLEMS_SHOWN {
+        let more = problems.len() - MAX_PROBLEMS_SHOWN;
+        problems.truncate(MAX_PROBLEMS_SHOWN);
+        problems.push(ReplyProblem::More {
+            count: u32::try_from(more).unwrap_or(u32::MAX),
+        });
+    }
+    problems
 }
 
 impl fmt::Display for ReplyProblem {
@@ -841,6 +862,7 @@ impl fmt::Display for ReplyProblem {
             ReplyProblem::PermitNamedTwice { permit } => {
                 write!(f, "permit {permit} is named twice")
             }
+            ReplyProblem::More { count } => write!(f, "and {count} more problems"),
         }
     }
 }

@@ -786,7 +786,7 @@ fn on_reply(
         }
         let data = MailData {
             batch: Some(batch.no),
-            problems: decided.problems,
+            problems: capped_problems(decided.problems),
             undecided: Some(fmt_rows(&open_stts(batch, stage))),
             ..case_data(&tx.case)
         };
@@ -1146,7 +1146,7 @@ fn on_revoke(
     let mut tx = Tx::new(case);
     if !errors.is_empty() {
         let data = MailData {
-            problems: errors,
+            problems: capped_problems(errors),
             ..case_data(&tx.case)
         };
         tx.mail(Template::ReplyNotApplied, vec![sender.clone()], data);

@@ -1374,6 +1374,41 @@ fn a_reply_not_applied_names_every_problem() {
 }
 
 #[test]
+fn an_answer_lists_at_most_a_hundred_problems_and_counts_the_rest() {
+    let mut w = World::default();
+    let case = w.t_closed(2);
+    let list: Vec<Revocation> = (1..=5_000)
+        .map(|n| Revocation {
+            permit: format!("THD-T-0009-{n:04}"),
+            reason: "giả".into(),
+        })
+        .collect();
+    let ev = w.event(POLICE, EventBody::Revoke(list));
+    let (after, effects) = w.step(Some(&case), &ev).unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(after, case);
+    let Some(Effect::SendMail(m)) = effects.first() else {
+        panic!("no answer")
+    };
+    assert_eq!(m.template, Template::ReplyNotApplied);
+    assert_eq!(m.data.problems.len(), MAX_PROBLEMS_SHOWN + 1);
+    assert_eq!(
+        m.data.problems[0],
+        ReplyProblem::PermitNotOnCase {
+            permit: "THD-T-0009-0001".into()
+        }
+    );
+    assert_eq!(
+        m.data.problems.last(),
+        Some(&ReplyProblem::More { count: 4_900 })
+    );
+    // A hundred problems or fewer: every one listed, nothing added.
+    assert_eq!(
+        capped_problems(vec![ReplyProblem::NoPermitNamed; 100]).len(),
+        100
+    );
+}
+
+#[test]
 fn a_person_named_twice_in_one_roster_is_decided_once() {
     let mut w = World::default();
     let case = w.open_t();
