@@ -2,15 +2,19 @@
 //! accepts it (SPEC §8).
 //!
 //! Owns the life of an outbox entry after the commit: which account sends it (the
-//! thread's account, else another of the ward with daily quota left; once a part of a
-//! split mail is accepted, the account that sent it), `Sending` before the first byte
-//! goes out (so a crash resends it, with the same Message-ID), each part recorded (and
-//! counted against the quota) as the server accepts it, so that a resend after a crash
-//! or a failure part-way sends only the parts not yet accepted, retries
-//! with capped exponential backoff and jitter on transient failures, `Dead` with the
-//! reason on permanent ones (and the ward's officers told of each, once, by a notice
-//! queued in the store; not of a dead notice), and the per-account daily count. A
-//! notice (an entry with no case) is rendered without a case. Rendering runs on a
+//! thread's account, else another of the ward with daily quota left and not set aside;
+//! once a part of a split mail is accepted, the account that sent it), `Sending` before
+//! the first byte goes out (so a crash resends it, with the same Message-ID), each part
+//! recorded (and counted against the quota) as the server accepts it, so that a resend
+//! after a crash or a failure part-way sends only the parts not yet accepted, retries
+//! with capped exponential backoff and jitter on transient failures; an account the
+//! server refuses set aside (the mail handed to another at once, the officers told
+//! once, the account tried again at each reload and every 5 minutes); a refused
+//! recipient recorded (the others got the mail); `Dead` with the reason when the
+//! message itself is refused (and the ward's officers told of each, once, by a notice
+//! queued in the store and sent by another account; not of a dead notice); and the
+//! per-account daily count. A notice (an entry with no case) is rendered without a
+//! case. One entry that cannot be read never stops the pass. Rendering runs on a
 //! blocking thread. It must not decide anything about a case.
 
 use super::Generation;

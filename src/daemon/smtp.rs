@@ -106,16 +106,32 @@ pub async fn submit(
         "SMTP {}:{} as {}",
         endpoint.host, endpoint.port, account.address
     );
-    let mut conn = connect(account, &at).await?;
-    let result = deliver(&mut conn, account, recipients, message, &at).await;
-    if result.is_ok() {
-        // The message is accepted; a failing QUIT changes nothing.
-        let _ = conn.quit().await;
-    } else {
-        conn.abort().await;
-    }
-    result
+    // A server that stops answering must not hold the outbox worker: the whole
+    // dialogue is bounded, and running out of time is a failure that may pass.
+    let dialogue = async {
+        let mut conn = connect(account, &at).await?;
+        let result = deliver(&mut conn, account, recipients, message, &at).await;
+        if result.is_ok() {
+            // The message is accepted; a failing QUIT changes nothing.
+            let _ = conn.quit().await;
+        } else {
+            conn.abort().await;
+        }
+        result
+    };
+    tokio::time::timeout(SUBMISSION_LIMIT, dialogue)
+        .await
+        .unwrap_or_else(|_| {
+            Err(SendError::transient(format!(
+                "{at}: no answer within {} s",
+                SUBMISSION_LIMIT.as_secs()
+            )))
+        })
 }
+
+/// The longest one submission may take, however large the message (a 25 MB mail at
+/// 1 Mbit/s takes about 4 minutes).
+const SUBMISSION_LIMIT: Duration = Duration::from_secs(600);
 
 /// What a refused command means: a 5xx is `scope`'s for good (a quota refusal is
 /// the account's wherever it comes), anything else may pass.
