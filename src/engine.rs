@@ -150,25 +150,7 @@ pub fn process_keeping(
             Some(kind) => store.last_serial(&ward.rules.code, kind)? + 1,
             None => 0,
         };
-        let mut random_failure = None;
-        let mut fresh_token = || {
-            new_token().unwrap_or_else(|e| {
-                random_failure = Some(e);
-                ReplyToken(String::new())
-            })
-        };
-        let mut ctx = Ctx {
-            now,
-            today,
-            ward: &ward.rules,
-            next_serial,
-            fresh_token: &mut fresh_token,
-        };
-        let result = workflow::step(case, &inbound.event, &mut ctx);
-        if let Some(e) = random_failure {
-            // Never commit a step that handed out an empty token.
-            return Err(EngineError::Random(e));
-        }
+        let result = step_with_tokens(case, &inbound.event, ward, now, today, next_serial)?;
         let outcome = match result {
             Ok((new, effects)) => Outcome::Applied {
                 claimed_serial: opening.map(|_| new.serial),
@@ -214,6 +196,38 @@ pub fn process_keeping(
         ward: ward.rules.code.clone(),
         case: code,
     })
+}
+
+/// `workflow::step` with the clock's reading and fresh reply tokens from the operating
+/// system; an error when the system gave no randomness, so that a step that handed
+/// out an empty token is never committed.
+fn step_with_tokens(
+    case: Option<Case>,
+    event: &Event,
+    ward: &crate::config::Ward,
+    now: Timestamp,
+    today: jiff::civil::Date,
+    next_serial: u32,
+) -> Result<Result<(Case, Vec<Effect>), Refusal>, EngineError> {
+    let mut random_failure = None;
+    let mut fresh_token = || {
+        new_token().unwrap_or_else(|e| {
+            random_failure = Some(e);
+            ReplyToken(String::new())
+        })
+    };
+    let mut ctx = Ctx {
+        now,
+        today,
+        ward: &ward.rules,
+        next_serial,
+        fresh_token: &mut fresh_token,
+    };
+    let result = workflow::step(case, event, &mut ctx);
+    match random_failure {
+        Some(e) => Err(EngineError::Random(e)),
+        None => Ok(result),
+    }
 }
 
 /// What a commit's outcome means to the caller.
@@ -300,7 +314,6 @@ fn process_parts(
         // Each case as read (its revision), then as the steps leave it.
         let mut cases: Vec<(u64, Case, Vec<Effect>)> = Vec::new();
         let mut refusals: Vec<(Option<String>, Refusal)> = Vec::new();
-        let mut random_failure = None;
         for (code, event) in parts {
             let Some(code) = code else {
                 refusals.push((None, no_case(event)));
@@ -319,30 +332,14 @@ fn process_parts(
                     }
                 },
             };
-            let mut fresh_token = || {
-                new_token().unwrap_or_else(|e| {
-                    random_failure = Some(e);
-                    ReplyToken(String::new())
-                })
-            };
-            let mut ctx = Ctx {
-                now,
-                today,
-                ward: &ward.rules,
-                next_serial: 0,
-                fresh_token: &mut fresh_token,
-            };
             let (_, case, effects) = &mut cases[at];
-            match workflow::step(Some(case.clone()), event, &mut ctx) {
+            match step_with_tokens(Some(case.clone()), event, ward, now, today, 0)? {
                 Ok((new, more)) => {
                     *case = new;
                     effects.extend(more);
                 }
                 Err(refusal) => refusals.push((Some(code.clone()), refusal)),
             }
-        }
-        if let Some(e) = random_failure {
-            return Err(EngineError::Random(e));
         }
         for (case, refusal) in &refusals {
             tracing::warn!(message_id = %inbound.seen.message_id, case = case.as_deref().unwrap_or("-"), reason = ?refusal.reason, detail = %refusal.detail, "a part of the mail is refused; the rest applies");

@@ -1054,17 +1054,6 @@ fn sighup_swaps_in_new_templates_and_keeps_the_old_when_the_new_are_broken() {
     );
     std::fs::write(w.config(), config).unwrap();
     w.start_daemon(None);
-    let hup = |w: &World| {
-        let pid = w.daemon.as_ref().unwrap().id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-HUP", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-    };
-
     // An admin's version of the confirmation, then SIGHUP: the next one uses it.
     let source = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/mail/case_opened.txt"),
@@ -1078,7 +1067,7 @@ fn sighup_swaps_in_new_templates_and_keeps_the_old_when_the_new_are_broken() {
     );
     assert_ne!(custom, source);
     std::fs::write(templates.join("mail/case_opened.txt"), &custom).unwrap();
-    hup(&w);
+    w.hup();
     w.wait_log("reloaded the config and templates", "no reload");
     w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Một"));
     let first = w.wait_mail(ORG, "THD-T-0001");
@@ -1094,7 +1083,7 @@ fn sighup_swaps_in_new_templates_and_keeps_the_old_when_the_new_are_broken() {
         "{% block subject %}{{ oops(%}",
     )
     .unwrap();
-    hup(&w);
+    w.hup();
     w.wait_log("reload refused", "no refusal");
     assert!(w.log().contains("case_opened.txt"), "{}", w.log());
     w.send(OFFICER, ACCOUNTS[0], &registration("Công ty Hai"));
@@ -1668,8 +1657,7 @@ fn qrca_run_speaks_systemd_s_notify_protocol() {
     notified_until(&socket, "WATCHDOG=1");
     assert!(started.elapsed() < Duration::from_secs(2));
 
-    let pid = w.daemon.as_ref().unwrap().id().to_string();
-    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    w.hup();
     let reloading = notified_until(&socket, "RELOADING=1");
     let after = notified_until(&socket, "READY=1");
     assert!(!reloading.is_empty() && !after.is_empty());

@@ -135,11 +135,10 @@ async fn send_or_kill(
     entry: OutboxEntry,
     now: Timestamp,
 ) -> Result<Outcome, StoreError> {
-    let kept = entry.clone();
-    match send_one(shared, submit, unusable, entry, now).await {
+    match send_one(shared, submit, unusable, &entry, now).await {
         Err(e @ (StoreError::Corrupt { .. } | StoreError::Encode { .. })) => {
-            let ward = shared.config.ward(&kept.ward);
-            dead(&shared.store, ward, &kept, now, e.to_string())
+            let ward = shared.config.ward(&entry.ward);
+            dead(&shared.store, ward, &entry, now, e.to_string())
         }
         other => other,
     }
@@ -240,7 +239,8 @@ enum Outcome {
     Retry,
     Dead,
     OverQuota,
-    /// The server refused the account as over its day's quota: try another now.
+    /// The server refused the account (its day's quota spent, or the account itself
+    /// set aside): try another now.
     HandOver,
 }
 
@@ -248,7 +248,7 @@ async fn send_one(
     shared: &Arc<Generation>,
     submit: &impl Submit,
     unusable: &mut HashSet<String>,
-    entry: OutboxEntry,
+    entry: &OutboxEntry,
     now: Timestamp,
 ) -> Result<Outcome, StoreError> {
     let store = &shared.store;
@@ -260,7 +260,7 @@ async fn send_one(
         return dead(
             store,
             None,
-            &entry,
+            entry,
             now,
             format!("ward {} is no longer in the config", entry.ward),
         );
@@ -275,7 +275,7 @@ async fn send_one(
                 return dead(
                     store,
                     Some(ward),
-                    &entry,
+                    entry,
                     now,
                     format!("case {} is not in the database", entry.case),
                 );
@@ -292,7 +292,7 @@ async fn send_one(
                 return dead(
                     store,
                     Some(ward),
-                    &entry,
+                    entry,
                     now,
                     format!(
                         "{} sent part of this mail and is no longer an account of the ward",
@@ -344,13 +344,13 @@ async fn send_one(
                 scope: Scope::Transient,
                 message: format!("cannot render the mail yet: {reason}"),
             };
-            return failed(store, ward, account, day, &entry, now, error, unusable);
+            return failed(store, ward, account, day, entry, now, error, unusable);
         }
         Err((false, reason)) => {
             return dead(
                 store,
                 Some(ward),
-                &entry,
+                entry,
                 now,
                 format!("cannot render the mail: {reason}"),
             );
@@ -386,11 +386,11 @@ async fn send_one(
             .await
         {
             Ok(refused) if !refused.is_empty() => {
-                recipients_refused(store, ward, &entry, &refused, now)?;
+                recipients_refused(store, ward, entry, &refused, now)?;
             }
             Ok(_) => {}
             Err(e) => {
-                return failed(store, ward, account, day, &entry, now, e, unusable);
+                return failed(store, ward, account, day, entry, now, e, unusable);
             }
         }
         // Recorded before the next part goes: a crash from here on resends only

@@ -200,22 +200,14 @@ pub fn classify(
     let token = token.map(ReplyToken);
     let beside = beside_revocations(&parsed, token.clone(), case.clone());
     let (body, case) = reply_body(parsed, token, case);
-    match done(case, body) {
-        Classified::Event {
-            ward,
-            case,
-            event: revoking,
-            ..
-        } => Classified::Event {
-            ward,
-            case,
-            also: beside
-                .into_iter()
-                .map(|(case, body)| (case, event(body)))
-                .collect(),
-            event: revoking,
-        },
-        other => other,
+    Classified::Event {
+        ward: ward.rules.code.clone(),
+        case,
+        event: event(body),
+        also: beside
+            .into_iter()
+            .map(|(case, body)| (case, event(body)))
+            .collect(),
     }
 }
 
