@@ -15,9 +15,12 @@
 //! - [`permit`]: the signed QR payload, trust lists, and the permit PDFs (SPEC §5).
 //! - [`outbound`]: outbox entries rendered into the RFC 5322 messages sent (templates,
 //!   attachments, splitting).
+//! - [`admin`]: what an admin asks of the database (cases, outbox, revocations, the
+//!   register, the daily report), printed by `cli` and served by `daemon` alike.
 //! - [`demo`]: `qrca demo`, all three flows through the real core and store.
 //! - [`cli`]: the command line; `main.rs` only parses and dispatches.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -2,6 +2,10 @@
 //! transport, filesystem, network, clock, environment or randomness, and no reach into
 //! the modules at the edge. This test reads its sources and fails the build otherwise.
 
+#[path = "support/sources.rs"]
+mod sources;
+
+use sources::{paths_from, sources};
 use std::path::Path;
 
 /// Identifiers that may not appear in the core's code.
@@ -43,42 +47,9 @@ const ALLOWED_CRATE_MODULES: &[&str] = &["workflow"];
 /// The first segment of every `crate::` path in `compact` (code without whitespace),
 /// the items of a `crate::{a, b::c}` group each counted.
 fn crate_modules(compact: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for (at, _) in compact.match_indices("crate::") {
-        let rest = &compact[at + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            // Nested braces are rare in imports; the top level of the group is enough.
-            let mut depth = 0;
-            let mut item = String::new();
-            for c in group.chars() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => break,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => {
-                        found.push(first_segment(&item));
-                        item.clear();
-                        continue;
-                    }
-                    _ => {}
-                }
-                if depth == 0 || c != '{' {
-                    item.push(c);
-                }
-            }
-            if !item.is_empty() {
-                found.push(first_segment(&item));
-            }
-        } else {
-            found.push(first_segment(rest));
-        }
-    }
-    found
-}
-
-fn first_segment(path: &str) -> String {
-    path.chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
+    paths_from(compact, "crate")
+        .into_iter()
+        .filter_map(|path| path.into_iter().next())
         .collect()
 }
 
@@ -125,20 +96,6 @@ fn the_checker_catches_impure_imports() {
     assert!(impurities("use crate::workflow::{Case, Kind};").is_empty());
     assert!(impurities("use crate::{workflow::Case, workflow::Kind};").is_empty());
     assert!(impurities("let operand = brand + random_name;").is_empty());
-}
-
-/// Every `.rs` file under `dir`, subfolders included.
-fn sources(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
-        if path.is_dir() {
-            found.extend(sources(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            found.push(path);
-        }
-    }
-    found
 }
 
 #[test]

@@ -1607,7 +1607,7 @@ fn the_admin_commands_answer_while_the_daemon_holds_the_database() {
         .config
         .service
         .state_dir;
-    assert!(!qrca::cli::control::socket_path(&state).exists());
+    assert!(!qrca::admin::protocol::socket_path(&state).exists());
     // With the daemon stopped, the same commands open the database themselves.
     assert_eq!(qrca(&["cases", "list"]).status.code(), Some(0));
 }

@@ -488,7 +488,7 @@ fn refused_at_part_2_the_retry_sends_the_rest_from_the_same_account() {
     assert_eq!(delivered(&mail, OFFICER).len(), 1);
     // The admin sees how far it got.
     let mut listed = Vec::new();
-    qrca::cli::outbox::list(std::slice::from_ref(&entry), &mut listed).unwrap();
+    qrca::admin::outbox::list(std::slice::from_ref(&entry), &mut listed).unwrap();
     let listed = String::from_utf8(listed).unwrap();
     assert!(
         listed.contains(&format!(

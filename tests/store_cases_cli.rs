@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use jiff::Timestamp;
-use qrca::cli::cases::{list, show};
+use qrca::admin::cases::{list, show};
 use qrca::store::{Outcome, SeenMarker, Store, Update};
 use qrca::workflow::{
     AuditEntry, AuthEvidence, Batch, BatchRow, BatchStage, Case, DocumentRef, Effect, Kind,

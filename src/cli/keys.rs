@@ -8,8 +8,6 @@ use super::load_config;
 use crate::keys;
 use crate::permit::issue;
 use crate::permit::payload;
-use crate::store::Store;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// Makes the ward's signing key where the config says it lives, and prints its kid.
@@ -43,16 +41,8 @@ pub fn trust_list(config: Option<PathBuf>) -> anyhow::Result<u8> {
 /// daemon's, while `qrca run` holds it.
 pub fn revocations(config: Option<PathBuf>) -> anyhow::Result<u8> {
     let config = load_config(config, true)?;
-    let request = super::control::Request::Revocations;
+    let request = crate::admin::protocol::Request::Revocations;
     super::control::in_daemon_or_here(&config.service.state_dir, &request, |store, out, _| {
-        execute_revocations(store, out)
+        crate::admin::revocations::execute(store, out)
     })
-}
-
-/// The revocation list of an open store, printed to `out`. The daemon runs the same
-/// through its control socket.
-pub fn execute_revocations(store: &Store, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let list = issue::revocations(&store.cases()?);
-    writeln!(out, "{}", list.to_json_pretty())?;
-    Ok(0)
 }

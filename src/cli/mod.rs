@@ -3,6 +3,8 @@
 //! Each command returns the process exit code (0 success, 1 a check failed,
 //! 2 bad usage or unusable input); `main.rs` prints errors and exits.
 
+use crate::admin::{CasesCommand, OutboxCommand};
+pub(crate) use crate::admin::{clean, no_such_ward};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -159,14 +161,6 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Clone, Subcommand, serde::Serialize, serde::Deserialize)]
-pub enum OutboxCommand {
-    /// One line per mail: id, case, mail, status, attempts, last change, recipients.
-    List,
-    /// Put a dead or retrying mail back in line to be sent.
-    Retry { id: u64 },
-}
-
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Make the ward's signing key (mode 0600, never overwritten) and print its key id.
@@ -209,29 +203,6 @@ pub enum PermitCommand {
     },
 }
 
-/// Text from mail, spreadsheets and QR codes with control characters replaced, so
-/// that a crafted name cannot move the cursor or recolour the admin's terminal.
-pub(crate) fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
-
-/// The sentence for a `--ward` the config does not have, naming the wards it has.
-pub(crate) fn no_such_ward(config: &crate::config::Config, ward: &str) -> String {
-    let known: Vec<&str> = config.wards.iter().map(|w| w.code()).collect();
-    format!(
-        "there is no ward {:?} in the config; its wards are {}",
-        clean(ward),
-        known.join(", ")
-    )
-}
-
-/// A time as the admin commands print it.
-pub(crate) fn time(at: jiff::Timestamp) -> String {
-    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 /// The validated config at `--config`, `$QRCA_CONFIG`, `/etc/qrca/qrca.toml` or
 /// `config/qrca.toml`. `allow_missing_keys` serves commands that do not sign (and
 /// `keys generate`, which makes the missing key).
@@ -269,14 +240,6 @@ pub enum AccountsCommand {
         #[arg(long)]
         ward: String,
     },
-}
-
-#[derive(Debug, Clone, Subcommand, serde::Serialize, serde::Deserialize)]
-pub enum CasesCommand {
-    /// One line per case: code, kind, stage, rows pending/approved/issued, last change.
-    List,
-    /// One case and its audit trail.
-    Show { code: String },
 }
 
 fn parse_kind(s: &str) -> Result<crate::workflow::Kind, String> {

@@ -8,7 +8,7 @@
 //! the exit codes: 0 no error, 1 errors, 2 unusable input. It must not check anything
 //! itself: `roster::read_roster_with` does, so the command and the daemon always agree.
 
-use super::control::{self, Request};
+use crate::admin::protocol::{self, Request};
 use crate::config::{self, Config, LoadOptions, RosterSettings};
 use crate::roster::{Limits, read_roster_with};
 use crate::store::Store;
@@ -164,7 +164,7 @@ fn holders(
             ids: chunk.to_vec(),
             today,
         };
-        let text = match control::ask(state_dir, &request)? {
+        let text = match protocol::ask(state_dir, &request)? {
             Some(response) if response.code == 0 => response.stdout,
             Some(response) => anyhow::bail!("the daemon said: {}", response.stderr.trim()),
             None => {
@@ -173,7 +173,7 @@ fn holders(
                 }
                 let store = Store::open(state_dir)?;
                 let mut out = Vec::new();
-                execute_holders(&store, &ward, chunk, today, &mut out)?;
+                crate::admin::holders::execute(&store, &ward, chunk, today, &mut out)?;
                 String::from_utf8(out)?
             }
         };
@@ -181,25 +181,6 @@ fn holders(
         held.extend(answer);
     }
     Ok(Some(held))
-}
-
-/// Writes, as a JSON object, each of `ids` that holds an active permit of `ward` on
-/// `today` → that permit (the daemon's answer to [`Request::Holders`]).
-pub fn execute_holders(
-    store: &Store,
-    ward: &str,
-    ids: &[String],
-    today: jiff::civil::Date,
-    out: &mut dyn Write,
-) -> anyhow::Result<u8> {
-    let mut held = HashMap::new();
-    for id in ids {
-        if let Some(permit) = store.active_permits(ward, id, today)?.into_iter().next() {
-            held.insert(id.clone(), permit);
-        }
-    }
-    serde_json::to_writer(&mut *out, &held)?;
-    Ok(0)
 }
 
 /// The roster as people read it: one line per row, then errors and warnings by row.

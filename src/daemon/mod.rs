@@ -7,15 +7,17 @@
 //! - [`outbox`]: the worker that renders and submits committed mails, with retries,
 //!   quotas and dead letters.
 //! - [`smtp`]: submission with lettre.
+//! - [`control`]: the control socket on which the daemon answers the admin's commands
+//!   (`admin::protocol`) while it holds the database.
 //! - [`run`]: the runtime, signals (SIGTERM stops, SIGHUP reloads), systemd notification.
 //!
 //! What every part reads is one [`Generation`]: config, templates, keys and renderer,
 //! swapped whole on SIGHUP, so no task ever sees half of a reload.
 
+pub mod control;
 pub mod intake;
 pub mod maildir;
 pub mod outbox;
-pub mod report;
 pub mod run;
 pub mod smtp;
 pub mod watch;

@@ -12,8 +12,8 @@
 
 use super::Generation;
 use super::outbox::{self, Submit};
-use super::report;
 use super::watch;
+use crate::admin::report;
 use crate::config;
 use crate::store::Store;
 use anyhow::Context;
@@ -109,7 +109,7 @@ pub async fn serve(
                 Arc::clone(&wake),
             );
             async move {
-                if let Err(e) = crate::cli::control::serve(generation, state_dir, stop, wake).await {
+                if let Err(e) = super::control::serve(generation, state_dir, stop, wake).await {
                     tracing::error!(error = %e, "the control socket for the admin commands could not be opened");
                 }
             }

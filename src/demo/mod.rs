@@ -20,7 +20,7 @@ mod files;
 mod mails;
 mod people;
 
-use crate::cli::cases;
+use crate::admin::cases;
 use crate::config;
 use crate::daemon::Generation;
 use crate::daemon::intake::{Position, Taken, take_in};

@@ -8,14 +8,17 @@
 //! the officers hear of an attack the same day). Which refusals a report names is the
 //! store's exact index (`Store::unreported_refusals`), not a time window, and the
 //! report is queued together with taking them out of it (`Store::queue_report`).
-//! `run.rs` checks at start and every minute; `qrca report` queues one now.
+//! `daemon::run` checks at start and every minute; `qrca report` queues one now
+//! ([`execute`], in the daemon over its control socket or on the database here).
 
+use super::time;
 use crate::config::{Config, Ward};
 use crate::store::{RefusalRecord, Store, StoreError};
 use crate::workflow::{MailData, OutMail, RefusalNote, Template};
 use jiff::Timestamp;
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
+use std::io::Write;
 
 /// The latest instant at or before `now` whose wall-clock time in `tz` is `at`: today's
 /// slot once it has passed, else yesterday's. `None` only at the ends of time.
@@ -173,6 +176,38 @@ fn queue(
         }
     }
     Ok(None)
+}
+
+/// The command on an open store, printing to `out` and `err`; the exit code. The
+/// daemon runs the same through its control socket.
+pub fn execute(
+    store: &Store,
+    config: &Config,
+    ward: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let Some(ward) = config.ward(ward) else {
+        writeln!(err, "qrca: {}", super::no_such_ward(config, ward))?;
+        return Ok(2);
+    };
+    match queue_now(store, config, ward, jiff::Timestamp::now())? {
+        None => writeln!(
+            out,
+            "nothing to report for {}: no refused attempt since the last report",
+            ward.code()
+        )?,
+        Some(q) => writeln!(
+            out,
+            "queued the report of {} refused attempt(s) for the officers of {} (outbox entry {}, from {} to {}); the daemon sends it",
+            q.refusals,
+            q.ward,
+            q.outbox_id,
+            time(q.first),
+            time(q.last)
+        )?,
+    }
+    Ok(0)
 }
 
 #[cfg(test)]

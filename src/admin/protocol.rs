@@ -1,0 +1,147 @@
+//! The admin commands that use the database, while `qrca run` holds it: sled locks
+//! the database to one process, so the daemon answers `qrca cases`, `qrca outbox`,
+//! `qrca keys revocations`, `qrca report`, `qrca permits export` and `qrca roster`'s
+//! holder check itself, over a Unix socket in its state directory
+//! (`<state_dir>/control.sock`, owner-only; served by `daemon::control`).
+//!
+//! Owns the one-line JSON protocol (a request, then a response with the exit code and
+//! the command's own output, and a file's bytes for `permits export`, which the CLI
+//! writes: the daemon may write only its state directory): [`ask`] on the command
+//! line's side, [`answer`] on the daemon's. The commands are the same functions
+//! (`admin::cases::execute`, …) whether run in the daemon or on a database the command
+//! line opened, so their output cannot differ; `report` and `permits export` run on the
+//! daemon's own config. It must not grow commands that change a case.
+
+use super::{CasesCommand, OutboxCommand};
+use crate::config::Config;
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What an admin command asks the daemon.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    Cases(Option<CasesCommand>),
+    Outbox(Option<OutboxCommand>),
+    Revocations,
+    Report {
+        ward: String,
+    },
+    PermitsExport {
+        ward: String,
+        on: Option<jiff::civil::Date>,
+    },
+    /// The ward's active permits held by these ID numbers (`qrca roster`).
+    Holders {
+        ward: String,
+        ids: Vec<String>,
+        today: jiff::civil::Date,
+    },
+}
+
+/// The command's exit code and what it printed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Response {
+    pub code: u8,
+    pub stdout: String,
+    pub stderr: String,
+    /// A file the command made (`permits export`), base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+impl Response {
+    /// The file's bytes, if the command made one.
+    pub fn file(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        self.file
+            .as_ref()
+            .map(|text| {
+                data_encoding::BASE64
+                    .decode(text.as_bytes())
+                    .map_err(|e| anyhow::anyhow!("the daemon sent a file qrca cannot read: {e}"))
+            })
+            .transpose()
+    }
+}
+
+/// The most a request may be: a command and its arguments.
+pub const MAX_REQUEST: u64 = 64 * 1024;
+/// How long a command may take inside the daemon.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("control.sock")
+}
+
+/// The daemon's answer to `request`; `None` when no daemon answers in `state_dir`.
+pub fn ask(state_dir: &Path, request: &Request) -> anyhow::Result<Option<Response>> {
+    let path = socket_path(state_dir);
+    let Ok(mut stream) = UnixStream::connect(&path) else {
+        // No socket, or a stale one from a daemon that is gone.
+        return Ok(None);
+    };
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    let mut line = serde_json::to_string(request)?;
+    line.push('\n');
+    stream.write_all(line.as_bytes())?;
+    let mut answer = String::new();
+    BufReader::new(stream).read_line(&mut answer)?;
+    let response: Response = serde_json::from_str(&answer).map_err(|e| {
+        anyhow::anyhow!(
+            "the daemon's control socket {} gave an answer qrca cannot read: {e}",
+            path.display()
+        )
+    })?;
+    Ok(Some(response))
+}
+
+/// The daemon's side: answers one request on the daemon's open store and config.
+pub fn answer(store: &Store, config: &Config, line: &str) -> Response {
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let mut file = None;
+    let code = match serde_json::from_str::<Request>(line) {
+        Err(e) => {
+            stderr = format!("qrca: the daemon cannot read this request: {e}\n").into_bytes();
+            2
+        }
+        Ok(request) => {
+            let result = match request {
+                Request::Cases(command) => {
+                    super::cases::execute(store, command, &mut stdout, &mut stderr)
+                }
+                Request::Outbox(command) => {
+                    super::outbox::execute(store, command, &mut stdout, &mut stderr)
+                }
+                Request::Revocations => super::revocations::execute(store, &mut stdout),
+                Request::Holders { ward, ids, today } => {
+                    super::holders::execute(store, &ward, &ids, today, &mut stdout)
+                }
+                Request::Report { ward } => {
+                    super::report::execute(store, config, &ward, &mut stdout, &mut stderr)
+                }
+                Request::PermitsExport { ward, on } => {
+                    super::permits::execute(store, config, &ward, on, &mut stdout, &mut stderr).map(
+                        |(code, bytes)| {
+                            file = bytes.map(|b| data_encoding::BASE64.encode(&b));
+                            code
+                        },
+                    )
+                }
+            };
+            result.unwrap_or_else(|e| {
+                stderr.extend_from_slice(format!("qrca: {e:#}\n").as_bytes());
+                2
+            })
+        }
+    };
+    Response {
+        code,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        file,
+    }
+}
