@@ -5,7 +5,7 @@
 //! of the index and moves the mark, so that a crash never reports a refusal twice nor
 //! skips one, and a refusal committed while a report is being made waits for the next.
 //!
-//! Owns the index and the mark only; when a report is due is decided by `daemon::report`.
+//! Owns the index and the mark only; when a report is due is decided by `admin::report`.
 
 use super::{RefusalRecord, Store, StoreError, keys};
 use crate::workflow::OutMail;
