@@ -12,9 +12,9 @@ use crate::config::RosterSettings;
 use crate::workflow::Kind;
 use std::collections::BTreeMap;
 
-/// How far down the header may be: title blocks ("CỘNG HÒA XÃ HỘI…", the organisation,
-/// "DANH SÁCH…") take a few rows.
-pub const HEADER_SEARCH_ROWS: usize = 10;
+/// How far down the header may be (ten rows): defined beside the readers' limits in
+/// `extent`, which count these rows, so that `extent` needs nothing of this module.
+pub use super::extent::HEADER_SEARCH_ROWS;
 
 /// The columns of a kind: (field, required), in SPEC §4's order.
 pub fn columns(kind: Kind) -> &'static [(RosterField, bool)] {
