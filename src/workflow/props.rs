@@ -132,32 +132,8 @@ fn event_for(w: &mut World, case: &Case, action: &Action) -> Option<Event> {
             unreadable,
             fit,
         } => {
-            let token = match token {
-                None => None,
-                Some(None) => live_token(case, sender(case, *who)),
-                Some(Some(i)) => Some(
-                    case.tokens
-                        .get(*i)
-                        .map(|g| g.token.clone())
-                        .unwrap_or_else(|| ReplyToken(format!("forged{i:020}"))),
-                ),
-            };
-            let stage = token
-                .as_ref()
-                .and_then(|t| case.tokens.iter().find(|g| g.token == *t))
-                .map(|g| g.stage);
-            let commands = commands
-                .iter()
-                .map(|c| match (c, stage, fit) {
-                    (Command::Approve(rows), Some(TokenStage::Stamp), true) => {
-                        Command::Stamp(rows.clone())
-                    }
-                    (Command::Stamp(rows), Some(TokenStage::Review), true) => {
-                        Command::Approve(rows.clone())
-                    }
-                    _ => c.clone(),
-                })
-                .collect();
+            let token = pick_token(case, *who, *token);
+            let commands = fit_commands(case, token.as_ref(), commands, *fit);
             let mut ev = w.event(
                 sender(case, *who),
                 EventBody::Reply {
@@ -200,6 +176,44 @@ fn event_for(w: &mut World, case: &Case, action: &Action) -> Option<Event> {
         }
     };
     Some(ev)
+}
+
+/// The token an `Action::Reply` names: none, the sender's live one, or one of the
+/// case's by index (past the end: a forged one).
+fn pick_token(case: &Case, who: usize, token: Option<Option<usize>>) -> Option<ReplyToken> {
+    match token {
+        None => None,
+        Some(None) => live_token(case, sender(case, who)),
+        Some(Some(i)) => Some(
+            case.tokens
+                .get(i)
+                .map(|g| g.token.clone())
+                .unwrap_or_else(|| ReplyToken(format!("forged{i:020}"))),
+        ),
+    }
+}
+
+/// With `fit`, approvals become stamps on a stamp token and stamps approvals on a
+/// review token; otherwise the commands as generated.
+fn fit_commands(
+    case: &Case,
+    token: Option<&ReplyToken>,
+    commands: &[Command],
+    fit: bool,
+) -> Vec<Command> {
+    let stage = token
+        .and_then(|t| case.tokens.iter().find(|g| g.token == *t))
+        .map(|g| g.stage);
+    commands
+        .iter()
+        .map(|c| match (c, stage, fit) {
+            (Command::Approve(rows), Some(TokenStage::Stamp), true) => Command::Stamp(rows.clone()),
+            (Command::Stamp(rows), Some(TokenStage::Review), true) => {
+                Command::Approve(rows.clone())
+            }
+            _ => c.clone(),
+        })
+        .collect()
 }
 
 /// Rules that hold of any case at any time.
@@ -277,7 +291,33 @@ fn check_dead_tokens(w: &mut World, case: &Case) -> Result<(), TestCaseError> {
 /// that a test can show the generator reaches the interesting states.
 fn play(kind: Kind, actions: &[Action]) -> Result<usize, TestCaseError> {
     let mut w = World::default();
-    let mut case = match kind {
+    let mut case = open_case(&mut w, kind);
+    let mut seen = Seen::default();
+    for action in actions {
+        let Some(ev) = event_for(&mut w, &case, action) else {
+            continue;
+        };
+        match w.step(Some(&case), &ev) {
+            Err(refusal) => {
+                prop_assert!(!refusal.detail.is_empty());
+                // The case we hold is untouched: the next step starts from it.
+            }
+            Ok((new, effects)) => {
+                seen.accepted(&case, &new, &effects)?;
+                case = new;
+            }
+        }
+        check_case(&case, w.today)?;
+    }
+    prop_assert_eq!(seen.audit_entries, seen.accepted_changes);
+    check_dead_tokens(&mut w, &case)?;
+    Ok(seen.issued.len())
+}
+
+/// The case a sequence starts from: an organisation's, or one opened by a roster of
+/// four.
+fn open_case(w: &mut World, kind: Kind) -> Case {
+    match kind {
         Kind::T => w.open_t(),
         Kind::C | Kind::H => {
             w.ok(
@@ -290,81 +330,90 @@ fn play(kind: Kind, actions: &[Action]) -> Result<usize, TestCaseError> {
             )
             .0
         }
-    };
-    // Rows that were ever rejected or refused, and the permit each issued row got.
-    let mut ever_refused: BTreeSet<(u32, u32)> = BTreeSet::new();
-    let mut issued: BTreeMap<(u32, u32), std::sync::Arc<str>> = BTreeMap::new();
-    let mut accepted_changes = 0usize;
-    let mut audit_entries = 0usize;
+    }
+}
 
-    for action in actions {
-        let Some(ev) = event_for(&mut w, &case, action) else {
-            continue;
-        };
-        match w.step(Some(&case), &ev) {
-            Err(refusal) => {
-                prop_assert!(!refusal.detail.is_empty());
-                // The case we hold is untouched: the next step starts from it.
-            }
-            Ok((new, effects)) => {
-                let audits = audits(&effects);
-                prop_assert!(audits <= 1, "{audits} audit entries for one event");
-                if audits == 0 {
-                    prop_assert_eq!(&new, &case, "changed without an audit entry");
-                } else {
-                    prop_assert_ne!(&new, &case, "audit entry without a change");
-                    accepted_changes += 1;
-                }
-                audit_entries += audits;
-                // Permits announced are exactly the rows that became issued.
-                let announced: BTreeSet<std::sync::Arc<str>> = effects
-                    .iter()
-                    .filter_map(|e| match e {
-                        Effect::IssuePermits { rows, .. } => {
-                            Some(rows.iter().map(|r| r.permit.clone()))
-                        }
-                        _ => None,
-                    })
-                    .flatten()
-                    .collect();
-                let mut fresh = BTreeSet::new();
-                for b in &new.batches {
-                    for r in &b.rows {
-                        let key = (b.no, r.person.stt);
-                        match &r.state {
-                            RowState::Rejected { .. } | RowState::Refused { .. } => {
-                                ever_refused.insert(key);
+/// What a sequence has done so far, for the rules that span steps.
+#[derive(Default)]
+struct Seen {
+    // Rows that were ever rejected or refused, and the permit each issued row got.
+    ever_refused: BTreeSet<(u32, u32)>,
+    issued: BTreeMap<(u32, u32), std::sync::Arc<str>>,
+    accepted_changes: usize,
+    audit_entries: usize,
+}
+
+impl Seen {
+    /// Checks an accepted step from `case` to `new`: one audit entry exactly when the
+    /// case changed, and the permits announced are exactly the rows newly issued.
+    fn accepted(
+        &mut self,
+        case: &Case,
+        new: &Case,
+        effects: &[Effect],
+    ) -> Result<(), TestCaseError> {
+        let audits = audits(effects);
+        prop_assert!(audits <= 1, "{audits} audit entries for one event");
+        if audits == 0 {
+            prop_assert_eq!(new, case, "changed without an audit entry");
+        } else {
+            prop_assert_ne!(new, case, "audit entry without a change");
+            self.accepted_changes += 1;
+        }
+        self.audit_entries += audits;
+        // Permits announced are exactly the rows that became issued.
+        let announced = announced_permits(effects);
+        let fresh = self.rows(new)?;
+        prop_assert_eq!(announced, fresh);
+        Ok(())
+    }
+
+    /// Follows every row of `new`: a refused row is never issued, an issued row keeps
+    /// its permit and never goes back. Returns the permits issued by this step.
+    fn rows(&mut self, new: &Case) -> Result<BTreeSet<std::sync::Arc<str>>, TestCaseError> {
+        let mut fresh = BTreeSet::new();
+        for b in &new.batches {
+            for r in &b.rows {
+                let key = (b.no, r.person.stt);
+                match &r.state {
+                    RowState::Rejected { .. } | RowState::Refused { .. } => {
+                        self.ever_refused.insert(key);
+                    }
+                    RowState::Issued(p) | RowState::Revoked { permit: p, .. } => {
+                        prop_assert!(
+                            !self.ever_refused.contains(&key),
+                            "a refused row was issued"
+                        );
+                        match self.issued.get(&key) {
+                            Some(old) => {
+                                prop_assert_eq!(old, &p.id, "a row was issued twice")
                             }
-                            RowState::Issued(p) | RowState::Revoked { permit: p, .. } => {
-                                prop_assert!(
-                                    !ever_refused.contains(&key),
-                                    "a refused row was issued"
-                                );
-                                match issued.get(&key) {
-                                    Some(old) => {
-                                        prop_assert_eq!(old, &p.id, "a row was issued twice")
-                                    }
-                                    None => {
-                                        issued.insert(key, p.id.clone());
-                                        fresh.insert(p.id.clone());
-                                    }
-                                }
-                            }
-                            _ => {
-                                prop_assert!(!issued.contains_key(&key), "an issued row went back")
+                            None => {
+                                self.issued.insert(key, p.id.clone());
+                                fresh.insert(p.id.clone());
                             }
                         }
                     }
+                    _ => {
+                        prop_assert!(!self.issued.contains_key(&key), "an issued row went back")
+                    }
                 }
-                prop_assert_eq!(announced, fresh);
-                case = new;
             }
         }
-        check_case(&case, w.today)?;
+        Ok(fresh)
     }
-    prop_assert_eq!(audit_entries, accepted_changes);
-    check_dead_tokens(&mut w, &case)?;
-    Ok(issued.len())
+}
+
+/// The permits a step's effects announce for signing.
+fn announced_permits(effects: &[Effect]) -> BTreeSet<std::sync::Arc<str>> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::IssuePermits { rows, .. } => Some(rows.iter().map(|r| r.permit.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }
 
 proptest! {
