@@ -1,15 +1,80 @@
-//! What a mail's template is given (`MailData`): one flat record with rows, problems,
+//! Which mail it is (`Template`, after which the template files are named) and what its
+//! template is given (`MailData`): one flat record with rows, problems,
 //! statuses and counts as data, so that the Vietnamese templates do the wording. Also
 //! the cap on how many problems one answer lists.
 
 use super::case::{Batch, BatchStage, Kind, RowState, TokenStage};
-use super::effect::Template;
 use super::event::{Command, RefusalReason, Revocation};
 use super::roster::RosterIssue;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
+
+/// Every mail the daemon sends; the template files are named after these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Template {
+    CaseOpened,
+    RosterInvalid,
+    RosterAccepted,
+    ReviewRequest,
+    DecisionRecorded,
+    RowsRejected,
+    StampRequest,
+    PermitsIssued,
+    PermitForPerson,
+    RowsRefused,
+    ReplyNotApplied,
+    Help,
+    Status,
+    PermitsRevoked,
+    /// Notices (no case step makes them; see `store::Notice`): a mail over the
+    /// account's size limit, answered from its header.
+    MailTooLarge,
+    /// An officer's or area police's registration that cannot be read.
+    RegistrationIncomplete,
+    /// To the ward's officers: an outbox entry is dead.
+    MailUndeliverable,
+    /// To the ward's officers: the server took a mail but refused some recipients.
+    RecipientsRefused,
+    /// To the ward's officers: an account of the ward cannot send (its login, its
+    /// sender), and its mail goes from the others.
+    AccountUnusable,
+    /// To the ward's officers, once a day: the refused attempts since the last report.
+    DailyReport,
+    /// To the ward's officers and the admin: a message whose intake killed the daemon
+    /// twice was moved to the quarantine folder unread (SPEC §8).
+    MailQuarantined,
+}
+
+impl Template {
+    /// The template's file stem under `templates/mail/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Template::CaseOpened => "case_opened",
+            Template::RosterInvalid => "roster_invalid",
+            Template::RosterAccepted => "roster_accepted",
+            Template::ReviewRequest => "review_request",
+            Template::DecisionRecorded => "decision_recorded",
+            Template::RowsRejected => "rows_rejected",
+            Template::StampRequest => "stamp_request",
+            Template::PermitsIssued => "permits_issued",
+            Template::PermitForPerson => "permit_for_person",
+            Template::RowsRefused => "rows_refused",
+            Template::ReplyNotApplied => "reply_not_applied",
+            Template::Help => "help",
+            Template::Status => "status",
+            Template::PermitsRevoked => "permits_revoked",
+            Template::MailTooLarge => "mail_too_large",
+            Template::RegistrationIncomplete => "registration_incomplete",
+            Template::MailUndeliverable => "mail_undeliverable",
+            Template::RecipientsRefused => "recipients_refused",
+            Template::AccountUnusable => "account_unusable",
+            Template::DailyReport => "daily_report",
+            Template::MailQuarantined => "mail_quarantined",
+        }
+    }
+}
 
 /// What a mail's template shows: one flat record; each template uses the fields its
 /// mail needs and the rest stay empty (and are left out when stored).

@@ -1,49 +1,15 @@
 //! Decisions: what one line of a reply (approve, reject, stamp, refuse) does to the
-//! rows of a batch, each change noted in `Decided` so that the reply can be taken back
+//! rows of a batch, each change noted in `Decided` (`tx`) so that the reply can be taken back
 //! whole; and, once a reply has applied, its audit line and the mails to the people
 //! told about the case.
 
 use super::common::{case_data, notes_with_reasons, notify};
 use super::stage::is_open;
 use super::stamp::mail_permits;
-use super::tx::Tx;
+use super::tx::{Decided, Tx};
 use crate::workflow::Ctx;
 use crate::workflow::model::*;
 use std::sync::Arc;
-
-/// What one reply decides, for the answers and the audit line; what is wrong with
-/// it; and how to take it back (each changed row with its state before).
-pub(super) struct Decided {
-    /// The sender, shared by every row this reply decides.
-    pub(super) by: Arc<str>,
-    pub(super) approved: Vec<u32>,
-    pub(super) rejected: Vec<(u32, Arc<str>)>,
-    pub(super) stamped: Vec<u32>,
-    pub(super) refused: Vec<(u32, Arc<str>)>,
-    pub(super) problems: Vec<ReplyProblem>,
-    pub(super) undo: Vec<(usize, RowState)>,
-}
-
-impl Decided {
-    /// Nothing decided yet by `sender` on a batch of `rows` rows at `stage`.
-    pub(super) fn new(sender: &str, stage: TokenStage, rows: usize) -> Decided {
-        let mut decided = Decided {
-            by: sender.into(),
-            approved: Vec::new(),
-            rejected: Vec::new(),
-            stamped: Vec::new(),
-            refused: Vec::new(),
-            problems: Vec::new(),
-            // A reply decides at most every row once; sized up front, it never grows.
-            undo: Vec::with_capacity(rows),
-        };
-        match stage {
-            TokenStage::Review => decided.approved.reserve(rows),
-            TokenStage::Stamp => decided.stamped.reserve(rows),
-        }
-        decided
-    }
-}
 
 /// Applies one command to the batch, noting each change in `undo`, or says why it
 /// cannot.

@@ -4,12 +4,12 @@
 //! receipt or every problem, and the batch moves on.
 
 use super::common::{case_data, fmt_rows, is_party, notes_with_reasons};
-use super::decide::{Decided, apply, record_decisions};
+use super::decide::{apply, record_decisions};
 use super::refuse;
 use super::stage::{open_stts, settle, stage_name};
 use super::stamp::issue;
 use super::status::help;
-use super::tx::Tx;
+use super::tx::{Decided, Tx};
 use crate::workflow::Ctx;
 use crate::workflow::model::*;
 use std::sync::Arc;

@@ -3,8 +3,7 @@
 //! send them out.
 
 use super::common::{case_data, row_notes};
-use super::decide::Decided;
-use super::tx::Tx;
+use super::tx::{Decided, Tx};
 use crate::workflow::model::*;
 use crate::workflow::{Ctx, permit_id};
 use jiff::civil::Date;

@@ -1,11 +1,13 @@
 //! `Tx`, the case a step is building with the effects it will have, and `Note`, the
-//! writer of its one audit line. Every transition starts from `Tx::new` and ends in
+//! writer of its one audit line; and `Decided`, what one reply decides and how to
+//! take it back whole. Every transition starts from `Tx::new` and ends in
 //! `Tx::finish`, which adds the audit entry and the revision exactly when the case
 //! changed.
 
 use super::common::write_rows;
 use crate::workflow::Ctx;
 use crate::workflow::model::*;
+use std::sync::Arc;
 
 /// The case being built and what to do about it. `log` is non-empty exactly when the
 /// case changed; it becomes the one audit line of this step.
@@ -89,5 +91,39 @@ impl Tx {
             }));
         }
         (self.case, self.effects)
+    }
+}
+
+/// What one reply decides, for the answers and the audit line; what is wrong with
+/// it; and how to take it back (each changed row with its state before).
+pub(super) struct Decided {
+    /// The sender, shared by every row this reply decides.
+    pub(super) by: Arc<str>,
+    pub(super) approved: Vec<u32>,
+    pub(super) rejected: Vec<(u32, Arc<str>)>,
+    pub(super) stamped: Vec<u32>,
+    pub(super) refused: Vec<(u32, Arc<str>)>,
+    pub(super) problems: Vec<ReplyProblem>,
+    pub(super) undo: Vec<(usize, RowState)>,
+}
+
+impl Decided {
+    /// Nothing decided yet by `sender` on a batch of `rows` rows at `stage`.
+    pub(super) fn new(sender: &str, stage: TokenStage, rows: usize) -> Decided {
+        let mut decided = Decided {
+            by: sender.into(),
+            approved: Vec::new(),
+            rejected: Vec::new(),
+            stamped: Vec::new(),
+            refused: Vec::new(),
+            problems: Vec::new(),
+            // A reply decides at most every row once; sized up front, it never grows.
+            undo: Vec::with_capacity(rows),
+        };
+        match stage {
+            TokenStage::Review => decided.approved.reserve(rows),
+            TokenStage::Stamp => decided.stamped.reserve(rows),
+        }
+        decided
     }
 }
