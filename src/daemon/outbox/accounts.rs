@@ -1,0 +1,143 @@
+//! Which account sends: the thread's while its daily quota lasts, else the first
+//! other account of the ward with quota left; and the accounts set aside as unable to
+//! send, tried again with a login once per generation and every `PROBE_EVERY`.
+
+use super::Submit;
+use crate::config::Account;
+use crate::daemon::Generation;
+use crate::store::{Store, StoreError};
+use jiff::{SignedDuration, Timestamp};
+use std::collections::HashSet;
+use std::sync::PoisonError;
+
+/// Before a pass: every account set aside as unable to send is tried again (a login)
+/// once per generation and then every `PROBE_EVERY`; one that logs in is used
+/// again. A mark of an account no longer in the config goes.
+pub(super) async fn probe_unusable(
+    shared: &Generation,
+    submit: &impl Submit,
+    now: Timestamp,
+) -> Result<HashSet<String>, StoreError> {
+    let mut unusable = HashSet::new();
+    for mark in shared.store.unusable_accounts()? {
+        let account = shared
+            .config
+            .ward(&mark.ward)
+            .and_then(|w| w.accounts.iter().find(|a| a.address == mark.address));
+        let Some(account) = account else {
+            shared.store.clear_unusable(&mark.address)?;
+            continue;
+        };
+        let due = {
+            let probes = shared.probes.lock().unwrap_or_else(PoisonError::into_inner);
+            probes
+                .get(&mark.address)
+                .is_none_or(|last| now.duration_since(*last) >= PROBE_EVERY)
+        };
+        if due {
+            shared
+                .probes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(mark.address.clone(), now);
+            match submit.probe(account).await {
+                Ok(()) => {
+                    tracing::info!(account = %mark.address, "the account logs in again: it sends again");
+                    shared.store.clear_unusable(&mark.address)?;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(account = %mark.address, error = %e, "the account still cannot send");
+                }
+            }
+        }
+        unusable.insert(mark.address);
+    }
+    Ok(unusable)
+}
+
+/// How often an account that cannot send is tried again (besides once per
+/// generation: a `systemctl reload qrca` after fixing its password tries it at once).
+const PROBE_EVERY: SignedDuration = SignedDuration::from_secs(300);
+
+/// The thread's account when it has quota left today, else the first of the ward's
+/// accounts that has.
+pub(super) fn choose_account<'a>(
+    store: &Store,
+    accounts: &'a [Account],
+    preferred: &str,
+    day: jiff::civil::Date,
+) -> Result<Option<&'a Account>, StoreError> {
+    let ordered = accounts
+        .iter()
+        .filter(|a| a.address == preferred)
+        .chain(accounts.iter().filter(|a| a.address != preferred));
+    for account in ordered {
+        if has_quota(store, account, day)? {
+            return Ok(Some(account));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether `account` may still send on `day` (its `daily_send_limit`).
+pub(super) fn has_quota(
+    store: &Store,
+    account: &Account,
+    day: jiff::civil::Date,
+) -> Result<bool, StoreError> {
+    Ok(store.sent_on(&account.address, day)? < account.mail.daily_send_limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{AccountAuth, MailSettings};
+
+    fn account(address: &str, limit: u32) -> Account {
+        Account {
+            address: address.to_owned(),
+            auth: AccountAuth::PasswordEnv("UNUSED".to_owned()),
+            mail: MailSettings {
+                daily_send_limit: limit,
+                ..MailSettings::default()
+            },
+        }
+    }
+
+    #[test]
+    fn the_thread_s_account_sends_until_its_quota_is_spent_then_another() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let accounts = [account("a1@x", 2), account("a2@x", 1), account("a3@x", 2)];
+        let day = jiff::civil::date(2021, 9, 8);
+        let chosen = |preferred: &str| {
+            choose_account(&store, &accounts, preferred, day)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .map(|a| a.address.clone())
+        };
+        assert_eq!(chosen("a2@x").as_deref(), Some("a2@x"));
+        store
+            .note_sent("a2@x", day, 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // a2 is spent: the first other account of the ward with quota left.
+        assert_eq!(chosen("a2@x").as_deref(), Some("a1@x"));
+        store
+            .note_sent("a1@x", day, 2)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(chosen("a2@x").as_deref(), Some("a3@x"));
+        store
+            .note_sent("a3@x", day, 2)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(chosen("a2@x"), None);
+        // A new day, a new quota; and an unknown preferred account is no account.
+        let next = jiff::civil::date(2021, 9, 9);
+        assert_eq!(
+            choose_account(&store, &accounts, "gone@x", next)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .map(|a| a.address.as_str()),
+            Some("a1@x")
+        );
+        assert_eq!(store.sent_on("a3@x", day).unwrap_or_default(), 2);
+    }
+}

@@ -1,0 +1,181 @@
+//! One due entry sent: the ward and the case it needs (a notice has none), the account
+//! that sends it, `Sending` before the first byte, the rendering on a blocking thread,
+//! then each part not yet accepted submitted and recorded as the server takes it, so
+//! that a resume after a crash or a failure part-way sends only the rest.
+
+use super::accounts::{choose_account, has_quota};
+use super::failure::{dead, failed};
+use super::notices::recipients_refused;
+use super::{Outcome, Submit};
+use crate::config::Account;
+use crate::daemon::Generation;
+use crate::daemon::smtp::{Scope, SendError};
+use crate::outbound::{self, RenderCtx};
+use crate::store::{OutboxEntry, OutboxStatus, StoreError};
+use jiff::Timestamp;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+pub(super) async fn send_one(
+    shared: &Arc<Generation>,
+    submit: &impl Submit,
+    unusable: &mut HashSet<String>,
+    entry: &OutboxEntry,
+    now: Timestamp,
+) -> Result<Outcome, StoreError> {
+    let store = &shared.store;
+    let config = &shared.config;
+    let day = now
+        .to_zoned_datetime(config.service.timezone.clone())
+        .date();
+    let Some(ward) = config.ward(&entry.ward) else {
+        return dead(
+            store,
+            None,
+            entry,
+            now,
+            format!("ward {} is no longer in the config", entry.ward),
+        );
+    };
+    // A notice (no case) is rendered without one.
+    let case = if entry.case.is_empty() {
+        None
+    } else {
+        match store.case(&entry.case)? {
+            Some(case) => Some(case),
+            None => {
+                return dead(
+                    store,
+                    Some(ward),
+                    entry,
+                    now,
+                    format!("case {} is not in the database", entry.case),
+                );
+            }
+        }
+    };
+    let account = match &entry.parts_sent {
+        // The rest of a split mail goes from the account that sent its first parts:
+        // another account may split it differently (its own max_message_bytes).
+        Some(parts) => match ward.accounts.iter().find(|a| a.address == parts.account) {
+            Some(a) if !unusable.contains(&a.address) && has_quota(store, a, day)? => Some(a),
+            Some(_) => None,
+            None => {
+                return dead(
+                    store,
+                    Some(ward),
+                    entry,
+                    now,
+                    format!(
+                        "{} sent part of this mail and is no longer an account of the ward",
+                        parts.account
+                    ),
+                );
+            }
+        },
+        None => {
+            let usable: Vec<Account> = ward
+                .accounts
+                .iter()
+                .filter(|a| !unusable.contains(&a.address))
+                .cloned()
+                .collect();
+            choose_account(store, &usable, &entry.account, day)?
+                .and_then(|a| ward.accounts.iter().find(|w| w.address == a.address))
+        }
+    };
+    let Some(account) = account else {
+        tracing::warn!(entry = entry.id, ward = %entry.ward, "no account of the ward that may send it can send now (daily quota used, or the server refuses the account); it waits");
+        return Ok(Outcome::OverQuota);
+    };
+    store.update_outbox(entry.id, now, |e| e.status = OutboxStatus::Sending)?;
+
+    let rendered = {
+        let shared = Arc::clone(shared);
+        let entry = entry.clone();
+        let from = account.address.clone();
+        tokio::task::spawn_blocking(move || {
+            let ctx = RenderCtx {
+                config: &shared.config,
+                templates: &shared.templates,
+                permits: &shared.permits,
+                signer: shared.signers.get(&entry.ward),
+                blobs: &shared.blobs,
+            };
+            outbound::render(&entry, case.as_ref(), &from, &ctx)
+                .map_err(|e| (e.is_retryable(), e.to_string()))
+        })
+        .await
+        .unwrap_or_else(|e| Err((false, format!("rendering stopped: {e}"))))
+    };
+    let parts = match rendered {
+        Ok(parts) => parts,
+        // A document that cannot be read now: the mail waits, never goes without it.
+        Err((true, reason)) => {
+            let error = SendError {
+                scope: Scope::Transient,
+                message: format!("cannot render the mail yet: {reason}"),
+            };
+            return failed(store, ward, account, day, entry, now, error, unusable);
+        }
+        Err((false, reason)) => {
+            return dead(
+                store,
+                Some(ward),
+                entry,
+                now,
+                format!("cannot render the mail: {reason}"),
+            );
+        }
+    };
+    if let Some(sent) = &entry.parts_sent
+        && let Some(gone) = sent
+            .message_ids
+            .iter()
+            .find(|id| !parts.iter().any(|p| p.message_id == **id))
+    {
+        // Rendering is deterministic, so only a changed config (limits, recipients)
+        // gets here: the parts accepted before no longer match these.
+        tracing::warn!(entry = entry.id, message_id = %gone, "a part accepted before is not among the parts rendered now; sending those not yet accepted");
+    }
+    let todo: Vec<_> = parts
+        .iter()
+        .filter(|p| !entry.part_was_sent(&p.message_id))
+        .collect();
+    if todo.len() < parts.len() {
+        tracing::info!(entry = entry.id, case = %entry.case, accepted = parts.len() - todo.len(), parts = parts.len(), "resuming a mail the server accepted part of");
+    }
+    if todo.is_empty() {
+        // Every part was accepted, and the crash came before the entry was marked.
+        store.update_outbox(entry.id, now, |e| {
+            e.status = OutboxStatus::Sent { at: now };
+            e.attempts += 1;
+        })?;
+    }
+    for (n, part) in todo.iter().enumerate() {
+        match submit
+            .submit(account, &part.recipients, &part.message)
+            .await
+        {
+            Ok(refused) if !refused.is_empty() => {
+                recipients_refused(store, ward, entry, &refused, now)?;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return failed(store, ward, account, day, entry, now, e, unusable);
+            }
+        }
+        // Recorded before the next part goes: a crash from here on resends only
+        // what the server has not yet taken.
+        store.outbox_part_sent(
+            entry.id,
+            &part.message_id,
+            &account.address,
+            day,
+            n + 1 == todo.len(),
+            now,
+        )?;
+    }
+    tracing::info!(entry = entry.id, case = %entry.case, from = %account.address, parts = parts.len(), sent = todo.len(), "sent");
+    Ok(Outcome::Sent)
+}
