@@ -3,7 +3,7 @@
 //! Owns the shape of an inbound message's outcome (`Update`), of outbox entries (and
 //! the pure rules over them: when one is due, which thread an answer joins) and of
 //! refusal records, all plain serde data. It must not do I/O; the encodings of keys
-//! live in `keys.rs` and the transaction in `commit.rs`.
+//! live in `keys.rs` and the transaction in `commit/`.
 
 use crate::workflow::{Case, Effect, OutMail, Refusal};
 use jiff::Timestamp;
