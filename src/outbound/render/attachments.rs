@@ -1,0 +1,215 @@
+//! The entry's attachment references turned into files: the normalised roster as
+//! .xlsx, the organisation's documents (read through [`Blobs`](crate::outbound::Blobs)),
+//! the signed permit PDFs and the print sheet.
+//!
+//! Permits are signed here, at render time, with the ward's signer; a permit revoked
+//! since the mail was queued is left out, and one the case never issued is an error.
+//! A document whose bytes are gone is named for the mail to say so; one that cannot
+//! be read now fails the render (worth retrying).
+
+use crate::config::Ward;
+use crate::outbound::{RenderCtx, RenderError, xlsx};
+use crate::permit::issue;
+use crate::permit::pdf::{self, PermitFace};
+use crate::store::OutboxEntry;
+use crate::workflow::{AttachmentRef, Case, RowState};
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// A file to attach.
+pub(super) struct File {
+    pub(super) name: String,
+    pub(super) content_type: &'static str,
+    pub(super) bytes: Vec<u8>,
+}
+
+impl File {
+    /// What the file takes in a message: base64 in lines of 76 with CRLF, plus its
+    /// part headers. An overestimate; the built message is measured anyway.
+    pub(super) fn encoded_size(&self) -> u64 {
+        let b64 = (self.bytes.len() as u64).div_ceil(3) * 4;
+        b64 + 2 * b64.div_ceil(76) + 300 + 3 * self.name.len() as u64
+    }
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// What a document's bytes are, from their first bytes.
+pub(super) fn sniff(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(b"%PDF-") {
+        "application/pdf"
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        "image/jpeg"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// The entry's attachments as files, in the order listed, and the names of documents
+/// whose bytes are gone.
+pub(super) fn files(
+    entry: &OutboxEntry,
+    case: &Case,
+    ward: &Ward,
+    ctx: &RenderCtx<'_>,
+) -> Result<(Vec<File>, Vec<String>), RenderError> {
+    let list = &entry.mail.attachments;
+    let mut files = Vec::new();
+    let mut missing = Vec::new();
+    // A print sheet drawn together with the per-person PDFs of the same permits.
+    let mut sheet: Option<(&[Arc<str>], Vec<u8>)> = None;
+    let pdf_error = |source| RenderError::Pdf {
+        case: case.code.clone(),
+        source,
+    };
+    for attachment in list {
+        match attachment {
+            AttachmentRef::NormalisedRoster { batch } => {
+                let Some(b) = case.batches.iter().find(|b| b.no == *batch) else {
+                    return Err(RenderError::NoSuchBatch {
+                        case: case.code.clone(),
+                        batch: *batch,
+                    });
+                };
+                let bytes =
+                    xlsx::roster(case.kind, &case.code, b).map_err(|e| RenderError::Xlsx {
+                        case: case.code.clone(),
+                        batch: *batch,
+                        detail: e.to_string(),
+                    })?;
+                files.push(File {
+                    name: format!("{}-dot-{batch}.xlsx", case.code),
+                    content_type: XLSX,
+                    bytes,
+                });
+            }
+            AttachmentRef::Document(d) => match ctx.blobs.blob(&d.blob) {
+                Ok(Some(bytes)) => files.push(File {
+                    name: d.name.clone(),
+                    content_type: sniff(&bytes),
+                    bytes,
+                }),
+                Ok(None) => missing.push(d.name.clone()),
+                Err(detail) => {
+                    return Err(RenderError::Document {
+                        case: case.code.clone(),
+                        name: d.name.clone(),
+                        detail,
+                    });
+                }
+            },
+            AttachmentRef::Permits { permits } => {
+                let faces = faces(case, ward, permits, ctx)?;
+                if faces.is_empty() {
+                    continue;
+                }
+                let with_sheet = list
+                    .iter()
+                    .any(|a| matches!(a, AttachmentRef::PrintSheet { permits: p } if p == permits));
+                let singles = if with_sheet {
+                    let (singles, drawn) =
+                        pdf::render_batch(ctx.permits, &faces).map_err(pdf_error)?;
+                    sheet = Some((permits, drawn));
+                    singles
+                } else {
+                    faces
+                        .par_iter()
+                        .map(|f| {
+                            ctx.permits
+                                .permit(f)
+                                .map(|bytes| (format!("{}.pdf", f.id), bytes))
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(pdf_error)?
+                };
+                files.extend(singles.into_iter().map(|(name, bytes)| File {
+                    name,
+                    content_type: "application/pdf",
+                    bytes,
+                }));
+            }
+            AttachmentRef::PrintSheet { permits } => {
+                let bytes = match sheet.take() {
+                    Some((ids, drawn)) if ids == permits.as_slice() => drawn,
+                    other => {
+                        sheet = other;
+                        let faces = faces(case, ward, permits, ctx)?;
+                        if faces.is_empty() {
+                            continue;
+                        }
+                        ctx.permits.print_sheet(&faces).map_err(pdf_error)?
+                    }
+                };
+                let which = entry
+                    .mail
+                    .data
+                    .batch
+                    .map_or_else(|| "giay".to_owned(), |b| b.to_string());
+                files.push(File {
+                    name: format!("{}-in-{which}.pdf", case.code),
+                    content_type: "application/pdf",
+                    bytes,
+                });
+            }
+        }
+    }
+    Ok((files, missing))
+}
+
+/// The signed faces of `permits`, in roster order. A permit revoked since the mail was
+/// queued is left out (it must not travel); one the case never issued is an error.
+fn faces(
+    case: &Case,
+    ward: &Ward,
+    permits: &[Arc<str>],
+    ctx: &RenderCtx<'_>,
+) -> Result<Vec<PermitFace>, RenderError> {
+    let signer = ctx.signer.ok_or_else(|| RenderError::NoSigner {
+        case: case.code.clone(),
+        ward: ward.code().to_owned(),
+    })?;
+    let prefix = format!("{}-", ward.rules.short);
+    if !signer.kid.starts_with(&prefix) {
+        return Err(RenderError::WrongSigner {
+            case: case.code.clone(),
+            ward: ward.code().to_owned(),
+            kid: signer.kid.clone(),
+        });
+    }
+    let issued = issue::issued(case, permits);
+    for id in permits {
+        let found = issued.iter().any(|(_, p)| *p.id == **id);
+        if !found && !revoked(case, id) {
+            return Err(RenderError::UnknownPermit {
+                case: case.code.clone(),
+                permit: id.to_string(),
+            });
+        }
+    }
+    issued
+        .into_iter()
+        .map(|(person, permit)| {
+            let claims = issue::claims(
+                case,
+                person,
+                permit,
+                &signer.kid,
+                ctx.config.permits.max_valid_days,
+            );
+            let payload = signer.sign(&claims).map_err(|source| RenderError::Sign {
+                permit: permit.id.to_string(),
+                source,
+            })?;
+            Ok(issue::face(&claims, person, ward, payload))
+        })
+        .collect()
+}
+
+fn revoked(case: &Case, id: &str) -> bool {
+    case.batches
+        .iter()
+        .flat_map(|b| b.rows.iter())
+        .any(|r| matches!(&r.state, RowState::Revoked { permit, .. } if *permit.id == *id))
+}
