@@ -13,7 +13,6 @@
 //! the one difference from ISO/IEC 18004 §7.8.3 is that the 30 format-information
 //! modules are left out of the score. The symbol is standard either way: any mask is.
 
-use crate::permit::pdf::PdfError;
 use qrcode::bits::Bits;
 use qrcode::canvas::{Canvas, MaskPattern, Module};
 use qrcode::types::{Color, EcLevel, Version};
@@ -21,6 +20,14 @@ use std::sync::LazyLock;
 
 /// The quiet zone the standard asks around the symbol, in modules.
 pub const QUIET_ZONE: usize = 4;
+
+/// Why a payload could not be encoded as a QR symbol. The PDF renderer passes it on
+/// as its own error, with the same words.
+#[derive(Debug, thiserror::Error)]
+pub enum QrError {
+    #[error("the QR payload of {bytes} bytes cannot be encoded: {reason}")]
+    TooLong { bytes: usize, reason: String },
+}
 
 /// A QR symbol: `width` × `width` modules, row by row from the top, `true` is dark.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,9 +80,9 @@ impl QrMatrix {
 
 /// Encodes `payload` (UTF-8 bytes, byte mode, error correction M, the smallest version
 /// that holds it, the mask with the lowest penalty).
-pub fn modules(payload: &str) -> Result<QrMatrix, PdfError> {
+pub fn modules(payload: &str) -> Result<QrMatrix, QrError> {
     let data = payload.as_bytes();
-    let too_long = |reason: String| PdfError::QrTooLong {
+    let too_long = |reason: String| QrError::TooLong {
         bytes: data.len(),
         reason,
     };
