@@ -1,0 +1,523 @@
+//! The checkpoint page (issue 12): its JavaScript verdict agrees with `qrca verify` over
+//! vectors the Rust side writes, and the real page, driven in headless Chromium with a
+//! fake camera showing real permit PDFs, says what an officer must see.
+//!
+//! Needs Node (≥ 18) with `tests/checkpoint/node_modules` (`npm ci` there), Debian's
+//! `chromium`, `ffmpeg` and poppler's `pdftoppm`; scripts/test.sh installs them all.
+//! Screenshots of each verdict are left in `$CARGO_TARGET_DIR/checkpoint-screens/`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ed25519_dalek::SigningKey;
+use jiff::civil::Date;
+use qrca::permit::payload::{self, Claims};
+use qrca::permit::trust::{self, RevocationList, Revoked, TrustList, TrustedKey, Why};
+use qrca::workflow::Kind;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const THD: &str = "hoankiem.tranhungdao";
+const HB: &str = "hoankiem.hangbac";
+const MAX_DAYS: u32 = 30;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn claims(kid: &str, id: &str, ward: &str, from: Date, until: Date) -> Claims {
+    Claims {
+        kid: kid.into(),
+        id: id.into(),
+        kind: Kind::T,
+        name: "Nguyễn Thị Ngọc Ánh".into(),
+        birth_year: Some(1990),
+        masked_id: payload::mask_id("001190012345"),
+        valid_from: from,
+        valid_until: until,
+        ward: ward.into(),
+        organisation: Some("Công ty TNHH Thực phẩm Bình Minh, kho 50% | số 2".into()),
+        route: Some("Hoàn Kiếm – Long Biên".into()),
+        vehicle: Some("29A-123.45".into()),
+        market: None,
+        days: None,
+    }
+}
+
+/// The two wards' keys, the trust list (THD and HB; a third ward's key is left out), and
+/// the revocation list.
+struct Keys {
+    thd: SigningKey,
+    hb: SigningKey,
+    other: SigningKey,
+    trust: TrustList,
+    revoked: RevocationList,
+}
+
+fn kid(short: &str, k: &SigningKey) -> String {
+    payload::kid(short, &k.verifying_key())
+}
+
+fn keys() -> Keys {
+    let (thd, hb, other) = (key(1), key(2), key(3));
+    let day = |y, m, d| Date::new(y, m, d).unwrap();
+    let trust = TrustList::new(vec![
+        TrustedKey::for_key(
+            kid("THD", &thd),
+            THD,
+            "Phường Trần Hưng Đạo",
+            "Quận Hoàn Kiếm",
+            &thd.verifying_key(),
+            day(2021, 1, 1),
+            None,
+        ),
+        TrustedKey::for_key(
+            kid("HB", &hb),
+            HB,
+            "Phường Hàng Bạc",
+            "Quận Hoàn Kiếm",
+            &hb.verifying_key(),
+            day(2021, 1, 1),
+            Some(day(2099, 12, 31)),
+        ),
+        // A small-order key (the identity point): a lax verifier accepts anything
+        // "signed" by it; payload.rs's verify_strict and the page refuse it.
+        TrustedKey {
+            kid: "SO-aaaaaaaa".into(),
+            ward: "small.order".into(),
+            ward_name: "Phường Thử".into(),
+            district: "Quận Thử".into(),
+            public_key: data_encoding::BASE64URL_NOPAD.encode(&identity()),
+            not_before: day(2021, 1, 1),
+            not_after: None,
+        },
+    ]);
+    let revoked = RevocationList::new(vec![Revoked {
+        permit: "THD-T-0001-0003".into(),
+        at: "2021-09-08T03:00:00Z".parse().unwrap(),
+        reason: "mất giấy".into(),
+    }]);
+    Keys {
+        thd,
+        hb,
+        other,
+        trust,
+        revoked,
+    }
+}
+
+/// `Why` as the page names it.
+fn code(why: &Why) -> &'static str {
+    match why {
+        Why::Malformed(_) => "malformed",
+        Why::UnknownKid(_) => "unknown_kid",
+        Why::BadPublicKey(_) => "bad_public_key",
+        Why::BadSignature => "bad_signature",
+        Why::WrongWard { .. } => "wrong_ward",
+        Why::KeyNotValidThen { .. } => "key_not_valid_then",
+        Why::Revoked { .. } => "revoked",
+        Why::TooLong { .. } => "too_long",
+        Why::NotYetValid(_) => "not_yet_valid",
+        Why::Expired(_) => "expired",
+    }
+}
+
+/// Replaces field `key=`'s raw value (or removes it), without signing again.
+fn with(payload: &str, key: &str, value: Option<&str>) -> String {
+    let mut out = Vec::new();
+    for part in payload.split('|') {
+        if part.starts_with(&format!("{key}=")) {
+            if let Some(v) = value {
+                out.push(format!("{key}={v}"));
+            }
+        } else {
+            out.push(part.to_owned());
+        }
+    }
+    out.join("|")
+}
+
+/// Signs `message` (everything before `|s=`) as is, so a malformed field can be tested
+/// with a good signature.
+fn signed_raw(message: &str, k: &SigningKey) -> String {
+    use ed25519_dalek::Signer;
+    let sig = k.sign(message.as_bytes());
+    format!(
+        "{message}|s={}",
+        data_encoding::BASE64URL_NOPAD.encode(&sig.to_bytes())
+    )
+}
+
+/// The vectors: name, payload, the day to check on. Every verdict, every malformation
+/// payload.rs names, and the edges of escapes, dates and the signature's encoding.
+fn vectors(k: &Keys) -> Vec<(String, String, Date)> {
+    let t = Date::new(2021, 9, 10).unwrap();
+    let (from, until) = (
+        Date::new(2021, 9, 8).unwrap(),
+        Date::new(2021, 9, 21).unwrap(),
+    );
+    let thd = kid("THD", &k.thd);
+    let good = payload::sign(&claims(&thd, "THD-T-0001-0007", THD, from, until), &k.thd).unwrap();
+    let message = &good[..good.find("|s=").unwrap()];
+    let mut v: Vec<(String, String, Date)> = Vec::new();
+    let mut add = |name: &str, p: String, day: Date| v.push((name.into(), p, day));
+    add("valid", good.clone(), t);
+    add("valid on its first day", good.clone(), from);
+    add("valid on its last day", good.clone(), until);
+    add(
+        "expired the day after",
+        good.clone(),
+        until.tomorrow().unwrap(),
+    );
+    add(
+        "not yet valid the day before",
+        good.clone(),
+        from.yesterday().unwrap(),
+    );
+    add("tampered name", good.replacen("Ánh", "Anh", 1), t);
+    add(
+        "tampered date",
+        good.replacen("|u=2021-09-21", "|u=2021-09-28", 1),
+        t,
+    );
+    let hb = kid("HB", &k.hb);
+    add(
+        "other ward's valid permit",
+        payload::sign(&claims(&hb, "HB-C-0002-0001", HB, from, until), &k.hb).unwrap(),
+        t,
+    );
+    add(
+        "unknown key",
+        payload::sign(
+            &claims(&kid("XYZ", &k.other), "XYZ-T-0001-0001", "x.y", from, until),
+            &k.other,
+        )
+        .unwrap(),
+        t,
+    );
+    add(
+        "trusted kid, other key",
+        payload::sign(&claims(&thd, "THD-T-0001-0007", THD, from, until), &k.other).unwrap(),
+        t,
+    );
+    add(
+        "wrong ward",
+        payload::sign(&claims(&thd, "THD-T-0001-0007", HB, from, until), &k.thd).unwrap(),
+        t,
+    );
+    add(
+        "before the key's window",
+        payload::sign(
+            &claims(
+                &thd,
+                "THD-T-0001-0007",
+                THD,
+                Date::new(2020, 12, 31).unwrap(),
+                until,
+            ),
+            &k.thd,
+        )
+        .unwrap(),
+        t,
+    );
+    add(
+        "too long",
+        payload::sign(
+            &claims(
+                &thd,
+                "THD-T-0001-0007",
+                THD,
+                from,
+                Date::new(2021, 10, 8).unwrap(),
+            ),
+            &k.thd,
+        )
+        .unwrap(),
+        t,
+    );
+    add(
+        "30 days is not too long",
+        payload::sign(
+            &claims(
+                &thd,
+                "THD-T-0001-0007",
+                THD,
+                from,
+                Date::new(2021, 10, 7).unwrap(),
+            ),
+            &k.thd,
+        )
+        .unwrap(),
+        t,
+    );
+    add(
+        "revoked",
+        payload::sign(&claims(&thd, "THD-T-0001-0003", THD, from, until), &k.thd).unwrap(),
+        t,
+    );
+    let mut household = claims(&thd, "THD-H-0001-0001", THD, from, until);
+    household.kind = Kind::H;
+    household.birth_year = None;
+    household.route = None;
+    household.vehicle = None;
+    household.market = Some("Chợ Hàng Bè".into());
+    household.days = Some("T2, T4, T6".into());
+    add(
+        "household card",
+        payload::sign(&household, &k.thd).unwrap(),
+        t,
+    );
+    let mut long = claims(&thd, "THD-T-0001-0008", THD, from, until);
+    long.organisation = Some("Tổng công ty ".repeat(40));
+    long.route = Some("%|\n".repeat(30));
+    add("cut long values", payload::sign(&long, &k.thd).unwrap(), t);
+
+    // Malformed, each with a good signature over what it says.
+    let raw = |name: &str, key: &str, value: Option<&str>| {
+        (
+            name.to_owned(),
+            signed_raw(&with(message, key, value), &k.thd),
+        )
+    };
+    let mut malformed = vec![
+        raw("bad kid", "k", Some("THD_bad")),
+        raw("long kid", "k", Some("ABCDEFGHIJKLMNOPQ")),
+        raw("empty id", "i", Some("")),
+        raw("escaped pipe in id", "i", Some("a%7Cb")),
+        raw("kind X", "t", Some("X")),
+        raw("kind lower", "t", Some("t")),
+        raw("bad escape", "n", Some("bad%4")),
+        raw("escape at end", "n", Some("bad%")),
+        raw("needless escape", "n", Some("%41")),
+        raw("lower-case escape", "n", Some("%7c")),
+        raw("half a UTF-8 char", "n", Some("%C3")),
+        raw("raw tab", "n", Some("a\tb")),
+        raw("raw C1 control", "n", Some("a\u{85}b")),
+        raw("escaped C1 control", "n", Some("a%C2%85b")),
+        raw("NFD name", "n", Some("A\u{301}nh")),
+        raw("year with a letter", "b", Some("19x0")),
+        raw("three-digit year", "b", Some("990")),
+        raw("year 0999", "b", Some("0999")),
+        raw("negative year", "b", Some("-990")),
+        raw("empty year", "b", Some("")),
+        raw("bad escape in d", "d", Some("%ZZ")),
+        raw("short date", "f", Some("2021-9-08")),
+        raw("30 February", "f", Some("2021-02-30")),
+        raw("29 February 2020", "f", Some("2020-02-29")),
+        raw("29 February 2100", "f", Some("2100-02-29")),
+        raw("until before from", "u", Some("2021-09-01")),
+        raw("slashes", "u", Some("2021/09/21")),
+        raw("empty ward", "w", Some("")),
+        raw("empty optional", "o", Some("")),
+        raw("no id", "i", None),
+        raw("no ward", "w", None),
+        raw("no vehicle (optional)", "v", None),
+    ];
+    malformed.push(("unknown key".into(), format!("{message}|z=1|s=AAAA")));
+    malformed.push((
+        "unknown key signed".into(),
+        signed_raw(&format!("{message}|z=1"), &k.thd),
+    ));
+    malformed.push((
+        "not key=value".into(),
+        signed_raw(&format!("{message}|oops"), &k.thd),
+    ));
+    malformed.push((
+        "duplicate".into(),
+        signed_raw(&format!("{message}|o=again"), &k.thd),
+    ));
+    malformed.push((
+        "out of order".into(),
+        signed_raw(&format!("{message}|m=x|r=y"), &k.thd),
+    ));
+    malformed.push(("field after s".into(), format!("{good}|y=late")));
+    malformed.push(("no signature".into(), message.to_owned()));
+    malformed.push(("signature too long".into(), good.replace("|s=", "|s=A")));
+    malformed.push((
+        "signature not base64url".into(),
+        format!("{}{}", &good[..good.len() - 2], "+/"),
+    ));
+    let last = good.chars().last().unwrap();
+    let mut spare = good.clone();
+    spare.pop();
+    // The last character of 86 carries 2 bits and 4 spare bits, which must be 0.
+    spare.push(if last == 'B' { 'C' } else { 'B' });
+    malformed.push(("signature with spare bits".into(), spare));
+    malformed.push(("version 2".into(), good.replacen("QRCA1", "QRCA2", 1)));
+    malformed.push(("not qrca".into(), good.replacen("QRCA1", "XYZ", 1)));
+    malformed.push(("empty".into(), String::new()));
+    malformed.push((
+        "400 bytes".into(),
+        good.replacen("|o=", &format!("|o={}", "x".repeat(400 - good.len())), 1),
+    ));
+    malformed.push((
+        "399 bytes".into(),
+        signed_raw(
+            &message.replacen("|o=", &format!("|o={}", "x".repeat(399 - good.len())), 1),
+            &k.thd,
+        ),
+    ));
+    malformed.push(("trailing newline".into(), format!("{good}\n")));
+    malformed.push(("small-order key".into(), small_order(message)));
+    for (name, p) in malformed {
+        add(&name, p, t);
+    }
+    v
+}
+
+/// The encoding of the identity point, a point of small order.
+fn identity() -> [u8; 32] {
+    let mut p = [0u8; 32];
+    p[0] = 1;
+    p
+}
+
+/// A payload under the small-order key, "signed" with R = identity and S = 0, which
+/// satisfies the verification equation: a strict verifier must still refuse it.
+fn small_order(message: &str) -> String {
+    let message = message
+        .replacen(
+            &message[message.find("|k=").unwrap()..message.find("|i=").unwrap()],
+            "|k=SO-aaaaaaaa",
+            1,
+        )
+        .replacen(&format!("|w={THD}"), "|w=small.order", 1);
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&identity());
+    format!(
+        "{}|s={}",
+        message,
+        data_encoding::BASE64URL_NOPAD.encode(&sig)
+    )
+}
+
+fn node() -> Command {
+    let modules = repo().join("tests/checkpoint/node_modules");
+    assert!(
+        modules.join("puppeteer-core").is_dir(),
+        "{} is missing: run `npm ci` in tests/checkpoint (scripts/test.sh does)",
+        modules.display()
+    );
+    Command::new("node")
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let base = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"));
+    let dir = base.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(mut command: Command, what: &str) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("{what} is needed (scripts/test.sh installs it): {e}"))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Writes the vectors with their verdicts from `trust::check` (what `qrca verify`
+/// prints) to `dir/vectors.json`, and returns the file.
+fn write_vectors(dir: &Path, k: &Keys) -> (PathBuf, Vec<Value>) {
+    let mut list = Vec::new();
+    for (name, p, day) in vectors(k) {
+        let verdict = trust::check(&p, &k.trust, Some(&k.revoked), day, MAX_DAYS);
+        let (code, field, why) = match &verdict {
+            trust::Verdict::Valid(_) => ("valid", 0, "VALID".to_owned()),
+            trust::Verdict::NotValid { why, .. } => (
+                code(why),
+                match why {
+                    Why::Malformed(m) => m.field,
+                    _ => 0,
+                },
+                why.to_string(),
+            ),
+        };
+        list.push(json!({"name": name, "payload": p, "today": day.to_string(),
+                         "code": code, "field": field, "why": why}));
+    }
+    let file = dir.join("vectors.json");
+    let doc = json!({"keys": k.trust.keys, "revoked": k.revoked.revoked,
+                     "max_valid_days": MAX_DAYS, "vectors": list});
+    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    (file, list)
+}
+
+#[test]
+fn page_verdicts_agree_with_qrca_verify() {
+    let dir = out_dir("checkpoint-vectors");
+    let k = keys();
+    let (file, list) = write_vectors(&dir, &k);
+    // The vectors cover every verdict.
+    for c in [
+        "valid",
+        "malformed",
+        "unknown_kid",
+        "bad_signature",
+        "wrong_ward",
+        "key_not_valid_then",
+        "too_long",
+        "revoked",
+        "not_yet_valid",
+        "expired",
+    ] {
+        assert!(list.iter().any(|v| v["code"] == c), "no vector for {c}");
+    }
+    // `qrca verify` itself says the same as trust::check on each (exit 0 iff valid).
+    std::fs::write(dir.join("trust.json"), k.trust.to_json_pretty()).unwrap();
+    std::fs::write(dir.join("revoked.json"), k.revoked.to_json_pretty()).unwrap();
+    for v in &list {
+        let payload = v["payload"].as_str().unwrap();
+        // `qrca verify` trims a scanner's newline and takes no empty argument.
+        if payload.is_empty() || payload.ends_with('\n') {
+            continue;
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_qrca"))
+            .args(["verify", payload, "--trust-list"])
+            .arg(dir.join("trust.json"))
+            .arg("--revocations")
+            .arg(dir.join("revoked.json"))
+            .args(["--on", v["today"].as_str().unwrap()])
+            .output()
+            .unwrap();
+        let valid = v["code"] == "valid";
+        assert_eq!(
+            out.status.code(),
+            Some(if valid { 0 } else { 1 }),
+            "{}: {}",
+            v["name"],
+            text(&out.stdout)
+        );
+        if !valid {
+            let why = v["why"].as_str().unwrap();
+            assert!(
+                text(&out.stdout).contains(why),
+                "{}: {}",
+                v["name"],
+                text(&out.stdout)
+            );
+        }
+    }
+    let out = run(
+        {
+            let mut c = node();
+            c.arg(repo().join("tests/checkpoint/vectors.cjs"))
+                .arg(&file);
+            c
+        },
+        "node",
+    );
+    assert!(
+        out.status.success(),
+        "the page's verify.js disagrees with qrca:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
