@@ -41,7 +41,9 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(command: Command) -> anyhow::Result<u8> {
-    use qrca::cli::{self, AccountsCommand, KeysCommand, PermitCommand, PermitsCommand};
+    use qrca::cli::{
+        self, AccountsCommand, CheckpointCommand, KeysCommand, PermitCommand, PermitsCommand,
+    };
     match command {
         Command::Run { config } => qrca::daemon::run::run(config),
         Command::Demo { out } => qrca::demo::run(out),
@@ -80,6 +82,22 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             config,
             command: PermitCommand::Sample { ward, out },
         } => cli::permit::sample(&ward, &out, config),
+        Command::Checkpoint {
+            config,
+            command:
+                CheckpointCommand::Page {
+                    out,
+                    trust_list,
+                    revocations,
+                    fresh_hours,
+                },
+        } => cli::checkpoint::page(cli::checkpoint::Options {
+            out,
+            trust_lists: trust_list,
+            revocations,
+            fresh_hours,
+            config,
+        }),
         Command::Verify {
             payload,
             image,

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 pub mod accounts;
 pub mod cases;
 pub mod check;
+pub mod checkpoint;
 pub mod control;
 pub mod intake;
 pub mod keys;
@@ -132,6 +133,13 @@ pub enum Command {
         #[command(subcommand)]
         command: PermitCommand,
     },
+    /// The offline page checkpoint officers open on a phone to check permits.
+    Checkpoint {
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: CheckpointCommand,
+    },
     /// Check a permit's QR: prints the fields and VALID, or why not (exit 0 valid,
     /// 1 not valid, 2 unusable input).
     Verify {
@@ -173,6 +181,30 @@ pub enum KeysCommand {
     TrustList,
     /// Print the revocation list JSON for checkpoints.
     Revocations,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckpointCommand {
+    /// Write the checkpoint page: one self-contained HTML file with the trust and
+    /// revocation lists inside, that checks permits from the camera, offline.
+    Page {
+        /// The HTML file to write, e.g. kiem-tra.html (replaced if it exists).
+        #[arg(long)]
+        out: PathBuf,
+        /// A trust list JSON (`qrca keys trust-list`); may be given several times to
+        /// make one page for several wards. Default: the config's wards.
+        #[arg(long = "trust-list")]
+        trust_list: Vec<PathBuf>,
+        /// A revocation list JSON (`qrca keys revocations`); may be given several times.
+        /// Default: the config's database.
+        #[arg(long)]
+        revocations: Vec<PathBuf>,
+        /// Valid permits are shown green only while the lists are at most this many
+        /// hours old; amber up to 7 days; refused after.
+        #[arg(long, default_value_t = crate::permit::checkpoint::DEFAULT_FRESH_HOURS,
+              value_parser = clap::value_parser!(u32).range(1..=168))]
+        fresh_hours: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,9 +5,11 @@
 //! - [`qr`]: the QR code's modules for a payload (EC level M, byte mode).
 //! - [`pdf`]: one permit as an A6/A5 PDF page, and the A4 four-up print sheet.
 //! - [`scan`]: QR codes read back from a photo or a scan (`qrca verify --image`).
+//! - [`checkpoint`]: the offline checkpoint page (HTML) with the lists inside it.
 //! - [`issue`]: from a case's issued rows to claims and faces; the ward's signer; the
 //!   trust and revocation lists from the config and the cases.
 
+pub mod checkpoint;
 pub mod issue;
 pub mod payload;
 pub mod pdf;

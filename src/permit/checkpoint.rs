@@ -1,0 +1,265 @@
+//! The checkpoint page (issue 12, SPEC §9): one self-contained HTML file that checks a
+//! permit's QR code offline on a phone, with the trust and revocation lists inside it.
+//!
+//! The page's code is real files under `templates/checkpoint/` (`page.html`, `page.css`,
+//! `verify.js` — the JavaScript port of [`super::payload::decode`] and
+//! [`super::trust::check`] —, `app.js`, and the vendored `vendor/vendor.min.js` with jsQR
+//! and @noble/ed25519), embedded at build time. This module only merges the lists,
+//! stamps the generation time and a fingerprint, and fills in the page's markers; it
+//! writes a Content-Security-Policy that allows exactly those inline scripts (by hash)
+//! and no connection of any kind.
+//!
+//! It is pure: the caller reads the list files and the clock. It must not decide a
+//! verdict (the page does, as `trust::check` does) nor fetch anything.
+
+use super::trust::{Revoked, TrustedKey};
+use data_encoding::{BASE64, HEXLOWER};
+use jiff::Timestamp;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+const PAGE: &str = include_str!("../../templates/checkpoint/page.html");
+const STYLE: &str = include_str!("../../templates/checkpoint/page.css");
+const APP: &str = include_str!("../../templates/checkpoint/app.js");
+const VERIFY: &str = include_str!("../../templates/checkpoint/verify.js");
+const VENDOR: &str = include_str!("../../templates/checkpoint/vendor/vendor.min.js");
+
+/// The page must stay small enough to mail and to open on an old phone (issue 12).
+pub const MAX_PAGE_BYTES: usize = 1_500_000;
+
+/// Hours the lists may be old and a valid permit still shown green (issue 12's default).
+pub const DEFAULT_FRESH_HOURS: u32 = 72;
+
+/// Days the lists may be old before the page refuses to judge at all; between
+/// `fresh_hours` and this, a valid permit is shown amber ("dữ liệu cũ").
+pub const STALE_DAYS: u32 = 7;
+
+/// What goes into one page.
+#[derive(Debug, Clone)]
+pub struct PageInput {
+    /// Every trusted key, from one or several trust lists (see [`merge_keys`]).
+    pub keys: Vec<TrustedKey>,
+    /// Every revocation, from one or several revocation lists.
+    pub revoked: Vec<Revoked>,
+    /// When the lists were put together; the page measures its data's age from it.
+    pub generated_at: Timestamp,
+    /// Green only while the lists are at most this old.
+    pub fresh_hours: u32,
+    /// The longest validity, in days, a permit may have (`[permits] max_valid_days`).
+    pub max_valid_days: u32,
+}
+
+/// The page's data, as the JSON the page reads from `<script id="qrca-data">`.
+#[derive(Debug, Serialize)]
+struct PageData<'a> {
+    generated_at: String,
+    fingerprint: String,
+    fresh_hours: u32,
+    stale_days: u32,
+    max_valid_days: u32,
+    keys: &'a [TrustedKey],
+    revoked: &'a [Revoked],
+}
+
+/// Why several lists cannot be made into one page.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    #[error(
+        "key id {kid} is in {first} and in {second} with different entries; a kid must name \
+         one key"
+    )]
+    ConflictingKid {
+        kid: String,
+        first: String,
+        second: String,
+    },
+}
+
+/// The keys of several trust lists, each list named by its source (a file name): the
+/// same entry twice is kept once; one kid with two different entries is refused.
+pub fn merge_keys(lists: Vec<(String, Vec<TrustedKey>)>) -> Result<Vec<TrustedKey>, MergeError> {
+    let mut merged: Vec<(String, TrustedKey)> = Vec::new();
+    for (source, keys) in lists {
+        for key in keys {
+            match merged.iter().find(|(_, k)| k.kid == key.kid) {
+                Some((_, k)) if *k == key => {}
+                Some((first, _)) => {
+                    return Err(MergeError::ConflictingKid {
+                        kid: key.kid,
+                        first: first.clone(),
+                        second: source,
+                    });
+                }
+                None => merged.push((source.clone(), key)),
+            }
+        }
+    }
+    Ok(merged.into_iter().map(|(_, k)| k).collect())
+}
+
+/// The revocations of several lists, each kept once.
+pub fn merge_revoked(lists: Vec<Vec<Revoked>>) -> Vec<Revoked> {
+    let mut merged: Vec<Revoked> = Vec::new();
+    for revoked in lists.into_iter().flatten() {
+        if !merged.contains(&revoked) {
+            merged.push(revoked);
+        }
+    }
+    merged.sort_by(|a, b| a.permit.cmp(&b.permit).then(a.at.cmp(&b.at)));
+    merged
+}
+
+/// A short fingerprint of the lists a page carries: the first 8 hex digits of SHA-256
+/// over their JSON. Shown on the page so a checkpoint can tell by phone which lists it has.
+pub fn fingerprint(keys: &[TrustedKey], revoked: &[Revoked]) -> String {
+    let json = serde_json::to_string(&(keys, revoked)).unwrap_or_default();
+    HEXLOWER.encode(&Sha256::digest(json.as_bytes())[..4])
+}
+
+/// A finished page.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub html: String,
+    pub fingerprint: String,
+}
+
+/// The page for `input`.
+pub fn render(input: &PageInput) -> Page {
+    let fingerprint = fingerprint(&input.keys, &input.revoked);
+    let data = PageData {
+        generated_at: input.generated_at.to_string(),
+        fingerprint: fingerprint.clone(),
+        fresh_hours: input.fresh_hours,
+        stale_days: STALE_DAYS,
+        max_valid_days: input.max_valid_days,
+        keys: &input.keys,
+        revoked: &input.revoked,
+    };
+    // Inside <script>, "</script" would end the element: JSON may write '<' as \u003c
+    // anywhere it can occur (inside strings), so nothing in the data can close it.
+    let json = serde_json::to_string(&data)
+        .unwrap_or_default()
+        .replace('<', "\\u003c");
+    let scripts = [VENDOR, VERIFY, APP];
+    let hashes: Vec<String> = scripts
+        .iter()
+        .map(|s| format!("'sha256-{}'", BASE64.encode(&Sha256::digest(s.as_bytes()))))
+        .collect();
+    let csp = format!(
+        "default-src 'none'; script-src {}; style-src 'unsafe-inline'; img-src data: blob:; \
+         media-src blob: mediastream:; connect-src 'none'; form-action 'none'; \
+         base-uri 'none'",
+        hashes.join(" ")
+    );
+    // Markers are filled in one pass over the template, so text inserted for one marker
+    // is never searched for another.
+    let mut html = String::with_capacity(PAGE.len() + VENDOR.len() + json.len() + 64_000);
+    let mut rest = PAGE;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
+        let marker = &rest[start + 2..start + len];
+        let value = match marker {
+            "CSP" => csp.as_str(),
+            "STYLE" => STYLE,
+            "DATA" => json.as_str(),
+            "VENDOR" => VENDOR,
+            "VERIFY" => VERIFY,
+            "APP" => APP,
+            _ => {
+                html.push_str(&rest[..start + 2]);
+                rest = &rest[start + 2..];
+                continue;
+            }
+        };
+        html.push_str(&rest[..start]);
+        html.push_str(value);
+        rest = &rest[start + len + 2..];
+    }
+    html.push_str(rest);
+    Page { html, fingerprint }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn key(kid: &str, ward: &str) -> TrustedKey {
+        TrustedKey {
+            kid: kid.into(),
+            ward: ward.into(),
+            ward_name: "Phường Trần Hưng Đạo".into(),
+            district: "Quận Hoàn Kiếm".into(),
+            public_key: "A".repeat(43),
+            not_before: date(2021, 9, 1),
+            not_after: None,
+        }
+    }
+
+    fn input() -> PageInput {
+        PageInput {
+            keys: vec![key("THD-aaaaaaaa", "hoankiem.tranhungdao")],
+            revoked: vec![Revoked {
+                permit: "THD-T-0001-0002".into(),
+                at: "2021-09-08T03:00:00Z"
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{e}")),
+                reason: "</script><script>alert(1)</script>".into(),
+            }],
+            generated_at: "2021-09-08T01:00:00Z"
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}")),
+            fresh_hours: DEFAULT_FRESH_HOURS,
+            max_valid_days: 30,
+        }
+    }
+
+    #[test]
+    fn page_is_whole_and_small() {
+        let page = render(&input());
+        assert!(page.html.len() < MAX_PAGE_BYTES, "{}", page.html.len());
+        assert!(!page.html.contains("{{"), "a marker is left");
+        assert_eq!(page.html.matches("</script>").count(), 4);
+        assert!(page.html.contains("connect-src 'none'"));
+        assert!(page.html.contains(&page.fingerprint));
+        assert_eq!(page.fingerprint.len(), 8);
+    }
+
+    #[test]
+    fn data_cannot_close_its_script() {
+        let page = render(&input());
+        assert!(!page.html.contains("</script><script>alert"));
+        assert!(page.html.contains("\\u003c/script>\\u003cscript>alert(1)"));
+    }
+
+    #[test]
+    fn merge_keeps_same_entries_once_and_names_conflicts() {
+        let a = key("THD-aaaaaaaa", "hoankiem.tranhungdao");
+        let b = key("HB-bbbbbbbb", "hoankiem.hangbac");
+        let merged = merge_keys(vec![
+            ("one.json".into(), vec![a.clone()]),
+            ("two.json".into(), vec![a.clone(), b.clone()]),
+        ]);
+        assert_eq!(merged, Ok(vec![a.clone(), b]));
+        let mut other = a.clone();
+        other.public_key = "B".repeat(43);
+        let err = merge_keys(vec![
+            ("one.json".into(), vec![a]),
+            ("two.json".into(), vec![other]),
+        ]);
+        assert_eq!(
+            err.map_err(|e| e.to_string()),
+            Err("key id THD-aaaaaaaa is in one.json and in two.json with different entries; a kid must name one key".into())
+        );
+    }
+
+    #[test]
+    fn fingerprint_follows_the_lists() {
+        let i = input();
+        let a = fingerprint(&i.keys, &i.revoked);
+        assert_eq!(a, fingerprint(&i.keys, &i.revoked));
+        assert_ne!(a, fingerprint(&i.keys, &[]));
+    }
+}
