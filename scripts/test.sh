@@ -15,7 +15,12 @@ cd "$(dirname "$0")/.."
 # systemd's systemd-analyze checks systemd/qrca.service offline (no systemd runs here).
 # time (GNU time) and util-linux (prlimit) measure and cap the child processes that read
 # the hostile corpus (tests/hostile_corpus.rs, tests/roster_hostile.rs).
-PACKAGES=(poppler-utils zbar-tools dovecot-imapd dovecot-lmtpd postfix openssl systemd time util-linux)
+# chromium, ffmpeg and Node drive the checkpoint page (tests/checkpoint_page.rs): headless
+# Chromium with a fake camera fed a y4m that ffmpeg makes from a permit's render.
+PACKAGES=(poppler-utils zbar-tools dovecot-imapd dovecot-lmtpd postfix openssl systemd time util-linux
+    chromium ffmpeg nodejs)
+# Debian's nodejs comes without npm (NodeSource's includes it): add Debian's only if needed.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 install_missing() {
     local missing=()
@@ -34,6 +39,12 @@ install_missing() {
 
 if [ ${#PACKAGES[@]} -gt 0 ]; then
     install_missing "${PACKAGES[@]}"
+fi
+
+# puppeteer-core, exactly as tests/checkpoint/package-lock.json pins it.
+if [ ! -d tests/checkpoint/node_modules/puppeteer-core ]; then
+    echo "== npm ci (tests/checkpoint)" >&2
+    (cd tests/checkpoint && npm ci --no-audit --no-fund --loglevel=error </dev/null)
 fi
 
 echo "== cargo fmt --check" >&2

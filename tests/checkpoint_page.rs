@@ -8,8 +8,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ed25519_dalek::SigningKey;
+use jiff::Timestamp;
 use jiff::civil::Date;
 use qrca::permit::payload::{self, Claims};
+use qrca::permit::pdf::{Labels, Paper, PermitFace, Renderer};
 use qrca::permit::trust::{self, RevocationList, Revoked, TrustList, TrustedKey, Why};
 use qrca::workflow::Kind;
 use serde_json::{Value, json};
@@ -394,6 +396,12 @@ fn small_order(message: &str) -> String {
     )
 }
 
+fn today() -> Date {
+    Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap())
+        .date()
+}
+
 fn node() -> Command {
     let modules = repo().join("tests/checkpoint/node_modules");
     assert!(
@@ -520,4 +528,295 @@ fn page_verdicts_agree_with_qrca_verify() {
         text(&out.stdout),
         text(&out.stderr)
     );
+}
+
+// --- The real page in headless Chromium ------------------------------------------------
+
+/// The permit PDF qrca's renderer makes for `payload` (the face from its claims).
+fn permit_pdf(payload: &str, face_from: &Claims) -> Vec<u8> {
+    let renderer = Renderer::new(Labels::builtin().unwrap(), Paper::A6).unwrap();
+    let face = PermitFace {
+        kind: face_from.kind,
+        id: face_from.id.clone(),
+        name: face_from.name.clone(),
+        birth_date: Date::new(1990, 5, 17).ok(),
+        masked_id: face_from.masked_id.clone(),
+        organisation_or_address: face_from.organisation.clone(),
+        route: face_from.route.clone(),
+        vehicle: face_from.vehicle.clone(),
+        market: None,
+        days: None,
+        valid_from: face_from.valid_from,
+        valid_until: face_from.valid_until,
+        ward_name: "Phường Trần Hưng Đạo".into(),
+        district: "Quận Hoàn Kiếm".into(),
+        stamp_role: "Công an Phường Trần Hưng Đạo".into(),
+        payload: payload.to_owned(),
+    };
+    renderer.permit(&face).unwrap()
+}
+
+fn tool(program: &str, args: &[&str]) {
+    let out = run(
+        {
+            let mut c = Command::new(program);
+            c.args(args);
+            c
+        },
+        program,
+    );
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+/// `pdf` rendered by pdftoppm at 150 dpi, as the camera sees it: the permit's page
+/// scaled to the 720-line frame's height on white, one frame of y4m (Chromium loops it).
+fn camera(dir: &Path, name: &str, pdf: &[u8]) -> PathBuf {
+    let pdf_path = dir.join(format!("{name}.pdf"));
+    std::fs::write(&pdf_path, pdf).unwrap();
+    let png = dir.join(name);
+    tool(
+        "pdftoppm",
+        &[
+            "-r",
+            "150",
+            "-png",
+            "-singlefile",
+            pdf_path.to_str().unwrap(),
+            png.to_str().unwrap(),
+        ],
+    );
+    y4m(dir, name, &dir.join(format!("{name}.png")))
+}
+
+fn y4m(dir: &Path, name: &str, image: &Path) -> PathBuf {
+    let y4m = dir.join(format!("{name}.y4m"));
+    tool(
+        "ffmpeg",
+        &[
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            image.to_str().unwrap(),
+            "-vf",
+            "scale=-2:1440,pad=1280:1440:(ow-iw)/2:0:color=white,crop=1280:720:0:680,format=yuv420p",
+            "-frames:v",
+            "1",
+            y4m.to_str().unwrap(),
+        ],
+    );
+    y4m
+}
+
+#[test]
+fn the_page_in_chromium_with_a_fake_camera() {
+    let dir = out_dir("checkpoint-browser");
+    let screens = out_dir("checkpoint-screens");
+    let k = keys();
+    let (vectors, _) = write_vectors(&dir, &k);
+    let day = today();
+    let days = |n: i64| day.checked_add(jiff::Span::new().days(n)).unwrap();
+    let thd = kid("THD", &k.thd);
+    // A long organisation and route make a ~399-byte payload: a version-15 code.
+    let mut valid = claims(&thd, "THD-T-0001-0007", THD, days(-2), days(12));
+    valid.organisation = Some("Công ty TNHH Thực phẩm và Dịch vụ Hậu cần Bình Minh ".repeat(3));
+    valid.route =
+        Some("Số 12 Trần Hưng Đạo, Hoàn Kiếm – Khu công nghiệp Sài Đồng B, Long Biên".into());
+    let valid_payload = payload::sign(&valid, &k.thd).unwrap();
+    assert!(valid_payload.len() > 380, "{}", valid_payload.len());
+    let tampered = valid_payload.replacen("Ánh", "Anh", 1);
+    let other = claims(
+        &kid("XYZ", &k.other),
+        "XYZ-T-0001-0001",
+        "x.y",
+        days(-2),
+        days(12),
+    );
+    let revoked = claims(&thd, "THD-T-0001-0003", THD, days(-2), days(12));
+    let expired = claims(&thd, "THD-T-0001-0004", THD, days(-20), days(-6));
+    let not_yet = claims(&thd, "THD-T-0001-0005", THD, days(3), days(12));
+    let cam = |name: &str, payload: &str, c: &Claims| camera(&dir, name, &permit_pdf(payload, c));
+    let valid_cam = cam("valid", &valid_payload, &valid);
+    let cameras = [
+        ("tampered", cam("tampered", &tampered, &valid)),
+        (
+            "other-ward-key",
+            cam("other", &payload::sign(&other, &k.other).unwrap(), &other),
+        ),
+        (
+            "revoked",
+            cam(
+                "revoked",
+                &payload::sign(&revoked, &k.thd).unwrap(),
+                &revoked,
+            ),
+        ),
+        (
+            "expired",
+            cam(
+                "expired",
+                &payload::sign(&expired, &k.thd).unwrap(),
+                &expired,
+            ),
+        ),
+        (
+            "not-yet-valid",
+            cam(
+                "not-yet",
+                &payload::sign(&not_yet, &k.thd).unwrap(),
+                &not_yet,
+            ),
+        ),
+    ];
+    // The photo: a JPEG of the permit, slightly turned and soft, as a phone takes it; the
+    // camera meanwhile shows a blank frame.
+    let photo = dir.join("photo.jpg");
+    let sharp = dir.join("valid-300dpi");
+    let valid_pdf = dir.join("valid.pdf");
+    tool(
+        "pdftoppm",
+        &[
+            "-r",
+            "300",
+            "-png",
+            "-singlefile",
+            valid_pdf.to_str().unwrap(),
+            sharp.to_str().unwrap(),
+        ],
+    );
+    tool(
+        "ffmpeg",
+        &[
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            dir.join("valid-300dpi.png").to_str().unwrap(),
+            "-vf",
+            "rotate=0.06:fillcolor=white,gblur=sigma=0.8",
+            "-q:v",
+            "4",
+            photo.to_str().unwrap(),
+        ],
+    );
+    let blank = dir.join("blank.png");
+    tool(
+        "ffmpeg",
+        &[
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=white:s=1280x1440",
+            "-frames:v",
+            "1",
+            blank.to_str().unwrap(),
+        ],
+    );
+    let blank_cam = y4m(&dir, "blank", &blank);
+
+    std::fs::write(dir.join("trust.json"), k.trust.to_json_pretty()).unwrap();
+    std::fs::write(dir.join("revoked.json"), k.revoked.to_json_pretty()).unwrap();
+    let page = dir.join("kiem-tra.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["checkpoint", "page", "--out"])
+        .arg(&page)
+        .arg("--trust-list")
+        .arg(dir.join("trust.json"))
+        .arg("--revocations")
+        .arg(dir.join("revoked.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let size = std::fs::metadata(&page).unwrap().len();
+    assert!(size < 1_500_000, "the page is {size} bytes");
+
+    const HOUR: i64 = 3_600_000;
+    let case = |name: &str, camera: &Path, expect: Value| json!({"name": name, "camera": camera, "expect": expect});
+    let valid_expect = json!({"verdict": "valid", "reason": "valid", "permit": "THD-T-0001-0007",
+                              "name_shown": "Nguyễn Thị Ngọc Ánh", "title": "HỢP LỆ"});
+    let mut cases = vec![case("valid", &valid_cam, valid_expect.clone())];
+    for (name, cam) in &cameras {
+        let reason = match *name {
+            "tampered" => "bad_signature",
+            "other-ward-key" => "unknown_kid",
+            "revoked" => "revoked",
+            "expired" => "expired",
+            _ => "not_yet_valid",
+        };
+        cases.push(case(
+            name,
+            cam,
+            json!({"verdict": "invalid", "reason": reason, "title": "KHÔNG HỢP LỆ"}),
+        ));
+    }
+    let mut stale = case(
+        "lists-80h-old",
+        &valid_cam,
+        json!({"verdict": "stale", "reason": "valid"}),
+    );
+    stale["clock_offset_ms"] = json!(80 * HOUR);
+    let mut old = case(
+        "lists-8-days-old",
+        &valid_cam,
+        json!({"verdict": "refused", "reason": "too_old"}),
+    );
+    old["clock_offset_ms"] = json!(8 * 24 * HOUR);
+    let mut back = case(
+        "clock-set-back",
+        &valid_cam,
+        json!({"verdict": "refused", "reason": "clock_set_back"}),
+    );
+    back["last_seen_offset_ms"] = json!(24 * HOUR);
+    let mut before = case(
+        "clock-before-lists",
+        &valid_cam,
+        json!({"verdict": "refused", "reason": "clock_before_generation"}),
+    );
+    before["clock_offset_ms"] = json!(-2 * HOUR);
+    let mut noble = case(
+        "noble-forced",
+        &valid_cam,
+        json!({"verdict": "valid", "engine": "noble"}),
+    );
+    noble["hash"] = json!("#noble");
+    let mut photo_case = case("photo", &blank_cam, valid_expect);
+    photo_case["photo"] = json!(photo);
+    cases.extend([stale, old, back, before, noble, photo_case]);
+    cases[0]["expect"]["engine"] = json!("webcrypto");
+    cases[0]["expect"]["decoder"] = json!("jsqr");
+
+    let manifest = dir.join("manifest.json");
+    let chromium = ["chromium", "chromium-browser"]
+        .iter()
+        .map(|c| PathBuf::from("/usr/bin").join(c))
+        .find(|p| p.exists())
+        .expect("chromium is needed (scripts/test.sh installs Debian's)");
+    std::fs::write(
+        &manifest,
+        serde_json::to_string_pretty(
+            &json!({"chromium": chromium, "page": page, "screens": screens,
+                                             "vectors": vectors, "cases": cases}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let out = run(
+        {
+            let mut c = node();
+            c.arg(repo().join("tests/checkpoint/browser.cjs"))
+                .arg(&manifest);
+            c
+        },
+        "node",
+    );
+    let report = text(&out.stdout);
+    println!("page: {size} bytes\n{report}");
+    assert!(out.status.success(), "{report}{}", text(&out.stderr));
 }
