@@ -10,7 +10,8 @@
 // refused, or empty while scanning), data-reason (verify.js's code, or the data/clock
 // reason), data-field (for a malformed payload), data-permit, data-engine (webcrypto or
 // noble), data-decoder (barcode-detector or jsqr), data-state, and data-verdict-ms (from
-// the frame the code was found in to the verdict on screen). `#noble` in the address
+// the frame the code was found in to the verdict on screen), data-photo (found, none or
+// unreadable, after a photo). `#noble` in the address
 // forces the embedded Ed25519.
 (function () {
   'use strict';
@@ -246,8 +247,9 @@
   }
 
   // Decodes one image (a video frame, a bitmap) and hands what it finds to `found`.
-  // jsQR is tried at the image's size, capped so a phone's 4K photo stays quick, and on
-  // a half-size copy, which often reads a blurred print better.
+  // jsQR is tried at the image's size (capped so a phone's 4K photo stays quick), then
+  // on a small image at up to twice its size, and on a half-size copy, which often reads
+  // a large blurred print better.
   async function decodeImage(source, width, height, started) {
     if (detector) {
       try {
@@ -258,12 +260,19 @@
         }
       } catch (_) { /* fall through to jsQR */ }
     }
-    var sizes = [Math.min(1, 1280 / Math.max(width, height)), 0.5 * Math.min(1, 1280 / Math.max(width, height))];
+    var base = Math.min(1, 1280 / Math.max(width, height));
+    var sizes = [base];
+    // A small or soft code has modules of 2–3 pixels: smoothing it up to twice the size
+    // gives jsQR's binarizer whole pixels to work with.
+    if (Math.max(width, height) * base < 1000) sizes.push(Math.min(2, 2000 / Math.max(width, height)));
+    sizes.push(base / 2);
     for (var i = 0; i < sizes.length; i++) {
       var w = Math.max(1, Math.round(width * sizes[i]));
       var h = Math.max(1, Math.round(height * sizes[i]));
       canvas.width = w;
       canvas.height = h;
+      ctx.imageSmoothingEnabled = true;
+      ctx.imageSmoothingQuality = 'high';
       ctx.drawImage(source, 0, 0, w, h);
       var image = ctx.getImageData(0, 0, w, h);
       var code = vendor.jsQR(image.data, w, h, { inversionAttempts: 'dontInvert' });
@@ -315,8 +324,10 @@
     try {
       var bitmap = await createImageBitmap(file);
       var ok = await decodeImage(bitmap, bitmap.width, bitmap.height, started);
+      body.dataset.photo = ok ? 'found' : 'none';
       if (!ok) $('status').textContent = 'Không tìm thấy mã QR trong ảnh: chụp lại gần hơn, đủ sáng.';
     } catch (_) {
+      body.dataset.photo = 'unreadable';
       $('status').textContent = 'Không đọc được ảnh.';
     }
     this.value = '';

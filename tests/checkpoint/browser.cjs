@@ -119,7 +119,49 @@ async function runCase(c, vectors) {
   return result;
 }
 
+// Decode success over many renders, through the page's photo input: each image is
+// uploaded, and counts when the page shows a verdict for the expected permit.
+async function measure(m) {
+  const browser = await puppeteer.launch({
+    executablePath: manifest.chromium,
+    headless: true,
+    args: ['--no-sandbox', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--use-file-for-fake-video-capture=' + m.camera, '--disable-gpu'],
+  });
+  const result = { renders: m.images.length, decoded: 0, failed: [], ms: [] };
+  try {
+    const page = await browser.newPage();
+    await page.goto(pageUrl, { waitUntil: 'load' });
+    await page.waitForFunction(() => document.body.dataset.state !== 'loading', { timeout: 10000 });
+    for (const image of m.images) {
+      await page.evaluate(() => {
+        delete document.body.dataset.photo;
+        document.getElementById('verdict').click();
+      });
+      const input = await page.$('#photo');
+      const t0 = Date.now();
+      await input.uploadFile(image.path);
+      await page.waitForFunction(() => document.body.dataset.photo, { timeout: 20000 });
+      const ds = await page.evaluate(() => Object.assign({}, document.body.dataset));
+      result.ms.push(Date.now() - t0);
+      if (ds.photo === 'found' && ds.permit === image.permit) result.decoded++;
+      else result.failed.push(path.basename(image.path));
+    }
+  } finally {
+    await browser.close();
+  }
+  result.ms.sort((a, b) => a - b);
+  result.median_ms = result.ms[Math.floor(result.ms.length / 2)];
+  delete result.ms;
+  return result;
+}
+
 (async () => {
+  if (manifest.measure) {
+    const r = await measure(manifest.measure);
+    console.log(JSON.stringify(r));
+    process.exit(0);
+  }
   let failed = 0;
   for (let i = 0; i < manifest.cases.length; i++) {
     const c = manifest.cases[i];
