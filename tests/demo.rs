@@ -75,6 +75,11 @@ fn the_demo_plays_every_flow_as_real_mails() {
         "{printed}"
     );
     assert!(printed.contains("refused it (DeadToken)"), "{printed}");
+    // The checkpoint page beside the lists, and the last lines say how to open it.
+    let page = std::fs::read_to_string(world.join("kiem-tra.html")).unwrap();
+    assert!(page.len() < 1_500_000 && page.contains("connect-src 'none'"));
+    assert!(page.contains("\"ward\":\"hoankiem.tranhungdao\""));
+    assert!(printed.contains("The checkpoint page: open"), "{printed}");
 
     // The organisation's Maildir: every mail the daemon sent it, by subject.
     let org: Vec<Mail> = messages(&world.join("mail").join(ORG))

@@ -45,8 +45,9 @@ pub fn page(options: Options) -> anyhow::Result<u8> {
         let mut lists = Vec::new();
         for path in &options.trust_lists {
             let text = read(path)?;
+            // ListError names the list and its JSON error in its own sentence.
             let list = TrustList::from_json(&text)
-                .with_context(|| format!("cannot use the trust list {}", path.display()))?;
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             lists.push((path.display().to_string(), list.keys));
         }
         checkpoint::merge_keys(lists)?
@@ -61,7 +62,7 @@ pub fn page(options: Options) -> anyhow::Result<u8> {
         for path in &options.revocations {
             let text = read(path)?;
             let list = RevocationList::from_json(&text)
-                .with_context(|| format!("cannot use the revocation list {}", path.display()))?;
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             lists.push(list.revoked);
         }
         checkpoint::merge_revoked(lists)
@@ -125,7 +126,7 @@ fn database_revocations(state_dir: &Path) -> anyhow::Result<RevocationList> {
             );
         }
         return RevocationList::from_json(&response.stdout)
-            .context("the daemon's revocation list cannot be read");
+            .map_err(|e| anyhow::anyhow!("the daemon's answer: {e}"));
     }
     let store = Store::open(state_dir)?;
     Ok(issue::revocations(&store.cases()?))

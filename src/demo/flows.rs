@@ -3,6 +3,7 @@
 //! what the daemon sent them, and the summary read back from the database.
 
 use super::*;
+use crate::permit::checkpoint;
 
 impl<W: Write> World<W> {
     pub(super) fn organisation(&mut self) -> anyhow::Result<()> {
@@ -250,6 +251,19 @@ impl<W: Write> World<W> {
             .with_context(|| format!("cannot write {}", trust_path.display()))?;
         std::fs::write(&revoked_path, revoked.to_json_pretty())
             .with_context(|| format!("cannot write {}", revoked_path.display()))?;
+        // The checkpoint page runs on the phone's real clock, so it is made now, not at
+        // the demo's simulated 2021 morning: its lists are fresh, and the demo's permits
+        // (valid in September 2021) show as expired, after every other check has passed.
+        let page_path = self.dir.join("kiem-tra.html");
+        let page = checkpoint::render(&checkpoint::PageInput {
+            keys: trust.keys.clone(),
+            revoked: revoked.revoked.clone(),
+            generated_at: jiff::Timestamp::now(),
+            fresh_hours: checkpoint::DEFAULT_FRESH_HOURS,
+            max_valid_days: g.config.permits.max_valid_days,
+        });
+        std::fs::write(&page_path, &page.html)
+            .with_context(|| format!("cannot write {}", page_path.display()))?;
         let refusals = g.store.refusals()?;
         let sent = g
             .store
@@ -277,17 +291,25 @@ impl<W: Write> World<W> {
             "Done in {:.1} s. Everything is in {}:\n  \
              mail/<address>/new/   the mails each person received, as .eml files (the ward accounts' taken-in mail: cur/)\n  \
              files/<address>/      what each person saved from them: permit PDFs, print sheets, rosters, documents\n  \
-             trust-list.json, revocations.json   what a checkpoint's verifier needs\n\
+             trust-list.json, revocations.json   what a checkpoint's verifier needs\n  \
+             kiem-tra.html         the checkpoint page with those lists inside ({} KB, fingerprint {})\n\
              Try:\n  \
              qrca cases --config {config} show THD-T-0001\n  \
              qrca outbox --config {config} list\n  \
              qrca verify --config {config} --on 2021-09-10 --pdf {}\n  \
-             qrca verify --config {config} --on 2021-09-10 --revocations {} --pdf {}",
+             qrca verify --config {config} --on 2021-09-10 --revocations {} --pdf {}\n\
+             The checkpoint page: open {} in Chromium, Chrome, Firefox or Safari (file:// works;\n\
+             on a phone, send it the file), allow the camera and show it a permit, or use\n\
+             \"Chụp ảnh mã QR\" with a permit's picture. It checks on today's real date, so these\n\
+             September 2021 permits show KHÔNG HỢP LỆ: hết hạn; THD-T-0001-0003 shows đã thu hồi.",
             started.elapsed().as_secs_f64(),
             self.dir.display(),
+            page.html.len() / 1000,
+            page.fingerprint,
             org_files.join("THD-T-0001-0001.pdf").display(),
             revoked_path.display(),
             org_files.join("THD-T-0001-0003.pdf").display(),
+            page_path.display(),
         )?;
         Ok(())
     }
