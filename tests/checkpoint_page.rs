@@ -402,6 +402,14 @@ fn today() -> Date {
         .date()
 }
 
+fn chromium() -> PathBuf {
+    ["chromium", "chromium-browser"]
+        .iter()
+        .map(|c| PathBuf::from("/usr/bin").join(c))
+        .find(|p| p.exists())
+        .expect("chromium is needed (scripts/test.sh installs Debian's)")
+}
+
 fn node() -> Command {
     let modules = repo().join("tests/checkpoint/node_modules");
     assert!(
@@ -793,11 +801,7 @@ fn the_page_in_chromium_with_a_fake_camera() {
     cases[0]["expect"]["decoder"] = json!("jsqr");
 
     let manifest = dir.join("manifest.json");
-    let chromium = ["chromium", "chromium-browser"]
-        .iter()
-        .map(|c| PathBuf::from("/usr/bin").join(c))
-        .find(|p| p.exists())
-        .expect("chromium is needed (scripts/test.sh installs Debian's)");
+    let chromium = chromium();
     std::fs::write(
         &manifest,
         serde_json::to_string_pretty(
@@ -824,10 +828,9 @@ fn the_page_in_chromium_with_a_fake_camera() {
 /// Decode success for the README (issue 12's goal: at least 48 of 50): five real
 /// permits of different lengths rendered at 300 dpi by pdftoppm, each varied ten ways
 /// (scale to 35–100 %, Gaussian blur up to σ 1.6, turned up to ±20°), 50 JPEGs read
-/// through the page's photo input in Chromium. Not in the suite (about a minute):
-/// `cargo test --test checkpoint_page decode_success -- --ignored --nocapture`.
+/// through the page's photo input in Chromium (about 20 s; the figures:
+/// `cargo test --test checkpoint_page decode_success -- --nocapture`).
 #[test]
-#[ignore]
 fn decode_success_over_50_renders() {
     let dir = out_dir("checkpoint-measure");
     let k = keys();
@@ -933,7 +936,7 @@ fn decode_success_over_50_renders() {
     let manifest = dir.join("manifest.json");
     std::fs::write(
         &manifest,
-        serde_json::to_string_pretty(&json!({"chromium": "/usr/bin/chromium", "page": page,
+        serde_json::to_string_pretty(&json!({"chromium": chromium(), "page": page,
             "measure": {"camera": camera, "images": images}}))
         .unwrap(),
     )

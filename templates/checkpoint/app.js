@@ -246,11 +246,55 @@
     }
   }
 
+  // Sharpens an image in place (unsharp mask: each pixel pushed away from the mean of
+  // the 7×7 square around it, `amount` times the difference) and makes it grey. A
+  // soft photo's modules then have edges jsQR's binarizer can find.
+  function sharpen(image, amount) {
+    var w = image.width;
+    var h = image.height;
+    var d = image.data;
+    var grey = new Float32Array(w * h);
+    for (var i = 0; i < w * h; i++) grey[i] = 0.2126 * d[4 * i] + 0.7152 * d[4 * i + 1] + 0.0722 * d[4 * i + 2];
+    var R = 3;
+    var rows = new Float32Array(w * h);
+    for (var y = 0; y < h; y++) {
+      var sum = 0;
+      for (var x = -R; x <= R; x++) sum += grey[y * w + Math.min(w - 1, Math.max(0, x))];
+      for (x = 0; x < w; x++) {
+        rows[y * w + x] = sum;
+        sum += grey[y * w + Math.min(w - 1, x + R + 1)] - grey[y * w + Math.max(0, x - R)];
+      }
+    }
+    var area = (2 * R + 1) * (2 * R + 1);
+    for (x = 0; x < w; x++) {
+      var col = 0;
+      for (y = -R; y <= R; y++) col += rows[Math.min(h - 1, Math.max(0, y)) * w + x];
+      for (y = 0; y < h; y++) {
+        var p = y * w + x;
+        var v = grey[p] + amount * (grey[p] - col / area);
+        v = v < 0 ? 0 : v > 255 ? 255 : v;
+        d[4 * p] = d[4 * p + 1] = d[4 * p + 2] = v;
+        col += rows[Math.min(h - 1, y + R + 1) * w + x] - rows[Math.max(0, y - R) * w + x];
+      }
+    }
+  }
+
+  // The ways jsQR is tried on one image, in order: at the image's size (capped so a
+  // phone's 4K photo stays quick); enlarged up to 2000 pixels and sharpened, which reads
+  // small, soft or distant codes (modules of 2–3 blurred pixels); and at half size, which
+  // often reads a large blurred print. A camera frame gets the first, and the second
+  // every other frame, so the loop stays quick with nothing in view.
+  function attempts(width, height, heavy) {
+    var longest = Math.max(width, height);
+    var base = Math.min(1, 1280 / longest);
+    var list = [{ scale: base, sharpen: false }];
+    if (heavy) list.push({ scale: Math.max(base, Math.min(2, 2000 / longest)), sharpen: true });
+    if (heavy === 'all') list.push({ scale: base / 2, sharpen: false });
+    return list;
+  }
+
   // Decodes one image (a video frame, a bitmap) and hands what it finds to `found`.
-  // jsQR is tried at the image's size (capped so a phone's 4K photo stays quick), then
-  // on a small image at up to twice its size, and on a half-size copy, which often reads
-  // a large blurred print better.
-  async function decodeImage(source, width, height, started) {
+  async function decodeImage(source, width, height, started, heavy) {
     if (detector) {
       try {
         var codes = await detector.detect(source);
@@ -260,21 +304,17 @@
         }
       } catch (_) { /* fall through to jsQR */ }
     }
-    var base = Math.min(1, 1280 / Math.max(width, height));
-    var sizes = [base];
-    // A small or soft code has modules of 2–3 pixels: smoothing it up to twice the size
-    // gives jsQR's binarizer whole pixels to work with.
-    if (Math.max(width, height) * base < 1000) sizes.push(Math.min(2, 2000 / Math.max(width, height)));
-    sizes.push(base / 2);
-    for (var i = 0; i < sizes.length; i++) {
-      var w = Math.max(1, Math.round(width * sizes[i]));
-      var h = Math.max(1, Math.round(height * sizes[i]));
+    var list = attempts(width, height, heavy);
+    for (var i = 0; i < list.length; i++) {
+      var w = Math.max(1, Math.round(width * list[i].scale));
+      var h = Math.max(1, Math.round(height * list[i].scale));
       canvas.width = w;
       canvas.height = h;
       ctx.imageSmoothingEnabled = true;
       ctx.imageSmoothingQuality = 'high';
       ctx.drawImage(source, 0, 0, w, h);
       var image = ctx.getImageData(0, 0, w, h);
+      if (list[i].sharpen) sharpen(image, 2);
       var code = vendor.jsQR(image.data, w, h, { inversionAttempts: 'dontInvert' });
       if (code && code.binaryData && code.binaryData.length > 0) {
         await fromBytes(code.binaryData, started);
@@ -286,10 +326,13 @@
 
   var video = $('video');
 
+  var frames = 0;
+
   async function scanLoop() {
     if (video.readyState >= 2 && $('verdict').hidden && !busy) {
       var started = performance.now();
-      var ok = await decodeImage(video, video.videoWidth, video.videoHeight, started);
+      frames++;
+      var ok = await decodeImage(video, video.videoWidth, video.videoHeight, started, frames % 2 === 0);
       if (!ok && shownPayload !== null && $('verdict').hidden) shownPayload = null;
     }
     setTimeout(scanLoop, 120);
@@ -323,7 +366,7 @@
     shownPayload = null;
     try {
       var bitmap = await createImageBitmap(file);
-      var ok = await decodeImage(bitmap, bitmap.width, bitmap.height, started);
+      var ok = await decodeImage(bitmap, bitmap.width, bitmap.height, started, 'all');
       body.dataset.photo = ok ? 'found' : 'none';
       if (!ok) $('status').textContent = 'Không tìm thấy mã QR trong ảnh: chụp lại gần hơn, đủ sáng.';
     } catch (_) {
