@@ -794,9 +794,16 @@ fn the_page_in_chromium_with_a_fake_camera() {
         json!({"verdict": "valid", "engine": "noble"}),
     );
     noble["hash"] = json!("#noble");
+    let mut localhost = case("http-localhost", &valid_cam, valid_expect.clone());
+    localhost["http"] = json!(true);
+    localhost["expect"]["engine"] = json!("webcrypto");
     let mut photo_case = case("photo", &blank_cam, valid_expect);
     photo_case["photo"] = json!(photo);
-    cases.extend([stale, old, back, before, noble, photo_case]);
+    cases.extend([stale, old, back, before, noble, localhost, photo_case]);
+    // "expired" also checks that the screen clears and that nothing else is stored.
+    for c in cases.iter_mut().filter(|c| c["name"] == "expired") {
+        c["check_clear"] = json!(true);
+    }
     cases[0]["expect"]["engine"] = json!("webcrypto");
     cases[0]["expect"]["decoder"] = json!("jsqr");
 

@@ -11,15 +11,31 @@
 // first case also runs every vector through the page's own verify.js with the
 // browser's WebCrypto and with the embedded noble.
 //
+// A case with `check_clear: true` also checks that the verdict clears itself (its 20 s
+// timer run at 1.5 s) and that the page stored nothing but the latest time seen.
+// A case with `http: true` opens the page from http://localhost instead of file://.
+//
 // Prints one JSON line per case and a summary; exits 1 on any failure.
 'use strict';
 const fs = require('fs');
+const http = require('http');
 const path = require('path');
 const { pathToFileURL } = require('url');
 const puppeteer = require('puppeteer-core');
 
 const manifest = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-const pageUrl = pathToFileURL(manifest.page).href;
+const fileUrl = pathToFileURL(manifest.page).href;
+
+// Serves the page alone on http://localhost (a case with `http: true`), as a phone
+// might open it from a local server.
+function serve() {
+  const html = fs.readFileSync(manifest.page);
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(html);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
 
 async function runCase(c, vectors) {
   const browser = await puppeteer.launch({
@@ -35,6 +51,8 @@ async function runCase(c, vectors) {
     ],
   });
   const result = { name: c.name, requests: [], problems: [] };
+  const server = c.http ? await serve() : null;
+  const pageUrl = server ? `http://localhost:${server.address().port}/kiem-tra.html` : fileUrl;
   try {
     const page = await browser.newPage();
     await page.setViewport({ width: 412, height: 915, deviceScaleFactor: 1 });
@@ -49,6 +67,13 @@ async function runCase(c, vectors) {
       }
     });
     page.on('pageerror', (e) => result.problems.push('page error: ' + e.message));
+    if (c.check_clear) {
+      // The page clears its verdict after 20 s: run that timer at 1.5 s.
+      await page.evaluateOnNewDocument(() => {
+        const real = window.setTimeout.bind(window);
+        window.setTimeout = (f, ms, ...rest) => real(f, ms === 20000 ? 1500 : ms, ...rest);
+      });
+    }
     await page.evaluateOnNewDocument((clock, lastSeen) => {
       if (clock) {
         const realNow = Date.now.bind(Date);
@@ -81,6 +106,16 @@ async function runCase(c, vectors) {
       name_shown: await page.$eval('#holder-name', (e) => e.textContent),
     });
     await page.screenshot({ path: path.join(manifest.screens, c.name + '.png') });
+    if (c.check_clear) {
+      const cleared = await page
+        .waitForFunction(() => !document.body.dataset.verdict && document.getElementById('verdict').hidden &&
+          document.getElementById('holder-name').textContent === '' && document.getElementById('verdict-reason').textContent === '',
+        { timeout: 5000 })
+        .then(() => true, () => false);
+      if (!cleared) result.problems.push('the verdict did not clear');
+      const stored = await page.evaluate(() => Object.keys(localStorage));
+      if (JSON.stringify(stored) !== '["qrca-last-seen"]') result.problems.push('stored: ' + JSON.stringify(stored));
+    }
     for (const [k, want] of Object.entries(c.expect)) {
       if (result[k] !== want) result.problems.push(`${k} is ${JSON.stringify(result[k])}, expected ${JSON.stringify(want)}`);
     }
@@ -115,6 +150,7 @@ async function runCase(c, vectors) {
     if (result.requests.length > 0) result.problems.push('network requests: ' + result.requests.join(', '));
   } finally {
     await browser.close();
+    if (server) server.close();
   }
   return result;
 }
@@ -131,7 +167,7 @@ async function measure(m) {
   const result = { renders: m.images.length, decoded: 0, failed: [], ms: [] };
   try {
     const page = await browser.newPage();
-    await page.goto(pageUrl, { waitUntil: 'load' });
+    await page.goto(fileUrl, { waitUntil: 'load' });
     await page.waitForFunction(() => document.body.dataset.state !== 'loading', { timeout: 10000 });
     for (const image of m.images) {
       await page.evaluate(() => {
