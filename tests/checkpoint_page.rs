@@ -10,6 +10,7 @@
 use ed25519_dalek::SigningKey;
 use jiff::Timestamp;
 use jiff::civil::Date;
+use qrca::permit::checkpoint;
 use qrca::permit::payload::{self, Claims};
 use qrca::permit::pdf::{Labels, Paper, PermitFace, Renderer};
 use qrca::permit::trust::{self, RevocationList, Revoked, TrustList, TrustedKey, Why};
@@ -961,4 +962,97 @@ fn decode_success_over_50_renders() {
     println!("{report}");
     let result: Value = serde_json::from_str(report.trim()).unwrap();
     assert!(result["decoded"].as_u64().unwrap() >= 48, "{report}");
+}
+
+/// The shared vectors through the real scan path: each payload (of those checked on the
+/// vectors' usual day) printed on a permit PDF by qrca's renderer, rendered by pdftoppm,
+/// and read by the page's photo input in Chromium, on a page whose lists were made that
+/// morning and whose clock is set to that day. The page must name the same reason as
+/// `qrca verify` for each.
+#[test]
+fn shared_vectors_through_the_scan_path() {
+    let dir = out_dir("checkpoint-scan-vectors");
+    let k = keys();
+    let (_, list) = write_vectors(&dir, &k);
+    let face = claims(
+        "THD-aaaaaaaa",
+        "THD-T-0001-0007",
+        THD,
+        Date::new(2021, 9, 8).unwrap(),
+        Date::new(2021, 9, 21).unwrap(),
+    );
+    let mut images = Vec::new();
+    for (n, v) in list.iter().enumerate() {
+        let payload = v["payload"].as_str().unwrap();
+        // Only the vectors of the usual day; and a QR code cannot carry nothing.
+        if v["today"] != "2021-09-10" || payload.is_empty() {
+            continue;
+        }
+        let pdf = dir.join(format!("v{n:02}.pdf"));
+        std::fs::write(&pdf, permit_pdf(payload, &face)).unwrap();
+        let png = dir.join(format!("v{n:02}"));
+        tool(
+            "pdftoppm",
+            &[
+                "-r",
+                "200",
+                "-png",
+                "-singlefile",
+                pdf.to_str().unwrap(),
+                png.to_str().unwrap(),
+            ],
+        );
+        images.push(
+            json!({"path": dir.join(format!("v{n:02}.png")), "name": v["name"],
+                           "code": v["code"], "field": v["field"]}),
+        );
+    }
+    assert!(images.len() >= 55, "{}", images.len());
+    let page = checkpoint::render(&checkpoint::PageInput {
+        keys: k.trust.keys.clone(),
+        revoked: k.revoked.revoked.clone(),
+        generated_at: "2021-09-10T01:00:00Z".parse().unwrap(),
+        fresh_hours: checkpoint::DEFAULT_FRESH_HOURS,
+        max_valid_days: MAX_DAYS,
+    });
+    let page_path = dir.join("kiem-tra.html");
+    std::fs::write(&page_path, &page.html).unwrap();
+    let blank = dir.join("blank.png");
+    tool(
+        "ffmpeg",
+        &[
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=white:s=1280x1440",
+            "-frames:v",
+            "1",
+            blank.to_str().unwrap(),
+        ],
+    );
+    let camera = y4m(&dir, "blank", &blank);
+    let clock: Timestamp = "2021-09-10T03:00:00Z".parse().unwrap();
+    let manifest = dir.join("manifest.json");
+    std::fs::write(
+        &manifest,
+        serde_json::to_string_pretty(&json!({"chromium": chromium(), "page": page_path,
+            "scan_vectors": {"camera": camera, "clock_ms": clock.as_millisecond(), "images": images}}))
+        .unwrap(),
+    )
+    .unwrap();
+    let out = run(
+        {
+            let mut c = node();
+            c.arg(repo().join("tests/checkpoint/browser.cjs"))
+                .arg(&manifest);
+            c
+        },
+        "node",
+    );
+    let report = text(&out.stdout);
+    println!("{report}");
+    assert!(out.status.success(), "{report}{}", text(&out.stderr));
 }

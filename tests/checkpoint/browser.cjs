@@ -192,7 +192,52 @@ async function measure(m) {
   return result;
 }
 
+// The shared vectors through the scan path: each vector's payload printed on a permit
+// PDF, rendered, and uploaded through the photo input of one page whose clock is set
+// to the vectors' day; the page must give each the code (and, for a malformed payload,
+// the field) that qrca gives.
+async function scanVectors(m) {
+  const browser = await puppeteer.launch({
+    executablePath: manifest.chromium,
+    headless: true,
+    args: ['--no-sandbox', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--use-file-for-fake-video-capture=' + m.camera, '--disable-gpu'],
+  });
+  const result = { vectors: m.images.length, agree: 0, problems: [] };
+  try {
+    const page = await browser.newPage();
+    await page.evaluateOnNewDocument((at) => {
+      const realNow = Date.now.bind(Date);
+      const offset = at - realNow();
+      Date.now = () => realNow() + offset;
+    }, m.clock_ms);
+    await page.goto(fileUrl, { waitUntil: 'load' });
+    await page.waitForFunction(() => document.body.dataset.state !== 'loading', { timeout: 10000 });
+    for (const v of m.images) {
+      await page.evaluate(() => {
+        delete document.body.dataset.photo;
+        document.getElementById('verdict').click();
+      });
+      await (await page.$('#photo')).uploadFile(v.path);
+      await page.waitForFunction(() => document.body.dataset.photo, { timeout: 20000 });
+      const ds = await page.evaluate(() => Object.assign({}, document.body.dataset));
+      const code = ds.reason;
+      const field = ds.field === '' ? 0 : Number(ds.field);
+      if (ds.photo === 'found' && code === v.code && (v.code !== 'malformed' || field === v.field)) result.agree++;
+      else result.problems.push(`${v.name}: page ${ds.photo} ${code} ${ds.field}, qrca ${v.code} ${v.field}`);
+    }
+  } finally {
+    await browser.close();
+  }
+  return result;
+}
+
 (async () => {
+  if (manifest.scan_vectors) {
+    const r = await scanVectors(manifest.scan_vectors);
+    console.log(JSON.stringify(r));
+    process.exit(r.problems.length === 0 ? 0 : 1);
+  }
   if (manifest.measure) {
     const r = await measure(manifest.measure);
     console.log(JSON.stringify(r));
