@@ -601,6 +601,43 @@ fn camera(dir: &Path, name: &str, pdf: &[u8]) -> PathBuf {
     y4m(dir, name, &dir.join(format!("{name}.png")))
 }
 
+/// A camera that sees only white paper (a case switches to the permit's own feed).
+fn blank_camera(dir: &Path) -> PathBuf {
+    let blank = dir.join("blank.png");
+    tool(
+        "ffmpeg",
+        &[
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=white:s=1280x1440",
+            "-frames:v",
+            "1",
+            blank.to_str().unwrap(),
+        ],
+    );
+    y4m(dir, "blank", &blank)
+}
+
+/// `qrca checkpoint page` on `dir/trust.json` and `revocations`: the page's path.
+fn checkpoint_page(dir: &Path, revocations: &Path) -> PathBuf {
+    let page = dir.join("kiem-tra.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["checkpoint", "page", "--out"])
+        .arg(&page)
+        .arg("--trust-list")
+        .arg(dir.join("trust.json"))
+        .arg("--revocations")
+        .arg(revocations)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    page
+}
+
 fn y4m(dir: &Path, name: &str, image: &Path) -> PathBuf {
     let y4m = dir.join(format!("{name}.y4m"));
     tool(
@@ -712,37 +749,11 @@ fn the_page_in_chromium_with_a_fake_camera() {
             photo.to_str().unwrap(),
         ],
     );
-    let blank = dir.join("blank.png");
-    tool(
-        "ffmpeg",
-        &[
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=white:s=1280x1440",
-            "-frames:v",
-            "1",
-            blank.to_str().unwrap(),
-        ],
-    );
-    let blank_cam = y4m(&dir, "blank", &blank);
+    let blank_cam = blank_camera(&dir);
 
     std::fs::write(dir.join("trust.json"), k.trust.to_json_pretty()).unwrap();
     std::fs::write(dir.join("revoked.json"), k.revoked.to_json_pretty()).unwrap();
-    let page = dir.join("kiem-tra.html");
-    let out = Command::new(env!("CARGO_BIN_EXE_qrca"))
-        .args(["checkpoint", "page", "--out"])
-        .arg(&page)
-        .arg("--trust-list")
-        .arg(dir.join("trust.json"))
-        .arg("--revocations")
-        .arg(dir.join("revoked.json"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = checkpoint_page(&dir, &dir.join("revoked.json"));
     let size = std::fs::metadata(&page).unwrap().len();
     assert!(size < 1_500_000, "the page is {size} bytes");
 
@@ -912,35 +923,9 @@ fn decode_success_over_50_renders() {
             );
         }
     }
-    let blank = dir.join("blank.png");
-    tool(
-        "ffmpeg",
-        &[
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=white:s=1280x1440",
-            "-frames:v",
-            "1",
-            blank.to_str().unwrap(),
-        ],
-    );
-    let camera = y4m(&dir, "blank", &blank);
+    let camera = blank_camera(&dir);
     std::fs::write(dir.join("trust.json"), k.trust.to_json_pretty()).unwrap();
-    let page = dir.join("kiem-tra.html");
-    let out = Command::new(env!("CARGO_BIN_EXE_qrca"))
-        .args(["checkpoint", "page", "--out"])
-        .arg(&page)
-        .arg("--trust-list")
-        .arg(dir.join("trust.json"))
-        .arg("--revocations")
-        .arg(repo().join("tests/checkpoint/no-revocations.json"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = checkpoint_page(&dir, &repo().join("tests/checkpoint/no-revocations.json"));
     let manifest = dir.join("manifest.json");
     std::fs::write(
         &manifest,
@@ -1017,23 +1002,7 @@ fn shared_vectors_through_the_scan_path() {
     });
     let page_path = dir.join("kiem-tra.html");
     std::fs::write(&page_path, &page.html).unwrap();
-    let blank = dir.join("blank.png");
-    tool(
-        "ffmpeg",
-        &[
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=white:s=1280x1440",
-            "-frames:v",
-            "1",
-            blank.to_str().unwrap(),
-        ],
-    );
-    let camera = y4m(&dir, "blank", &blank);
+    let camera = blank_camera(&dir);
     let clock: Timestamp = "2021-09-10T03:00:00Z".parse().unwrap();
     let manifest = dir.join("manifest.json");
     std::fs::write(
