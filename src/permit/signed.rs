@@ -424,7 +424,7 @@ mod tests {
         let bytes = to_bytes(&doc);
         let sig = Detached::sign(&kid, &k, &bytes).to_bytes();
         let sig_name = sig_file(&name);
-        let files = vec![(name.as_str(), &bytes[..]), (sig_name.as_str(), &sig[..])];
+        let files = [(name.as_str(), &bytes[..]), (sig_name.as_str(), &sig[..])];
         let found = find(files.iter().copied(), &name).unwrap_or_else(|e| panic!("{e}"));
         assert!(
             found
