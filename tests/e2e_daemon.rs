@@ -246,6 +246,8 @@ fn world_on(servers: MailServers) -> World {
         r#"[service]
 state_dir = "state"
 admin_email = "admin@hoankiem.gov.test"
+# The trust network's mails to the admin are tested in e2e_trust.rs.
+trust_network = false
 
 [mail]
 imap = {{ host = "127.0.0.1", port = {imap}, tls = "none" }}
@@ -1107,7 +1109,12 @@ fn accounts_enroll_tells_the_admin_from_each_account() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(stdout.lines().count(), 9, "{stdout}");
+    // A line naming the key sent, then three per account.
+    assert_eq!(stdout.lines().count(), 10, "{stdout}");
+    assert!(
+        stdout.contains("trust-hoankiem.tranhungdao.json"),
+        "{stdout}"
+    );
     let mails = w.wait_mails(
         ADMIN,
         "UBND Phường Trần Hưng Đạo đã hoàn thành tạo lập địa chỉ mail",
@@ -1120,11 +1127,35 @@ fn accounts_enroll_tells_the_admin_from_each_account() {
     senders.sort();
     assert_eq!(senders, ACCOUNTS.map(String::from).to_vec());
     // Marked automatic, with a qrca Message-ID, like every mail qrca sends.
+    // Each carries the ward's key as the city will trust it, signed by that key: the
+    // same bytes from all three (SPEC §9).
+    let config = qrca::config::load(&w.config()).unwrap().config;
+    let ward = config.ward(WARD).unwrap();
+    let (entry, _) = qrca::permit::issue::current_entry(&config, ward).unwrap();
+    let name = qrca::permit::signed::trust_file(WARD);
+    let mut sent = Vec::new();
     for m in &mails {
         assert!(m.auto_reply.is_some(), "{m:?}");
         let id = m.message_id.as_deref().unwrap();
         assert!(qrca::inbound::gate::is_own_message_id(id), "{id}");
+        let files = m
+            .attachments
+            .iter()
+            .map(|a| (a.name.as_str(), &a.bytes[..]));
+        let found = qrca::permit::signed::find(files, &name).unwrap();
+        let list = qrca::permit::signed::parse_trust(&name, found.bytes).unwrap();
+        assert_eq!(list.keys, vec![entry.clone()]);
+        let key = entry.verifying_key().unwrap();
+        found
+            .sig
+            .check(&name, &entry.kid, &key, found.bytes)
+            .unwrap();
+        sent.push(found.bytes.to_vec());
     }
+    assert!(
+        sent.windows(2).all(|w| w[0] == w[1]),
+        "the accounts sent different keys"
+    );
     let raw = w.servers.messages(ADMIN).unwrap();
     assert_eq!(raw.len(), 3);
     for bytes in &raw {

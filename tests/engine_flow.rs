@@ -628,4 +628,46 @@ fn one_mail_revokes_across_cases_and_decides_beside_them_in_one_commit() {
         Processed::AlreadySeen
     ));
     assert_eq!(audits(&three.code), before[2] + 1);
+
+    // The ward's revocation list, from its index, is the one the cases give, and it
+    // goes to the city once, numbered, until it changes or a day passes (SPEC §9).
+    let ward = config
+        .ward("hoankiem.tranhungdao")
+        .unwrap_or_else(|| panic!("no ward"));
+    let list = qrca::admin::feed::list(&store, ward).unwrap_or_else(|e| panic!("{e}"));
+    let from_cases =
+        qrca::permit::issue::revocations(&store.cases().unwrap_or_else(|e| panic!("{e}")));
+    assert_eq!(list, from_cases);
+    let permits: Vec<&str> = list.revoked.iter().map(|r| r.permit.as_str()).collect();
+    assert_eq!(permits.len(), 2, "{permits:?}");
+    // Every ward sends its list, an empty one too (the city tells silent from quiet).
+    let queued =
+        qrca::admin::feed::queue_due(&store, &config, now()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(queued.len(), config.wards.len());
+    let queued: Vec<_> = queued
+        .into_iter()
+        .filter(|q| q.ward == ward.code())
+        .collect();
+    assert_eq!((queued[0].sequence, queued[0].revoked), (1, 2));
+    let entry = store
+        .outbox()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .find(|e| e.id == queued[0].outbox_id)
+        .unwrap_or_else(|| panic!("not queued"));
+    assert_eq!(entry.mail.template, Template::TrustRevocations);
+    assert_eq!(entry.mail.to, vec![config.service.admin_email.clone()]);
+    assert!(
+        qrca::admin::feed::queue_due(&store, &config, now())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
+    let tomorrow = now() + jiff::SignedDuration::from_hours(24);
+    let again =
+        qrca::admin::feed::queue_due(&store, &config, tomorrow).unwrap_or_else(|e| panic!("{e}"));
+    let again: Vec<_> = again
+        .into_iter()
+        .filter(|q| q.ward == ward.code())
+        .collect();
+    assert_eq!((again[0].sequence, again[0].revoked), (2, 2));
 }

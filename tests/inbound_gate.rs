@@ -129,6 +129,7 @@ static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 /// A mail as a client writes it: UTF-8 text, RFC 2047 subject, base64 attachments,
 /// and (unless removed) a passing `Authentication-Results` from mx.google.com for the
 /// From domain.
+#[derive(Clone)]
 struct Eml {
     from: String,
     to: String,
@@ -1790,4 +1791,122 @@ fn a_non_staff_sender_gets_at_most_twenty_answers_a_day() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].refusal.reason, RefusalReason::RateLimited);
+}
+
+/// The city's activation code for this account (SPEC §9) is answered on its own: the
+/// same bytes, signed by the ward's key when rendered, to the admin; a code that is not
+/// the city's, fails authentication, or names another ward or account gets nothing.
+#[test]
+fn the_city_s_activation_code_is_answered_signed_and_nothing_else_is() {
+    use qrca::outbound::{self, RenderCtx, Templates};
+    use qrca::permit::issue::{self, Signer};
+    use qrca::permit::signed::{self, Activation};
+    let f = fixture();
+    let store = Store::open(&f.config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    let blobs = Blobs::new(&f.config.service.state_dir);
+    let admin = f.config.service.admin_email.clone();
+    let signer = Signer::load(f.ward()).unwrap_or_else(|e| panic!("{e}"));
+    let name = signed::activation_file(WARD);
+    let code = |account: &str, ward: &str| {
+        let doc = Activation::new(
+            ward,
+            &signer.kid,
+            account,
+            "K7Q2M4X9P3R8T6W1Z5B0C2D4F6",
+            "2026-12-05T10:00:00Z"
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        signed::to_bytes(&doc)
+    };
+    let now = jiff::Timestamp::now();
+    let mut uid = 40;
+    let mut take = |eml: Eml| {
+        uid += 1;
+        let at = Position {
+            account: ACCOUNT.into(),
+            uidvalidity: 1,
+            uid,
+        };
+        take_in(&store, &blobs, &f.config, &at, &eml.bytes(), now).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let answers = |store: &Store| -> Vec<qrca::store::OutboxEntry> {
+        let outbox = store.outbox().unwrap_or_else(|e| panic!("{e}"));
+        outbox
+            .into_iter()
+            .filter(|e| e.mail.template == Template::TrustActivation)
+            .collect()
+    };
+    let mail = |from: &str, bytes: &[u8]| {
+        Eml::new(from, ACCOUNT, "QRCA: mã kích hoạt").attach(&name, "application/json", bytes)
+    };
+    // Refused, each with its reason, and nothing queued.
+    let mut unauthenticated = mail(&admin, &code(ACCOUNT, WARD));
+    unauthenticated.auth = false;
+    for (eml, why) in [
+        (unauthenticated, "Authentication-Results"),
+        (mail(&admin, &code(ACCOUNT2, WARD)), "it is for account"),
+        (
+            mail(&admin, &code(ACCOUNT, "hoankiem.hangbac")),
+            "it is for ward",
+        ),
+        (mail(&admin, b"{\"version\":1}"), "not a valid activation"),
+    ] {
+        match take(eml) {
+            Taken::Ignored(reason) => assert!(reason.contains(why), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    // A stranger's activation file is an ordinary stranger's mail: never answered.
+    let _ = take(mail("ke.la@evil.example", &code(ACCOUNT, WARD)));
+    assert!(answers(&store).is_empty());
+
+    let bytes = code(ACCOUNT, WARD);
+    let eml = mail(&admin, &bytes);
+    match take(eml.clone()) {
+        Taken::Ignored(reason) => assert!(reason.contains("answered"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    let queued = answers(&store);
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].mail.to, vec![admin.clone()]);
+    // The same mail again (a rescan): answered once.
+    let _ = take(eml);
+    assert_eq!(answers(&store).len(), 1);
+
+    // Rendered: the exact bytes and a signature by the ward's key over them.
+    let templates = Templates::load(None).unwrap_or_else(|e| panic!("{e}"));
+    let renderer = issue::renderer(&f.config).unwrap_or_else(|e| panic!("{e}"));
+    let ctx = RenderCtx {
+        config: &f.config,
+        templates: &templates,
+        permits: &renderer,
+        signer: Some(&signer),
+        blobs: &blobs,
+    };
+    let rendered =
+        outbound::render(&queued[0], None, ACCOUNT, &ctx).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rendered.len(), 1);
+    let sent = read(&rendered[0].message);
+    assert!(sent.subject.contains(&signer.kid), "{}", sent.subject);
+    let files = sent
+        .attachments
+        .iter()
+        .map(|a| (a.name.as_str(), &a.bytes[..]));
+    let found = signed::find(files, &name).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(found.bytes, &bytes[..]);
+    found
+        .sig
+        .check(&name, &signer.kid, &signer.verifying_key(), found.bytes)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Under another key (the ward rotated since), the answer is not signed at all.
+    let other = Signer::new("THD", ed25519_dalek::SigningKey::from_bytes(&[9; 32]));
+    let ctx = RenderCtx {
+        signer: Some(&other),
+        ..ctx
+    };
+    match outbound::render(&queued[0], None, ACCOUNT, &ctx) {
+        Err(e) => assert!(e.to_string().contains(&signer.kid), "{e}"),
+        Ok(_) => panic!("signed with another key"),
+    }
 }

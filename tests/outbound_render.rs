@@ -395,6 +395,8 @@ fn every_template_renders_in_vietnamese_with_the_case_code() {
                     | Template::AccountUnusable
                     | Template::DailyReport
                     | Template::MailQuarantined
+                    | Template::TrustActivation
+                    | Template::TrustRevocations
             );
             let out = if notice {
                 let blobs = blobs();

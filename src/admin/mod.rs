@@ -10,6 +10,8 @@
 //!   phone numbers masked, text from mail cleaned of control characters).
 //! - [`report`]: the officers' daily report of refused attempts, which the daemon
 //!   queues when due and `qrca report` queues now.
+//! - [`feed`]: the ward's signed revocation list for the city (SPEC §9), which the
+//!   daemon queues when it changed and at least daily.
 //!
 //! It reads the store and queues mail through it; it never sends, and knows neither
 //! clap's command line nor the socket server.
@@ -17,6 +19,7 @@
 use clap::Subcommand;
 
 pub mod cases;
+pub mod feed;
 pub mod holders;
 pub mod outbox;
 pub mod permits;

@@ -39,7 +39,21 @@ pub fn enroll(ward: &str, config: Option<std::path::PathBuf>) -> anyhow::Result<
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // The ward's key as the city will trust it, signed by itself (SPEC §9): the same
+    // bytes from each account, so the city can tell that all three agree.
+    let (entry, signer) = crate::permit::issue::current_entry(&config, w)?;
+    let trust = crate::permit::trust::TrustList::new(vec![entry]);
+    let trust_json = trust.to_json_pretty().into_bytes();
+    let trust_sig = signer.detached(&trust_json).to_bytes();
     let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "key {} of {} goes to {} as {} (signed by itself)",
+        signer.kid,
+        w.code(),
+        config.service.admin_email,
+        crate::permit::signed::trust_file(w.code())
+    )?;
     let mut failed = 0usize;
     for account in &w.accounts {
         let mut lines = runtime.block_on(super::check::check_account(account));
@@ -47,6 +61,7 @@ pub fn enroll(ward: &str, config: Option<std::path::PathBuf>) -> anyhow::Result<
             w,
             &account.address,
             &config.service.admin_email,
+            (&trust_json, &trust_sig),
             jiff::Timestamp::now(),
         )?;
         let sent = runtime.block_on(crate::daemon::smtp::submit(
@@ -75,17 +90,22 @@ pub fn enroll(ward: &str, config: Option<std::path::PathBuf>) -> anyhow::Result<
     Ok(if failed == 0 { 0 } else { 1 })
 }
 
-/// The SPEC §1 confirmation from `from` to the admin: marked automatic like every
-/// mail qrca sends (RFC 3834 `Auto-Submitted`, no Outlook auto-replies) and with a
-/// qrca Message-ID (`<enroll.<time>.<account>@<ward>.qrca>`), so that an answer or a
-/// bounce of it is known for the daemon's own.
+/// The SPEC §1 confirmation from `from` to the admin, with the ward's trust list entry
+/// `trust-<ward>.json` and its signature by the key it names (SPEC §9): marked
+/// automatic like every mail qrca sends (RFC 3834 `Auto-Submitted`, no Outlook
+/// auto-replies) and with a qrca Message-ID (`<enroll.<time>.<account>@<ward>.qrca>`),
+/// so that an answer or a bounce of it is known for the daemon's own.
 fn enrolment_message(
     ward: &crate::config::Ward,
     from: &str,
     admin: &str,
+    (trust, sig): (&[u8], &[u8]),
     now: jiff::Timestamp,
 ) -> anyhow::Result<Vec<u8>> {
-    use lettre::message::header::{HeaderName, HeaderValue};
+    use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+    use lettre::message::{Attachment, MultiPart, SinglePart};
+    let trust_name = crate::permit::signed::trust_file(ward.code());
+    let json = ContentType::parse("application/json")?;
     let text = format!(
         "UBND {} đã hoàn thành tạo lập địa chỉ mail",
         ward.rules.name
@@ -107,7 +127,6 @@ fn enrolment_message(
         .to(admin.parse()?)
         .subject(text.clone())
         .message_id(Some(message_id))
-        .header(lettre::message::header::ContentType::TEXT_PLAIN)
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("Auto-Submitted"),
             "auto-generated".to_owned(),
@@ -116,6 +135,16 @@ fn enrolment_message(
             HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
             "All".to_owned(),
         ))
-        .body(format!("{text}: {from}\n"))?;
+        .multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain(format!(
+                    "{text}: {from}\n\nĐính kèm: khóa ký của phường ({trust_name}) và chữ ký của nó.\n"
+                )))
+                .singlepart(Attachment::new(trust_name.clone()).body(trust.to_vec(), json.clone()))
+                .singlepart(
+                    Attachment::new(crate::permit::signed::sig_file(&trust_name))
+                        .body(sig.to_vec(), json),
+                ),
+        )?;
     Ok(message.formatted())
 }

@@ -17,6 +17,7 @@
 //! | `service.templates_dir` | none: the built-in templates |
 //! | `service.timezone` | `Asia/Ho_Chi_Minh` |
 //! | `service.daily_report_at` | `07:00` (the officers' daily report, local time) |
+//! | `service.trust_network` | `true`: answer the city's activation codes and mail it the signed revocation list (SPEC §9) |
 //! | `mail.imap` | `{ host = "imap.gmail.com", port = 993, tls = "implicit" }` |
 //! | `mail.smtp` | `{ host = "smtp.gmail.com", port = 465, tls = "implicit" }` |
 //! | `*.tls` | `implicit` |
@@ -67,6 +68,7 @@ pub struct RawService {
     pub timezone: Option<Str>,
     pub daily_report_at: Option<Str>,
     pub admin_email: Option<Str>,
+    pub trust_network: Option<bool>,
 }
 
 /// `[mail]`: the defaults for every account.

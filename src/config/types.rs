@@ -80,6 +80,10 @@ pub struct Service {
     pub daily_report_at: jiff::civil::Time,
     /// Lower-case; receives the enrolment mails (SPEC §1).
     pub admin_email: String,
+    /// Whether the wards take part in the city's trust network through `admin_email`
+    /// (SPEC §9): its activation codes answered, the signed revocation list mailed to
+    /// it when it changes and daily. Default `true`.
+    pub trust_network: bool,
 }
 
 /// Connection settings and limits for one account (`[mail]` merged with the

@@ -13,7 +13,7 @@
 use super::Generation;
 use super::outbox::{self, Submit};
 use super::watch;
-use crate::admin::report;
+use crate::admin::{feed, report};
 use crate::config;
 use crate::store::Store;
 use anyhow::Context;
@@ -367,7 +367,8 @@ async fn outbox_loop(
 }
 
 /// At start and then every minute: queues each ward's daily report of refused attempts
-/// that is due (`report::queue_due`), then wakes the outbox.
+/// that is due (`report::queue_due`) and its revocation list for the city when it
+/// changed or a day has passed (`feed::queue_due`), then wakes the outbox.
 async fn report_loop(
     generation: channel::Receiver<Arc<Generation>>,
     mut stop: channel::Receiver<bool>,
@@ -384,6 +385,18 @@ async fn report_loop(
             }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "the daily reports could not be queued"),
+        }
+        match feed::queue_due(&current.store, &current.config, jiff::Timestamp::now()) {
+            Ok(queued) if !queued.is_empty() => {
+                for q in &queued {
+                    tracing::info!(ward = %q.ward, notice = q.outbox_id, sequence = q.sequence, revoked = q.revoked, "the ward's revocation list for the city is queued");
+                }
+                wake.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "the revocation list for the city could not be queued")
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(REPORT_EVERY) => {}

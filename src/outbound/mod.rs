@@ -106,6 +106,16 @@ pub enum RenderError {
         ward: String,
         kid: String,
     },
+    #[error(
+        "{case}: the document {name} is about key {kid}, but ward {ward}'s key is now {signer}; it is not signed with another key"
+    )]
+    DocumentKey {
+        case: String,
+        name: String,
+        ward: String,
+        kid: String,
+        signer: String,
+    },
     #[error("permit {permit} cannot be signed: {source}")]
     Sign {
         permit: String,

@@ -49,6 +49,11 @@ impl Signer {
         self.key.verifying_key()
     }
 
+    /// A detached signature over a trust network document's exact bytes (SPEC §9).
+    pub fn detached(&self, bytes: &[u8]) -> super::signed::Detached {
+        super::signed::Detached::sign(&self.kid, &self.key, bytes)
+    }
+
     /// The QR payload of one permit.
     pub fn sign(&self, claims: &Claims) -> Result<String, PayloadError> {
         payload::sign(claims, &self.key)
@@ -224,6 +229,27 @@ pub fn trust_list(config: &Config) -> Result<TrustList, KeyError> {
         }
     }
     Ok(TrustList::new(keys))
+}
+
+/// The ward's current key as its trust list entry (`trust-<ward>.json`, SPEC §9), and
+/// its signer: what `qrca accounts enroll` sends the city, signed by that key itself.
+pub fn current_entry(config: &Config, ward: &Ward) -> Result<(TrustedKey, Signer), KeyError> {
+    let signer = Signer::load(ward)?;
+    let since = match ward.signing_key_since {
+        Some(day) => day,
+        None => keys::written_on(&ward.signing_key, &config.service.timezone)?,
+    };
+    let r = &ward.rules;
+    let entry = TrustedKey::for_key(
+        &signer.kid,
+        &r.code,
+        &r.name,
+        &r.district,
+        &signer.verifying_key(),
+        since,
+        None,
+    );
+    Ok((entry, signer))
 }
 
 /// `qrca keys revocations`: every revoked permit of these cases, oldest first.

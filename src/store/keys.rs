@@ -21,6 +21,7 @@ pub(crate) const REVISIONS: &str = "revisions";
 pub(crate) const HOLDERS: &str = "holders";
 pub(crate) const SENT: &str = "sent";
 pub(crate) const UNREPORTED: &str = "unreported";
+pub(crate) const REVOKED: &str = "revoked";
 
 /// The `meta` key holding the schema version (u32 big-endian).
 pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
@@ -28,6 +29,11 @@ pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
 /// The `meta` key of a ward's daily report mark: `report/<ward code>`.
 pub(crate) fn report(ward: &str) -> String {
     format!("report/{ward}")
+}
+
+/// The `meta` key of what the ward last sent the city: `trustfeed/<ward code>`.
+pub(crate) fn trust_feed(ward: &str) -> String {
+    format!("trustfeed/{ward}")
 }
 
 /// `<ward>\0<refusal id BE>` → nothing: a refusal not yet in a daily report. Written in
@@ -72,6 +78,21 @@ pub(crate) fn audit_prefix(case: &str) -> Vec<u8> {
 pub(crate) fn holder(ward: &str, id_number: &str, permit: &str) -> Vec<u8> {
     let mut key = holder_prefix(ward, id_number);
     key.extend_from_slice(permit.as_bytes());
+    key
+}
+
+/// `<ward>\0<permit id>` → the revocation (`store::RevokedPermit`, JSON): the ward's
+/// revocation list, read without the cases (`Store::revoked_permits`).
+pub(crate) fn revoked(ward: &str, permit: &str) -> Vec<u8> {
+    let mut key = revoked_prefix(ward);
+    key.extend_from_slice(permit.as_bytes());
+    key
+}
+
+pub(crate) fn revoked_prefix(ward: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(ward.len() + 24);
+    key.extend_from_slice(ward.as_bytes());
+    key.push(0);
     key
 }
 

@@ -25,6 +25,15 @@ impl Store {
                 "the database is upgraded from schema 1 to 2: the outbox has an index of due entries, and the daily reports one of the refusals they owe"
             );
         }
+        if self.schema_version == 2 {
+            let revoked = self.index_revocations()?;
+            self.finish_step(3)?;
+            tracing::info!(
+                path = %self.path.display(),
+                revoked,
+                "the database is upgraded from schema 2 to 3: each ward's revocation list has an index"
+            );
+        }
         Ok(())
     }
 

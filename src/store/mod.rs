@@ -27,11 +27,13 @@ mod keys;
 mod migrate;
 mod outbox;
 mod report;
+mod revoked;
 mod summary;
 mod types;
 
 pub use error::StoreError;
 pub use outbox::{DueEntries, Unreadable};
+pub use revoked::{FeedMark, RevokedPermit};
 pub use summary::{CaseStage, CaseSummary, mask_id_number};
 pub use types::{
     Committed, IgnoredMessage, MAX_REFERENCES, Notice, OutboxEntry, OutboxStatus, Outcome,
@@ -53,7 +55,7 @@ use types::SeenRecord;
 /// daily report owes (`migrate.rs` builds both when a version 1 database is opened),
 /// and outbox entries with `thread` and `parts_sent`. A version 1 qrca must not write
 /// to it: it would add due entries and refusals without indexing them.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A handle on the database. Cheap to clone: every clone shares one sled instance.
 #[derive(Clone)]
@@ -89,6 +91,8 @@ struct Trees {
     sent: sled::Tree,
     /// The refusals each ward's daily report still owes (`keys::unreported`).
     unreported: sled::Tree,
+    /// Each ward's revoked permits (`keys::revoked`): its revocation list.
+    revoked: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -132,6 +136,7 @@ impl Store {
             holders: open(keys::HOLDERS)?,
             sent: open(keys::SENT)?,
             unreported: open(keys::UNREPORTED)?,
+            revoked: open(keys::REVOKED)?,
         };
         let storage = |source| StoreError::Storage {
             path: path.clone(),

@@ -83,6 +83,7 @@ impl Validator<'_> {
             timezone_name,
             daily_report_at: daily_report_at?,
             admin_email: admin_email?,
+            trust_network: s.trust_network.unwrap_or(true),
         })
     }
 

@@ -28,11 +28,13 @@
 //!
 //! Where it lives: this file holds [`classify`], the order of the decisions, and the
 //! types it returns. `sender.rs`: who sent the mail and whether it is answered at all;
-//! `case.rs`: which case it is about; `registration.rs` and `submission.rs`: what a
+//! `case.rs`: which case it is about; `city.rs`: the city's activation codes, answered
+//! signed; `registration.rs` and `submission.rs`: what a
 //! registration or roster mail carries; `decisions.rs`: what a reply's lines become,
 //! revocations beside decisions; `notices.rs`: the answers the gate itself owes.
 
 mod case;
+mod city;
 mod decisions;
 mod notices;
 mod registration;
@@ -117,6 +119,12 @@ pub fn classify(
         };
     }
     let sender = sender(mail);
+    if config.service.trust_network
+        && let Some(answered) =
+            city::from_city(mail, &sender, ward, account, &config.service.admin_email)
+    {
+        return answered;
+    }
     let token = reply_token(mail, ward);
     let case = token
         .as_deref()

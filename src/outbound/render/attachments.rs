@@ -9,8 +9,8 @@
 
 use crate::config::Ward;
 use crate::outbound::{RenderCtx, RenderError, xlsx};
-use crate::permit::issue;
 use crate::permit::pdf::{self, PermitFace};
+use crate::permit::{issue, signed};
 use crate::store::OutboxEntry;
 use crate::workflow::{AttachmentRef, Case, RowState};
 use rayon::prelude::*;
@@ -153,9 +153,75 @@ pub(super) fn files(
                     bytes,
                 });
             }
+            AttachmentRef::Signed { name, json, kid } => {
+                files.extend(signed(
+                    &case.code,
+                    &case.ward,
+                    name,
+                    json,
+                    kid.as_deref(),
+                    ctx,
+                )?);
+            }
         }
     }
     Ok((files, missing))
+}
+
+/// The files of a notice: only signed documents (a notice has no case to draw
+/// rosters, documents or permits from).
+pub(super) fn notice_files(
+    entry: &OutboxEntry,
+    ctx: &RenderCtx<'_>,
+) -> Result<Vec<File>, RenderError> {
+    let code = format!("(notice {})", entry.id);
+    let mut files = Vec::new();
+    for attachment in &entry.mail.attachments {
+        match attachment {
+            AttachmentRef::Signed { name, json, kid } => {
+                files.extend(signed(&code, &entry.ward, name, json, kid.as_deref(), ctx)?);
+            }
+            _ => return Err(RenderError::NoticeWithAttachments { id: entry.id }),
+        }
+    }
+    Ok(files)
+}
+
+/// A trust network document and its `.sig`, signed now with the ward's key.
+fn signed(
+    code: &str,
+    ward: &str,
+    name: &str,
+    json: &str,
+    kid: Option<&str>,
+    ctx: &RenderCtx<'_>,
+) -> Result<[File; 2], RenderError> {
+    let signer = ctx.signer.ok_or_else(|| RenderError::NoSigner {
+        case: code.to_owned(),
+        ward: ward.to_owned(),
+    })?;
+    if let Some(kid) = kid.filter(|kid| *kid != signer.kid) {
+        return Err(RenderError::DocumentKey {
+            case: code.to_owned(),
+            name: name.to_owned(),
+            ward: ward.to_owned(),
+            kid: kid.to_owned(),
+            signer: signer.kid.clone(),
+        });
+    }
+    let sig = signer.detached(json.as_bytes());
+    Ok([
+        File {
+            name: name.to_owned(),
+            content_type: "application/json",
+            bytes: json.as_bytes().to_vec(),
+        },
+        File {
+            name: signed::sig_file(name),
+            content_type: "application/json",
+            bytes: sig.to_bytes(),
+        },
+    ])
 }
 
 /// The signed faces of `permits`, in roster order. A permit revoked since the mail was

@@ -63,7 +63,9 @@ pub fn auto_submitted(template: Template) -> AutoSubmitted {
         | Template::RecipientsRefused
         | Template::AccountUnusable
         | Template::DailyReport
-        | Template::MailQuarantined => AutoSubmitted::Generated,
+        | Template::MailQuarantined
+        | Template::TrustActivation
+        | Template::TrustRevocations => AutoSubmitted::Generated,
     }
 }
 

@@ -109,8 +109,7 @@ pub fn render(
 
     let (files, missing_documents) = match case {
         Some(case) => files(entry, case, ward, ctx)?,
-        None if entry.mail.attachments.is_empty() => (Vec::new(), Vec::new()),
-        None => return Err(RenderError::NoticeWithAttachments { id: entry.id }),
+        None => (attachments::notice_files(entry, ctx)?, Vec::new()),
     };
     let builder = Builder {
         ctx,

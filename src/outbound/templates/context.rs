@@ -120,6 +120,10 @@ pub(super) fn context(data: &MailData, ward: &WardRules, extra: &Extra) -> Value
             "refusals",
             data.refusals.iter().map(refusal).collect::<Value>(),
         ),
+        ("kid", Value::from(data.kid.clone())),
+        ("sequence", Value::from(data.sequence)),
+        ("revoked_count", Value::from(data.revoked_count)),
+        ("revoked_keys", Value::from(data.revoked_keys)),
         ("reply_to", Value::from(extra.reply_to.clone())),
         (
             "attached",

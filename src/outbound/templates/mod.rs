@@ -26,7 +26,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use std::path::{Path, PathBuf};
 
 /// Every template, in the order they are checked at load.
-pub const ALL: [Template; 21] = [
+pub const ALL: [Template; 23] = [
     Template::CaseOpened,
     Template::RosterInvalid,
     Template::RosterAccepted,
@@ -48,6 +48,8 @@ pub const ALL: [Template; 21] = [
     Template::AccountUnusable,
     Template::DailyReport,
     Template::MailQuarantined,
+    Template::TrustActivation,
+    Template::TrustRevocations,
 ];
 
 /// The shared wording every template imports as `m` (statuses, problems, commands,
@@ -55,7 +57,7 @@ pub const ALL: [Template; 21] = [
 pub const MACROS: &str = "_macros";
 
 /// The built-in sources, by file stem.
-const BUILTIN: [(&str, &str); 22] = [
+const BUILTIN: [(&str, &str); 24] = [
     (MACROS, include_str!("../../../templates/mail/_macros.txt")),
     (
         "case_opened",
@@ -134,6 +136,14 @@ const BUILTIN: [(&str, &str); 22] = [
     (
         "mail_quarantined",
         include_str!("../../../templates/mail/mail_quarantined.txt"),
+    ),
+    (
+        "trust_activation",
+        include_str!("../../../templates/mail/trust_activation.txt"),
+    ),
+    (
+        "trust_revocations",
+        include_str!("../../../templates/mail/trust_revocations.txt"),
     ),
 ];
 

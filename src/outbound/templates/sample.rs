@@ -210,5 +210,9 @@ pub fn sample(kind: Kind) -> MailData {
                 reason: *reason,
             })
             .collect(),
+        kid: Some("THD-k3m9x2ab".into()),
+        sequence: Some(12),
+        revoked_count: Some(3),
+        revoked_keys: Some(1),
     }
 }

@@ -175,6 +175,9 @@ fn write_applied(w: &AppliedWrites, t: &Views<'_>) -> TxResult<()> {
     for key in &w.unholders {
         t.holders.remove(key)?;
     }
+    for (key, value) in &w.revoked {
+        t.revoked.insert(key, value.clone())?;
+    }
     for (key, value) in &w.audit {
         t.audit.insert(key, value.clone())?;
     }

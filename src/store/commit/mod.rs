@@ -86,6 +86,7 @@ impl Store {
             &t.revisions,
             &t.holders,
             &t.unreported,
+            &t.revoked,
         );
         let result = trees.transaction(
             |(
@@ -102,6 +103,7 @@ impl Store {
                 revisions,
                 holders,
                 unreported,
+                revoked,
             )| {
                 plan.apply(&Views {
                     cases,
@@ -117,6 +119,7 @@ impl Store {
                     revisions,
                     holders,
                     unreported,
+                    revoked,
                 })
             },
         );
@@ -206,6 +209,7 @@ struct Views<'a> {
     revisions: &'a TransactionalTree,
     holders: &'a TransactionalTree,
     unreported: &'a TransactionalTree,
+    revoked: &'a TransactionalTree,
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! outbox entries get their final Message-IDs and threads here, once.
 
 use super::message_id_key;
+use crate::store::revoked::revoked_permits_of;
 use crate::store::types::{
     Notice, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, RefusedRecipient, SeenMarker,
     SeenRecord, Thread, Update, outbox_message_id,
@@ -74,6 +75,9 @@ pub(super) struct AppliedWrites {
     pub(super) holders: Vec<(IVec, IVec)>,
     /// Holder keys of revoked permits (removing one already gone is harmless).
     pub(super) unholders: Vec<IVec>,
+    /// The ward's revocation list entries of the case's revoked permits (rewriting one
+    /// already there writes the same bytes).
+    pub(super) revoked: Vec<(IVec, IVec)>,
     pub(super) audit: Vec<(IVec, IVec)>,
     pub(super) outbox: Vec<NewEntry>,
 }
@@ -269,10 +273,10 @@ impl Store {
             }
         }
         let changed = effects.iter().any(|e| matches!(e, Effect::Audit(_)));
-        let unholders = if changed {
-            revoked_holders(case)
+        let (unholders, revoked) = if changed {
+            (revoked_holders(case), revoked_entries(case)?)
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         Ok(AppliedWrites {
             case: encode(case, || format!("case {}", case.code))?,
@@ -284,6 +288,7 @@ impl Store {
             permits,
             holders,
             unholders,
+            revoked,
             audit,
             outbox,
         })
@@ -340,6 +345,16 @@ fn revoked_holders(case: &Case) -> Vec<IVec> {
                 Some(IVec::from(keys::holder(&case.ward, id_number, &permit.id)))
             }
             _ => None,
+        })
+        .collect()
+}
+
+/// The revocation list entries of every revoked row of the case.
+fn revoked_entries(case: &Case) -> Result<Vec<(IVec, IVec)>, StoreError> {
+    revoked_permits_of(case)
+        .map(|(permit, revoked)| {
+            let value = encode(&revoked, || format!("revocation of permit {permit}"))?;
+            Ok((IVec::from(keys::revoked(&case.ward, permit)), value))
         })
         .collect()
 }

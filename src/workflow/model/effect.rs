@@ -21,6 +21,15 @@ pub enum AttachmentRef {
     Permits { permits: Vec<Arc<str>> },
     /// The A4 4-up print sheet of the permits listed, in roster order.
     PrintSheet { permits: Vec<Arc<str>> },
+    /// A JSON document of the trust network (SPEC §9), attached as `name` with its
+    /// detached signature by the ward's key beside it as `name.sig`, made when the mail
+    /// is rendered (Ed25519 is deterministic: a resend is the same bytes). When `kid`
+    /// is set, the document is about that key, and only that key may sign it.
+    Signed {
+        name: String,
+        json: String,
+        kid: Option<String>,
+    },
 }
 
 /// A mail to send, as data.

@@ -45,6 +45,11 @@ pub enum Template {
     /// To the ward's officers and the admin: a message whose intake killed the daemon
     /// twice was moved to the quarantine folder unread (SPEC §8).
     MailQuarantined,
+    /// To the city (`admin_email`): the city's activation code for one ward account,
+    /// returned signed by the ward's key (SPEC §9).
+    TrustActivation,
+    /// To the city: the ward's whole revocation list, signed, numbered (SPEC §9).
+    TrustRevocations,
 }
 
 impl Template {
@@ -72,6 +77,8 @@ impl Template {
             Template::AccountUnusable => "account_unusable",
             Template::DailyReport => "daily_report",
             Template::MailQuarantined => "mail_quarantined",
+            Template::TrustActivation => "trust_activation",
+            Template::TrustRevocations => "trust_revocations",
         }
     }
 }
@@ -169,6 +176,17 @@ pub struct MailData {
     /// For the officers' daily report: the refused attempts it covers, oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refusals: Vec<RefusalNote>,
+    /// For the trust network's mails to the city: the ward key the document is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// For a revocation list to the city: its number, how many permits and keys it
+    /// revokes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_keys: Option<u64>,
 }
 
 /// One refused attempt as the officers' daily report shows it.
