@@ -10,6 +10,7 @@
 //!   phone numbers masked, text from mail cleaned of control characters).
 //! - [`report`]: the officers' daily report of refused attempts, which the daemon
 //!   queues when due and `qrca report` queues now.
+//! - [`reissue`]: the key-compromise drill's permits, re-issued under the new key.
 //! - [`feed`]: the ward's signed revocation list for the city (SPEC §9), which the
 //!   daemon queues when it changed and at least daily.
 //!
@@ -24,6 +25,7 @@ pub mod holders;
 pub mod outbox;
 pub mod permits;
 pub mod protocol;
+pub mod reissue;
 pub mod report;
 pub mod revocations;
 

@@ -34,6 +34,19 @@ pub enum Request {
         ward: String,
         on: Option<jiff::civil::Date>,
     },
+    /// Reload the config, templates and keys, as SIGHUP does (answered by the daemon's
+    /// socket server itself, once the new generation is in place).
+    Reload,
+    /// The key-compromise drill: the ward's valid permits re-issued under `new_kid`
+    /// (`qrca keys rotate --compromised`), or how many with `dry_run`.
+    Reissue {
+        ward: String,
+        old_kid: String,
+        new_kid: String,
+        why: String,
+        dry_run: bool,
+        today: jiff::civil::Date,
+    },
     /// The ward's active permits held by these ID numbers (`qrca roster`).
     Holders {
         ward: String,
@@ -117,6 +130,28 @@ pub fn answer(store: &Store, config: &Config, line: &str) -> Response {
                     super::outbox::execute(store, command, &mut stdout, &mut stderr)
                 }
                 Request::Revocations => super::revocations::execute(store, &mut stdout),
+                Request::Reload => {
+                    stderr = b"qrca: only a running daemon reloads\n".to_vec();
+                    Ok(2)
+                }
+                Request::Reissue {
+                    ward,
+                    old_kid,
+                    new_kid,
+                    why,
+                    dry_run,
+                    today,
+                } => super::reissue::execute(
+                    store,
+                    &ward,
+                    &old_kid,
+                    &new_kid,
+                    &why,
+                    dry_run,
+                    today,
+                    jiff::Timestamp::now(),
+                    &mut stdout,
+                ),
                 Request::Holders { ward, ids, today } => {
                     super::holders::execute(store, &ward, &ids, today, &mut stdout)
                 }

@@ -36,16 +36,26 @@ pub fn enroll(ward: &str, config: Option<std::path::PathBuf>) -> anyhow::Result<
     let Some(w) = config.ward(ward) else {
         anyhow::bail!(super::no_such_ward(&config, ward));
     };
+    let failed = send_enrolment(&config, w, &mut std::io::stdout().lock())?;
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// The enrolment of the ward's current key from each of its accounts, one line per
+/// step and account to `out`; returns how many steps failed.
+pub(super) fn send_enrolment(
+    config: &crate::config::Config,
+    w: &crate::config::Ward,
+    out: &mut dyn Write,
+) -> anyhow::Result<usize> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     // The ward's key as the city will trust it, signed by itself (SPEC §9): the same
     // bytes from each account, so the city can tell that all three agree.
-    let (entry, signer) = crate::permit::issue::current_entry(&config, w)?;
+    let (entry, signer) = crate::permit::issue::current_entry(config, w)?;
     let trust = crate::permit::trust::TrustList::new(vec![entry]);
     let trust_json = trust.to_json_pretty().into_bytes();
     let trust_sig = signer.detached(&trust_json).to_bytes();
-    let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "key {} of {} goes to {} as {} (signed by itself)",
@@ -87,29 +97,28 @@ pub fn enroll(ward: &str, config: Option<std::path::PathBuf>) -> anyhow::Result<
             writeln!(out, "{line}")?;
         }
     }
-    Ok(if failed == 0 { 0 } else { 1 })
+    Ok(failed)
 }
 
-/// The SPEC §1 confirmation from `from` to the admin, with the ward's trust list entry
-/// `trust-<ward>.json` and its signature by the key it names (SPEC §9): marked
-/// automatic like every mail qrca sends (RFC 3834 `Auto-Submitted`, no Outlook
-/// auto-replies) and with a qrca Message-ID (`<enroll.<time>.<account>@<ward>.qrca>`),
-/// so that an answer or a bounce of it is known for the daemon's own.
-fn enrolment_message(
+/// A file sent with its detached signature: (name, document bytes, `.sig` bytes).
+pub(super) type SignedAttachment<'a> = (&'a str, &'a [u8], &'a [u8]);
+
+/// A mail of the trust network from the ward account `from` to the admin (SPEC §1,
+/// §9): `subject`, `body`, and each signed file beside its `.sig`; marked automatic
+/// like every mail qrca sends (RFC 3834 `Auto-Submitted`, no Outlook auto-replies) and
+/// with a qrca Message-ID (`<tag.<time>.<account>@<ward>.qrca>`), so that an answer or
+/// a bounce of it is known for the daemon's own.
+pub(super) fn trust_message(
     ward: &crate::config::Ward,
-    from: &str,
-    admin: &str,
-    (trust, sig): (&[u8], &[u8]),
+    (from, admin): (&str, &str),
+    (subject, body): (&str, &str),
+    files: &[SignedAttachment<'_>],
+    tag: &str,
     now: jiff::Timestamp,
 ) -> anyhow::Result<Vec<u8>> {
     use lettre::message::header::{ContentType, HeaderName, HeaderValue};
     use lettre::message::{Attachment, MultiPart, SinglePart};
-    let trust_name = crate::permit::signed::trust_file(ward.code());
     let json = ContentType::parse("application/json")?;
-    let text = format!(
-        "UBND {} đã hoàn thành tạo lập địa chỉ mail",
-        ward.rules.name
-    );
     let local: String = from
         .split('@')
         .next()
@@ -118,14 +127,23 @@ fn enrolment_message(
         .filter(char::is_ascii_alphanumeric)
         .collect();
     let message_id = format!(
-        "<enroll.{}.{local}@{}.qrca>",
+        "<{tag}.{}.{local}@{}.qrca>",
         now.as_millisecond(),
         ward.code()
     );
+    let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(body.to_owned()));
+    for (name, bytes, sig) in files {
+        parts = parts
+            .singlepart(Attachment::new((*name).to_owned()).body(bytes.to_vec(), json.clone()))
+            .singlepart(
+                Attachment::new(crate::permit::signed::sig_file(name))
+                    .body(sig.to_vec(), json.clone()),
+            );
+    }
     let message = lettre::Message::builder()
         .from(from.parse()?)
         .to(admin.parse()?)
-        .subject(text.clone())
+        .subject(subject)
         .message_id(Some(message_id))
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("Auto-Submitted"),
@@ -135,16 +153,33 @@ fn enrolment_message(
             HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
             "All".to_owned(),
         ))
-        .multipart(
-            MultiPart::mixed()
-                .singlepart(SinglePart::plain(format!(
-                    "{text}: {from}\n\nĐính kèm: khóa ký của phường ({trust_name}) và chữ ký của nó.\n"
-                )))
-                .singlepart(Attachment::new(trust_name.clone()).body(trust.to_vec(), json.clone()))
-                .singlepart(
-                    Attachment::new(crate::permit::signed::sig_file(&trust_name))
-                        .body(sig.to_vec(), json),
-                ),
-        )?;
+        .multipart(parts)?;
     Ok(message.formatted())
+}
+
+/// The SPEC §1 confirmation from `from` to the admin, with the ward's trust list entry
+/// `trust-<ward>.json` and its signature by the key it names (SPEC §9).
+fn enrolment_message(
+    ward: &crate::config::Ward,
+    from: &str,
+    admin: &str,
+    (trust, sig): (&[u8], &[u8]),
+    now: jiff::Timestamp,
+) -> anyhow::Result<Vec<u8>> {
+    let trust_name = crate::permit::signed::trust_file(ward.code());
+    let text = format!(
+        "UBND {} đã hoàn thành tạo lập địa chỉ mail",
+        ward.rules.name
+    );
+    let body = format!(
+        "{text}: {from}\n\nĐính kèm: khóa ký của phường ({trust_name}) và chữ ký của nó.\n"
+    );
+    trust_message(
+        ward,
+        (from, admin),
+        (&text, &body),
+        &[(&trust_name, trust, sig)],
+        "enroll",
+        now,
+    )
 }

@@ -13,6 +13,7 @@
 //! ```
 
 mod diag;
+pub mod edit;
 mod files;
 pub mod fold;
 pub mod raw;

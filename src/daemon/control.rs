@@ -5,7 +5,7 @@
 //! request on the generation then current, and removing the socket on stop.
 
 use super::Generation;
-use crate::admin::protocol::{MAX_REQUEST, Response, answer, socket_path};
+use crate::admin::protocol::{MAX_REQUEST, Request, Response, answer, socket_path};
 use std::path::PathBuf;
 
 /// Listens on `<state_dir>/control.sock` (owner-only) until `stop`; each connection is
@@ -17,6 +17,7 @@ pub async fn serve(
     state_dir: PathBuf,
     mut stop: tokio::sync::watch::Receiver<bool>,
     answered: std::sync::Arc<tokio::sync::Notify>,
+    reload: std::sync::Arc<tokio::sync::Notify>,
 ) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
@@ -33,6 +34,8 @@ pub async fn serve(
                 let Ok((stream, _)) = accepted else { continue };
                 let current = generation.borrow().clone();
                 let answered = std::sync::Arc::clone(&answered);
+                let reload = std::sync::Arc::clone(&reload);
+                let mut next = generation.clone();
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
                     let mut line = String::new();
@@ -40,13 +43,19 @@ pub async fn serve(
                     if reader.read_line(&mut line).await.is_err() {
                         return;
                     }
-                    let response = tokio::task::spawn_blocking(move || answer(&current.store, &current.config, &line))
-                        .await
-                        .unwrap_or_else(|e| Response {
-                            code: 2,
-                            stderr: format!("qrca: the command stopped: {e}\n"),
-                            ..Response::default()
-                        });
+                    let response = if matches!(serde_json::from_str(&line), Ok(Request::Reload)) {
+                        next.mark_unchanged();
+                        reload.notify_one();
+                        reloaded(&mut next).await
+                    } else {
+                        tokio::task::spawn_blocking(move || answer(&current.store, &current.config, &line))
+                            .await
+                            .unwrap_or_else(|e| Response {
+                                code: 2,
+                                stderr: format!("qrca: the command stopped: {e}\n"),
+                                ..Response::default()
+                            })
+                    };
                     let mut out = serde_json::to_string(&response).unwrap_or_default();
                     out.push('\n');
                     let _ = write.write_all(out.as_bytes()).await;
@@ -60,5 +69,28 @@ pub async fn serve(
                 }
             }
         }
+    }
+}
+
+/// How long a reload asked for over the socket may take before the answer says so.
+const RELOAD_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The answer to a reload request: 0 once a new generation is in place, 1 when none
+/// came in time (the reload was refused: the log says why).
+async fn reloaded(next: &mut tokio::sync::watch::Receiver<std::sync::Arc<Generation>>) -> Response {
+    match tokio::time::timeout(RELOAD_WITHIN, next.changed()).await {
+        Ok(Ok(())) => Response {
+            code: 0,
+            stdout: "the daemon reloaded its config, templates and keys\n".into(),
+            ..Response::default()
+        },
+        _ => Response {
+            code: 1,
+            stderr: format!(
+                "qrca: the daemon did not reload within {} s; its log (journalctl -u qrca) says why\n",
+                RELOAD_WITHIN.as_secs()
+            ),
+            ..Response::default()
+        },
     }
 }

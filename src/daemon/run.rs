@@ -77,6 +77,8 @@ pub async fn serve(
     let (broken_tx, mut broken) = channel::channel(None::<String>);
     let broken_tx = Arc::new(broken_tx);
     let wake = Arc::new(Notify::new());
+    // A reload asked for over the control socket, as SIGHUP does.
+    let reload_requests = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
     let watched: Watched = Arc::default();
     let keep = Keeper {
@@ -101,15 +103,17 @@ pub async fn serve(
         let state_dir = first.config.service.state_dir.clone();
         let stop = stop.clone();
         let wake = Arc::clone(&wake);
+        let reload_requests = Arc::clone(&reload_requests);
         tasks.spawn(keep.supervise("control socket".into(), move || {
-            let (generation, state_dir, stop, wake) = (
+            let (generation, state_dir, stop, wake, reload) = (
                 generation.clone(),
                 state_dir.clone(),
                 stop.clone(),
                 Arc::clone(&wake),
+                Arc::clone(&reload_requests),
             );
             async move {
-                if let Err(e) = super::control::serve(generation, state_dir, stop, wake).await {
+                if let Err(e) = super::control::serve(generation, state_dir, stop, wake, reload).await {
                     tracing::error!(error = %e, "the control socket for the admin commands could not be opened");
                 }
             }
@@ -130,28 +134,13 @@ pub async fn serve(
     notify(&[NotifyState::Ready, NotifyState::Status(&status(&first))]);
     tracing::info!(accounts = accounts(&first), "qrca is running");
     loop {
+        let mut reload_now = false;
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => {
-                notify(&[NotifyState::Reloading]);
-                let current = generation_tx.borrow().clone();
-                match reload(config_path, &current) {
-                    Ok(next) => {
-                        let next = Arc::new(next);
-                        spawn_watchers(&next, &watched, &mut tasks, &generation, &keep, &wake);
-                        generation_tx.send_replace(Arc::clone(&next));
-                        // A fixed password may let waiting mail go: look now.
-                        wake.notify_one();
-                        tracing::info!("reloaded the config and templates");
-                        notify(&[NotifyState::Ready, NotifyState::Status(&status(&next))]);
-                    }
-                    Err(e) => {
-                        tracing::error!("reload refused, the running config and templates stay: {e:#}");
-                        notify(&[NotifyState::Ready]);
-                    }
-                }
-            }
+            _ = hup.recv() => reload_now = true,
+            // `qrca keys rotate`, through the control socket.
+            _ = reload_requests.notified() => reload_now = true,
             _ = ticks.tick() => {
                 // A task given up: no more pings, so that systemd restarts the daemon.
                 if watchdog.is_some() && broken.borrow().is_none() {
@@ -169,6 +158,25 @@ pub async fn serve(
                     })
                     .await;
                     anyhow::bail!("the {task} task cannot be kept up (it stopped {} times within {} minutes); qrca stops", MAX_RESTARTS + 1, RESTART_WINDOW.as_secs() / 60);
+                }
+            }
+        }
+        if reload_now {
+            notify(&[NotifyState::Reloading]);
+            let current = generation_tx.borrow().clone();
+            match reload(config_path, &current) {
+                Ok(next) => {
+                    let next = Arc::new(next);
+                    spawn_watchers(&next, &watched, &mut tasks, &generation, &keep, &wake);
+                    generation_tx.send_replace(Arc::clone(&next));
+                    // A fixed password may let waiting mail go: look now.
+                    wake.notify_one();
+                    tracing::info!("reloaded the config and templates");
+                    notify(&[NotifyState::Ready, NotifyState::Status(&status(&next))]);
+                }
+                Err(e) => {
+                    tracing::error!("reload refused, the running config and templates stay: {e:#}");
+                    notify(&[NotifyState::Ready]);
                 }
             }
         }

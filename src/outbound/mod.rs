@@ -116,6 +116,14 @@ pub enum RenderError {
         kid: String,
         signer: String,
     },
+    #[error(
+        "the permits of case {case} are re-issued under key {kid}, but the running key is still {signer}; they wait for the reload"
+    )]
+    NewKeyNotLoaded {
+        case: String,
+        kid: String,
+        signer: String,
+    },
     #[error("permit {permit} cannot be signed: {source}")]
     Sign {
         permit: String,
@@ -170,8 +178,12 @@ pub enum RenderError {
 impl RenderError {
     /// Rendering reads only the entry, the case, the config and the blobs: trying
     /// again gives the same answer until an admin changes something, except when a
-    /// document could not be read (an I/O error, which may pass).
+    /// document could not be read (an I/O error, which may pass), or re-issued permits
+    /// wait for the daemon to load the new key (a reload, which will come).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, RenderError::Document { .. })
+        matches!(
+            self,
+            RenderError::Document { .. } | RenderError::NewKeyNotLoaded { .. }
+        )
     }
 }

@@ -31,6 +31,12 @@ pub(crate) fn report(ward: &str) -> String {
     format!("report/{ward}")
 }
 
+/// The `meta` key marking the ward's permits re-issued under a new key after `kid`
+/// was compromised: `reissue/<ward code>/<kid>`.
+pub(crate) fn reissue(ward: &str, kid: &str) -> String {
+    format!("reissue/{ward}/{kid}")
+}
+
 /// The `meta` key of what the ward last sent the city: `trustfeed/<ward code>`.
 pub(crate) fn trust_feed(ward: &str) -> String {
     format!("trustfeed/{ward}")

@@ -26,6 +26,7 @@ mod error;
 mod keys;
 mod migrate;
 mod outbox;
+mod reissue;
 mod report;
 mod revoked;
 mod summary;

@@ -12,7 +12,7 @@ use crate::outbound::{RenderCtx, RenderError, xlsx};
 use crate::permit::pdf::{self, PermitFace};
 use crate::permit::{issue, signed};
 use crate::store::OutboxEntry;
-use crate::workflow::{AttachmentRef, Case, RowState};
+use crate::workflow::{AttachmentRef, Case, RowState, Template};
 use rayon::prelude::*;
 use std::sync::Arc;
 
@@ -64,6 +64,26 @@ pub(super) fn files(
         case: case.code.clone(),
         source,
     };
+    // Re-issued permits are signed only with the key they were re-issued under.
+    let signs_permits = list.iter().any(|a| {
+        matches!(
+            a,
+            AttachmentRef::Permits { .. } | AttachmentRef::PrintSheet { .. }
+        )
+    });
+    if let (Template::PermitsReissued, Some(kid), Some(signer), true) = (
+        entry.mail.template,
+        &entry.mail.data.kid,
+        ctx.signer,
+        signs_permits,
+    ) && *kid != signer.kid
+    {
+        return Err(RenderError::NewKeyNotLoaded {
+            case: case.code.clone(),
+            kid: kid.clone(),
+            signer: signer.kid.clone(),
+        });
+    }
     for attachment in list {
         match attachment {
             AttachmentRef::NormalisedRoster { batch } => {

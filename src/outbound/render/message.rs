@@ -59,6 +59,7 @@ pub fn auto_submitted(template: Template) -> AutoSubmitted {
         | Template::PermitsIssued
         | Template::PermitForPerson
         | Template::PermitsRevoked
+        | Template::PermitsReissued
         | Template::MailUndeliverable
         | Template::RecipientsRefused
         | Template::AccountUnusable

@@ -26,7 +26,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use std::path::{Path, PathBuf};
 
 /// Every template, in the order they are checked at load.
-pub const ALL: [Template; 23] = [
+pub const ALL: [Template; 24] = [
     Template::CaseOpened,
     Template::RosterInvalid,
     Template::RosterAccepted,
@@ -50,6 +50,7 @@ pub const ALL: [Template; 23] = [
     Template::MailQuarantined,
     Template::TrustActivation,
     Template::TrustRevocations,
+    Template::PermitsReissued,
 ];
 
 /// The shared wording every template imports as `m` (statuses, problems, commands,
@@ -57,7 +58,7 @@ pub const ALL: [Template; 23] = [
 pub const MACROS: &str = "_macros";
 
 /// The built-in sources, by file stem.
-const BUILTIN: [(&str, &str); 24] = [
+const BUILTIN: [(&str, &str); 25] = [
     (MACROS, include_str!("../../../templates/mail/_macros.txt")),
     (
         "case_opened",
@@ -144,6 +145,10 @@ const BUILTIN: [(&str, &str); 24] = [
     (
         "trust_revocations",
         include_str!("../../../templates/mail/trust_revocations.txt"),
+    ),
+    (
+        "permits_reissued",
+        include_str!("../../../templates/mail/permits_reissued.txt"),
     ),
 ];
 

@@ -50,6 +50,10 @@ pub enum Template {
     TrustActivation,
     /// To the city: the ward's whole revocation list, signed, numbered (SPEC §9).
     TrustRevocations,
+    /// To whom a case's permits went: the still-valid ones, re-signed under the ward's
+    /// new key after the old one was compromised (`qrca keys rotate --compromised`);
+    /// `kid` is the new key, `error` why.
+    PermitsReissued,
 }
 
 impl Template {
@@ -79,6 +83,7 @@ impl Template {
             Template::MailQuarantined => "mail_quarantined",
             Template::TrustActivation => "trust_activation",
             Template::TrustRevocations => "trust_revocations",
+            Template::PermitsReissued => "permits_reissued",
         }
     }
 }
