@@ -120,6 +120,7 @@ fn code(why: &Why) -> &'static str {
         Why::BadPublicKey(_) => "bad_public_key",
         Why::BadSignature => "bad_signature",
         Why::WrongWard { .. } => "wrong_ward",
+        Why::KeyRevoked { .. } => "key_revoked",
         Why::KeyNotValidThen { .. } => "key_not_valid_then",
         Why::Revoked { .. } => "revoked",
         Why::TooLong { .. } => "too_long",

@@ -36,19 +36,25 @@ pub struct TrustedKey {
     pub district: String,
     /// Base64url without padding of the 32-byte Ed25519 public key.
     pub public_key: String,
-    /// The first day a permit signed with this key may start.
+    /// The first day a permit signed with this key may start (its `f=`).
     pub not_before: Date,
-    /// The last day a permit signed with this key may be valid (its `u=`, and so its
-    /// start too); `null` for no end yet.
+    /// The last day a permit signed with this key may start (its `f=`); `null` for no
+    /// end yet. A permit may run past it, up to `max_valid_days`, so that the permits a
+    /// key signed before it was retired stay good until their own end.
     pub not_after: Option<Date>,
 }
 
-/// Permits withdrawn before their end (`qrca keys revocations`).
+/// Permits withdrawn before their end, and keys withdrawn as a whole
+/// (`qrca keys revocations`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationList {
     pub version: u32,
     pub revoked: Vec<Revoked>,
+    /// Compromised keys (SPEC §9): every permit signed with one is void. Left out of
+    /// the JSON when empty, so a list without any reads and prints as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_keys: Vec<RevokedKey>,
 }
 
 /// One withdrawn permit.
@@ -58,6 +64,17 @@ pub struct Revoked {
     /// The permit id, as in a payload's `i=`.
     pub permit: String,
     pub at: Timestamp,
+    pub reason: String,
+}
+
+/// One withdrawn key: a payload carries no signing time, so `from` only says when the
+/// key was known to be lost; every permit the key signed is void, whenever it was signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokedKey {
+    /// The key id, as in a payload's `k=`.
+    pub kid: String,
+    pub from: Timestamp,
     pub reason: String,
 }
 
@@ -77,6 +94,13 @@ pub enum ListError {
     Kid { index: usize, kid: String },
     #[error("trust list key {index}: kid {kid} appears twice")]
     DuplicateKid { index: usize, kid: String },
+    #[error(
+        "revocation list revoked key {index}: kid {kid:?} must be 1 to 16 ASCII letters, \
+         digits or '-'"
+    )]
+    RevokedKid { index: usize, kid: String },
+    #[error("revocation list revoked key {index}: kid {kid} appears twice")]
+    DuplicateRevokedKid { index: usize, kid: String },
     #[error(
         "trust list key {index} ({kid}): not_after {not_after} is before not_before {not_before}"
     )]
@@ -193,8 +217,9 @@ impl TrustedKey {
         VerifyingKey::from_bytes(&bytes).ok()
     }
 
-    /// Whether `day` falls in this key's window. A permit is within it when both its
-    /// first and its last day are.
+    /// Whether `day` falls in this key's window: a permit is within it when its first
+    /// day is. Its last day is bounded by the checker's `max_valid_days` alone, so a
+    /// retired key's permits stay good until their own end.
     pub fn covers(&self, day: Date) -> bool {
         day >= self.not_before && self.not_after.is_none_or(|end| day <= end)
     }
@@ -205,16 +230,42 @@ impl RevocationList {
         RevocationList {
             version: VERSION,
             revoked,
+            revoked_keys: Vec::new(),
         }
     }
 
-    /// Parses a revocation list: version 1, no unknown fields, RFC 3339 times.
+    /// The list with these revoked keys too.
+    pub fn with_keys(mut self, revoked_keys: Vec<RevokedKey>) -> Self {
+        self.revoked_keys = revoked_keys;
+        self
+    }
+
+    /// Parses a revocation list: version 1, no unknown fields, RFC 3339 times,
+    /// well-formed and distinct revoked kids.
     pub fn from_json(json: &str) -> Result<Self, ListError> {
         check_version(REVOCATION_LIST, json)?;
-        serde_json::from_str(json).map_err(|source| ListError::Json {
-            list: REVOCATION_LIST,
-            source,
-        })
+        let list: RevocationList =
+            serde_json::from_str(json).map_err(|source| ListError::Json {
+                list: REVOCATION_LIST,
+                source,
+            })?;
+        let mut seen = HashSet::new();
+        for (i, key) in list.revoked_keys.iter().enumerate() {
+            let index = i + 1;
+            if !payload::is_valid_kid(&key.kid) {
+                return Err(ListError::RevokedKid {
+                    index,
+                    kid: key.kid.clone(),
+                });
+            }
+            if !seen.insert(key.kid.as_str()) {
+                return Err(ListError::DuplicateRevokedKid {
+                    index,
+                    kid: key.kid.clone(),
+                });
+            }
+        }
+        Ok(list)
     }
 
     pub fn to_json_pretty(&self) -> String {
@@ -227,6 +278,11 @@ impl RevocationList {
             .iter()
             .filter(|r| r.permit == permit)
             .min_by_key(|r| r.at)
+    }
+
+    /// The revocation of the key `kid`, if any.
+    pub fn find_key(&self, kid: &str) -> Option<&RevokedKey> {
+        self.revoked_keys.iter().find(|k| k.kid == kid)
     }
 }
 
@@ -278,6 +334,13 @@ pub enum Why {
         kid_ward: String,
         payload_ward: String,
     },
+    /// The key was revoked as a whole: every permit it signed is void.
+    KeyRevoked {
+        kid: String,
+        ward: String,
+        from: Timestamp,
+        reason: String,
+    },
     KeyNotValidThen {
         kid: String,
         not_before: Date,
@@ -325,6 +388,17 @@ impl fmt::Display for Why {
                  {}",
                 payload_ward.escape_debug()
             ),
+            Why::KeyRevoked {
+                kid,
+                ward,
+                from,
+                reason,
+            } => write!(
+                f,
+                "the key {kid} of ward {ward} was revoked at {from}: {}; every permit it \
+                 signed is void, ask the ward for the re-issued one",
+                one_line(reason)
+            ),
             Why::KeyNotValidThen {
                 kid,
                 not_before,
@@ -332,8 +406,8 @@ impl fmt::Display for Why {
             } => match not_after {
                 Some(end) => write!(
                     f,
-                    "key {kid} may sign only permits valid within {not_before} to {end}, \
-                     and this one starts or ends outside that"
+                    "key {kid} may sign only permits starting within {not_before} to {end}, \
+                     and this one starts outside that"
                 ),
                 None => write!(
                     f,
@@ -341,14 +415,7 @@ impl fmt::Display for Why {
                      starts earlier"
                 ),
             },
-            Why::Revoked { at, reason } => {
-                // The reason comes from a file: keep it on one line.
-                let reason: String = reason
-                    .chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .collect();
-                write!(f, "revoked at {at}: {}", reason.trim())
-            }
+            Why::Revoked { at, reason } => write!(f, "revoked at {at}: {}", one_line(reason)),
             Why::TooLong {
                 from,
                 until,
@@ -365,14 +432,24 @@ impl fmt::Display for Why {
     }
 }
 
+/// A reason from a file, kept on one line.
+fn one_line(reason: &str) -> String {
+    let reason: String = reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    reason.trim().to_owned()
+}
+
 /// The verdict on `payload` (already trimmed of a scanner's newline) on `today`, for a
 /// checker that accepts permits of at most `max_valid_days` days (the config's
 /// `[permits] max_valid_days`; the trust list carries no such cap).
 ///
 /// Checked in this order, the first failure deciding: malformed, unknown kid, the trust
-/// list's key unusable, signature, the key's ward against `w=`, the permit's first and
-/// last days within the key's window, its length (`u - f + 1` days) within
-/// `max_valid_days`, revoked, and `today` within the permit's days.
+/// list's key unusable, signature, the key's ward against `w=`, the key revoked as a
+/// whole (whatever `today`: a payload carries no signing time), the permit's first day
+/// within the key's window, its length (`u - f + 1` days) within `max_valid_days`,
+/// revoked, and `today` within the permit's days.
 pub fn check(
     payload: &str,
     trust: &TrustList,
@@ -422,7 +499,15 @@ fn verdict(
             payload_ward: claims.ward.clone(),
         });
     }
-    if !trusted.covers(claims.valid_from) || !trusted.covers(claims.valid_until) {
+    if let Some(k) = revoked.and_then(|list| list.find_key(&claims.kid)) {
+        return Some(Why::KeyRevoked {
+            kid: k.kid.clone(),
+            ward: trusted.ward.clone(),
+            from: k.from,
+            reason: k.reason.clone(),
+        });
+    }
+    if !trusted.covers(claims.valid_from) {
         return Some(Why::KeyNotValidThen {
             kid: trusted.kid.clone(),
             not_before: trusted.not_before,
@@ -633,19 +718,23 @@ mod tests {
         }
     }
 
-    /// The key's window holds the permit's last day too (`u`), not only its first: a
-    /// retired key cannot vouch for days after its end. The permit runs 09-08 to 09-21.
+    /// The key's window bounds the permit's first day (`f`) only: a retired key's
+    /// `not_after` is the day it was replaced, and the permits it signed before then stay
+    /// good until their own end (the length cap bounds that end). The permit runs 09-08
+    /// to 09-21.
     #[test]
-    fn key_window_holds_the_whole_permit() {
+    fn key_window_holds_the_first_day() {
         let p = payload(&claims(), &key());
         for (not_before, not_after, valid) in [
             (date(2021, 9, 1), None, true),
             (date(2021, 9, 8), Some(date(2021, 9, 21)), true),
             (date(2021, 9, 1), Some(date(2021, 12, 31)), true),
-            // Starts inside, ends after the key's last day.
-            (date(2021, 9, 1), Some(date(2021, 9, 20)), false),
-            (date(2021, 9, 1), Some(date(2021, 9, 8)), false),
-            (date(2021, 9, 1), Some(date(2021, 9, 10)), false),
+            // Starts inside, ends after the key's last day: a retired key's permit.
+            (date(2021, 9, 1), Some(date(2021, 9, 20)), true),
+            (date(2021, 9, 1), Some(date(2021, 9, 8)), true),
+            (date(2021, 9, 8), Some(date(2021, 9, 8)), true),
+            // Starts after the key's last day.
+            (date(2021, 9, 1), Some(date(2021, 9, 7)), false),
             // Starts before the key's first day.
             (date(2021, 9, 9), None, false),
             (date(2021, 9, 9), Some(date(2021, 12, 31)), false),
@@ -668,9 +757,77 @@ mod tests {
             }
         }
         let mut t = trusted();
-        t.not_after = Some(date(2021, 9, 20));
+        t.not_after = Some(date(2021, 9, 7));
         let w = why(check(&p, &list(vec![t]), None, TODAY())).to_string();
-        assert!(w.contains("2021-09-01 to 2021-09-20"), "{w}");
+        assert!(
+            w.contains("permits starting within 2021-09-01 to 2021-09-07"),
+            "{w}"
+        );
+        // A retired key's permit stays good to its last day, past the key's end.
+        let mut t = trusted();
+        t.not_after = Some(date(2021, 9, 8));
+        assert!(check(&p, &list(vec![t]), None, date(2021, 9, 21)).is_valid());
+    }
+
+    fn revoked_key(kid: &str) -> RevokedKey {
+        RevokedKey {
+            kid: kid.into(),
+            from: "2021-09-15T02:00:00Z"
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}")),
+            reason: "máy bị\nmất".into(),
+        }
+    }
+
+    /// A revoked kid voids every permit it signed, whatever the day and whenever the key
+    /// was revoked (a payload carries no signing time); it is checked after the
+    /// signature and the ward, before the key's window and the permit's own dates.
+    #[test]
+    fn key_revoked() {
+        let p = payload(&claims(), &key());
+        let revocations = RevocationList::new(vec![]).with_keys(vec![
+            revoked_key("HB-aaaaaaaa"),
+            revoked_key(&kid_of(&key())),
+        ]);
+        let expected = Why::KeyRevoked {
+            kid: kid_of(&key()),
+            ward: "hoankiem.tranhungdao".into(),
+            from: revoked_key("x").from,
+            reason: "máy bị\nmất".into(),
+        };
+        for day in [TODAY(), date(2021, 9, 7), date(2030, 1, 1)] {
+            let w = why(check(&p, &list(vec![trusted()]), Some(&revocations), day));
+            assert_eq!(w, expected, "{day}");
+        }
+        assert_eq!(
+            expected.to_string(),
+            format!(
+                "the key {} of ward hoankiem.tranhungdao was revoked at 2021-09-15T02:00:00Z: \
+                 máy bị mất; every permit it signed is void, ask the ward for the re-issued one",
+                kid_of(&key())
+            )
+        );
+        // Before the key's window: still named revoked, the graver reason.
+        let mut t = trusted();
+        t.not_before = date(2021, 9, 9);
+        assert_eq!(
+            why(check(&p, &list(vec![t]), Some(&revocations), TODAY())),
+            expected
+        );
+        // A forgery under the revoked kid is named forged.
+        let forged = payload(&claims(), &SigningKey::from_bytes(&[4; 32]));
+        assert_eq!(
+            why(check(
+                &forged,
+                &list(vec![trusted()]),
+                Some(&revocations),
+                TODAY()
+            )),
+            Why::BadSignature
+        );
+        // Another ward's kid revoked: this permit is untouched.
+        let other = RevocationList::new(vec![]).with_keys(vec![revoked_key("HB-aaaaaaaa")]);
+        assert!(check(&p, &list(vec![trusted()]), Some(&other), TODAY()).is_valid());
     }
 
     /// A permit longer than the checker's cap is not valid, whoever signed it; its length
@@ -826,9 +983,15 @@ mod tests {
         assert_eq!(list.revoked.len(), 1);
         assert_eq!(list.revoked[0].at.to_string(), "2021-09-10T03:00:00Z");
         let again = RevocationList::from_json(&list.to_json_pretty()).ok();
-        assert_eq!(again, Some(list));
+        assert_eq!(again, Some(list.clone()));
+        // No revoked keys: printed exactly as before they existed.
+        assert!(!list.to_json_pretty().contains("revoked_keys"));
         for bad in [
             r#"{"version":3,"revoked":[]}"#,
+            r#"{"version":1,"revoked":[],"revoked_keys":[{"kid":"bad kid","from":"2021-09-10T10:00:00Z","reason":""}]}"#,
+            r#"{"version":1,"revoked":[],"revoked_keys":[{"kid":"A-b","from":"2021-09-10T10:00:00Z","reason":""},{"kid":"A-b","from":"2021-09-11T10:00:00Z","reason":""}]}"#,
+            r#"{"version":1,"revoked":[],"revoked_keys":[{"kid":"A-b","from":"2021-09-10","reason":""}]}"#,
+            r#"{"version":1,"revoked":[],"revoked_keys":[{"kid":"A-b","from":"2021-09-10T10:00:00Z","reason":"","x":1}]}"#,
             r#"{"version":1,"revoked":[],"x":1}"#,
             r#"{"version":1,"revoked":[{"permit":"a","at":"yesterday","reason":""}]}"#,
             r#"{"version":"1","revoked":[]}"#,
@@ -839,5 +1002,31 @@ mod tests {
                 "{bad}: {e:?}"
             );
         }
+    }
+
+    #[test]
+    fn revocation_list_with_keys_json() {
+        let json = r#"{"version":1,"revoked":[],"revoked_keys":[{"kid":"THD-abcdefgh","from":"2021-09-10T10:00:00+07:00","reason":"máy bị mất"}]}"#;
+        let list = RevocationList::from_json(json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(list.revoked_keys.len(), 1);
+        assert_eq!(
+            list.find_key("THD-abcdefgh").map(|k| k.from.to_string()),
+            Some("2021-09-10T03:00:00Z".into())
+        );
+        let compact = serde_json::to_string(&list).unwrap_or_default();
+        assert_eq!(
+            compact,
+            r#"{"version":1,"revoked":[],"revoked_keys":[{"kid":"THD-abcdefgh","from":"2021-09-10T03:00:00Z","reason":"máy bị mất"}]}"#
+        );
+        assert_eq!(RevocationList::from_json(&compact).ok(), Some(list));
+        let e = RevocationList::from_json(
+            r#"{"version":1,"revoked":[],"revoked_keys":[{"kid":"A-b","from":"2021-09-10T10:00:00Z","reason":""},{"kid":"A-b","from":"2021-09-11T10:00:00Z","reason":""}]}"#,
+        )
+        .err()
+        .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("revocation list revoked key 2: kid A-b appears twice")
+        );
     }
 }
