@@ -829,3 +829,78 @@ fn a_retired_key_and_the_key_s_first_day_are_read() {
     assert!(other.retired_keys.is_empty());
     assert_eq!(other.signing_key_since, None);
 }
+
+/// A retired key lost or stolen: `compromised_from` (an RFC 3339 time, quoted or a TOML
+/// date-time) and `compromised_reason`, both or neither (issue 13).
+#[test]
+fn a_compromised_retired_key_is_read_and_half_a_compromise_refused() {
+    let fixture = Fixture::new();
+    let retired = |extra: &str| {
+        edit(&[(
+            "area_police = [\"cskv1.thd@example.gov.vn\"]\n",
+            &format!(
+                "area_police = [\"cskv1.thd@example.gov.vn\"]\n[[ward.retired_key]]\npublic_key = \"O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik\"\nsince = \"2021-08-01\"\nuntil = \"2021-08-31\"\n{extra}"
+            ),
+        )])
+    };
+    for from in [
+        "\"2021-09-15T09:00:00+07:00\"",
+        "2021-09-15T09:00:00+07:00",
+        "\"2021-09-15T02:00:00Z\"",
+    ] {
+        let text = retired(&format!(
+            "compromised_from = {from}\ncompromised_reason = \"  máy tính   bị mất \"\n"
+        ));
+        let loaded = fixture
+            .load(&text)
+            .unwrap_or_else(|e| panic!("{from}: {e}"));
+        let ward = loaded
+            .config
+            .ward("hoankiem.tranhungdao")
+            .unwrap_or_else(|| panic!("no ward"));
+        let compromised = ward.retired_keys[0]
+            .compromised
+            .as_ref()
+            .map(|c| (c.from.to_string(), c.reason.clone()));
+        assert_eq!(
+            compromised,
+            Some(("2021-09-15T02:00:00Z".into(), "máy tính bị mất".into())),
+            "{from}"
+        );
+        // The revocation list names the key by its kid.
+        let public = ed25519_dalek::VerifyingKey::from_bytes(&ward.retired_keys[0].public_key)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let revoked = qrca::permit::issue::revoked_keys(&loaded.config);
+        assert_eq!(revoked.len(), 1);
+        assert_eq!(revoked[0].kid, qrca::permit::payload::kid("THD", &public));
+        assert_eq!(revoked[0].from.to_string(), "2021-09-15T02:00:00Z");
+        assert_eq!(revoked[0].reason, "máy tính bị mất");
+    }
+    let loaded = fixture.load(&retired("")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(loaded.config.wards[0].retired_keys[0].compromised.is_none());
+    assert!(qrca::permit::issue::revoked_keys(&loaded.config).is_empty());
+    for (extra, error) in [
+        (
+            "compromised_from = \"2021-09-15T09:00:00+07:00\"\n",
+            "23:20: key \"compromised_from\" in [[ward.retired_key]] needs \"compromised_reason\" beside it: give both or neither",
+        ),
+        (
+            "compromised_reason = \"mất\"\n",
+            "23:22: key \"compromised_reason\" in [[ward.retired_key]] needs \"compromised_from\" beside it: give both or neither",
+        ),
+        (
+            "compromised_from = \"2021-09-15\"\ncompromised_reason = \"mất\"\n",
+            "23:20: key \"compromised_from\" in [[ward.retired_key]] must be a time written as RFC 3339, like \"2021-09-15T09:00:00+07:00\", not \"2021-09-15\"",
+        ),
+        (
+            "compromised_from = \"2021-09-15T09:00:00+07:00\"\ncompromised_reason = \" \"\n",
+            "24:22: key \"compromised_reason\" in [[ward.retired_key]] must not be empty",
+        ),
+    ] {
+        assert_eq!(
+            fixture.errors(&retired(extra)),
+            vec![error.to_owned()],
+            "{extra}"
+        );
+    }
+}

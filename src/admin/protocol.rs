@@ -129,7 +129,7 @@ pub fn answer(store: &Store, config: &Config, line: &str) -> Response {
                 Request::Outbox(command) => {
                     super::outbox::execute(store, command, &mut stdout, &mut stderr)
                 }
-                Request::Revocations => super::revocations::execute(store, &mut stdout),
+                Request::Revocations => super::revocations::execute(store, config, &mut stdout),
                 Request::Reload => {
                     stderr = b"qrca: only a running daemon reloads\n".to_vec();
                     Ok(2)

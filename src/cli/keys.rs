@@ -37,12 +37,13 @@ pub fn trust_list(config: Option<PathBuf>) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// SPEC §5's revocation list, from every revoked permit in the database; from the
-/// daemon's, while `qrca run` holds it.
+/// SPEC §5's revocation list, from every revoked permit in the database and every
+/// compromised retired key of the config; from the daemon's (and its config's), while
+/// `qrca run` holds the database.
 pub fn revocations(config: Option<PathBuf>) -> anyhow::Result<u8> {
     let config = load_config(config, true)?;
     let request = crate::admin::protocol::Request::Revocations;
     super::control::in_daemon_or_here(&config.service.state_dir, &request, |store, out, _| {
-        crate::admin::revocations::execute(store, out)
+        crate::admin::revocations::execute(store, &config, out)
     })
 }

@@ -146,6 +146,10 @@ pub struct RawRetiredKey {
     pub public_key: Option<Str>,
     pub since: Option<Spanned<toml::Value>>,
     pub until: Option<Spanned<toml::Value>>,
+    /// When the key was lost or stolen (RFC 3339): the key is then revoked as a whole
+    /// in `qrca keys revocations`, with `compromised_reason`. Both or neither.
+    pub compromised_from: Option<Spanned<toml::Value>>,
+    pub compromised_reason: Option<Str>,
 }
 
 /// `[[ward.account]]`: the address, one way to log in, and any `[mail]` key to

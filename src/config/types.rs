@@ -290,6 +290,18 @@ pub struct RetiredKey {
     pub public_key: [u8; 32],
     pub since: jiff::civil::Date,
     pub until: jiff::civil::Date,
+    /// Set when the key was lost or stolen: every permit it signed is void, and the
+    /// revocation list says so (`permit::issue::revoked_keys`).
+    pub compromised: Option<Compromise>,
+}
+
+/// A retired key's compromise (`compromised_from`, `compromised_reason`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compromise {
+    /// From when the key is known to be in other hands.
+    pub from: jiff::Timestamp,
+    /// Why, as the checkpoints read it.
+    pub reason: String,
 }
 
 impl Ward {

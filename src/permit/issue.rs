@@ -8,7 +8,7 @@
 
 use super::payload::{self, Claims, PayloadError};
 use super::pdf::{Labels, Paper, PdfError, PermitFace, Renderer};
-use super::trust::{RevocationList, Revoked, TrustList, TrustedKey};
+use super::trust::{RevocationList, Revoked, RevokedKey, TrustList, TrustedKey};
 use crate::config::{Config, Ward};
 use crate::keys::{self, KeyError};
 use crate::workflow::{Case, Kind, Permit, Row, RowState, capped_until};
@@ -250,6 +250,30 @@ pub fn current_entry(config: &Config, ward: &Ward) -> Result<(TrustedKey, Signer
         None,
     );
     Ok((entry, signer))
+}
+
+/// The keys the config says were compromised (`[[ward.retired_key]]` with
+/// `compromised_from`), for the revocation list's `revoked_keys`, by kid.
+pub fn revoked_keys(config: &Config) -> Vec<RevokedKey> {
+    let mut revoked: Vec<RevokedKey> = config
+        .wards
+        .iter()
+        .flat_map(|ward| {
+            ward.retired_keys.iter().filter_map(|retired| {
+                let compromise = retired.compromised.as_ref()?;
+                // Checked to be a valid point when the config was loaded.
+                let key = VerifyingKey::from_bytes(&retired.public_key).ok()?;
+                Some(RevokedKey {
+                    kid: payload::kid(&ward.rules.short, &key),
+                    from: compromise.from,
+                    reason: compromise.reason.clone(),
+                })
+            })
+        })
+        .collect();
+    revoked.sort_by(|a, b| a.kid.cmp(&b.kid));
+    revoked.dedup_by(|a, b| a.kid == b.kid);
+    revoked
 }
 
 /// `qrca keys revocations`: every revoked permit of these cases, oldest first.

@@ -6,7 +6,7 @@
 use super::{Validator, key_in};
 use crate::config::fold;
 use crate::config::raw::{RawRetiredKey, RawWard, Str, StrList};
-use crate::config::types::{MailSettings, RetiredKey, Ward};
+use crate::config::types::{Compromise, MailSettings, RetiredKey, Ward};
 use crate::workflow::{Validity, WardRules};
 use std::collections::HashMap;
 use std::ops::Range;
@@ -151,7 +151,8 @@ impl Validator<'_> {
     }
 
     /// `[[ward.retired_key]]`: a valid Ed25519 public key, base64url (no padding) of
-    /// 32 bytes as `qrca keys trust-list` prints it, and its `since` ≤ `until` dates.
+    /// 32 bytes as `qrca keys trust-list` prints it, its `since` ≤ `until` dates, and,
+    /// for a key lost or stolen, both `compromised_from` and `compromised_reason`.
     fn retired_key(&mut self, raw: &Spanned<RawRetiredKey>) -> Option<RetiredKey> {
         const T: &str = RETIRED_KEY_TABLE;
         let span = raw.span();
@@ -177,6 +178,7 @@ impl Validator<'_> {
         let until = self
             .required(&k.until, &span, "until", T)
             .and_then(|v| self.date(v, "until", T));
+        let compromised = self.compromise(k);
         if let (Some(since), Some(until)) = (since, until)
             && until < since
         {
@@ -190,7 +192,53 @@ impl Validator<'_> {
             public_key: public_key?,
             since: since?,
             until: until?,
+            compromised: compromised?,
         })
+    }
+
+    /// A retired key's `compromised_from` (an RFC 3339 time) and `compromised_reason`:
+    /// both, or neither (`Some(None)`); `None` after an error.
+    fn compromise(&mut self, k: &RawRetiredKey) -> Option<Option<Compromise>> {
+        const T: &str = RETIRED_KEY_TABLE;
+        let from = k.compromised_from.as_ref().map(|v| {
+            let text = match v.get_ref() {
+                toml::Value::String(s) => s.trim().to_owned(),
+                other => other.to_string(),
+            };
+            let from = text.parse::<jiff::Timestamp>().ok();
+            if from.is_none() {
+                self.error(
+                    &v.span(),
+                    format!("key \"compromised_from\" in {T} must be a time written as RFC 3339, like \"2021-09-15T09:00:00+07:00\", not {}", v.get_ref()),
+                );
+            }
+            (from, v.span())
+        });
+        let reason = k
+            .compromised_reason
+            .as_ref()
+            .map(|v| (self.text(v, &key_in("compromised_reason", T)), v.span()));
+        match (from, reason) {
+            (None, None) => Some(None),
+            (Some((from, _)), Some((reason, _))) => Some(Some(Compromise {
+                from: from?,
+                reason: reason?,
+            })),
+            (Some((_, at)), None) => {
+                self.error(
+                    &at,
+                    format!("key \"compromised_from\" in {T} needs \"compromised_reason\" beside it: give both or neither"),
+                );
+                None
+            }
+            (None, Some((_, at))) => {
+                self.error(
+                    &at,
+                    format!("key \"compromised_reason\" in {T} needs \"compromised_from\" beside it: give both or neither"),
+                );
+                None
+            }
+        }
     }
 
     /// Officers, police or area police of a ward; each address is also remembered
