@@ -13,7 +13,7 @@ use jiff::civil::Date;
 use qrca::permit::checkpoint;
 use qrca::permit::payload::{self, Claims};
 use qrca::permit::pdf::{Labels, Paper, PermitFace, Renderer};
-use qrca::permit::trust::{self, RevocationList, Revoked, TrustList, TrustedKey, Why};
+use qrca::permit::trust::{self, RevocationList, Revoked, RevokedKey, TrustList, TrustedKey, Why};
 use qrca::workflow::Kind;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -51,11 +51,14 @@ fn claims(kid: &str, id: &str, ward: &str, from: Date, until: Date) -> Claims {
 }
 
 /// The two wards' keys, the trust list (THD and HB; a third ward's key is left out), and
-/// the revocation list.
+/// the revocation list. THD also has a retired key (its window ends on 2021-09-09) and a
+/// compromised one, revoked as a whole.
 struct Keys {
     thd: SigningKey,
     hb: SigningKey,
     other: SigningKey,
+    retired: SigningKey,
+    lost: SigningKey,
     trust: TrustList,
     revoked: RevocationList,
 }
@@ -65,7 +68,7 @@ fn kid(short: &str, k: &SigningKey) -> String {
 }
 
 fn keys() -> Keys {
-    let (thd, hb, other) = (key(1), key(2), key(3));
+    let (thd, hb, other, retired, lost) = (key(1), key(2), key(3), key(4), key(5));
     let day = |y, m, d| Date::new(y, m, d).unwrap();
     let trust = TrustList::new(vec![
         TrustedKey::for_key(
@@ -86,6 +89,24 @@ fn keys() -> Keys {
             day(2021, 1, 1),
             Some(day(2099, 12, 31)),
         ),
+        TrustedKey::for_key(
+            kid("THD", &retired),
+            THD,
+            "Phường Trần Hưng Đạo",
+            "Quận Hoàn Kiếm",
+            &retired.verifying_key(),
+            day(2021, 1, 1),
+            Some(day(2021, 9, 9)),
+        ),
+        TrustedKey::for_key(
+            kid("THD", &lost),
+            THD,
+            "Phường Trần Hưng Đạo",
+            "Quận Hoàn Kiếm",
+            &lost.verifying_key(),
+            day(2021, 1, 1),
+            None,
+        ),
         // A small-order key (the identity point): a lax verifier accepts anything
         // "signed" by it; payload.rs's verify_strict and the page refuse it.
         TrustedKey {
@@ -102,11 +123,18 @@ fn keys() -> Keys {
         permit: "THD-T-0001-0003".into(),
         at: "2021-09-08T03:00:00Z".parse().unwrap(),
         reason: "mất giấy".into(),
+    }])
+    .with_keys(vec![RevokedKey {
+        kid: kid("THD", &lost),
+        from: "2021-09-12T02:00:00Z".parse().unwrap(),
+        reason: "máy tính giữ khóa bị mất".into(),
     }]);
     Keys {
         thd,
         hb,
         other,
+        retired,
+        lost,
         trust,
         revoked,
     }
@@ -262,6 +290,40 @@ fn vectors(k: &Keys) -> Vec<(String, String, Date)> {
         payload::sign(&claims(&thd, "THD-T-0001-0003", THD, from, until), &k.thd).unwrap(),
         t,
     );
+    // A retired key's permit started inside its window (to 2021-09-09) and runs past it.
+    let retired = kid("THD", &k.retired);
+    let by_retired = payload::sign(
+        &claims(&retired, "THD-T-0001-0009", THD, from, until),
+        &k.retired,
+    )
+    .unwrap();
+    add(
+        "retired key, started in its window, ends after it",
+        by_retired.clone(),
+        t,
+    );
+    add(
+        "retired key, on the last day, after the key's end",
+        by_retired,
+        until,
+    );
+    add(
+        "retired key, starts after its window",
+        payload::sign(
+            &claims(&retired, "THD-T-0001-0009", THD, t, until),
+            &k.retired,
+        )
+        .unwrap(),
+        t,
+    );
+    // A revoked key voids what it signed, even checked before its `from`.
+    let by_lost = payload::sign(
+        &claims(&kid("THD", &k.lost), "THD-T-0001-0010", THD, from, until),
+        &k.lost,
+    )
+    .unwrap();
+    add("revoked key", by_lost.clone(), t);
+    add("revoked key, checked after its from", by_lost, until);
     let mut household = claims(&thd, "THD-H-0001-0001", THD, from, until);
     household.kind = Kind::H;
     household.birth_year = None;
@@ -463,6 +525,7 @@ fn write_vectors(dir: &Path, k: &Keys) -> (PathBuf, Vec<Value>) {
     }
     let file = dir.join("vectors.json");
     let doc = json!({"keys": k.trust.keys, "revoked": k.revoked.revoked,
+                     "revoked_keys": k.revoked.revoked_keys,
                      "max_valid_days": MAX_DAYS, "vectors": list});
     std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
     (file, list)
@@ -480,6 +543,7 @@ fn page_verdicts_agree_with_qrca_verify() {
         "unknown_kid",
         "bad_signature",
         "wrong_ward",
+        "key_revoked",
         "key_not_valid_then",
         "too_long",
         "revoked",
@@ -686,6 +750,13 @@ fn the_page_in_chromium_with_a_fake_camera() {
     let revoked = claims(&thd, "THD-T-0001-0003", THD, days(-2), days(12));
     let expired = claims(&thd, "THD-T-0001-0004", THD, days(-20), days(-6));
     let not_yet = claims(&thd, "THD-T-0001-0005", THD, days(3), days(12));
+    let lost = claims(
+        &kid("THD", &k.lost),
+        "THD-T-0001-0006",
+        THD,
+        days(-2),
+        days(12),
+    );
     let cam = |name: &str, payload: &str, c: &Claims| camera(&dir, name, &permit_pdf(payload, c));
     let valid_cam = cam("valid", &valid_payload, &valid);
     let cameras = [
@@ -708,6 +779,14 @@ fn the_page_in_chromium_with_a_fake_camera() {
                 "expired",
                 &payload::sign(&expired, &k.thd).unwrap(),
                 &expired,
+            ),
+        ),
+        (
+            "key-revoked",
+            cam(
+                "key-revoked",
+                &payload::sign(&lost, &k.lost).unwrap(),
+                &lost,
             ),
         ),
         (
@@ -769,6 +848,7 @@ fn the_page_in_chromium_with_a_fake_camera() {
             "other-ward-key" => "unknown_kid",
             "revoked" => "revoked",
             "expired" => "expired",
+            "key-revoked" => "key_revoked",
             _ => "not_yet_valid",
         };
         cases.push(case(
@@ -997,6 +1077,7 @@ fn shared_vectors_through_the_scan_path() {
     let page = checkpoint::render(&checkpoint::PageInput {
         keys: k.trust.keys.clone(),
         revoked: k.revoked.revoked.clone(),
+        revoked_keys: k.revoked.revoked_keys.clone(),
         generated_at: "2021-09-10T01:00:00Z".parse().unwrap(),
         fresh_hours: checkpoint::DEFAULT_FRESH_HOURS,
         max_valid_days: MAX_DAYS,

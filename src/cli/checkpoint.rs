@@ -8,7 +8,8 @@
 
 use super::load_config;
 use crate::admin::protocol::{Request, ask};
-use crate::config::DEFAULT_MAX_VALID_DAYS;
+use crate::admin::revocations;
+use crate::config::{Config, DEFAULT_MAX_VALID_DAYS};
 use crate::permit::checkpoint::{self, PageInput};
 use crate::permit::issue;
 use crate::permit::trust::{RevocationList, TrustList};
@@ -52,20 +53,25 @@ pub fn page(options: Options) -> anyhow::Result<u8> {
         }
         checkpoint::merge_keys(lists)?
     };
-    let revoked = if options.revocations.is_empty() {
+    let (revoked, revoked_keys) = if options.revocations.is_empty() {
         let Some(config) = &config else {
             anyhow::bail!("no config to take the revocation list from");
         };
-        database_revocations(&config.service.state_dir)?.revoked
+        let list = database_revocations(config)?;
+        (list.revoked, list.revoked_keys)
     } else {
-        let mut lists = Vec::new();
+        let (mut lists, mut key_lists) = (Vec::new(), Vec::new());
         for path in &options.revocations {
             let text = read(path)?;
             let list = RevocationList::from_json(&text)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             lists.push(list.revoked);
+            key_lists.push(list.revoked_keys);
         }
-        checkpoint::merge_revoked(lists)
+        (
+            checkpoint::merge_revoked(lists),
+            checkpoint::merge_revoked_keys(key_lists),
+        )
     };
     if keys.is_empty() {
         anyhow::bail!(
@@ -76,6 +82,7 @@ pub fn page(options: Options) -> anyhow::Result<u8> {
     let input = PageInput {
         keys,
         revoked,
+        revoked_keys,
         generated_at: jiff::Timestamp::now(),
         fresh_hours: options.fresh_hours,
         max_valid_days: config
@@ -96,13 +103,14 @@ pub fn page(options: Options) -> anyhow::Result<u8> {
         input.keys.iter().map(|k| k.ward.as_str()).collect();
     eprintln!(
         "qrca: wrote the checkpoint page {} ({} bytes): {} key(s) of {} ward(s), {} revoked \
-         permit(s), fingerprint {}, made {}; green for {} h, then amber up to {} days, then \
+         permit(s), {} revoked key(s), fingerprint {}, made {}; green for {} h, then amber up to {} days, then \
          refused. Send it to the checkpoint teams and open it in the phone's browser.",
         options.out.display(),
         page.html.len(),
         input.keys.len(),
         wards.len(),
         input.revoked.len(),
+        input.revoked_keys.len(),
         page.fingerprint,
         input.generated_at,
         input.fresh_hours,
@@ -115,9 +123,10 @@ fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// The database's revocation list: the running daemon's answer when it holds the
-/// database, else read here.
-fn database_revocations(state_dir: &Path) -> anyhow::Result<RevocationList> {
+/// The database's revocation list, with the config's compromised keys: the running
+/// daemon's answer when it holds the database, else read here.
+fn database_revocations(config: &Config) -> anyhow::Result<RevocationList> {
+    let state_dir = &config.service.state_dir;
     if let Some(response) = ask(state_dir, &Request::Revocations)? {
         if response.code != 0 {
             anyhow::bail!(
@@ -129,5 +138,5 @@ fn database_revocations(state_dir: &Path) -> anyhow::Result<RevocationList> {
             .map_err(|e| anyhow::anyhow!("the daemon's answer: {e}"));
     }
     let store = Store::open(state_dir)?;
-    Ok(issue::revocations(&store.cases()?))
+    revocations::list(&store, config)
 }

@@ -210,7 +210,8 @@ impl<W: Write> World<W> {
 
         // The permits the people saved, checked as a checkpoint would.
         let trust = issue::trust_list(&g.config)?;
-        let revoked = issue::revocations(&g.store.cases()?);
+        let revoked =
+            issue::revocations(&g.store.cases()?).with_keys(issue::revoked_keys(&g.config));
         let today = self
             .clock
             .to_zoned_datetime(g.config.service.timezone.clone())
@@ -258,6 +259,7 @@ impl<W: Write> World<W> {
         let page = checkpoint::render(&checkpoint::PageInput {
             keys: trust.keys.clone(),
             revoked: revoked.revoked.clone(),
+            revoked_keys: revoked.revoked_keys.clone(),
             generated_at: jiff::Timestamp::now(),
             fresh_hours: checkpoint::DEFAULT_FRESH_HOURS,
             max_valid_days: g.config.permits.max_valid_days,

@@ -12,7 +12,7 @@
 //! It is pure: the caller reads the list files and the clock. It must not decide a
 //! verdict (the page does, as `trust::check` does) nor fetch anything.
 
-use super::trust::{Revoked, TrustedKey};
+use super::trust::{Revoked, RevokedKey, TrustedKey};
 use data_encoding::{BASE64, HEXLOWER};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -41,6 +41,9 @@ pub struct PageInput {
     pub keys: Vec<TrustedKey>,
     /// Every revocation, from one or several revocation lists.
     pub revoked: Vec<Revoked>,
+    /// Every revoked key, from one or several revocation lists (see
+    /// [`merge_revoked_keys`]).
+    pub revoked_keys: Vec<RevokedKey>,
     /// When the lists were put together; the page measures its data's age from it.
     pub generated_at: Timestamp,
     /// Green only while the lists are at most this old.
@@ -59,6 +62,7 @@ struct PageData<'a> {
     max_valid_days: u32,
     keys: &'a [TrustedKey],
     revoked: &'a [Revoked],
+    revoked_keys: &'a [RevokedKey],
 }
 
 /// Why several lists cannot be made into one page.
@@ -109,10 +113,35 @@ pub fn merge_revoked(lists: Vec<Vec<Revoked>>) -> Vec<Revoked> {
     merged
 }
 
+/// The revoked keys of several lists, one per kid: the earliest `from` (with its
+/// reason), since from then on nothing the key signed can be trusted. Sorted by kid.
+pub fn merge_revoked_keys(lists: Vec<Vec<RevokedKey>>) -> Vec<RevokedKey> {
+    let mut merged: Vec<RevokedKey> = Vec::new();
+    for key in lists.into_iter().flatten() {
+        match merged.iter_mut().find(|k| k.kid == key.kid) {
+            Some(k) if key.from < k.from => *k = key,
+            Some(_) => {}
+            None => merged.push(key),
+        }
+    }
+    merged.sort_by(|a, b| a.kid.cmp(&b.kid));
+    merged
+}
+
 /// A short fingerprint of the lists a page carries: the first 8 hex digits of SHA-256
 /// over their JSON. Shown on the page so a checkpoint can tell by phone which lists it has.
-pub fn fingerprint(keys: &[TrustedKey], revoked: &[Revoked]) -> String {
-    let json = serde_json::to_string(&(keys, revoked)).unwrap_or_default();
+/// Lists without revoked keys keep the fingerprint they had before keys could be revoked.
+pub fn fingerprint(
+    keys: &[TrustedKey],
+    revoked: &[Revoked],
+    revoked_keys: &[RevokedKey],
+) -> String {
+    let json = if revoked_keys.is_empty() {
+        serde_json::to_string(&(keys, revoked))
+    } else {
+        serde_json::to_string(&(keys, revoked, revoked_keys))
+    }
+    .unwrap_or_default();
     HEXLOWER.encode(&Sha256::digest(json.as_bytes())[..4])
 }
 
@@ -125,7 +154,7 @@ pub struct Page {
 
 /// The page for `input`.
 pub fn render(input: &PageInput) -> Page {
-    let fingerprint = fingerprint(&input.keys, &input.revoked);
+    let fingerprint = fingerprint(&input.keys, &input.revoked, &input.revoked_keys);
     let data = PageData {
         generated_at: input.generated_at.to_string(),
         fingerprint: fingerprint.clone(),
@@ -134,6 +163,7 @@ pub fn render(input: &PageInput) -> Page {
         max_valid_days: input.max_valid_days,
         keys: &input.keys,
         revoked: &input.revoked,
+        revoked_keys: &input.revoked_keys,
     };
     // Inside <script>, "</script" would end the element: JSON may write '<' as \u003c
     // anywhere it can occur (inside strings), so nothing in the data can close it.
@@ -208,6 +238,7 @@ mod tests {
                     .unwrap_or_else(|e| panic!("{e}")),
                 reason: "</script><script>alert(1)</script>".into(),
             }],
+            revoked_keys: Vec::new(),
             generated_at: "2021-09-08T01:00:00Z"
                 .parse()
                 .unwrap_or_else(|e| panic!("{e}")),
@@ -255,11 +286,55 @@ mod tests {
         );
     }
 
+    fn revoked_key(kid: &str, from: &str, reason: &str) -> RevokedKey {
+        RevokedKey {
+            kid: kid.into(),
+            from: from.parse().unwrap_or_else(|e| panic!("{e}")),
+            reason: reason.into(),
+        }
+    }
+
     #[test]
     fn fingerprint_follows_the_lists() {
         let i = input();
-        let a = fingerprint(&i.keys, &i.revoked);
-        assert_eq!(a, fingerprint(&i.keys, &i.revoked));
-        assert_ne!(a, fingerprint(&i.keys, &[]));
+        let a = fingerprint(&i.keys, &i.revoked, &[]);
+        assert_eq!(a, fingerprint(&i.keys, &i.revoked, &[]));
+        assert_ne!(a, fingerprint(&i.keys, &[], &[]));
+        let gone = [revoked_key("THD-aaaaaaaa", "2021-09-09T00:00:00Z", "lost")];
+        assert_ne!(a, fingerprint(&i.keys, &i.revoked, &gone));
+    }
+
+    /// One entry per kid, the earliest `from` winning, whichever list it came from.
+    #[test]
+    fn revoked_keys_merge_by_kid_earliest_first() {
+        let merged = merge_revoked_keys(vec![
+            vec![
+                revoked_key("THD-aaaaaaaa", "2021-09-10T00:00:00Z", "later"),
+                revoked_key("HB-bbbbbbbb", "2021-09-01T00:00:00Z", "hb"),
+            ],
+            vec![
+                revoked_key("THD-aaaaaaaa", "2021-09-09T00:00:00Z", "earlier"),
+                revoked_key("HB-bbbbbbbb", "2021-09-05T00:00:00Z", "hb again"),
+            ],
+        ]);
+        assert_eq!(
+            merged,
+            vec![
+                revoked_key("HB-bbbbbbbb", "2021-09-01T00:00:00Z", "hb"),
+                revoked_key("THD-aaaaaaaa", "2021-09-09T00:00:00Z", "earlier"),
+            ]
+        );
+    }
+
+    #[test]
+    fn revoked_keys_reach_the_page() {
+        let mut i = input();
+        let none = render(&i).html;
+        assert!(none.contains("\"revoked_keys\":[]"));
+        i.revoked_keys = vec![revoked_key("THD-aaaaaaaa", "2021-09-09T00:00:00Z", "lost")];
+        let page = render(&i);
+        assert!(page.html.contains(
+            "\"revoked_keys\":[{\"kid\":\"THD-aaaaaaaa\",\"from\":\"2021-09-09T00:00:00Z\",\"reason\":\"lost\"}]"
+        ));
     }
 }

@@ -115,7 +115,10 @@
       case 'bad_public_key': return 'Khóa trong danh sách bị hỏng (' + d.kid + ')';
       case 'bad_signature': return 'Chữ ký sai: mã đã bị sửa hoặc không do phường ký';
       case 'wrong_ward': return 'Sai phường: khóa của ' + d.kid_ward + ' nhưng giấy ghi ' + r.claims.ward;
-      case 'key_not_valid_then': return 'Khóa không được dùng cho thời hạn của giấy này';
+      case 'key_revoked': return 'Khóa ký của ' + (wardOf(d.kid) ? wardOf(d.kid).ward_name : 'phường ' + d.kid_ward) +
+        ' đã bị thu hồi từ ' + vnTime(Date.parse(d.from)) + ': ' + d.reason +
+        '. Mọi giấy ký bằng khóa này đều không còn giá trị; hãy xin phường cấp lại giấy mới';
+      case 'key_not_valid_then': return 'Khóa không được dùng cho ngày bắt đầu của giấy này';
       case 'too_long': return 'Thời hạn quá dài: ' + d.days + ' ngày (tối đa ' + d.max_days + ')';
       case 'revoked': return 'Đã thu hồi: lý do ' + d.reason + ' (lúc ' + vnTime(Date.parse(d.at)) + ')';
       case 'not_yet_valid': return 'Chưa đến ngày: có hiệu lực từ ' + dmy(r.claims.valid_from);
@@ -389,7 +392,8 @@
     var wards = {};
     data.keys.forEach(function (k) { wards[k.ward] = true; });
     $('data-info').textContent = 'Dữ liệu tạo lúc ' + vnTime(generatedMs) + ' · mã ' + data.fingerprint + ' · ' +
-      Object.keys(wards).length + ' phường/xã · ' + data.revoked.length + ' giấy đã thu hồi';
+      Object.keys(wards).length + ' phường/xã · ' + data.revoked.length + ' giấy đã thu hồi' +
+      (data.revoked_keys && data.revoked_keys.length ? ' · ' + data.revoked_keys.length + ' khóa đã thu hồi' : '');
     var age = V.dataAge(t, generatedMs, lastSeen(), data.fresh_hours, data.stale_days);
     if (age !== 'fresh') {
       $('data-warning').hidden = false;

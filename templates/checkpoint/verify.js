@@ -283,12 +283,15 @@
     return Math.round(date.getTime() / 86400000);
   }
 
+  // A key's window bounds a permit's first day only (trust.rs `covers`): a retired key's
+  // permits stay good until their own end, which the length cap bounds.
   function covers(key, day) {
     return day >= key.not_before && (key.not_after === null || key.not_after === undefined || day <= key.not_after);
   }
 
   // trust.rs `check`: the verdict on `payload` on `today`. `lists` is
-  // { keys: [...trust list keys], revoked: [...revocation entries], max_valid_days }.
+  // { keys: [...trust list keys], revoked: [...revocation entries],
+  //   revoked_keys: [...revoked keys] (may be absent), max_valid_days }.
   // Resolves to { valid, code, field?, claims?, detail }.
   async function check(payload, lists, today, verify) {
     var signed = decode(payload);
@@ -314,7 +317,15 @@
     var good = await verify(signed.signature, utf8(signed.message), publicKey);
     if (!good) return no('bad_signature');
     if (trusted.ward !== c.ward) return no('wrong_ward', { kid_ward: trusted.ward });
-    if (!covers(trusted, c.valid_from) || !covers(trusted, c.valid_until)) {
+    // A revoked key voids every permit it signed, whatever today: a payload carries no
+    // signing time.
+    var revokedKeys = lists.revoked_keys || [];
+    for (var j = 0; j < revokedKeys.length; j++) {
+      if (revokedKeys[j].kid === c.kid) {
+        return no('key_revoked', { kid: c.kid, kid_ward: trusted.ward, from: revokedKeys[j].from, reason: revokedKeys[j].reason });
+      }
+    }
+    if (!covers(trusted, c.valid_from)) {
       return no('key_not_valid_then', { not_before: trusted.not_before, not_after: trusted.not_after });
     }
     var days = dayNumber(c.valid_until) - dayNumber(c.valid_from) + 1;

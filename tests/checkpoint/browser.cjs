@@ -123,7 +123,7 @@ async function runCase(c, vectors) {
       result.vectors = await page.evaluate(async (file) => {
         const V = globalThis.qrcaVerify;
         const vendor = globalThis.qrcaVendor;
-        const lists = { keys: file.keys, revoked: file.revoked, max_valid_days: file.max_valid_days };
+        const lists = { keys: file.keys, revoked: file.revoked, revoked_keys: file.revoked_keys || [], max_valid_days: file.max_valid_days };
         async function web(signature, message, publicKey) {
           if (vendor.weakPoint(publicKey) || vendor.weakPoint(signature.subarray(0, 32))) return false;
           try {

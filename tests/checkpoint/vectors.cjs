@@ -16,7 +16,7 @@ const V = require(path.join(root, 'verify.js'));
 const vendor = globalThis.qrcaVendor;
 
 const file = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-const lists = { keys: file.keys, revoked: file.revoked, max_valid_days: file.max_valid_days };
+const lists = { keys: file.keys, revoked: file.revoked, revoked_keys: file.revoked_keys || [], max_valid_days: file.max_valid_days };
 
 async function webcrypto(signature, message, publicKey) {
   if (vendor.weakPoint(publicKey) || vendor.weakPoint(signature.subarray(0, 32))) return false;
