@@ -1,7 +1,8 @@
 //! Trust and revocation lists (SPEC §5) and the verdict on a scanned payload.
 //!
-//! Owns the two JSON documents exactly as SPEC §5 writes them (unknown fields and other
-//! versions refused) and [`check`], which decides VALID or why not, in a fixed order.
+//! Owns the two JSON documents exactly as SPEC §5 writes them, with §9's `revoked_keys`
+//! (unknown fields and other versions refused), and [`check`], which decides VALID or
+//! why not, in a fixed order.
 //! It is pure: the caller reads the files, scans the image and says what day it is. It
 //! must not read files, the clock or the network.
 
