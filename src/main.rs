@@ -73,6 +73,16 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             KeysCommand::Generate { ward } => cli::keys::generate(&ward, config),
             KeysCommand::TrustList => cli::keys::trust_list(config),
             KeysCommand::Revocations => cli::keys::revocations(config),
+            KeysCommand::Rotate {
+                ward,
+                compromised,
+                dry_run,
+            } => cli::rotate::rotate(cli::rotate::Rotate {
+                ward,
+                compromised,
+                dry_run,
+                config,
+            }),
         },
         Command::Permits {
             config,

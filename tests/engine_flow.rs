@@ -634,7 +634,7 @@ fn one_mail_revokes_across_cases_and_decides_beside_them_in_one_commit() {
     let ward = config
         .ward("hoankiem.tranhungdao")
         .unwrap_or_else(|| panic!("no ward"));
-    let list = qrca::admin::feed::list(&store, ward).unwrap_or_else(|e| panic!("{e}"));
+    let list = qrca::admin::feed::list(&store, &config, ward).unwrap_or_else(|e| panic!("{e}"));
     let from_cases =
         qrca::permit::issue::revocations(&store.cases().unwrap_or_else(|e| panic!("{e}")));
     assert_eq!(list, from_cases);

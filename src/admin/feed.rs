@@ -30,8 +30,9 @@ pub fn due(last: Option<&FeedMark>, fingerprint: &str, now: Timestamp) -> bool {
     }
 }
 
-/// The ward's revocation list as the city gets it.
-pub fn list(store: &Store, ward: &Ward) -> Result<RevocationList, StoreError> {
+/// The ward's revocation list as the city gets it: its revoked permits, and its keys
+/// the config says were compromised.
+pub fn list(store: &Store, config: &Config, ward: &Ward) -> Result<RevocationList, StoreError> {
     let revoked = store
         .revoked_permits(ward.code())?
         .into_iter()
@@ -41,7 +42,12 @@ pub fn list(store: &Store, ward: &Ward) -> Result<RevocationList, StoreError> {
             reason: r.reason,
         })
         .collect();
-    Ok(RevocationList::new(revoked))
+    let short = format!("{}-", ward.rules.short);
+    let keys = crate::permit::issue::revoked_keys(config)
+        .into_iter()
+        .filter(|k| k.kid.starts_with(&short))
+        .collect();
+    Ok(RevocationList::new(revoked).with_keys(keys))
 }
 
 /// A digest of what the list says (not when it was made).
@@ -72,7 +78,7 @@ pub fn queue_due(
     }
     let mut queued = Vec::new();
     for ward in &config.wards {
-        let list = list(store, ward)?;
+        let list = list(store, config, ward)?;
         let fingerprint = fingerprint(&list);
         let last = store.feed_mark(ward.code())?;
         if !due(last.as_ref(), &fingerprint, now) {
@@ -80,6 +86,7 @@ pub fn queue_due(
         }
         let sequence = last.map_or(1, |m| m.sequence + 1);
         let revoked = list.revoked.len();
+        let revoked_keys = list.revoked_keys.len();
         let doc = WardRevocations::new(ward.code(), sequence, now, list);
         let json = String::from_utf8_lossy(&signed::to_bytes(&doc)).into_owned();
         let mail = OutMail {
@@ -95,6 +102,7 @@ pub fn queue_due(
             data: Box::new(MailData {
                 sequence: Some(sequence),
                 revoked_count: Some(revoked as u64),
+                revoked_keys: Some(revoked_keys as u64),
                 ..MailData::default()
             }),
         };

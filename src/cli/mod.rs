@@ -20,6 +20,7 @@ pub mod permit;
 pub mod permits;
 pub mod report;
 pub mod roster;
+pub mod rotate;
 pub mod verify;
 
 #[derive(Debug, Parser)]
@@ -181,6 +182,24 @@ pub enum KeysCommand {
     TrustList,
     /// Print the revocation list JSON for checkpoints.
     Revocations,
+    /// Replace the ward's signing key: the old one is retired in the config (its
+    /// permits keep verifying to their end) and the city is told, signed by the old
+    /// key. With --compromised, the old key is revoked as a whole, every permit still
+    /// valid is re-issued under the new key and mailed again, and the new key is
+    /// enrolled with the city afresh.
+    Rotate {
+        /// The ward's code in the config, e.g. hoankiem.tranhungdao.
+        #[arg(long)]
+        ward: String,
+        /// The old key was lost or stolen: why, in words checkpoints and organisations
+        /// read (e.g. "máy tính của phường bị mất").
+        #[arg(long, value_name = "REASON")]
+        compromised: Option<String>,
+        /// Say what would be done (with --compromised: how many permits and mails),
+        /// change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
