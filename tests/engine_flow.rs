@@ -671,3 +671,131 @@ fn one_mail_revokes_across_cases_and_decides_beside_them_in_one_commit() {
         .collect();
     assert_eq!((again[0].sequence, again[0].revoked), (2, 2));
 }
+
+/// The key-compromise drill's re-issue (issue 13): every permit still valid, not the
+/// revoked one, by case, to whom the case's permits went; queued once however often
+/// the drill runs; and rendered only under the new key.
+#[test]
+fn the_drill_reissues_each_case_s_valid_permits_once_under_the_new_key() {
+    use qrca::admin::reissue;
+    use qrca::outbound::{self, RenderCtx, Templates};
+    use qrca::permit::issue::{self, Signer};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = world(dir.path());
+    let store = Store::open(&config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    let mut m = Mailer {
+        uid: 0,
+        ward: "hoankiem.tranhungdao",
+    };
+    let one = issued_case(&store, &config, &mut m, "Công ty Một", 3);
+    let two = issued_case(&store, &config, &mut m, "Công ty Hai", 1);
+    let revoke = m.inbound(
+        OFFICER,
+        Some(&one.code),
+        EventBody::Revoke(vec![Revocation {
+            permit: format!("{}-0002", one.code),
+            reason: "nghỉ việc".into(),
+        }]),
+    );
+    applied(run(&store, &config, &revoke));
+    let today = now()
+        .to_zoned_datetime(config.service.timezone.clone())
+        .date();
+    let plans =
+        reissue::plan(&store, "hoankiem.tranhungdao", today).unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<(String, Vec<String>, usize)> = plans
+        .iter()
+        .map(|p| (p.case.clone(), p.to.clone(), p.permits.len()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (one.code.clone(), vec![ORG.to_owned()], 2),
+            (two.code.clone(), vec![ORG.to_owned()], 1)
+        ]
+    );
+    // Long after every permit ended, nothing is left to re-issue.
+    let later = today
+        .checked_add(jiff::Span::new().days(400))
+        .unwrap_or(today);
+    assert!(
+        reissue::plan(&store, "hoankiem.tranhungdao", later)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
+
+    let ward = config
+        .ward("hoankiem.tranhungdao")
+        .unwrap_or_else(|| panic!("no ward"));
+    let old = Signer::load(ward).unwrap_or_else(|e| panic!("{e}"));
+    let new = Signer::new("THD", ed25519_dalek::SigningKey::from_bytes(&[7; 32]));
+    let run_drill = |dry_run| {
+        let mut out = Vec::new();
+        let code = reissue::execute(
+            &store,
+            "hoankiem.tranhungdao",
+            &old.kid,
+            &new.kid,
+            "mất máy",
+            dry_run,
+            today,
+            now(),
+            &mut out,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        (code, String::from_utf8_lossy(&out).into_owned())
+    };
+    let outbox = || store.outbox().map(|o| o.len()).unwrap_or(0);
+    let before = outbox();
+    let (code, said) = run_drill(true);
+    assert_eq!(code, 0);
+    assert!(
+        said.contains("would re-issue 3 permits") && said.contains("in 2 mails"),
+        "{said}"
+    );
+    assert_eq!(outbox(), before);
+    let (code, said) = run_drill(false);
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(outbox(), before + 2);
+    let (code, said) = run_drill(false);
+    assert_eq!(code, 1);
+    assert!(said.contains("already re-issued"), "{said}");
+    assert_eq!(outbox(), before + 2);
+
+    // Rendered under the new key; held back while the daemon still has the old one.
+    let entry = store
+        .outbox()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .find(|e| e.mail.template == Template::PermitsReissued && e.case == one.code)
+        .unwrap_or_else(|| panic!("no re-issue mail"));
+    let case = store
+        .case(&one.code)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no case"));
+    let templates = Templates::load(None).unwrap_or_else(|e| panic!("{e}"));
+    let renderer = issue::renderer(&config).unwrap_or_else(|e| panic!("{e}"));
+    let blobs = qrca::store::blobs::Blobs::new(&config.service.state_dir);
+    let ctx = |signer| RenderCtx {
+        config: &config,
+        templates: &templates,
+        permits: &renderer,
+        signer: Some(signer),
+        blobs: &blobs,
+    };
+    let account = "qrca.hoankiem.tranhungdao1@gmail.com";
+    match outbound::render(&entry, Some(&case), account, &ctx(&old)) {
+        Err(e) => assert!(e.is_retryable() && e.to_string().contains(&new.kid), "{e}"),
+        Ok(_) => panic!("re-issued under the compromised key"),
+    }
+    let rendered = outbound::render(&entry, Some(&case), account, &ctx(&new))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let message = String::from_utf8_lossy(&rendered[0].message).into_owned();
+    for permit in ["0001", "0003"] {
+        assert!(
+            message.contains(&format!("{}-{permit}.pdf", one.code)),
+            "{permit}"
+        );
+    }
+    assert!(!message.contains(&format!("{}-0002.pdf", one.code)));
+}

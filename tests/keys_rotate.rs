@@ -60,7 +60,10 @@ fn a_plain_rotation_keeps_old_permits_valid_and_a_compromise_voids_them() {
     let before = trust_kids(dir);
     assert_eq!(before.len(), 1);
     let first = before[0].0.clone();
-    ok(&qrca(dir, &["permit", "sample", "--ward", THD, "--out", "first.pdf"]));
+    ok(&qrca(
+        dir,
+        &["permit", "sample", "--ward", THD, "--out", "first.pdf"],
+    ));
     assert!(ok(&verify(dir, "first.pdf")).contains("VALID"));
 
     // A dry run says what it would do and changes nothing.
@@ -87,25 +90,46 @@ fn a_plain_rotation_keeps_old_permits_valid_and_a_compromise_voids_them() {
     let text = std::fs::read_to_string(dir.join("qrca.toml")).unwrap();
     assert!(text.starts_with("# Cấu hình của phường"), "{text}");
     assert!(text.contains("# Trần Hưng Đạo"), "{text}");
-    assert!(text.contains(&format!("signing_key_since = \"{today}\"")), "{text}");
+    assert!(
+        text.contains(&format!("signing_key_since = \"{today}\"")),
+        "{text}"
+    );
     let retired = dir.join(format!("keys/{THD}.key.retired-{first}"));
     assert_eq!(std::fs::read(&retired).unwrap(), key_before);
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!((mode(&retired), mode(&key)), (0o600, 0o600));
     // The old key's permit still verifies; a new one is signed by the new key.
     assert!(ok(&verify(dir, "first.pdf")).contains("VALID"));
-    ok(&qrca(dir, &["permit", "sample", "--ward", THD, "--out", "second.pdf"]));
+    ok(&qrca(
+        dir,
+        &["permit", "sample", "--ward", THD, "--out", "second.pdf"],
+    ));
     assert!(ok(&verify(dir, "second.pdf")).contains(&second));
 
     // The compromise drill: the second key is revoked as a whole.
     let said = ok(&qrca(
         dir,
-        &["keys", "rotate", "--ward", THD, "--compromised", "máy tính bị mất", "--dry-run"],
+        &[
+            "keys",
+            "rotate",
+            "--ward",
+            THD,
+            "--compromised",
+            "máy tính bị mất",
+            "--dry-run",
+        ],
     ));
     assert!(said.contains("would re-issue 0 permits"), "{said}");
     let said = ok(&qrca(
         dir,
-        &["keys", "rotate", "--ward", THD, "--compromised", "máy tính bị mất"],
+        &[
+            "keys",
+            "rotate",
+            "--ward",
+            THD,
+            "--compromised",
+            "máy tính bị mất",
+        ],
     ));
     assert!(said.contains("re-issued 0 permits"), "{said}");
     let revocations = ok(&qrca(dir, &["keys", "revocations"]));
