@@ -18,9 +18,12 @@
 //! - [`admin`]: what an admin asks of the database (cases, outbox, revocations, the
 //!   register, the daily report), printed by `cli` and served by `daemon` alike.
 //! - [`demo`]: `qrca demo`, all three flows through the real core and store.
+//! - [`city`]: the city's side of the trust network: ward keys, revocation lists,
+//!   the signed merged lists and the checkpoint page (issue 13).
 //! - [`cli`]: the command line; `main.rs` only parses and dispatches.
 
 pub mod admin;
+pub mod city;
 pub mod cli;
 pub mod config;
 pub mod daemon;
