@@ -17,3 +17,4 @@
 
 pub mod core;
 pub mod model;
+pub mod publish;
