@@ -18,3 +18,4 @@
 pub mod core;
 pub mod model;
 pub mod publish;
+pub mod store;
