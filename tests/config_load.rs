@@ -67,7 +67,7 @@ const CASES: &[Case] = &[
         edits: &[("[service]\nadmin_email", "service = 3\n[x]\nadmin_email")],
         errors: &[
             "1:11: key \"service\" in the top level must be a table, not the integer 3",
-            "2:2: unknown key \"x\" in the top level; expected one of service, mail, permits, roster, ward",
+            "2:2: unknown key \"x\" in the top level; expected one of service, mail, permits, roster, ward, city",
         ],
     },
     Case {

@@ -24,8 +24,8 @@ mod validate;
 pub use diag::Diagnostic;
 pub use raw::RawConfig;
 pub use types::{
-    Account, AccountAuth, Config, Endpoint, MailSettings, Paper, Permits, RetiredKey, RosterField,
-    RosterSettings, Service, Tls, Ward,
+    Account, AccountAuth, City, Config, Endpoint, MailSettings, Paper, Permits, RetiredKey,
+    RosterField, RosterSettings, Service, Tls, Ward,
 };
 pub use validate::{
     DEFAULT_MAX_VALID_DAYS, DEFAULT_STATE_DIR, DEFAULT_TIMEZONE, DEFAULT_VALID_DAYS, is_loopback,

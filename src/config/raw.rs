@@ -57,6 +57,7 @@ pub struct RawConfig {
     pub roster: Option<Spanned<RawRoster>>,
     #[serde(default)]
     pub ward: Vec<Spanned<RawWard>>,
+    pub city: Option<Spanned<RawCity>>,
 }
 
 /// `[service]`.
@@ -227,4 +228,21 @@ impl RawAccount {
             trusted_authserv_ids: self.trusted_authserv_ids.as_ref(),
         }
     }
+}
+
+/// `[city]`: the city's side of the trust network (issue 13); a config with it has no
+/// `[[ward]]`. Defaults: `fresh_hours` 72, `publish_at_most_every_minutes` 60,
+/// `publish_at_least_every_hours` 24, `activation_codes_valid_hours` 72.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCity {
+    pub name: Option<Str>,
+    pub signing_key: Option<Str>,
+    pub checkpoints: Option<StrList>,
+    pub fresh_hours: Option<Spanned<i64>>,
+    pub publish_at_most_every_minutes: Option<Spanned<i64>>,
+    pub publish_at_least_every_hours: Option<Spanned<i64>>,
+    pub activation_codes_valid_hours: Option<Spanned<i64>>,
+    /// `[city.account]`: the admin account, with the keys of a `[[ward.account]]`.
+    pub account: Option<Spanned<RawAccount>>,
 }

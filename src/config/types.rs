@@ -23,6 +23,8 @@ pub struct Config {
     pub permits: Permits,
     pub roster: RosterSettings,
     pub wards: Vec<Ward>,
+    /// `[city]`: set in the city's config, which has no ward.
+    pub city: Option<City>,
 }
 
 impl Config {
@@ -333,4 +335,21 @@ pub enum AccountAuth {
         client_secret_file: PathBuf,
         refresh_token_file: PathBuf,
     },
+}
+
+/// `[city]`: the city's side of the trust network (issue 13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct City {
+    /// The city's name, for the mails it writes.
+    pub name: String,
+    /// The city's signing key (absolute; private when it exists).
+    pub signing_key: PathBuf,
+    /// Where the checkpoint pages go, lower-case.
+    pub checkpoints: Vec<String>,
+    pub fresh_hours: u32,
+    pub publish_at_most_every_minutes: u32,
+    pub publish_at_least_every_hours: u32,
+    pub activation_codes_valid_hours: u32,
+    /// The admin account the city reads and sends from (`service.admin_email`).
+    pub account: Account,
 }

@@ -13,7 +13,7 @@ use std::ops::Range;
 use toml::Spanned;
 
 const ACCOUNT_TABLE: &str = "[[ward.account]]";
-const ACCOUNT_TABLES: LayerTables = LayerTables {
+pub(super) const ACCOUNT_TABLES: LayerTables = LayerTables {
     table: ACCOUNT_TABLE,
     imap: "[ward.account.imap]",
     smtp: "[ward.account.smtp]",
@@ -55,7 +55,7 @@ impl Validator<'_> {
         let mut accounts = Vec::new();
         let mut ok = true;
         for account in raw {
-            match self.account(account, label, defaults, expected, seen) {
+            match self.account(account, label, defaults, expected, seen, &ACCOUNT_TABLES) {
                 Some(a) => accounts.push(a),
                 None => ok = false,
             }
@@ -102,25 +102,28 @@ impl Validator<'_> {
         ok
     }
 
-    fn account(
+    /// One account, whether a ward's (`[[ward.account]]`) or the city's
+    /// (`[city.account]`): `tables` names the table in every message.
+    pub(super) fn account(
         &mut self,
         raw: &Spanned<RawAccount>,
         ward_label: &str,
         defaults: &MailSettings,
         expected: Option<&[String; fold::ACCOUNTS_PER_WARD]>,
         seen: &mut Seen,
+        tables: &LayerTables,
     ) -> Option<Account> {
-        const T: &str = ACCOUNT_TABLE;
+        let t = tables.table;
         let span = raw.span();
         let a = raw.get_ref();
         let address = self
-            .required(&a.address, &span, "address", T)
+            .required(&a.address, &span, "address", t)
             .and_then(|v| {
-                let address = self.address(v, &key_in("address", T))?;
-                self.account_address(v, address, ward_label, expected, seen)
+                let address = self.address(v, &key_in("address", t))?;
+                self.account_address(v, address, ward_label, expected, seen, t)
             });
-        let auth = self.auth(a, &span);
-        let overrides = self.mail_layer(a.mail(), &ACCOUNT_TABLES);
+        let auth = self.auth(a, &span, tables);
+        let overrides = self.mail_layer(a.mail(), tables);
         let mail = defaults.merged(overrides);
         Some(Account {
             address: address?,
@@ -137,8 +140,9 @@ impl Validator<'_> {
         ward_label: &str,
         expected: Option<&[String; fold::ACCOUNTS_PER_WARD]>,
         seen: &mut Seen,
+        table: &str,
     ) -> Option<String> {
-        let what = key_in("address", ACCOUNT_TABLE);
+        let what = key_in("address", table);
         if address
             .split_once('@')
             .is_some_and(|(local, _)| local.contains('+'))
@@ -173,8 +177,16 @@ impl Validator<'_> {
         Some(address)
     }
 
-    fn auth(&mut self, a: &RawAccount, span: &Range<usize>) -> Option<AccountAuth> {
-        const T: &str = ACCOUNT_TABLE;
+    fn auth(
+        &mut self,
+        a: &RawAccount,
+        span: &Range<usize>,
+        tables: &LayerTables,
+    ) -> Option<AccountAuth> {
+        let t = tables.table;
+        // `[ward.account.imap]` → `[ward.account.oauth2]`, `[city.account.imap]` → …
+        let oauth_table = tables.imap.replace(".imap]", ".oauth2]");
+        let o_table = oauth_table.as_str();
         let mut given: Vec<(&str, Range<usize>)> = Vec::new();
         if let Some(v) = &a.password_file {
             given.push(("password_file", v.span()));
@@ -191,7 +203,7 @@ impl Validator<'_> {
                 if !AUTH_KEYS.iter().any(|k| self.removed.contains(span, k)) {
                     self.error(
                         span,
-                        format!("missing key in {T}: set exactly one of password_file, password_env or oauth2"),
+                        format!("missing key in {t}: set exactly one of password_file, password_env or oauth2"),
                     );
                 }
                 return None;
@@ -202,7 +214,7 @@ impl Validator<'_> {
                 for (key, at) in rest {
                     self.error(
                         at,
-                        format!("key \"{key}\" in {T} cannot be used together with {first} (line {line}); set exactly one of password_file, password_env or oauth2"),
+                        format!("key \"{key}\" in {t} cannot be used together with {first} (line {line}); set exactly one of password_file, password_env or oauth2"),
                     );
                 }
                 return None;
@@ -211,7 +223,7 @@ impl Validator<'_> {
         let hint = "; qrca reads the secret from this file, which the admin creates";
         if let Some(v) = &a.password_file {
             return self
-                .secret_file(v, &key_in("password_file", T), "secret file", hint, false)
+                .secret_file(v, &key_in("password_file", t), "secret file", hint, false)
                 .map(AccountAuth::PasswordFile);
         }
         if let Some(v) = &a.password_env {
@@ -224,36 +236,45 @@ impl Validator<'_> {
             if !valid {
                 self.error(
                     &v.span(),
-                    format!("key \"password_env\" in {T} must name an environment variable (letters, digits and _), not \"{name}\""),
+                    format!("key \"password_env\" in {t} must name an environment variable (letters, digits and _), not \"{name}\""),
                 );
                 return None;
             }
             return Some(AccountAuth::PasswordEnv(name.to_owned()));
         }
         let oauth = a.oauth2.as_ref()?;
-        const O: &str = "[ward.account.oauth2]";
         let o_span = oauth.span();
         let o = oauth.get_ref();
         let client_id = self
-            .required(&o.client_id, &o_span, "client_id", O)
-            .and_then(|v| self.text(v, &key_in("client_id", O)));
+            .required(&o.client_id, &o_span, "client_id", o_table)
+            .and_then(|v| self.text(v, &key_in("client_id", o_table)));
         let client_secret_file = self
-            .required(&o.client_secret_file, &o_span, "client_secret_file", O)
+            .required(
+                &o.client_secret_file,
+                &o_span,
+                "client_secret_file",
+                o_table,
+            )
             .and_then(|v| {
                 self.secret_file(
                     v,
-                    &key_in("client_secret_file", O),
+                    &key_in("client_secret_file", o_table),
                     "secret file",
                     hint,
                     false,
                 )
             });
         let refresh_token_file = self
-            .required(&o.refresh_token_file, &o_span, "refresh_token_file", O)
+            .required(
+                &o.refresh_token_file,
+                &o_span,
+                "refresh_token_file",
+                o_table,
+            )
             .and_then(|v| {
                 self.secret_file(
                     v,
-                    &key_in("refresh_token_file", O),
+                    &key_in("refresh_token_file", o_table),
                     "secret file",
                     hint,
                     false,

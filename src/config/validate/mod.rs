@@ -12,6 +12,7 @@
 //! of single values (text, paths, secret files, addresses, integers, dates) they share.
 
 mod accounts;
+mod city;
 mod mail;
 mod permits;
 mod roster;
@@ -78,7 +79,7 @@ impl<'a> Validator<'a> {
     }
 
     pub(crate) fn run(mut self, raw: &RawConfig, root_span: &Range<usize>, path: &Path) -> Outcome {
-        let service = self.service(raw.service.as_ref(), root_span);
+        let service = self.service(raw.service.as_ref(), root_span, raw.city.is_some());
         let overrides = match &raw.mail {
             Some(mail) => self.mail_layer(mail.get_ref().layer(), &MAIL_TABLES),
             None => MailOverrides::default(),
@@ -91,10 +92,22 @@ impl<'a> Validator<'a> {
             (Validity::Days(DEFAULT_VALID_DAYS), DEFAULT_MAX_VALID_DAYS),
             |p| (p.validity, p.max_valid_days),
         );
-        let wards = self.wards(&raw.ward, root_span, &mail, validity);
+        // The city's config has no ward: `city` says so if it has one.
+        let wards = if raw.city.is_some() && raw.ward.is_empty() {
+            Some(Vec::new())
+        } else {
+            self.wards(&raw.ward, root_span, &mail, validity)
+        };
+        let city = self.city(raw, &mail);
+        let service = service.map(|mut s| {
+            self.admin_is_the_city(raw, &mut s, city.as_ref());
+            s
+        });
 
-        let config = match (service, permits, roster, wards) {
-            (Some(service), Some(permits), Some(roster), Some(wards)) if self.errors.is_empty() => {
+        let config = match (service, permits, roster, wards, city) {
+            (Some(service), Some(permits), Some(roster), Some(wards), city)
+                if self.errors.is_empty() =>
+            {
                 Some(Config {
                     path: path.to_path_buf(),
                     service,
@@ -102,6 +115,7 @@ impl<'a> Validator<'a> {
                     permits,
                     roster,
                     wards,
+                    city: city.flatten(),
                 })
             }
             _ => None,

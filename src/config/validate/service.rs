@@ -16,6 +16,7 @@ impl Validator<'_> {
         &mut self,
         raw: Option<&Spanned<RawService>>,
         root_span: &Range<usize>,
+        city: bool,
     ) -> Option<Service> {
         const T: &str = "[service]";
         let Some(raw) = raw else {
@@ -72,9 +73,14 @@ impl Validator<'_> {
             },
             None => parse_hh_mm(DEFAULT_DAILY_REPORT_AT),
         };
-        let admin_email = self
-            .required(&s.admin_email, &span, "admin_email", T)
-            .and_then(|v| self.address(v, &key_in("admin_email", T)));
+        // The city's config may leave it out: the city is its own admin account, and
+        // `city` fills it in from [city.account].
+        let admin_email = match &s.admin_email {
+            None if city => Some(String::new()),
+            _ => self
+                .required(&s.admin_email, &span, "admin_email", T)
+                .and_then(|v| self.address(v, &key_in("admin_email", T))),
+        };
         let (timezone, timezone_name) = timezone?;
         Some(Service {
             state_dir: state_dir?,
