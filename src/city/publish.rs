@@ -145,12 +145,19 @@ pub fn is_due(
 }
 
 /// The checkpoint page of these lists, made at `now`.
-///
-/// TODO(merge): pass `lists.revoked_keys` once `PageInput` takes them.
 pub fn page(lists: &Lists, now: Timestamp, rules: &PublishRules) -> checkpoint::Page {
     checkpoint::render(&PageInput {
         keys: lists.keys.clone(),
         revoked: lists.revoked.clone(),
+        revoked_keys: lists
+            .revoked_keys
+            .iter()
+            .map(|k| crate::permit::trust::RevokedKey {
+                kid: k.kid.clone(),
+                from: k.from,
+                reason: k.reason.clone(),
+            })
+            .collect(),
         generated_at: now,
         fresh_hours: rules.fresh_hours,
         max_valid_days: rules.max_valid_days,
