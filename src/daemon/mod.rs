@@ -14,6 +14,7 @@
 //! What every part reads is one [`Generation`]: config, templates, keys and renderer,
 //! swapped whole on SIGHUP, so no task ever sees half of a reload.
 
+pub mod city;
 pub mod control;
 pub mod intake;
 pub mod maildir;

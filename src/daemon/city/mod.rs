@@ -1,0 +1,170 @@
+//! `qrca city run`: the city's daemon (issue 13, SPEC §9). One account (the admin's)
+//! is watched over IMAP with the ward daemon's transport; each mail is decided by
+//! `city::core::decide` and committed with its seen-marker in one transaction
+//! (`CityStore::commit_mail`) before it is moved to the processed folder; the outbox is
+//! sent over SMTP (`daemon::smtp::submit`); every minute the publisher asks whether the
+//! merged lists and the checkpoint page are due (`city::publish::is_due`) and queues
+//! them with the new mark in one transaction.
+//!
+//! `intake.rs`: the watcher and one mail; `send.rs`: the outbox and the publisher. It
+//! owns the loops, their timing and their logs; every decision is `city::core`'s or
+//! `city::publish`'s. A crash at any point, then a restart, gives the same result: a
+//! mail committed but not moved is found seen and only moved; an entry sent but not
+//! marked is sent again with the same Message-ID.
+
+mod intake;
+mod send;
+
+use crate::city::core::CityRules;
+use crate::city::publish::PublishRules;
+use crate::city::store::CityStore;
+use crate::config::{Account, City, Config};
+use crate::permit::payload;
+use anyhow::Context;
+use ed25519_dalek::SigningKey;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+pub use intake::take_in;
+pub use send::{message, publish_due, send_due};
+
+/// What every loop of the city daemon shares.
+pub struct CityDaemon {
+    pub store: CityStore,
+    pub account: Account,
+    pub rules: CityRules,
+    pub publish: PublishRules,
+    pub kid: String,
+    pub key: SigningKey,
+    pub trusted_authserv_ids: Vec<String>,
+    pub timezone: jiff::tz::TimeZone,
+}
+
+impl std::fmt::Debug for CityDaemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.debug_struct("CityDaemon")
+            .field("account", &self.account.address)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CityDaemon {
+    /// The city's config, store and key, ready to run.
+    pub fn open(config: &Config) -> anyhow::Result<CityDaemon> {
+        let city: &City = config.city.as_ref().with_context(|| {
+            format!(
+                "the config {} has no [city] section; `qrca city run` needs one (SPEC §9)",
+                config.path.display()
+            )
+        })?;
+        let key = crate::keys::load(&city.signing_key).with_context(|| {
+            format!(
+                "the city key; make it with `qrca city keys generate --config {}`",
+                config.path.display()
+            )
+        })?;
+        let kid = payload::kid("CITY", &key.verifying_key());
+        let store = CityStore::open(&config.service.state_dir)?;
+        let trusted = city.account.mail.trusted_authserv_ids.clone();
+        Ok(CityDaemon {
+            store,
+            rules: CityRules {
+                city_name: city.name.clone(),
+                require_auth: !trusted.is_empty(),
+                code_valid_hours: city.activation_codes_valid_hours,
+            },
+            publish: PublishRules {
+                city_name: city.name.clone(),
+                checkpoints: city.checkpoints.clone(),
+                fresh_hours: city.fresh_hours,
+                max_valid_days: config.permits.max_valid_days,
+                at_most_every_minutes: city.publish_at_most_every_minutes,
+                at_least_every_hours: city.publish_at_least_every_hours,
+            },
+            account: city.account.clone(),
+            kid,
+            key,
+            trusted_authserv_ids: trusted,
+            timezone: config.service.timezone.clone(),
+        })
+    }
+}
+
+/// How often the publisher looks.
+const PUBLISH_EVERY: Duration = Duration::from_secs(60);
+/// How often the outbox looks when nothing woke it.
+const SEND_EVERY: Duration = Duration::from_secs(30);
+
+/// Runs the city daemon until SIGTERM or SIGINT.
+pub async fn run(config_path: &Path) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let loaded = crate::config::load(config_path)
+        .with_context(|| format!("the config {}", config_path.display()))?;
+    let city = Arc::new(CityDaemon::open(&loaded.config)?);
+    let (stop_tx, stop) = watch::channel(false);
+    let wake = Arc::new(Notify::new());
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let (city, stop, wake) = (Arc::clone(&city), stop.clone(), Arc::clone(&wake));
+        tasks.spawn(async move { intake::watch(city, stop, wake, intake::Pace::DAEMON).await });
+    }
+    {
+        let (city, mut stop, wake) = (Arc::clone(&city), stop.clone(), Arc::clone(&wake));
+        tasks.spawn(async move {
+            while !*stop.borrow() {
+                let c = Arc::clone(&city);
+                match tokio::task::spawn_blocking(move || publish_due(&c, jiff::Timestamp::now())).await {
+                    Ok(Ok(Some(id))) => {
+                        tracing::info!(outbox = id, "the checkpoint page and the city's lists are queued for the checkpoints");
+                        wake.notify_one();
+                    }
+                    Ok(Ok(None)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "the publication could not be queued"),
+                    Err(e) => tracing::error!(error = %e, "the publication stopped"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(PUBLISH_EVERY) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        });
+    }
+    {
+        let (city, mut stop, wake) = (Arc::clone(&city), stop.clone(), Arc::clone(&wake));
+        tasks.spawn(async move {
+            while !*stop.borrow() {
+                if let Err(e) = send_due(&city, jiff::Timestamp::now()).await {
+                    tracing::error!(error = %e, "the city's outbox could not be read");
+                }
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(SEND_EVERY) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        });
+    }
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    tracing::info!(account = %city.account.address, kid = %city.kid, "the city daemon is running");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("stopping");
+    stop_tx.send_replace(true);
+    let drained = tokio::time::timeout(Duration::from_secs(10), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tasks.abort_all();
+    }
+    Ok(())
+}
