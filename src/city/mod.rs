@@ -16,6 +16,7 @@
 //! This module must not know the command line.
 
 pub mod core;
+pub mod import;
 pub mod model;
 pub mod publish;
 pub mod store;
