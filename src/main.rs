@@ -69,6 +69,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         } => cli::roster::run(&file, kind, json, ward.as_deref(), config),
         Command::Outbox { config, command } => cli::outbox::run(config, command),
         Command::Report { ward, config } => cli::report::run(&ward, config),
+        Command::City { config, command } => cli::city::run(command, config),
         Command::Keys { config, command } => match command {
             KeysCommand::Generate { ward } => cli::keys::generate(&ward, config),
             KeysCommand::TrustList => cli::keys::trust_list(config),

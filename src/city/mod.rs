@@ -9,6 +9,8 @@
 //! - `store`: the city's sled database; one transaction per inbound mail, with its
 //!   seen-marker, and one per publication, with its mark.
 //! - `import`: the spreadsheet of wards (`qrca city wards import`).
+//! - `intake`: one raw mail taken in exactly once (parse, decide, commit).
+//! - `rules`: what the core and the publication are given from the config.
 //!
 //! `qrca city run` (the IMAP and SMTP loop) is a wiring of these with the ward daemon's
 //! transports: parse a mail, `core::decide`, `store::commit_mail`, then move it; and a
@@ -17,6 +19,8 @@
 
 pub mod core;
 pub mod import;
+pub mod intake;
 pub mod model;
 pub mod publish;
+pub mod rules;
 pub mod store;

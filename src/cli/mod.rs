@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod cases;
 pub mod check;
 pub mod checkpoint;
+pub mod city;
 pub mod control;
 pub mod intake;
 pub mod keys;
@@ -140,6 +141,14 @@ pub enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         command: CheckpointCommand,
+    },
+    /// The city's side of the trust network: its key, its list of wards and their
+    /// keys, the checkpoint page and the signed lists (issue 13).
+    City {
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: city::CityCommand,
     },
     /// Check a permit's QR: prints the fields and VALID, or why not (exit 0 valid,
     /// 1 not valid, 2 unusable input).
