@@ -66,8 +66,9 @@ pub enum CityWardsCommand {
 }
 
 pub fn run(command: CityCommand, config: Option<PathBuf>) -> anyhow::Result<u8> {
-    let generating = matches!(command, CityCommand::Keys { .. });
-    let config = load_config(config, generating)?;
+    // Only `lists` signs, and it reads the key itself: the list of wards, the status
+    // and the page do not wait for the city's key to exist.
+    let config = load_config(config, true)?;
     let Some(city) = rules::city(&config) else {
         anyhow::bail!(
             "the config {} has no [city] section; qrca city runs from the city's own config",
