@@ -14,9 +14,9 @@ mod mail_servers;
 #[path = "support/people.rs"]
 mod people;
 
-use mail_servers::{AUTHSERV_ID, MailServers};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
+use mail_servers::{AUTHSERV_ID, MailServers};
 use people::{mailbox, roster_mail, text_mail};
 use qrca::inbound::mail::{Mail, parse_mail};
 use qrca::permit::{issue, pdf, trust};

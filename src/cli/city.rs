@@ -2,7 +2,7 @@
 //! page and signed lists by hand, from the city's config (`[city]`) and database.
 //!
 //! Owns the command line and what it prints; the decisions, the store and the lists
-//! are `city`'s. `qrca city run` (the mail loop) is not here yet.
+//! are `city`'s; `qrca city run`'s loops are `daemon::city`'s.
 
 use super::load_config;
 use crate::city::intake::CityIntake;
@@ -24,6 +24,10 @@ const MAX_IMPORT_BYTES: u64 = 20_000_000;
 
 #[derive(Debug, Subcommand)]
 pub enum CityCommand {
+    /// The city daemon: watch the city's account, enrol and activate ward keys, keep
+    /// their revocation lists, and mail the checkpoint page when the lists change (at
+    /// most hourly) and at least daily (SIGTERM stops).
+    Run,
     /// The city's signing key.
     Keys {
         #[command(subcommand)]
@@ -76,6 +80,7 @@ pub fn run(command: CityCommand, config: Option<PathBuf>) -> anyhow::Result<u8> 
         );
     };
     match command {
+        CityCommand::Run => crate::daemon::city::run_blocking(&config.path),
         CityCommand::Keys {
             command: CityKeysCommand::Generate,
         } => generate(city),

@@ -175,4 +175,3 @@ pub fn roster_xlsx(kind: char, rows: usize, first_id: u64, person: &str) -> Vec<
     }
     wb.save_to_buffer().unwrap()
 }
-

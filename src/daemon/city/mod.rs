@@ -16,7 +16,10 @@ mod intake;
 mod send;
 
 use crate::city::core::CityRules;
+use crate::city::intake::{CityIntake, IntakeError};
+use crate::city::model::Verdict;
 use crate::city::publish::PublishRules;
+use crate::city::rules;
 use crate::city::store::CityStore;
 use crate::config::{Account, City, Config};
 use crate::permit::payload;
@@ -27,7 +30,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
-pub use intake::take_in;
 pub use send::{message, publish_due, send_due};
 
 /// What every loop of the city daemon shares.
@@ -55,7 +57,7 @@ impl std::fmt::Debug for CityDaemon {
 impl CityDaemon {
     /// The city's config, store and key, ready to run.
     pub fn open(config: &Config) -> anyhow::Result<CityDaemon> {
-        let city: &City = config.city.as_ref().with_context(|| {
+        let city: &City = rules::city(config).with_context(|| {
             format!(
                 "the config {} has no [city] section; `qrca city run` needs one (SPEC §9)",
                 config.path.display()
@@ -69,28 +71,27 @@ impl CityDaemon {
         })?;
         let kid = payload::kid("CITY", &key.verifying_key());
         let store = CityStore::open(&config.service.state_dir)?;
-        let trusted = city.account.mail.trusted_authserv_ids.clone();
         Ok(CityDaemon {
             store,
-            rules: CityRules {
-                city_name: city.name.clone(),
-                require_auth: !trusted.is_empty(),
-                code_valid_hours: city.activation_codes_valid_hours,
-            },
-            publish: PublishRules {
-                city_name: city.name.clone(),
-                checkpoints: city.checkpoints.clone(),
-                fresh_hours: city.fresh_hours,
-                max_valid_days: config.permits.max_valid_days,
-                at_most_every_minutes: city.publish_at_most_every_minutes,
-                at_least_every_hours: city.publish_at_least_every_hours,
-            },
+            rules: rules::core_rules(city),
+            publish: rules::publish_rules(config, city),
+            trusted_authserv_ids: city.account.mail.trusted_authserv_ids.clone(),
             account: city.account.clone(),
             kid,
             key,
-            trusted_authserv_ids: trusted,
             timezone: config.service.timezone.clone(),
         })
+    }
+
+    /// One raw mail taken in (`city::intake`): durable when this returns.
+    pub fn take_in(&self, raw: &[u8], now: jiff::Timestamp) -> Result<Verdict, IntakeError> {
+        CityIntake {
+            store: &self.store,
+            rules: &self.rules,
+            trusted_authserv_ids: &self.trusted_authserv_ids,
+            timezone: &self.timezone,
+        }
+        .take_in(raw, now)
     }
 }
 
@@ -99,6 +100,19 @@ const PUBLISH_EVERY: Duration = Duration::from_secs(60);
 /// How often the outbox looks when nothing woke it.
 const SEND_EVERY: Duration = Duration::from_secs(30);
 
+/// `qrca city run`: the city daemon on its own runtime, until SIGTERM or SIGINT.
+pub fn run_blocking(config_path: &Path) -> anyhow::Result<u8> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("qrca-city")
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(config_path))?;
+    Ok(0)
+}
+
 /// Runs the city daemon until SIGTERM or SIGINT.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -106,27 +120,36 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("the config {}", config_path.display()))?;
     let city = Arc::new(CityDaemon::open(&loaded.config)?);
     let (stop_tx, stop) = watch::channel(false);
+    // The watcher wakes the publisher after a mail that changed the city's state; the
+    // publisher, after each look, wakes the outbox (activation codes, publications).
+    let changed = Arc::new(Notify::new());
     let wake = Arc::new(Notify::new());
     let mut tasks = tokio::task::JoinSet::new();
     {
-        let (city, stop, wake) = (Arc::clone(&city), stop.clone(), Arc::clone(&wake));
-        tasks.spawn(async move { intake::watch(city, stop, wake, intake::Pace::DAEMON).await });
+        let (city, stop, changed) = (Arc::clone(&city), stop.clone(), Arc::clone(&changed));
+        tasks.spawn(async move { intake::watch(city, stop, changed, intake::Pace::DAEMON).await });
     }
     {
-        let (city, mut stop, wake) = (Arc::clone(&city), stop.clone(), Arc::clone(&wake));
+        let (city, mut stop) = (Arc::clone(&city), stop.clone());
+        let (changed, wake) = (Arc::clone(&changed), Arc::clone(&wake));
         tasks.spawn(async move {
             while !*stop.borrow() {
+                // Registered before the pass, so a change during it is not missed.
+                let news = changed.notified();
+                tokio::pin!(news);
+                news.as_mut().enable();
                 let c = Arc::clone(&city);
                 match tokio::task::spawn_blocking(move || publish_due(&c, jiff::Timestamp::now())).await {
                     Ok(Ok(Some(id))) => {
                         tracing::info!(outbox = id, "the checkpoint page and the city's lists are queued for the checkpoints");
-                        wake.notify_one();
                     }
                     Ok(Ok(None)) => {}
                     Ok(Err(e)) => tracing::error!(error = %e, "the publication could not be queued"),
                     Err(e) => tracing::error!(error = %e, "the publication stopped"),
                 }
+                wake.notify_one();
                 tokio::select! {
+                    _ = news => {}
                     _ = tokio::time::sleep(PUBLISH_EVERY) => {}
                     _ = stop.changed() => {}
                 }
