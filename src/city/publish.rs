@@ -109,22 +109,9 @@ pub fn sign(lists: &Lists, city_kid: &str, city_key: &SigningKey) -> SignedLists
 }
 
 /// The merged revocation list's bytes.
-///
-/// TODO(merge): once `RevocationList` carries `revoked_keys`, build it with them and
-/// serialise it with `signed::to_bytes` like the trust list.
 fn revocation_bytes(lists: &Lists) -> Vec<u8> {
-    let list = RevocationList::new(lists.revoked.clone());
-    let mut json = serde_json::to_value(&list).unwrap_or_default();
-    if !lists.revoked_keys.is_empty()
-        && let Some(object) = json.as_object_mut()
-    {
-        let keys = lists
-            .revoked_keys
-            .iter()
-            .map(|k| serde_json::json!({"kid": k.kid, "from": k.from, "reason": k.reason}));
-        object.insert("revoked_keys".into(), keys.collect());
-    }
-    signed::to_bytes(&json)
+    let list = RevocationList::new(lists.revoked.clone()).with_keys(lists.revoked_keys.clone());
+    signed::to_bytes(&list)
 }
 
 /// Whether to publish now: the lists changed and the last publication is at least
@@ -149,15 +136,7 @@ pub fn page(lists: &Lists, now: Timestamp, rules: &PublishRules) -> checkpoint::
     checkpoint::render(&PageInput {
         keys: lists.keys.clone(),
         revoked: lists.revoked.clone(),
-        revoked_keys: lists
-            .revoked_keys
-            .iter()
-            .map(|k| crate::permit::trust::RevokedKey {
-                kid: k.kid.clone(),
-                from: k.from,
-                reason: k.reason.clone(),
-            })
-            .collect(),
+        revoked_keys: lists.revoked_keys.clone(),
         generated_at: now,
         fresh_hours: rules.fresh_hours,
         max_valid_days: rules.max_valid_days,

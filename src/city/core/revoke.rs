@@ -6,33 +6,13 @@
 use super::{Change, Ctx, Inbound, Step};
 use crate::city::model::{KeyState, StoredList, WardState};
 use crate::permit::signed::{SignedFile, WardRevocations};
-use jiff::Timestamp;
-use serde::Deserialize;
 
-/// A kid revoked as a whole from `from` (SPEC §9: `"revoked_keys"`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct RevokedKey {
-    pub kid: String,
-    pub from: Timestamp,
-    pub reason: String,
-}
+pub use crate::permit::trust::RevokedKey;
 
-/// The `list.revoked_keys` of a ward's revocation list document (none when absent).
-///
-/// TODO(merge): `RevocationList::revoked_keys` is being added by the key-revocation
-/// work; once it lands, read `doc.list.revoked_keys` instead of the JSON here.
+/// The `list.revoked_keys` of a ward's revocation list document.
 pub fn revoked_keys(document: &[u8]) -> Result<Vec<RevokedKey>, String> {
-    #[derive(Deserialize)]
-    struct Doc {
-        list: Inner,
-    }
-    #[derive(Deserialize)]
-    struct Inner {
-        #[serde(default)]
-        revoked_keys: Vec<RevokedKey>,
-    }
-    serde_json::from_slice::<Doc>(document)
-        .map(|d| d.list.revoked_keys)
+    WardRevocations::parse("", document)
+        .map(|doc| doc.list.revoked_keys)
         .map_err(|e| format!("its revoked_keys cannot be read: {e}"))
 }
 
@@ -68,26 +48,40 @@ pub(super) fn list(
             file.name, doc.ward
         ));
     }
-    if let Some(held) = ward
-        .revocations
-        .as_ref()
-        .filter(|h| doc.sequence <= h.sequence)
-    {
-        return Err(format!(
-            "older list: {} has sequence {}, and the city holds sequence {}",
-            file.name, doc.sequence, held.sequence
-        ));
-    }
-    let revoked = revoked_keys(file.bytes)?;
+    let revoked = doc.list.revoked_keys.clone();
     if let Some(foreign) = revoked.iter().find(|r| ward.key(&r.kid).is_none()) {
         return Err(format!(
             "{} revokes key {}, which is not a key of ward {code}; the list is refused whole",
             file.name, foreign.kid
         ));
     }
+    let older = ward
+        .revocations
+        .as_ref()
+        .filter(|h| doc.sequence <= h.sequence);
+    // A key revoking itself (the compromise drill, signed by the lost key: a thief can
+    // only stop it too) counts whatever its number; only its revoked keys are kept.
+    let revokes_itself = revoked.iter().any(|r| r.kid == *kid);
+    if let (Some(held), false) = (older, revokes_itself) {
+        return Err(format!(
+            "older list: {} has sequence {}, and the city holds sequence {}",
+            file.name, doc.sequence, held.sequence
+        ));
+    }
     let mut next = ward.clone();
     for r in &revoked {
         compromise(&mut next, r);
+    }
+    if older.is_some() {
+        return Ok(Change {
+            ward: next,
+            mails: Vec::new(),
+            what: format!(
+                "key {kid} of ward {code} revoked by itself ({} keys revoked) from {}; the list the city holds is kept",
+                revoked.len(),
+                mail.sender
+            ),
+        });
     }
     next.revocations = Some(StoredList {
         sequence: doc.sequence,

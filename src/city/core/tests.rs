@@ -620,7 +620,6 @@ fn revoked_keys_are_read_from_the_document() {
 }
 
 #[test]
-#[ignore = "needs RevocationList::revoked_keys (the kid-revocation change); un-ignore at merge"]
 fn a_key_revoking_itself_becomes_compromised_and_then_signs_nothing() {
     let world = World::new();
     let w = world.active(1);
@@ -636,10 +635,34 @@ fn a_key_revoking_itself_becomes_compromised_and_then_signs_nothing() {
 }
 
 #[test]
-#[ignore = "needs RevocationList::revoked_keys (the kid-revocation change); un-ignore at merge"]
 fn a_list_revoking_another_wards_key_is_refused_whole() {
     let world = World::new();
     let w = world.active(1);
     let files = revoking(1, &[(kid(7), "2026-12-04T00:00:00Z")], 1);
     world.refuse(&w, &accounts()[0], &files, "refused whole");
+}
+
+#[test]
+fn a_key_revoking_itself_counts_whatever_its_number_and_keeps_the_held_list() {
+    let world = World::new();
+    let w = world.active(1);
+    let a = &accounts()[0];
+    let held = revocations(5, CODE, 1);
+    let w = world.accept(&w, a, &held).ward.unwrap_or_else(|| panic!());
+    // The drill's self-revocation carries number 0: it is not an older list.
+    let files = revoking(0, &[(kid(1), "2026-12-04T00:00:00Z")], 1);
+    let w = world.accept(&w, a, &files).ward.unwrap_or_else(|| panic!());
+    assert!(matches!(state_of(&w, 1), KeyState::Compromised { .. }));
+    let kept = w.revocations.clone().unwrap_or_else(|| panic!());
+    assert_eq!(
+        (kept.sequence, kept.document.as_bytes()),
+        (5, &held[0].1[..])
+    );
+    // Another key's list with an old number is still an older list.
+    let w2 = world.active(3);
+    let w2 = world
+        .accept(&w2, a, &revocations(5, CODE, 3))
+        .ward
+        .unwrap_or_else(|| panic!());
+    world.refuse(&w2, a, &revoking(0, &[], 3), "older list");
 }
