@@ -7,6 +7,10 @@
 //! Screenshots of each verdict are left in `$CARGO_TARGET_DIR/checkpoint-screens/`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/browser.rs"]
+mod browser;
+
+use browser::{blank_camera, camera, chromium, node, out_dir, repo, run, text, tool};
 use ed25519_dalek::SigningKey;
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -17,15 +21,11 @@ use qrca::permit::trust::{self, RevocationList, Revoked, RevokedKey, TrustList, 
 use qrca::workflow::Kind;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 const THD: &str = "hoankiem.tranhungdao";
 const HB: &str = "hoankiem.hangbac";
 const MAX_DAYS: u32 = 30;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
@@ -466,43 +466,6 @@ fn today() -> Date {
         .date()
 }
 
-fn chromium() -> PathBuf {
-    ["chromium", "chromium-browser"]
-        .iter()
-        .map(|c| PathBuf::from("/usr/bin").join(c))
-        .find(|p| p.exists())
-        .expect("chromium is needed (scripts/test.sh installs Debian's)")
-}
-
-fn node() -> Command {
-    let modules = repo().join("tests/checkpoint/node_modules");
-    assert!(
-        modules.join("puppeteer-core").is_dir(),
-        "{} is missing: run `npm ci` in tests/checkpoint (scripts/test.sh does)",
-        modules.display()
-    );
-    Command::new("node")
-}
-
-fn out_dir(name: &str) -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"));
-    let dir = base.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run(mut command: Command, what: &str) -> Output {
-    command
-        .output()
-        .unwrap_or_else(|e| panic!("{what} is needed (scripts/test.sh installs it): {e}"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// Writes the vectors with their verdicts from `trust::check` (what `qrca verify`
 /// prints) to `dir/vectors.json`, and returns the file.
 fn write_vectors(dir: &Path, k: &Keys) -> (PathBuf, Vec<Value>) {
@@ -630,63 +593,6 @@ fn permit_pdf(payload: &str, face_from: &Claims) -> Vec<u8> {
     renderer.permit(&face).unwrap()
 }
 
-fn tool(program: &str, args: &[&str]) {
-    let out = run(
-        {
-            let mut c = Command::new(program);
-            c.args(args);
-            c
-        },
-        program,
-    );
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        text(&out.stderr)
-    );
-}
-
-/// `pdf` rendered by pdftoppm at 150 dpi, as the camera sees it: the permit's page
-/// scaled to the 720-line frame's height on white, one frame of y4m (Chromium loops it).
-fn camera(dir: &Path, name: &str, pdf: &[u8]) -> PathBuf {
-    let pdf_path = dir.join(format!("{name}.pdf"));
-    std::fs::write(&pdf_path, pdf).unwrap();
-    let png = dir.join(name);
-    tool(
-        "pdftoppm",
-        &[
-            "-r",
-            "150",
-            "-png",
-            "-singlefile",
-            pdf_path.to_str().unwrap(),
-            png.to_str().unwrap(),
-        ],
-    );
-    y4m(dir, name, &dir.join(format!("{name}.png")))
-}
-
-/// A camera that sees only white paper (a case switches to the permit's own feed).
-fn blank_camera(dir: &Path) -> PathBuf {
-    let blank = dir.join("blank.png");
-    tool(
-        "ffmpeg",
-        &[
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=white:s=1280x1440",
-            "-frames:v",
-            "1",
-            blank.to_str().unwrap(),
-        ],
-    );
-    y4m(dir, "blank", &blank)
-}
-
 /// `qrca checkpoint page` on `dir/trust.json` and `revocations`: the page's path.
 fn checkpoint_page(dir: &Path, revocations: &Path) -> PathBuf {
     let page = dir.join("kiem-tra.html");
@@ -701,26 +607,6 @@ fn checkpoint_page(dir: &Path, revocations: &Path) -> PathBuf {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     page
-}
-
-fn y4m(dir: &Path, name: &str, image: &Path) -> PathBuf {
-    let y4m = dir.join(format!("{name}.y4m"));
-    tool(
-        "ffmpeg",
-        &[
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            image.to_str().unwrap(),
-            "-vf",
-            "scale=-2:1440,pad=1280:1440:(ow-iw)/2:0:color=white,crop=1280:720:0:680,format=yuv420p",
-            "-frames:v",
-            "1",
-            y4m.to_str().unwrap(),
-        ],
-    );
-    y4m
 }
 
 #[test]

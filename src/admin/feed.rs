@@ -7,7 +7,8 @@
 //! store's revocation index (`Store::revoked_permits`), never the cases. The list is
 //! queued as a notice with the ward's mark (`Store::queue_feed`) in one transaction;
 //! the signature is made when the mail is rendered (`AttachmentRef::Signed`).
-//! `daemon::run` checks at start and every minute.
+//! `daemon::run` checks before each pass of the outbox (after each mail taken in, and
+//! every 30 s).
 
 use crate::config::{Config, Ward};
 use crate::permit::signed::{self, WardRevocations};

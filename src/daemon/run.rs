@@ -361,6 +361,19 @@ async fn outbox_loop(
     while !*stop.borrow() {
         fault_in_outbox();
         let current = generation.borrow().clone();
+        // Each pass follows a mail taken in (or 30 s): a ward's revocation reaches the
+        // city in the same pass that answers it. The list is read from an index and
+        // compared by its digest: nothing is queued unless it changed or a day passed.
+        match feed::queue_due(&current.store, &current.config, jiff::Timestamp::now()) {
+            Ok(queued) => {
+                for q in &queued {
+                    tracing::info!(ward = %q.ward, notice = q.outbox_id, sequence = q.sequence, revoked = q.revoked, "the ward's revocation list for the city is queued");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the revocation list for the city could not be queued")
+            }
+        }
         match outbox::send_due(&current, &*submit, jiff::Timestamp::now()).await {
             Ok(pass) if pass != outbox::Pass::default() => tracing::info!(?pass, "outbox pass"),
             Ok(_) => {}
@@ -375,8 +388,7 @@ async fn outbox_loop(
 }
 
 /// At start and then every minute: queues each ward's daily report of refused attempts
-/// that is due (`report::queue_due`) and its revocation list for the city when it
-/// changed or a day has passed (`feed::queue_due`), then wakes the outbox.
+/// that is due (`report::queue_due`), then wakes the outbox.
 async fn report_loop(
     generation: channel::Receiver<Arc<Generation>>,
     mut stop: channel::Receiver<bool>,
@@ -393,18 +405,6 @@ async fn report_loop(
             }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "the daily reports could not be queued"),
-        }
-        match feed::queue_due(&current.store, &current.config, jiff::Timestamp::now()) {
-            Ok(queued) if !queued.is_empty() => {
-                for q in &queued {
-                    tracing::info!(ward = %q.ward, notice = q.outbox_id, sequence = q.sequence, revoked = q.revoked, "the ward's revocation list for the city is queued");
-                }
-                wake.notify_one();
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "the revocation list for the city could not be queued")
-            }
         }
         tokio::select! {
             _ = tokio::time::sleep(REPORT_EVERY) => {}
