@@ -134,10 +134,13 @@ pub(super) fn trust_message(
     let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(body.to_owned()));
     for (name, bytes, sig) in files {
         parts = parts
-            .singlepart(Attachment::new((*name).to_owned()).body(bytes.to_vec(), json.clone()))
+            .singlepart(
+                Attachment::new((*name).to_owned())
+                    .body(crate::outbound::exact_body(bytes.to_vec()), json.clone()),
+            )
             .singlepart(
                 Attachment::new(crate::permit::signed::sig_file(name))
-                    .body(sig.to_vec(), json.clone()),
+                    .body(crate::outbound::exact_body(sig.to_vec()), json.clone()),
             );
     }
     let message = lettre::Message::builder()

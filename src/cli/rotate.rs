@@ -98,7 +98,13 @@ pub fn rotate(args: Rotate) -> anyhow::Result<u8> {
     };
     let text = std::fs::read_to_string(&config.path)
         .with_context(|| format!("cannot read the config {}", config.path.display()))?;
-    let edited = retire_key(&text, w.code(), &retirement, today)
+    // After a compromise the new key re-signs permits that started under the old one:
+    // its window starts where the old one's did. A plain rotation's starts today.
+    let new_since = match &args.compromised {
+        Some(_) => old.not_before,
+        None => today,
+    };
+    let edited = retire_key(&text, w.code(), &retirement, new_since)
         .with_context(|| format!("cannot record the retired key in {}", config.path.display()))?;
     replace_file(&config.path, edited.as_bytes()).with_context(|| {
         format!(

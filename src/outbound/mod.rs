@@ -22,6 +22,15 @@ pub mod templates;
 pub mod xlsx;
 
 pub use render::{AutoSubmitted, auto_submitted, part_message_id, render};
+
+/// An attachment's body, always in base64: its bytes arrive exactly as sent (lettre
+/// would send text-like files as 7bit or quoted-printable, whose line ends a server
+/// may change), which a detached signature over the exact bytes needs (SPEC §9).
+pub fn exact_body(bytes: Vec<u8>) -> lettre::message::Body {
+    use lettre::message::header::ContentTransferEncoding;
+    lettre::message::Body::new_with_encoding(bytes, ContentTransferEncoding::Base64)
+        .unwrap_or_else(|bytes| lettre::message::Body::new(bytes))
+}
 pub use templates::{TemplateError, Templates};
 
 use crate::config::Config;

@@ -315,7 +315,18 @@ impl MailServers {
 
     /// Every message in the INBOX of `address` (new and cur), oldest delivery first.
     pub fn messages(&self, address: &str) -> Result<Vec<Vec<u8>>> {
-        let maildir = self.maildir(address);
+        self.messages_in(address, "INBOX")
+    }
+
+    /// As [`MailServers::messages`], of `folder` (`/` between levels; Maildir++ keeps
+    /// `QRCA/Processed` in `.QRCA.Processed`).
+    pub fn messages_in(&self, address: &str, folder: &str) -> Result<Vec<Vec<u8>>> {
+        let maildir = match folder {
+            "INBOX" => self.maildir(address),
+            _ => self
+                .maildir(address)
+                .join(format!(".{}", folder.replace('/', "."))),
+        };
         let mut files = Vec::new();
         for sub in ["new", "cur"] {
             let Ok(entries) = std::fs::read_dir(maildir.join(sub)) else {

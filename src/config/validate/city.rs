@@ -21,7 +21,8 @@ const CITY_ACCOUNT_TABLES: LayerTables = LayerTables {
 /// As `permit::checkpoint`'s `DEFAULT_FRESH_HOURS` and `STALE_DAYS` (the config may
 /// not depend on `permit`, which reads it).
 const FRESH_HOURS: (&str, i64, i64, i64) = ("fresh_hours", 72, 1, 7 * 24);
-const AT_MOST_MINUTES: (&str, i64, i64, i64) = ("publish_at_most_every_minutes", 60, 1, 1440);
+// 0: every change goes out at once (a small city, the end-to-end tests).
+const AT_MOST_MINUTES: (&str, i64, i64, i64) = ("publish_at_most_every_minutes", 60, 0, 1440);
 const AT_LEAST_HOURS: (&str, i64, i64, i64) = ("publish_at_least_every_hours", 24, 1, 168);
 const CODE_HOURS: (&str, i64, i64, i64) = ("activation_codes_valid_hours", 72, 1, 720);
 

@@ -2,9 +2,9 @@
 //! the merged lists and the checkpoint page are due, and if so, queued with the new
 //! mark in one transaction.
 //!
-//! A message's Message-ID comes from its entry (`<id.city@<domain>.qrca>`), so a
-//! resend after a crash is the same message, and a ward daemon knows it for the
-//! city's, not a person's. Retries back off from a minute to an hour; a message the
+//! A message's Message-ID comes from its entry (`<id.qrca-city@<domain>>`), so a
+//! resend after a crash is the same message. (Not on a `.qrca` domain: a ward daemon
+//! drops those as its own.) Retries back off from a minute to an hour; a message the
 //! server refuses for good is dead, and said so at error.
 
 use super::CityDaemon;
@@ -79,7 +79,7 @@ pub fn message(city: &CityDaemon, entry: &OutboxEntry) -> anyhow::Result<Vec<u8>
             from.parse()?,
         ))
         .subject(entry.mail.subject.clone())
-        .message_id(Some(format!("<{}.city@{domain}.qrca>", entry.id)))
+        .message_id(Some(format!("<{}.qrca-city@{domain}>", entry.id)))
         .date(jiff_to_system(entry.created))
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("Auto-Submitted"),
@@ -111,7 +111,10 @@ pub fn message(city: &CityDaemon, entry: &OutboxEntry) -> anyhow::Result<Vec<u8>
         } else {
             ContentType::parse("application/json")?
         };
-        parts = parts.singlepart(Attachment::new(file.name.clone()).body(file.bytes.clone(), kind));
+        parts = parts.singlepart(
+            Attachment::new(file.name.clone())
+                .body(crate::outbound::exact_body(file.bytes.clone()), kind),
+        );
     }
     Ok(builder.multipart(parts)?.formatted())
 }

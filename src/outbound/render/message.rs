@@ -244,7 +244,8 @@ impl Builder<'_> {
             for f in files {
                 let content_type = ContentType::parse(f.content_type).map_err(|e| self.build(e))?;
                 mixed = mixed.singlepart(
-                    Attachment::new(f.name.clone()).body(f.bytes.clone(), content_type),
+                    Attachment::new(f.name.clone())
+                        .body(crate::outbound::exact_body(f.bytes.clone()), content_type),
                 );
             }
             b.multipart(mixed)
