@@ -29,7 +29,7 @@ pub use render::{AutoSubmitted, auto_submitted, part_message_id, render};
 pub fn exact_body(bytes: Vec<u8>) -> lettre::message::Body {
     use lettre::message::header::ContentTransferEncoding;
     lettre::message::Body::new_with_encoding(bytes, ContentTransferEncoding::Base64)
-        .unwrap_or_else(|bytes| lettre::message::Body::new(bytes))
+        .unwrap_or_else(lettre::message::Body::new)
 }
 pub use templates::{TemplateError, Templates};
 
