@@ -112,7 +112,7 @@ fn each_city_error_is_named_at_its_place() {
         (
             &[(
                 "publish_at_most_every_minutes = 30",
-                "publish_at_most_every_minutes = 0",
+                "publish_at_most_every_minutes = -1",
             )],
             &[
                 "11:33: key \"publish_at_most_every_minutes\" in [city] must be from 0 to 1440, not -1",
