@@ -514,7 +514,7 @@ fn a_schema_1_database_gets_its_index_when_opened() {
     }
     {
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version(), 2);
+        assert_eq!(store.schema_version(), SCHEMA_VERSION);
         let due = indexed(&store, now);
         let mut want: BTreeSet<u64> = pending.iter().copied().collect();
         want.insert(424_242);
