@@ -535,6 +535,6 @@ fn a_schema_1_database_gets_its_index_when_opened() {
             .unwrap()
             .unwrap()
             .as_ref(),
-        &2u32.to_be_bytes()
+        &SCHEMA_VERSION.to_be_bytes()
     );
 }
