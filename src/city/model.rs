@@ -115,6 +115,10 @@ pub struct WardState {
     pub pending: BTreeMap<String, Announcement>,
     pub codes: Vec<IssuedCode>,
     pub revocations: Option<StoredList>,
+    /// A list signed by a key still awaiting activation: used once the key is active
+    /// (the ward mails it as it answers the codes, and mail may overtake mail).
+    #[serde(default)]
+    pub held_list: Option<StoredList>,
 }
 
 impl WardState {
@@ -126,6 +130,7 @@ impl WardState {
             pending: BTreeMap::new(),
             codes: Vec::new(),
             revocations: None,
+            held_list: None,
         }
     }
 

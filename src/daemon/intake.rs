@@ -476,9 +476,20 @@ fn ignore(
         }
         None => tracing::info!(account = %seen.account, uid = seen.uid, %reason, "no answer"),
     }
+    let activation = answer
+        .as_ref()
+        .filter(|n| n.mail.template == Template::TrustActivation)
+        .map(|n| n.ward.clone());
     Ok(match engine::ignore(store, seen, &reason, answer, now)? {
         Processed::AlreadySeen => Taken::Processed(Processed::AlreadySeen),
-        _ => Taken::Ignored(reason),
+        _ => {
+            // The city is activating the ward's key: its list goes again, so the city
+            // holds one from the first day (one sent before the key was known was refused).
+            if let Some(ward) = activation {
+                store.feed_again(&ward)?;
+            }
+            Taken::Ignored(reason)
+        }
     })
 }
 

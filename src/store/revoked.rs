@@ -71,6 +71,24 @@ impl Store {
         self.queue_notice_marking(ward, mail, &[(key, value)], now)
     }
 
+    /// Makes the ward's list due at the next look, whatever changed (its number goes
+    /// on): the city has just asked the ward to prove its key (an activation code was
+    /// answered), and a list sent before the key was announced was refused.
+    pub fn feed_again(&self, ward: &str) -> Result<(), StoreError> {
+        let Some(mut mark) = self.feed_mark(ward)? else {
+            return Ok(());
+        };
+        mark.fingerprint.clear();
+        let value = serde_json::to_vec(&mark).map_err(|source| StoreError::Encode {
+            what: format!("the city feed mark of ward {ward}"),
+            source,
+        })?;
+        self.meta
+            .insert(keys::trust_feed(ward).as_bytes(), value)
+            .map_err(|e| self.storage(e))?;
+        self.flush()
+    }
+
     /// Every revoked permit of `ward`, oldest revocation first (then by permit id).
     pub fn revoked_permits(&self, ward: &str) -> Result<Vec<RevokedPermit>, StoreError> {
         let mut list = Vec::new();

@@ -54,10 +54,15 @@ pub(super) fn answer(
         });
     }
     activate(&mut next, &kid, ctx);
+    let (next, held) = super::revoke::release_held(next, ctx);
+    let mut what = format!("key {kid} activated: all three accounts answered");
+    if let Some(held) = held {
+        what = format!("{what}; {held}");
+    }
     Ok(Change {
         ward: next,
         mails: Vec::new(),
-        what: format!("key {kid} activated: all three accounts answered"),
+        what,
     })
 }
 

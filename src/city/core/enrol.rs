@@ -1,7 +1,11 @@
-//! Enrolment: a ward with no active key announces one from each of its three accounts
+//! Enrolment: a ward announces a key from each of its three accounts
 //! (`trust-<ward>.json`, exactly one key, signed by that key: proof of possession).
-//! Once all three sent the same entry, the key is announced and each account gets its
-//! own activation code. Must not activate anything (`activate.rs` does).
+//! Once all three sent the same entry and the ward has no active key, the key is
+//! announced and each account gets its own activation code. While a key is active, the
+//! announcements are held (the compromise drill mails the old key's self-revocation and
+//! the new enrolment at once, and mail may arrive in any order): the ward's revocation
+//! list that revokes the active key starts the activation round (`revoke.rs` calls
+//! [`announce_if_ready`]). Must not activate anything (`activate.rs` does).
 
 use super::{Change, Ctx, Inbound, Step, check_kid, check_new_kid, drop_announced, texts};
 use crate::city::model::{
@@ -20,13 +24,6 @@ pub(super) fn enrol(
     file: &SignedFile<'_>,
 ) -> Step {
     let code = &ward.ward.code;
-    if let Some(active) = ward.active() {
-        return Err(format!(
-            "ward {code} already has the active key {}; a new key must be announced signed by it \
-             (qrca keys rotate), or after the ward's revocation list revokes it",
-            active.entry.kid
-        ));
-    }
     let entry = announced_entry(ward, file)?;
     if let Some(k) = ward.key(&entry.kid)
         && matches!(k.state, KeyState::Announced { .. })
@@ -51,6 +48,19 @@ pub(super) fn enrol(
         },
     );
     let heard = ward_accounts_heard(&next);
+    if let Some(active) = ward.active() {
+        let what = format!(
+            "announcement of key {} recorded from {} ({heard} of {ACCOUNTS} accounts) and held: \
+             ward {code} has the active key {}; activation begins once the ward's revocation \
+             list revokes it (a planned change is announced signed by it: qrca keys rotate)",
+            entry.kid, mail.sender, active.entry.kid
+        );
+        return Ok(Change {
+            ward: next,
+            mails: Vec::new(),
+            what,
+        });
+    }
     if heard < ACCOUNTS {
         let what = format!(
             "announcement of key {} recorded from {} ({heard} of {ACCOUNTS} accounts)",
@@ -116,6 +126,20 @@ fn agrees_with_others(sender: &str, entry: &TrustedKey, ward: &WardState) -> Res
         entry.kid,
         differing.join(", ")
     ))
+}
+
+/// The activation round of the key all three accounts announced, once the ward has no
+/// active key (after a revocation list revoked it); `None` while one is active or an
+/// account has not announced.
+pub(super) fn announce_if_ready(ward: &WardState, ctx: &Ctx<'_>) -> Option<Change> {
+    if ward.active().is_some() || ward_accounts_heard(ward) < ACCOUNTS {
+        return None;
+    }
+    let entry = ward.pending.values().next()?.entry.clone();
+    ward.pending
+        .values()
+        .all(|a| a.entry == entry)
+        .then(|| announce(ward.clone(), entry, ctx))
 }
 
 fn ward_accounts_heard(ward: &WardState) -> usize {

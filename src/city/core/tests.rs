@@ -383,16 +383,9 @@ fn enrolment_refuses_wrong_shapes_and_kids() {
 }
 
 #[test]
-fn enrolment_is_refused_while_a_key_is_active_or_announced_or_known() {
+fn enrolment_is_refused_while_a_key_is_announced_or_known() {
     let world = World::new();
     let a = &accounts()[0];
-    let w = world.active(1);
-    world.refuse(
-        &w,
-        a,
-        &trust_files(vec![entry(2, CODE)], 2),
-        "already has the active key",
-    );
     let (w, _) = world.announced(1);
     world.refuse(
         &w,
@@ -569,12 +562,12 @@ fn a_revocation_list_must_be_the_wards_and_signed_by_its_active_key() {
         "list of ward hk.other",
     );
     world.refuse(&w, a, &revocations(1, CODE, 9), "not a key of ward");
+    // Signed by an announced key: held, not kept (see the held-list test).
     let (announced, _) = world.announced(1);
-    world.refuse(
-        &announced,
-        a,
-        &revocations(1, CODE, 1),
-        "announced, not an active key",
+    let d = world.accept(&announced, a, &revocations(1, CODE, 1));
+    assert!(
+        d.ward
+            .is_some_and(|w| w.revocations.is_none() && w.held_list.is_some())
     );
     let w = world
         .accept(&w, a, &trust_files(vec![entry(2, CODE)], 1))
@@ -632,6 +625,68 @@ fn a_key_revoking_itself_becomes_compromised_and_then_signs_nothing() {
     world.refuse(&w, a, &revocations(2, CODE, 1), "compromised");
     // With no active key, a new key is enrolled afresh.
     world.accept(&w, a, &trust_files(vec![entry(2, CODE)], 2));
+}
+
+#[test]
+fn an_enrolment_that_arrives_before_the_old_keys_self_revocation_is_held_then_announced() {
+    // The drill mails the self-revocation and the three enrolments at once; mail may
+    // arrive in any order.
+    let world = World::new();
+    let mut w = world.active(1);
+    let new_key = trust_files(vec![entry(2, CODE)], 2);
+    for account in accounts() {
+        let d = world.accept(&w, &account, &new_key);
+        assert!(d.mails.is_empty(), "no code while key 1 is active");
+        assert!(d.audit.as_ref().is_some_and(|a| a.what.contains("held")));
+        w = d.ward.unwrap_or_else(|| panic!());
+    }
+    assert_eq!(state_of(&w, 1), KeyState::Active);
+    assert!(w.key(&kid(2)).is_none());
+    let files = revoking(0, &[(kid(1), "2026-12-04T00:00:00Z")], 1);
+    let d = world.accept(&w, &accounts()[0], &files);
+    assert_eq!(d.mails.len(), 3, "one activation code to each account");
+    let w = d.ward.unwrap_or_else(|| panic!());
+    assert!(matches!(state_of(&w, 1), KeyState::Compromised { .. }));
+    assert!(matches!(state_of(&w, 2), KeyState::Announced { .. }));
+    assert!(w.pending.is_empty());
+}
+
+#[test]
+fn held_announcements_that_differ_start_nothing_when_the_old_key_goes() {
+    let world = World::new();
+    let mut w = world.active(1);
+    let [a, b, c] = accounts();
+    for (account, seed) in [(&a, 2), (&b, 2)] {
+        let files = trust_files(vec![entry(seed, CODE)], seed);
+        w = world
+            .accept(&w, account, &files)
+            .ward
+            .unwrap_or_else(|| panic!());
+    }
+    world.refuse(&w, &c, &trust_files(vec![entry(3, CODE)], 3), "keys differ");
+    let files = revoking(0, &[(kid(1), "2026-12-04T00:00:00Z")], 1);
+    let d = world.accept(&w, &a, &files);
+    assert!(d.mails.is_empty(), "two of three accounts: no round yet");
+}
+
+#[test]
+fn a_list_signed_by_an_announced_key_is_held_and_kept_at_activation() {
+    let world = World::new();
+    let (mut w, mails) = world.announced(1);
+    let a = &accounts()[0];
+    let d = world.accept(&w, a, &revocations(3, CODE, 1));
+    assert!(d.audit.as_ref().is_some_and(|x| x.what.contains("held")));
+    w = d.ward.unwrap_or_else(|| panic!());
+    assert!(w.revocations.is_none(), "not used before the key is active");
+    for mail in &mails {
+        let d = world.accept(&w, &mail.to[0], &answer(mail, 1));
+        w = d.ward.unwrap_or_else(|| panic!());
+    }
+    assert_eq!(state_of(&w, 1), KeyState::Active);
+    assert_eq!(w.revocations.as_ref().map(|l| l.sequence), Some(3));
+    assert!(w.held_list.is_none());
+    // A list signed by another ward's key, or by no key of the ward, is still refused.
+    world.refuse(&w, a, &revocations(4, CODE, 9), "not a key of ward");
 }
 
 #[test]
