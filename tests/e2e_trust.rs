@@ -518,6 +518,34 @@ fn wards_enrol_revoke_and_survive_a_stolen_key_by_email_alone() {
         &[&city_d, &w1_d, &w2_d],
     );
     assert_eq!(first.trust.keys.len(), 2, "{:?}", first.trust.keys);
+    // The admin looks while the city daemon holds the database: over its socket.
+    let status = ok(w.qrca("city", &["city", "status"]), "city status");
+    assert!(status.contains("wards: 2 active"), "{status}");
+    // Each ward's list, sent before its key was known, goes again as it answers the
+    // codes: the city holds one from the first day (no ward flagged silent).
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let status = ok(w.qrca("city", &["city", "status"]), "city status");
+        let lists = [W1, W2]
+            .iter()
+            .filter(|ward| {
+                status.lines().any(|l| {
+                    l.starts_with(*ward) && l.contains("received") && !l.contains("SILENT")
+                })
+            })
+            .count();
+        if lists == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status}\n{}", logs(&[&city_d]));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let page = w.dir("city").join("by-hand.html");
+    ok(
+        w.qrca("city", &["city", "page", "--out", page.to_str().unwrap()]),
+        "city page",
+    );
+    assert!(std::fs::read_to_string(&page).unwrap().contains(&kid1));
     // One activation code to each account, answered by the ward's daemon.
     for ward in [W1, W2] {
         for account in accounts(ward) {

@@ -64,6 +64,9 @@ pub struct Response {
     /// A file the command made (`permits export`), base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// The files a city command made (`qrca city page`, `lists`), by name, base64.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub files: std::collections::BTreeMap<String, String>,
 }
 
 impl Response {
@@ -78,6 +81,19 @@ impl Response {
             })
             .transpose()
     }
+
+    /// The files a city command made, by name.
+    pub fn files(&self) -> anyhow::Result<std::collections::BTreeMap<String, Vec<u8>>> {
+        self.files
+            .iter()
+            .map(|(name, text)| {
+                let bytes = data_encoding::BASE64.decode(text.as_bytes()).map_err(|e| {
+                    anyhow::anyhow!("the daemon sent a file {name} qrca cannot read: {e}")
+                })?;
+                Ok((name.clone(), bytes))
+            })
+            .collect()
+    }
 }
 
 /// The most a request may be: a command and its arguments.
@@ -91,8 +107,13 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
 
 /// The daemon's answer to `request`; `None` when no daemon answers in `state_dir`.
 pub fn ask(state_dir: &Path, request: &Request) -> anyhow::Result<Option<Response>> {
-    let path = socket_path(state_dir);
-    let Ok(mut stream) = UnixStream::connect(&path) else {
+    ask_at(&socket_path(state_dir), request)
+}
+
+/// The answer of the daemon listening on the socket `path` (the ward's or the city's);
+/// `None` when none answers there.
+pub fn ask_at(path: &Path, request: &impl Serialize) -> anyhow::Result<Option<Response>> {
+    let Ok(mut stream) = UnixStream::connect(path) else {
         // No socket, or a stale one from a daemon that is gone.
         return Ok(None);
     };
@@ -178,5 +199,6 @@ pub fn answer(store: &Store, config: &Config, line: &str) -> Response {
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
         file,
+        ..Response::default()
     }
 }

@@ -11,12 +11,15 @@
 //! - `import`: the spreadsheet of wards (`qrca city wards import`).
 //! - `intake`: one raw mail taken in exactly once (parse, decide, commit).
 //! - `rules`: what the core and the publication are given from the config.
+//! - `admin`: the admin's commands (status, page, lists, wards import), answered the
+//!   same on the socket of `qrca city run` and on a database the command line opened.
 //!
 //! `qrca city run` (the IMAP and SMTP loop) is a wiring of these with the ward daemon's
 //! transports: parse a mail, `core::decide`, `store::commit_mail`, then move it; and a
 //! publisher that asks `publish::is_due` and commits with `store::queue_publication`.
 //! This module must not know the command line.
 
+pub mod admin;
 pub mod core;
 pub mod import;
 pub mod intake;

@@ -5,20 +5,18 @@
 //! are `city`'s; `qrca city run`'s loops are `daemon::city`'s.
 
 use super::load_config;
+use crate::admin::protocol::ask_at;
+use crate::city::admin::{self, CityRequest};
 use crate::city::intake::CityIntake;
-use crate::city::model::{KeyState, Verdict, WardState};
-use crate::city::store::{CityStore, ImportReport};
+use crate::city::model::Verdict;
+use crate::city::store::CityStore;
 use crate::city::{import, publish, rules};
 use crate::config::{City, Config};
-use crate::permit::{payload, signed};
 use anyhow::Context;
 use clap::Subcommand;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use std::path::{Path, PathBuf};
 
-/// A ward whose last revocation list is older than this, or that never sent one, is
-/// flagged silent (issue 13: the ward mails its whole list daily).
-const SILENT_AFTER: SignedDuration = SignedDuration::from_hours(48);
 /// The largest ward list file read.
 const MAX_IMPORT_BYTES: u64 = 20_000_000;
 
@@ -86,22 +84,17 @@ pub fn run(command: CityCommand, config: Option<PathBuf>) -> anyhow::Result<u8> 
         } => generate(city),
         CityCommand::Wards {
             command: CityWardsCommand::Import { file },
-        } => import_wards(&config, &file),
+        } => import_wards(&config, city, &file),
         CityCommand::Intake { file } => intake(&config, city, &file),
-        CityCommand::Status => status(&config),
+        CityCommand::Status => Ok(in_city_or_here(&config, city, &CityRequest::Status)?.0),
         CityCommand::Page { out } => page(&config, city, &out),
         CityCommand::Lists { out_dir } => lists(&config, city, &out_dir),
     }
 }
 
-/// The city key's id: `CITY-` and its public key's digest.
-pub fn city_kid(key: &ed25519_dalek::VerifyingKey) -> String {
-    payload::kid("CITY", key)
-}
-
 fn generate(city: &City) -> anyhow::Result<u8> {
     let public = crate::keys::generate(&city.signing_key)?;
-    println!("{}", city_kid(&public));
+    println!("{}", admin::city_kid(&public));
     eprintln!(
         "qrca: wrote the city's signing key {} (mode 0600). Keep a copy offline; checkpoints \
          check the city's lists with it.",
@@ -115,7 +108,7 @@ fn open(config: &Config) -> anyhow::Result<CityStore> {
         .with_context(|| "cannot open the city database (is qrca city run holding it?)".to_owned())
 }
 
-fn import_wards(config: &Config, file: &Path) -> anyhow::Result<u8> {
+fn import_wards(config: &Config, city: &City, file: &Path) -> anyhow::Result<u8> {
     let shown = file.display().to_string();
     let size = std::fs::metadata(file)
         .with_context(|| format!("cannot read {shown}"))?
@@ -139,27 +132,7 @@ fn import_wards(config: &Config, file: &Path) -> anyhow::Result<u8> {
             return Ok(1);
         }
     };
-    let report = open(config)?.import_wards(&wards)?;
-    print_import(&shown, wards.len(), &report);
-    Ok(0)
-}
-
-fn print_import(shown: &str, count: usize, r: &ImportReport) {
-    println!(
-        "{shown}: {count} wards: {} added, {} updated, {} removed",
-        r.added.len(),
-        r.updated.len(),
-        r.removed.len()
-    );
-    if !r.removed.is_empty() {
-        println!("removed (no key): {}", r.removed.join(", "));
-    }
-    if !r.kept.is_empty() {
-        println!(
-            "kept, though not in the file, because they hold keys: {}",
-            r.kept.join(", ")
-        );
-    }
+    Ok(in_city_or_here(config, city, &CityRequest::ImportWards { shown, wards })?.0)
 }
 
 fn intake(config: &Config, city: &City, file: &Path) -> anyhow::Result<u8> {
@@ -184,123 +157,50 @@ fn intake(config: &Config, city: &City, file: &Path) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn status(config: &Config) -> anyhow::Result<u8> {
-    let wards = open(config)?.wards()?;
-    let now = Timestamp::now();
-    let active = wards.iter().filter(|w| w.active().is_some()).count();
-    let silent = wards.iter().filter(|w| is_silent(w, now)).count();
-    let compromised = wards.iter().filter(|w| has(w, "compromised")).count();
-    let enrolling = wards
-        .iter()
-        .filter(|w| w.active().is_none() && (has(w, "announced") || !w.pending.is_empty()))
-        .count();
-    println!(
-        "{} wards: {active} active, {enrolling} enrolling, {} without a key, {silent} silent, \
-         {compromised} with a compromised key",
-        wards.len(),
-        wards.iter().filter(|w| w.keys.is_empty()).count(),
-    );
-    for ward in &wards {
-        println!("{}", status_line(ward, now));
+/// Runs `request` in `qrca city run` when it holds the database, else on the database
+/// opened here; prints what it printed; the exit code and the files it made.
+fn in_city_or_here(
+    config: &Config,
+    city: &City,
+    request: &CityRequest,
+) -> anyhow::Result<(u8, admin::Files)> {
+    let state_dir = &config.service.state_dir;
+    if let Some(response) = ask_at(&admin::socket_path(state_dir), request)? {
+        print!("{}", response.stdout);
+        eprint!("{}", response.stderr);
+        return Ok((response.code, response.files()?));
     }
-    Ok(0)
-}
-
-fn has(ward: &WardState, state: &str) -> bool {
-    ward.keys.iter().any(|k| k.state.word() == state)
-}
-
-fn is_silent(ward: &WardState, now: Timestamp) -> bool {
-    ward.active().is_some()
-        && ward
-            .revocations
-            .as_ref()
-            .is_none_or(|l| now.duration_since(l.received_at) > SILENT_AFTER)
-}
-
-fn status_line(ward: &WardState, now: Timestamp) -> String {
-    let keys: Vec<String> = ward
-        .keys
-        .iter()
-        .map(|k| match &k.state {
-            KeyState::Announced { codes, answered } => format!(
-                "{} announced ({}/{} answered)",
-                k.entry.kid,
-                answered.len(),
-                codes.len()
-            ),
-            KeyState::Retired { not_after } => format!("{} retired to {not_after}", k.entry.kid),
-            KeyState::Compromised { from, .. } => {
-                format!("{} compromised from {from}", k.entry.kid)
-            }
-            KeyState::Active => format!("{} active", k.entry.kid),
-        })
-        .collect();
-    let keys = if keys.is_empty() {
-        match ward.pending.len() {
-            0 => "not enrolled".to_owned(),
-            n => format!("enrolling ({n}/3 accounts announced)"),
-        }
-    } else {
-        keys.join(", ")
-    };
-    let list = match &ward.revocations {
-        Some(l) => {
-            let hours = now.duration_since(l.received_at).as_hours();
-            format!("list {} received {hours} h ago", l.sequence)
-        }
-        None => "no revocation list".to_owned(),
-    };
-    let flag = if is_silent(ward, now) { "  SILENT" } else { "" };
-    format!(
-        "{}  {}: {keys}; {list}{flag}",
-        ward.ward.code, ward.ward.name
+    admin::execute(
+        &open(config)?,
+        config,
+        city,
+        request,
+        Timestamp::now(),
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
     )
 }
 
-fn page(config: &Config, city: &City, out: &Path) -> anyhow::Result<u8> {
-    let wards = open(config)?.wards()?;
-    let lists = publish::lists(&wards);
-    if lists.keys.is_empty() {
-        anyhow::bail!("no ward has an active key yet: the page could vouch for no permit");
+/// `qrca city lists --out-dir D`: the signed lists written into `D`.
+fn lists(config: &Config, city: &City, dir: &Path) -> anyhow::Result<u8> {
+    let (code, files) = in_city_or_here(config, city, &CityRequest::Lists)?;
+    if !files.is_empty() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let now = Timestamp::now();
-    let page = publish::page(&lists, now, &rules::publish_rules(config, city));
-    std::fs::write(out, &page.html).with_context(|| format!("cannot write {}", out.display()))?;
-    eprintln!(
-        "qrca: wrote the checkpoint page {} ({} bytes): {} key(s), {} revoked permit(s), \
-         fingerprint {}, made {now}",
-        out.display(),
-        page.html.len(),
-        lists.keys.len(),
-        lists.revoked.len(),
-        page.fingerprint
-    );
-    Ok(0)
+    for (name, bytes) in files {
+        let path = dir.join(&name);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("qrca: wrote {}", path.display());
+    }
+    Ok(code)
 }
 
-fn lists(config: &Config, city: &City, out_dir: &Path) -> anyhow::Result<u8> {
-    let key = crate::keys::load(&city.signing_key)?;
-    let kid = city_kid(&key.verifying_key());
-    let wards = open(config)?.wards()?;
-    let files = publish::sign(&publish::lists(&wards), &kid, &key);
-    std::fs::create_dir_all(out_dir)
-        .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let trust = signed::CITY_TRUST_FILE;
-    let revocations = signed::CITY_REVOCATIONS_FILE;
-    for (name, bytes) in [
-        (trust.to_owned(), &files.trust),
-        (signed::sig_file(trust), &files.trust_sig),
-        (revocations.to_owned(), &files.revocations),
-        (signed::sig_file(revocations), &files.revocations_sig),
-    ] {
-        let path = out_dir.join(&name);
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+/// `qrca city page --out F`: the page, made now, written to `F`.
+fn page(config: &Config, city: &City, out: &Path) -> anyhow::Result<u8> {
+    let (code, mut files) = in_city_or_here(config, city, &CityRequest::Page)?;
+    if let Some(html) = files.remove(publish::PAGE_FILE) {
+        std::fs::write(out, html).with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!("qrca: wrote the checkpoint page {}", out.display());
     }
-    eprintln!(
-        "qrca: wrote the city's lists to {}, signed by {kid} (fingerprint {})",
-        out_dir.display(),
-        files.fingerprint
-    );
-    Ok(0)
+    Ok(code)
 }

@@ -2,7 +2,9 @@
 //! one process), the admin's read commands and `qrca report` are answered here, over
 //! `<state_dir>/control.sock` (owner-only). The protocol and the commands themselves
 //! are `admin::protocol`'s; this module owns only listening, one blocking task per
-//! request on the generation then current, and removing the socket on stop.
+//! request on the generation then current, and removing the socket on stop. The city
+//! daemon listens with the same [`listen`] on `<state_dir>/city.sock`
+//! (`city::admin` answers).
 
 use super::Generation;
 use crate::admin::protocol::{MAX_REQUEST, Request, Response, answer, socket_path};
@@ -15,13 +17,59 @@ use std::path::PathBuf;
 pub async fn serve(
     generation: tokio::sync::watch::Receiver<std::sync::Arc<Generation>>,
     state_dir: PathBuf,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
     answered: std::sync::Arc<tokio::sync::Notify>,
     reload: std::sync::Arc<tokio::sync::Notify>,
 ) -> std::io::Result<()> {
+    let handler: Handler = std::sync::Arc::new(move |line: String| {
+        let current = generation.borrow().clone();
+        let reload = std::sync::Arc::clone(&reload);
+        let answered = std::sync::Arc::clone(&answered);
+        let mut next = generation.clone();
+        Box::pin(async move {
+            let response = if matches!(serde_json::from_str(&line), Ok(Request::Reload)) {
+                next.mark_unchanged();
+                reload.notify_one();
+                reloaded(&mut next).await
+            } else {
+                blocking(move || answer(&current.store, &current.config, &line)).await
+            };
+            answered.notify_one();
+            response
+        })
+    });
+    listen(socket_path(&state_dir), MAX_REQUEST, stop, handler).await
+}
+
+/// One request line → its response (run on the runtime, one task per connection).
+pub type Handler = std::sync::Arc<
+    dyn Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// `work` on a blocking thread; a panic in it is answered as the command stopping.
+pub async fn blocking(work: impl FnOnce() -> Response + Send + 'static) -> Response {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Response {
+            code: 2,
+            stderr: format!("qrca: the command stopped: {e}\n"),
+            ..Response::default()
+        })
+}
+
+/// Listens on the socket `path` (owner-only; a stale one left by a dead daemon is
+/// replaced) until `stop`, then removes it; each connection is one request line of at
+/// most `max_request` bytes, answered by `handler` with one JSON line.
+pub async fn listen(
+    path: PathBuf,
+    max_request: u64,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    handler: Handler,
+) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-    let path = socket_path(&state_dir);
     // A socket left by a daemon that died: nothing listens on it any more.
     if path.exists() && std::os::unix::net::UnixStream::connect(&path).is_err() {
         std::fs::remove_file(&path)?;
@@ -32,34 +80,18 @@ pub async fn serve(
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let current = generation.borrow().clone();
-                let answered = std::sync::Arc::clone(&answered);
-                let reload = std::sync::Arc::clone(&reload);
-                let mut next = generation.clone();
+                let handler = std::sync::Arc::clone(&handler);
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
                     let mut line = String::new();
-                    let mut reader = tokio::io::BufReader::new(read.take(MAX_REQUEST));
+                    let mut reader = tokio::io::BufReader::new(read.take(max_request));
                     if reader.read_line(&mut line).await.is_err() {
                         return;
                     }
-                    let response = if matches!(serde_json::from_str(&line), Ok(Request::Reload)) {
-                        next.mark_unchanged();
-                        reload.notify_one();
-                        reloaded(&mut next).await
-                    } else {
-                        tokio::task::spawn_blocking(move || answer(&current.store, &current.config, &line))
-                            .await
-                            .unwrap_or_else(|e| Response {
-                                code: 2,
-                                stderr: format!("qrca: the command stopped: {e}\n"),
-                                ..Response::default()
-                            })
-                    };
+                    let response = handler(line).await;
                     let mut out = serde_json::to_string(&response).unwrap_or_default();
                     out.push('\n');
                     let _ = write.write_all(out.as_bytes()).await;
-                    answered.notify_one();
                 });
             }
             _ = stop.changed() => {

@@ -15,6 +15,8 @@
 mod intake;
 mod send;
 
+use super::control::{Handler, blocking, listen};
+use crate::city::admin;
 use crate::city::core::CityRules;
 use crate::city::intake::{CityIntake, IntakeError};
 use crate::city::model::Verdict;
@@ -22,7 +24,6 @@ use crate::city::publish::PublishRules;
 use crate::city::rules;
 use crate::city::store::CityStore;
 use crate::config::{Account, City, Config};
-use crate::permit::payload;
 use anyhow::Context;
 use ed25519_dalek::SigningKey;
 use std::path::Path;
@@ -42,6 +43,8 @@ pub struct CityDaemon {
     pub key: SigningKey,
     pub trusted_authserv_ids: Vec<String>,
     pub timezone: jiff::tz::TimeZone,
+    /// The whole config, for the admin's commands over the socket.
+    pub config: Config,
 }
 
 impl std::fmt::Debug for CityDaemon {
@@ -69,7 +72,7 @@ impl CityDaemon {
                 config.path.display()
             )
         })?;
-        let kid = payload::kid("CITY", &key.verifying_key());
+        let kid = admin::city_kid(&key.verifying_key());
         let store = CityStore::open(&config.service.state_dir)?;
         Ok(CityDaemon {
             store,
@@ -80,6 +83,7 @@ impl CityDaemon {
             kid,
             key,
             timezone: config.service.timezone.clone(),
+            config: config.clone(),
         })
     }
 
@@ -168,6 +172,21 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
                     _ = tokio::time::sleep(SEND_EVERY) => {}
                     _ = stop.changed() => {}
                 }
+            }
+        });
+    }
+    {
+        // The admin's `qrca city status`, `page`, `lists` and `wards import` while this
+        // process holds the database.
+        let (c, stop) = (Arc::clone(&city), stop.clone());
+        let path = admin::socket_path(&loaded.config.service.state_dir);
+        let handler: Handler = Arc::new(move |line: String| {
+            let c = Arc::clone(&c);
+            Box::pin(blocking(move || admin::answer(&c.store, &c.config, &line)))
+        });
+        tasks.spawn(async move {
+            if let Err(e) = listen(path, admin::MAX_REQUEST, stop, handler).await {
+                tracing::error!(error = %e, "the city's control socket could not be opened");
             }
         });
     }
