@@ -152,9 +152,12 @@ fn effects() -> Vec<Effect> {
 fn bench_commits(c: &mut Criterion) {
     let mut group = c.benchmark_group("store_commit_durable");
     group.throughput(Throughput::Elements(1));
-    for rows in [20u32, 1000] {
+    // Journalled: the write set of each commit kept for the standby (issue 14), as a
+    // ward with two PCs runs.
+    for (rows, journalled) in [(20u32, false), (1000, false), (20, true), (1000, true)] {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
+        store.set_journalling(journalled);
         let now = ts("2021-09-07T03:00:00Z");
         let opened = Update {
             seen: SeenMarker {
@@ -182,7 +185,12 @@ fn bench_commits(c: &mut Criterion) {
             ..opened
         };
         let mut uid = 0u32;
-        group.bench_function(format!("{rows}_rows_3_effects"), |b| {
+        let name = if journalled {
+            format!("{rows}_rows_3_effects_journalled")
+        } else {
+            format!("{rows}_rows_3_effects")
+        };
+        group.bench_function(name, |b| {
             // Each iteration is a new inbound message; renaming its marker costs
             // well under a microsecond, noise beside a flushed commit.
             b.iter(|| {

@@ -799,3 +799,107 @@ fn the_drill_reissues_each_case_s_valid_permits_once_under_the_new_key() {
     }
     assert!(!message.contains(&format!("{}-0002.pdf", one.code)));
 }
+
+/// Issue 14: a standby that applies the active's journal, entry by entry, holds what
+/// the active holds, byte for byte; an entry out of order or altered is refused and
+/// changes nothing; after a takeover, serials and outbox ids go on from the active's.
+#[test]
+fn a_standby_that_applies_the_journal_holds_what_the_active_holds() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = world(dir.path());
+    let active = Store::open(&config.service.state_dir).unwrap_or_else(|e| panic!("{e}"));
+    active.set_journalling(true);
+    let mut m = Mailer {
+        uid: 0,
+        ward: "hoankiem.tranhungdao",
+    };
+    let case = issued_case(&active, &config, &mut m, "Công ty A", 3);
+    issued_case(&active, &config, &mut m, "Công ty B", 2);
+    applied(run(
+        &active,
+        &config,
+        &m.inbound(
+            POLICE,
+            None,
+            EventBody::Revoke(vec![Revocation {
+                permit: format!("{}-0002", case.code),
+                reason: "mất thẻ".into(),
+            }]),
+        ),
+    ));
+    // The outbox's own writes: a part sent (with the quota), a notice.
+    let first = active.outbox().unwrap_or_else(|e| panic!("{e}"))[0].clone();
+    let day = jiff::civil::date(2026, 12, 5);
+    active
+        .outbox_part_sent(first.id, &first.message_id, "a@b", day, true, now())
+        .unwrap_or_else(|e| panic!("{e}"));
+    active
+        .note_sent("a@b", day, 2)
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let standby_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let standby = Store::open(standby_dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let entries = active
+        .journal_unpublished()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(entries.len() >= 10, "{}", entries.len());
+    let (last, _) = entries[entries.len() - 1].clone();
+    assert_eq!(active.journal_seq().ok(), Some(last));
+    // Out of order: refused, nothing applied.
+    let gap = standby.apply_journal(entries[1].0, &entries[1].1);
+    assert!(
+        gap.as_ref()
+            .is_err_and(|e| e.to_string().contains("entries 1 to 1 are missing")),
+        "{gap:?}"
+    );
+    // Altered: refused.
+    let mut bad = entries[0].1.clone();
+    bad.truncate(bad.len() - 1);
+    assert!(standby.apply_journal(entries[0].0, &bad).is_err());
+    assert_eq!(standby.journal_seq().ok(), Some(0));
+    for (seq, bytes) in &entries {
+        standby
+            .apply_journal(*seq, bytes)
+            .unwrap_or_else(|e| panic!("entry {seq}: {e}"));
+    }
+    let a = active.contents().unwrap_or_else(|e| panic!("{e}"));
+    let b = standby.contents().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.0, b.0);
+    assert!(a.1 == b.1, "the standby differs from the active");
+    // The same entry again is a gap, not a second application.
+    assert!(standby.apply_journal(entries[0].0, &entries[0].1).is_err());
+    // Published: the active forgets them.
+    active
+        .journal_published(last)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(active.journal_unpublished().is_ok_and(|v| v.is_empty()));
+
+    // Takeover: the standby goes on where the active stopped.
+    drop(active);
+    standby.set_journalling(true);
+    let ids_before: Vec<u64> = standby
+        .outbox()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    let next = issued_case(&standby, &config, &mut m, "Công ty C", 1);
+    assert_eq!(next.code, "THD-T-0003", "serials go on");
+    let new_ids: Vec<u64> = standby
+        .outbox()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .map(|e| e.id)
+        .filter(|id| !ids_before.contains(id))
+        .collect();
+    let top = ids_before.iter().max().copied().unwrap_or(0);
+    assert!(!new_ids.is_empty() && new_ids.iter().all(|id| *id > top));
+    assert_eq!(
+        standby
+            .journal_unpublished()
+            .ok()
+            .and_then(|v| v.first().map(|e| e.0)),
+        Some(last + 1),
+        "the new active's journal goes on from the old one's number"
+    );
+}

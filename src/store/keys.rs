@@ -22,6 +22,8 @@ pub(crate) const HOLDERS: &str = "holders";
 pub(crate) const SENT: &str = "sent";
 pub(crate) const UNREPORTED: &str = "unreported";
 pub(crate) const REVOKED: &str = "revoked";
+/// Write sets not yet published to the standby (`journal.rs`): this machine's own.
+pub(crate) const JOURNAL_OUT: &str = "journal_out";
 
 /// The `meta` key holding the schema version (u32 big-endian).
 pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";

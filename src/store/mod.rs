@@ -23,6 +23,7 @@ pub mod attempts;
 pub mod blobs;
 mod commit;
 mod error;
+mod journal;
 mod keys;
 mod migrate;
 mod outbox;
@@ -33,6 +34,7 @@ mod summary;
 mod types;
 
 pub use error::StoreError;
+pub use journal::{ApplyError, Write as JournalWrite};
 pub use outbox::{DueEntries, Unreadable};
 pub use revoked::{FeedMark, RevokedPermit};
 pub use summary::{CaseStage, CaseSummary, mask_id_number};
@@ -67,6 +69,14 @@ pub struct Store {
     /// The schema version and each ward's daily report mark (`keys::report`).
     meta: sled::Tree,
     schema_version: u32,
+    /// Whether write sets are kept for a standby (`journal.rs`); shared by clones.
+    journal_on: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// No id handed out is at or below the highest one stored (`next_id`): a standby
+    /// that takes over holds the active's ids, not its sled id generator.
+    id_floor: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Transactions hold it shared; reading every tree at once (`contents`) holds it
+    /// alone, so what it reads is one state.
+    writers: std::sync::Arc<std::sync::RwLock<()>>,
 }
 
 #[derive(Clone)]
@@ -94,6 +104,8 @@ struct Trees {
     unreported: sled::Tree,
     /// Each ward's revoked permits (`keys::revoked`): its revocation list.
     revoked: sled::Tree,
+    /// Write sets not yet published to the standby (`journal.rs`).
+    journal_out: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -138,6 +150,7 @@ impl Store {
             sent: open(keys::SENT)?,
             unreported: open(keys::UNREPORTED)?,
             revoked: open(keys::REVOKED)?,
+            journal_out: open(keys::JOURNAL_OUT)?,
         };
         let storage = |source| StoreError::Storage {
             path: path.clone(),
@@ -180,8 +193,12 @@ impl Store {
             trees,
             meta,
             schema_version,
+            journal_on: std::sync::Arc::default(),
+            id_floor: std::sync::Arc::default(),
+            writers: std::sync::Arc::default(),
         };
         store.migrate()?;
+        store.raise_id_floor()?;
         Ok(store)
     }
 
@@ -257,15 +274,9 @@ impl Store {
         day: jiff::civil::Date,
         sender: &str,
     ) -> Result<u32, StoreError> {
-        let total = self
-            .trees
-            .sent
-            .update_and_fetch(keys::answers(ward, day, sender), |old| {
-                Some(keys::counted(old, 1).to_vec())
-            })
-            .map_err(|e| self.storage(e))?;
+        let total = self.count_up(&keys::answers(ward, day, sender), 1)?;
         self.flush()?;
-        Ok(keys::count(total.as_deref()))
+        Ok(total)
     }
 
     /// Counts `n` more messages sent from `account` on `day`; returns the new total.
@@ -275,14 +286,16 @@ impl Store {
         day: jiff::civil::Date,
         n: u32,
     ) -> Result<u32, StoreError> {
-        let total = self
-            .trees
-            .sent
-            .update_and_fetch(keys::sent(account, day), |old| {
-                Some(keys::counted(old, n).to_vec())
-            })
-            .map_err(|e| self.storage(e))?;
-        Ok(keys::count(total.as_deref()))
+        self.count_up(&keys::sent(account, day), n)
+    }
+
+    /// Adds `n` to the `sent` tree's counter at `key`; the new total.
+    fn count_up(&self, key: &[u8], n: u32) -> Result<u32, StoreError> {
+        self.transact_infallible(|t| {
+            let total = keys::counted(t.sent.get(key)?.as_deref(), n);
+            t.sent.insert(key, &total[..])?;
+            Ok(keys::count(Some(&total[..])))
+        })
     }
 
     /// Whether a case with this code exists (without reading it).

@@ -13,12 +13,12 @@
 //! It must not decide what becomes of an entry (the daemon's outbox worker does); it
 //! applies the change it is given and keeps the index true.
 
+use super::journal::Rec;
 use super::types::{OutboxEntry, OutboxStatus, PartsSent, RefusedRecipient, UnusableAccount};
 use super::{Store, StoreError, keys};
 use jiff::Timestamp;
 use serde::Deserialize;
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 /// Why a change of an entry stopped without writing.
 enum EntryAbort {
@@ -60,13 +60,13 @@ struct DueView {
 /// Inside a transaction: a new entry, which is pending, and its index key (due at
 /// once). Every creation of an entry goes through here.
 pub(crate) fn insert_pending<E>(
-    outbox: &TransactionalTree,
-    due: &TransactionalTree,
+    outbox: &Rec<'_>,
+    due: &Rec<'_>,
     id: u64,
     bytes: &[u8],
 ) -> Result<(), ConflictableTransactionError<E>> {
-    outbox.insert(&keys::id(id), bytes)?;
-    due.insert(&keys::due_now(id), &[][..])?;
+    outbox.insert(keys::id(id), bytes)?;
+    due.insert(keys::due_now(id), &[][..])?;
     Ok(())
 }
 
@@ -129,19 +129,14 @@ impl Store {
     /// its ward and case when they can be read as JSON (to tell the right officers).
     pub fn set_aside_outbox(&self, bad: &Unreadable) -> Result<(String, String), StoreError> {
         let key = keys::id(bad.id);
-        let result = (
-            &self.trees.outbox,
-            &self.trees.outbox_due,
-            &self.trees.outbox_unreadable,
-        )
-            .transaction(|(outbox, due, aside)| {
-                let bytes = outbox.remove(&key)?;
-                if let Some(bytes) = &bytes {
-                    aside.insert(&key, bytes.clone())?;
-                }
-                due.remove(&bad.index_key[..])?;
-                Ok::<_, ConflictableTransactionError<std::convert::Infallible>>(bytes)
-            });
+        let result = self.transact(|t| {
+            let bytes = t.outbox.remove(key)?;
+            if let Some(bytes) = &bytes {
+                t.outbox_unreadable.insert(key, bytes.clone())?;
+            }
+            t.outbox_due.remove(&bad.index_key[..])?;
+            Ok::<_, ConflictableTransactionError<std::convert::Infallible>>(bytes)
+        });
         let bytes = result.map_err(|e| match e {
             TransactionError::Storage(e) => self.storage(e),
             TransactionError::Abort(never) => match never {},
@@ -174,8 +169,7 @@ impl Store {
                 }
             }
         };
-        let result = (&self.trees.outbox, &self.trees.outbox_due)
-            .transaction(|(outbox, due)| rewrite(outbox, due, id, now, &change));
+        let result = self.transact(|t| rewrite(&t.outbox, &t.outbox_due, id, now, &change));
         let (old, new) = self.finish_entry(id, result)?;
         Ok(new
             .refused
@@ -213,7 +207,7 @@ impl Store {
                 self.queue_notice_marking(&account.ward, mail, &[(key, value)], now)?;
             }
             None => {
-                self.meta.insert(key, value).map_err(|e| self.storage(e))?;
+                self.transact_infallible(|t| t.meta.insert(&key, &value[..]).map(drop))?;
                 self.flush()?;
             }
         }
@@ -223,7 +217,7 @@ impl Store {
     /// `address` can send again: its mark goes.
     pub fn clear_unusable(&self, address: &str) -> Result<(), StoreError> {
         let key = [UNUSABLE, address.as_bytes()].concat();
-        self.meta.remove(key).map_err(|e| self.storage(e))?;
+        self.transact_infallible(|t| t.meta.remove(&key).map(drop))?;
         self.flush()
     }
 
@@ -261,15 +255,13 @@ impl Store {
         now: Timestamp,
     ) -> Result<u64, StoreError> {
         let (id, bytes) = self.encoded_notice(ward, mail, now)?;
-        let result = (&self.trees.outbox, &self.trees.outbox_due, &self.meta).transaction(
-            |(outbox, due, meta)| {
-                insert_pending::<std::convert::Infallible>(outbox, due, id, &bytes)?;
-                for (key, value) in marks {
-                    meta.insert(&key[..], &value[..])?;
-                }
-                Ok(())
-            },
-        );
+        let result = self.transact(|t| {
+            insert_pending::<std::convert::Infallible>(&t.outbox, &t.outbox_due, id, &bytes)?;
+            for (key, value) in marks {
+                t.meta.insert(&key[..], &value[..])?;
+            }
+            Ok(())
+        });
         result.map_err(|e| match e {
             TransactionError::Storage(e) => self.storage(e),
             TransactionError::Abort(never) => match never {},
@@ -288,8 +280,7 @@ impl Store {
         now: Timestamp,
         change: impl Fn(&mut OutboxEntry),
     ) -> Result<OutboxEntry, StoreError> {
-        let result = (&self.trees.outbox, &self.trees.outbox_due)
-            .transaction(|(outbox, due)| rewrite(outbox, due, id, now, &change));
+        let result = self.transact(|t| rewrite(&t.outbox, &t.outbox_due, id, now, &change));
         let (_, new) = self.finish_entry(id, result)?;
         Ok(new)
     }
@@ -321,16 +312,14 @@ impl Store {
                 e.attempts += 1;
             }
         };
-        let result = (&self.trees.outbox, &self.trees.outbox_due, &self.trees.sent).transaction(
-            |(outbox, due, sent)| {
-                let (old, new) = rewrite(outbox, due, id, now, &change)?;
-                if !old.part_was_sent(message_id) {
-                    let count = keys::counted(sent.get(&sent_key)?.as_deref(), 1);
-                    sent.insert(sent_key.as_slice(), &count[..])?;
-                }
-                Ok((old, new))
-            },
-        );
+        let result = self.transact(|t| {
+            let (old, new) = rewrite(&t.outbox, &t.outbox_due, id, now, &change)?;
+            if !old.part_was_sent(message_id) {
+                let count = keys::counted(t.sent.get(&sent_key)?.as_deref(), 1);
+                t.sent.insert(sent_key.as_slice(), &count[..])?;
+            }
+            Ok((old, new))
+        });
         let (_, new) = self.finish_entry(id, result)?;
         Ok(new)
     }
@@ -395,8 +384,8 @@ impl Store {
 /// Inside a transaction: entry `id` read, changed, written back with its index key
 /// moved to where the new status puts it. Returns the entry before and after.
 fn rewrite(
-    outbox: &TransactionalTree,
-    due: &TransactionalTree,
+    outbox: &Rec<'_>,
+    due: &Rec<'_>,
     id: u64,
     now: Timestamp,
     change: &dyn Fn(&mut OutboxEntry),
@@ -416,7 +405,7 @@ fn rewrite(
     new.created_at = old.created_at;
     new.updated_at = now;
     let encoded = serde_json::to_vec(&new).map_err(|e| abort(EntryAbort::Encode(e)))?;
-    outbox.insert(&key, encoded)?;
+    outbox.insert(key, encoded)?;
     let (before, after) = (due_key(&old), due_key(&new));
     if before != after {
         if let Some(k) = before {

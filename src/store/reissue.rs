@@ -10,7 +10,6 @@ use super::types::{OutboxEntry, OutboxStatus, outbox_message_id};
 use super::{Store, StoreError, keys};
 use crate::workflow::OutMail;
 use jiff::Timestamp;
-use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 impl Store {
@@ -59,18 +58,16 @@ impl Store {
             what: format!("the re-issue mark of {ward}"),
             source,
         })?;
-        let result = (&self.trees.outbox, &self.trees.outbox_due, &self.meta).transaction(
-            |(outbox, due, meta)| {
-                if meta.get(mark_key.as_bytes())?.is_some() {
-                    return Err(ConflictableTransactionError::Abort(()));
-                }
-                for (id, bytes) in &encoded {
-                    insert_pending(outbox, due, *id, bytes)?;
-                }
-                meta.insert(mark_key.as_bytes(), &mark[..])?;
-                Ok(())
-            },
-        );
+        let result = self.transact(|t| {
+            if t.meta.get(mark_key.as_bytes())?.is_some() {
+                return Err(ConflictableTransactionError::Abort(()));
+            }
+            for (id, bytes) in &encoded {
+                insert_pending(&t.outbox, &t.outbox_due, *id, bytes)?;
+            }
+            t.meta.insert(mark_key.as_bytes(), &mark[..])?;
+            Ok(())
+        });
         match result {
             Ok(()) => {
                 self.flush()?;

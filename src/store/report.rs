@@ -10,7 +10,6 @@
 use super::{RefusalRecord, Store, StoreError, keys};
 use crate::workflow::OutMail;
 use jiff::Timestamp;
-use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 impl Store {
@@ -65,20 +64,14 @@ impl Store {
         let key = keys::report(ward);
         let mark = now.to_string();
         let owed: Vec<Vec<u8>> = covers.iter().map(|r| keys::unreported(ward, *r)).collect();
-        let trees = (
-            &self.trees.outbox,
-            &self.meta,
-            &self.trees.unreported,
-            &self.trees.outbox_due,
-        );
-        let result = trees.transaction(|(outbox, meta, unreported, due)| {
+        let result = self.transact(|t| {
             for k in &owed {
-                if unreported.remove(k.as_slice())?.is_none() {
+                if t.unreported.remove(k.as_slice())?.is_none() {
                     return Err(ConflictableTransactionError::Abort(()));
                 }
             }
-            super::outbox::insert_pending(outbox, due, id, &bytes)?;
-            meta.insert(key.as_bytes(), mark.as_bytes())?;
+            super::outbox::insert_pending(&t.outbox, &t.outbox_due, id, &bytes)?;
+            t.meta.insert(key.as_bytes(), mark.as_bytes())?;
             Ok(())
         });
         match result {

@@ -83,9 +83,8 @@ impl Store {
             what: format!("the city feed mark of ward {ward}"),
             source,
         })?;
-        self.meta
-            .insert(keys::trust_feed(ward).as_bytes(), value)
-            .map_err(|e| self.storage(e))?;
+        let key = keys::trust_feed(ward);
+        self.transact_infallible(|t| t.meta.insert(key.as_bytes(), &value[..]).map(drop))?;
         self.flush()
     }
 

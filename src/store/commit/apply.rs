@@ -12,7 +12,7 @@ use sled::transaction::ConflictableTransactionError;
 
 impl NewEntry {
     fn write(&self, t: &Views<'_>) -> TxResult<()> {
-        crate::store::outbox::insert_pending(t.outbox, t.outbox_due, self.id, &self.value)
+        crate::store::outbox::insert_pending(&t.outbox, &t.outbox_due, self.id, &self.value)
     }
 }
 
@@ -132,8 +132,8 @@ fn check_applied(w: &AppliedWrites, t: &Views<'_>) -> TxResult<()> {
     // Tokens and permit ids are never reused: one that already belongs to another
     // case means a bug upstream, and writing it would hijack that case's replies.
     for (tree, name, pairs) in [
-        (t.tokens, keys::TOKENS, &w.tokens),
-        (t.permits, keys::PERMITS, &w.permits),
+        (&t.tokens, keys::TOKENS, &w.tokens),
+        (&t.permits, keys::PERMITS, &w.permits),
     ] {
         for (key, code) in pairs {
             if let Some(owner) = tree.get(key)?

@@ -14,8 +14,8 @@
 use super::types::{Committed, Outcome, SeenMarker, Update};
 use super::{Store, StoreError, keys};
 use jiff::Timestamp;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-use sled::{IVec, Transactional};
+use sled::IVec;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 mod apply;
 mod plan;
@@ -71,58 +71,7 @@ impl Store {
     /// flushed (see the module's note on what sled's flush survives).
     pub fn commit(&self, update: &Update, now: Timestamp) -> Result<Committed, StoreError> {
         let plan = self.plan(update, now)?;
-        let t = &self.trees;
-        let trees = (
-            &t.cases,
-            &t.outbox,
-            &t.outbox_due,
-            &t.audit,
-            &t.seen,
-            &t.seen_msgid,
-            &t.tokens,
-            &t.serials,
-            &t.permits,
-            &t.refusals,
-            &t.revisions,
-            &t.holders,
-            &t.unreported,
-            &t.revoked,
-        );
-        let result = trees.transaction(
-            |(
-                cases,
-                outbox,
-                outbox_due,
-                audit,
-                seen,
-                seen_msgid,
-                tokens,
-                serials,
-                permits,
-                refusals,
-                revisions,
-                holders,
-                unreported,
-                revoked,
-            )| {
-                plan.apply(&Views {
-                    cases,
-                    outbox,
-                    outbox_due,
-                    audit,
-                    seen,
-                    seen_msgid,
-                    tokens,
-                    serials,
-                    permits,
-                    refusals,
-                    revisions,
-                    holders,
-                    unreported,
-                    revoked,
-                })
-            },
-        );
+        let result = self.transact(|t| plan.apply(t));
         match result {
             Ok(outbox_ids) => {
                 self.flush()?;
@@ -195,22 +144,8 @@ impl Store {
     }
 }
 
-struct Views<'a> {
-    cases: &'a TransactionalTree,
-    outbox: &'a TransactionalTree,
-    outbox_due: &'a TransactionalTree,
-    audit: &'a TransactionalTree,
-    seen: &'a TransactionalTree,
-    seen_msgid: &'a TransactionalTree,
-    tokens: &'a TransactionalTree,
-    serials: &'a TransactionalTree,
-    permits: &'a TransactionalTree,
-    refusals: &'a TransactionalTree,
-    revisions: &'a TransactionalTree,
-    holders: &'a TransactionalTree,
-    unreported: &'a TransactionalTree,
-    revoked: &'a TransactionalTree,
-}
+/// The trees the transaction body reads and writes, each write recorded.
+type Views<'a> = super::journal::Txn<'a>;
 
 #[cfg(test)]
 mod tests {

@@ -295,10 +295,39 @@ impl Store {
     }
 
     pub(crate) fn next_id(&self) -> Result<u64, StoreError> {
-        self.db.generate_id().map_err(|source| StoreError::Storage {
-            path: self.path.clone(),
-            source,
-        })
+        let generated = self
+            .db
+            .generate_id()
+            .map_err(|source| StoreError::Storage {
+                path: self.path.clone(),
+                source,
+            })?;
+        // Both strictly increase, so their maximum does: ids stay unique, and above
+        // every id a journal applied here (a standby's generator never saw them).
+        let floor = self
+            .id_floor
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(generated.max(floor))
+    }
+
+    /// Lifts the id floor above every id stored (outbox entries, refusals): at open,
+    /// and after write sets from the journal were applied.
+    pub(crate) fn raise_id_floor(&self) -> Result<(), StoreError> {
+        let mut top = 0;
+        for tree in [
+            &self.trees.outbox,
+            &self.trees.outbox_unreadable,
+            &self.trees.refusals,
+        ] {
+            if let Some((key, _)) = tree.last().map_err(|e| self.storage(e))?
+                && let Ok(id) = <[u8; 8]>::try_from(key.as_ref())
+            {
+                top = top.max(u64::from_be_bytes(id));
+            }
+        }
+        self.id_floor
+            .fetch_max(top.saturating_add(1), std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 }
 
