@@ -166,16 +166,19 @@ pub fn process_keeping(
                 refusal,
             },
         };
+        let mut kept: Vec<(&str, &[u8])> = Vec::new();
         if let (Outcome::Applied { .. }, Some((blobs, documents))) = (&outcome, documents) {
             for (key, bytes) in documents {
                 blobs.put(key, bytes)?;
+                kept.push((key, bytes));
             }
         }
         let update = Update {
             seen: inbound.seen.clone(),
             outcome,
         };
-        match store.commit(&update, now) {
+        // The documents go into the journal with the commit that refers to them.
+        match store.commit_with_documents(&update, &kept, now) {
             Ok(Committed::AlreadySeen) => return Ok(Processed::AlreadySeen),
             Ok(Committed::Applied { outbox_ids }) => {
                 if limit.is_some()

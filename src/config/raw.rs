@@ -58,6 +58,17 @@ pub struct RawConfig {
     #[serde(default)]
     pub ward: Vec<Spanned<RawWard>>,
     pub city: Option<Spanned<RawCity>>,
+    pub standby: Option<Spanned<RawStandby>>,
+}
+
+/// `[standby]` (issue 14): the journal that lets a second PC take over.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStandby {
+    pub journal_key: Option<Str>,
+    pub account: Option<Str>,
+    pub folder: Option<Str>,
+    pub snapshot_every: Option<Spanned<i64>>,
 }
 
 /// `[service]`.

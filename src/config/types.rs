@@ -25,6 +25,23 @@ pub struct Config {
     pub wards: Vec<Ward>,
     /// `[city]`: set in the city's config, which has no ward.
     pub city: Option<City>,
+    /// `[standby]`: a second PC follows this one's journal and can take over.
+    pub standby: Option<Standby>,
+}
+
+/// `[standby]` (issue 14): where the active PC publishes every committed change for
+/// the standby PC, and with which key (both PCs share the config and the key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standby {
+    /// The journal key (32 bytes, 0600; `qrca keys journal`): encrypts and
+    /// authenticates every entry.
+    pub journal_key: PathBuf,
+    /// The account whose mailbox holds the journal (default: the first ward's first).
+    pub account: String,
+    /// The journal's folder there.
+    pub folder: String,
+    /// A snapshot of the whole database every this many entries.
+    pub snapshot_every: u32,
 }
 
 impl Config {

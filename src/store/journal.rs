@@ -114,6 +114,21 @@ const NAMES: [&str; 17] = [
     keys::META,
 ];
 
+/// The pseudo-tree of the documents kept in `store::blobs`: journalled, not in sled.
+pub(crate) const DOCUMENTS: &str = "blobs";
+
+impl Txn<'_> {
+    /// Journals a document the transaction's case refers to (already kept in
+    /// `store::blobs` by the caller): the standby keeps it before applying the rest.
+    pub(crate) fn document(&self, key: &str, bytes: &[u8]) {
+        self.cases.log.borrow_mut().push(Write {
+            tree: DOCUMENTS,
+            key: key.as_bytes().to_vec(),
+            value: Some(bytes.to_vec()),
+        });
+    }
+}
+
 impl<'a> Txn<'a> {
     fn new(views: &'a [TransactionalTree], log: &'a RefCell<Vec<Write>>) -> Txn<'a> {
         let rec = |i: usize| Rec {
@@ -155,6 +170,11 @@ pub enum ApplyError {
     Gap { seq: u64, have: u64 },
     #[error("journal entry {seq} cannot be read: {detail}")]
     Unreadable { seq: u64, detail: String },
+    #[error("journal entry {seq}: {source}")]
+    Document {
+        seq: u64,
+        source: super::blobs::BlobError,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -287,6 +307,15 @@ impl Store {
     /// flushes: only when it follows the last one applied; nothing is journalled again.
     pub fn apply_journal(&self, seq: u64, bytes: &[u8]) -> Result<(), ApplyError> {
         let writes = decode(seq, bytes)?;
+        // The documents first: a committed case never refers to a missing file.
+        let blobs = super::blobs::Blobs::new(self.path.parent().unwrap_or(&self.path));
+        for w in writes.iter().filter(|w| w.tree == DOCUMENTS) {
+            if let Some(bytes) = &w.value {
+                blobs
+                    .put(&String::from_utf8_lossy(&w.key), bytes)
+                    .map_err(|e| ApplyError::Document { seq, source: e })?;
+            }
+        }
         let trees = self.journalled_trees();
         let _shared = self.writers.read().unwrap_or_else(|e| e.into_inner());
         let result =
@@ -316,6 +345,46 @@ impl Store {
             Err(TransactionError::Storage(e)) => Err(ApplyError::Store(self.storage(e))),
         }
     }
+}
+
+/// Several consecutive write sets as one journal message's payload: each one's length
+/// (u32 BE), then its bytes.
+pub fn batch(sets: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(sets.iter().map(|(_, b)| b.len() + 4).sum());
+    for (_, bytes) in sets {
+        out.extend_from_slice(&len32(bytes.len()));
+        out.extend_from_slice(bytes);
+    }
+    out
+}
+
+/// The write sets of a batch, with the numbers they carry; `first` is the number the
+/// message says the batch starts at (each set must follow the one before).
+pub fn unbatch(first: u64, payload: &[u8]) -> Result<Vec<(u64, &[u8])>, ApplyError> {
+    let mut r = Reader {
+        bytes: payload,
+        at: 0,
+    };
+    let mut out = Vec::new();
+    while r.at < payload.len() {
+        let seq = first + out.len() as u64;
+        let bad = |detail: &str| ApplyError::Unreadable {
+            seq,
+            detail: detail.to_owned(),
+        };
+        let len = r.u32().ok_or_else(|| bad("cut short"))? as usize;
+        let bytes = r.take(len).ok_or_else(|| bad("cut short"))?;
+        let mut head = Reader { bytes, at: 0 };
+        let said = head.take(4).and_then(|_| head.u64());
+        if said != Some(seq) {
+            return Err(bad(&format!(
+                "the batch starting at {first} holds entry {} in its place",
+                said.unwrap_or(0)
+            )));
+        }
+        out.push((seq, bytes));
+    }
+    Ok(out)
 }
 
 fn read_seq(value: Option<&[u8]>) -> u64 {
@@ -378,6 +447,7 @@ pub fn decode(seq: u64, bytes: &[u8]) -> Result<Vec<Write>, ApplyError> {
         let name = r.take(usize::from(name_len)).ok_or_else(short)?;
         let tree = NAMES
             .iter()
+            .chain(&[DOCUMENTS])
             .find(|n| n.as_bytes() == name)
             .ok_or_else(|| bad(&format!("unknown tree {}", String::from_utf8_lossy(name))))?;
         let key_len = r.u32().ok_or_else(short)? as usize;

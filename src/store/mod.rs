@@ -23,7 +23,7 @@ pub mod attempts;
 pub mod blobs;
 mod commit;
 mod error;
-mod journal;
+pub mod journal;
 mod keys;
 mod migrate;
 mod outbox;

@@ -13,6 +13,7 @@
 
 mod accounts;
 mod city;
+mod standby;
 mod mail;
 mod permits;
 mod roster;
@@ -99,13 +100,16 @@ impl<'a> Validator<'a> {
             self.wards(&raw.ward, root_span, &mail, validity)
         };
         let city = self.city(raw, &mail);
+        let standby = wards
+            .as_ref()
+            .and_then(|wards| self.standby(raw.standby.as_ref(), wards));
         let service = service.map(|mut s| {
             self.admin_is_the_city(raw, &mut s, city.as_ref());
             s
         });
 
-        let config = match (service, permits, roster, wards, city) {
-            (Some(service), Some(permits), Some(roster), Some(wards), city)
+        let config = match (service, permits, roster, wards, city, standby) {
+            (Some(service), Some(permits), Some(roster), Some(wards), city, Some(standby))
                 if self.errors.is_empty() =>
             {
                 Some(Config {
@@ -116,6 +120,7 @@ impl<'a> Validator<'a> {
                     roster,
                     wards,
                     city: city.flatten(),
+                    standby,
                 })
             }
             _ => None,

@@ -70,8 +70,25 @@ impl Store {
     /// `last_serial + 1`. Whatever `Ok` is returned, the state it describes has been
     /// flushed (see the module's note on what sled's flush survives).
     pub fn commit(&self, update: &Update, now: Timestamp) -> Result<Committed, StoreError> {
+        self.commit_with_documents(update, &[], now)
+    }
+
+    /// As [`Store::commit`], for an update whose case refers to `documents` (kept in
+    /// `store::blobs` just before): a standby gets them in the same journal entry.
+    pub fn commit_with_documents(
+        &self,
+        update: &Update,
+        documents: &[(&str, &[u8])],
+        now: Timestamp,
+    ) -> Result<Committed, StoreError> {
         let plan = self.plan(update, now)?;
-        let result = self.transact(|t| plan.apply(t));
+        let result = self.transact(|t| {
+            let ids = plan.apply(t)?;
+            for (key, bytes) in documents {
+                t.document(key, bytes);
+            }
+            Ok(ids)
+        });
         match result {
             Ok(outbox_ids) => {
                 self.flush()?;
