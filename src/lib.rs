@@ -20,6 +20,8 @@
 //! - [`demo`]: `qrca demo`, all three flows through the real core and store.
 //! - [`city`]: the city's side of the trust network: ward keys, revocation lists,
 //!   the signed merged lists and the checkpoint page (issue 13).
+//! - [`replica`]: the journal a standby PC follows: its key file, and one entry sealed
+//!   into a mail for IMAP APPEND and opened back (issue 14).
 //! - [`cli`]: the command line; `main.rs` only parses and dispatches.
 
 pub mod admin;
@@ -33,6 +35,7 @@ pub mod inbound;
 pub mod keys;
 pub mod outbound;
 pub mod permit;
+pub mod replica;
 pub mod roster;
 pub mod store;
 pub mod transport;
