@@ -223,8 +223,12 @@ pub fn seal(
         h.epoch,
     )
     .into_bytes();
-    message.extend_from_slice(data_encoding::BASE64_MIME.encode(&body).as_bytes());
-    message.extend_from_slice(b"\r\n");
+    // BASE64_MIME ends every line, the last one too, with CRLF.
+    let encoded = data_encoding::BASE64_MIME.encode(&body);
+    message.extend_from_slice(encoded.as_bytes());
+    if !encoded.ends_with("\r\n") {
+        message.extend_from_slice(b"\r\n");
+    }
     if message.len() > MAX_MESSAGE {
         return Err(JournalError::TooLarge {
             what: "message",
@@ -514,6 +518,10 @@ mod tests {
             assert!(text.contains("Subject: qrca journal hoankiem.tranhungdao "));
             assert!(text.contains("@hoankiem.tranhungdao.qrca>\r\n"));
             assert!(text.lines().all(|l| l.len() <= 200));
+            assert!(
+                text.ends_with("\r\n") && !text.ends_with("\r\n\r\n"),
+                "{text}"
+            );
             let parsed = mail_parser::MessageParser::default().parse(text.as_bytes());
             let message_id = parsed.as_ref().and_then(|m| m.message_id());
             assert!(
