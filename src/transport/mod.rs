@@ -186,6 +186,13 @@ pub enum TransportError {
         folder: String,
         delimiter: String,
     },
+    #[error("{peer}: {doing}: the message is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        peer: Peer,
+        doing: String,
+        size: u64,
+        limit: u64,
+    },
     #[error("CA file {}: {message}", path.display())]
     CaFile { path: PathBuf, message: String },
     #[error("cannot read the secret from {what}: {message}")]
@@ -214,6 +221,7 @@ impl TransportError {
             | TransportError::Protocol { .. }
             | TransportError::PlaintextRefused { .. }
             | TransportError::FolderName { .. }
+            | TransportError::TooLarge { .. }
             | TransportError::CaFile { .. }
             | TransportError::Secret { .. } => false,
         }
@@ -230,6 +238,7 @@ impl TransportError {
             | TransportError::Timeout { peer, .. }
             | TransportError::ConnectionLost { peer, .. }
             | TransportError::FolderName { peer, .. }
+            | TransportError::TooLarge { peer, .. }
             | TransportError::PlaintextRefused { peer } => Some(peer),
             TransportError::CaFile { .. }
             | TransportError::Secret { .. }

@@ -114,7 +114,7 @@ impl ImapSession {
 }
 
 /// `"…"`, an IMAP quoted string.
-fn quoted(s: &str) -> String {
+pub(super) fn quoted(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 

@@ -15,7 +15,8 @@
 //! greeting, login, logout); `command.rs` is how every command ends (the timeout, which
 //! failures close the session, the server's words in the error); `inbox.rs` reads
 //! INBOX (select, search, fetch); `folders.rs` moves messages out and makes the folders
-//! they go to; `idle.rs` waits for new mail (IDLE, or a NOOP poll).
+//! they go to; `idle.rs` waits for new mail (IDLE, or a NOOP poll); `journal.rs` is
+//! the replica journal's folder (select, APPEND with its UID, list, fetch, expunge).
 
 use super::Peer;
 use super::tls::MailStream;
@@ -48,6 +49,7 @@ mod command;
 mod folders;
 mod idle;
 mod inbox;
+mod journal;
 mod session;
 
 pub use folders::encode_mailbox_name;
