@@ -771,5 +771,29 @@ mod tests {
             prop_assert_eq!(back, (h.clone(), payload));
             prop_assert_eq!(peek(&raw).ok(), Some(h));
         }
+
+        #[test]
+        fn hostile_bytes_are_refused_without_panicking(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in any::<prop::sample::Index>(),
+            noise in proptest::collection::vec(any::<u8>(), 0..512),
+        ) {
+            let raw = sealed(&header(Kind::Snapshot { part: 1, parts: 2 }), b"a payload");
+            let mut altered = raw.clone();
+            for (at, byte) in &edits {
+                let at = at.index(altered.len());
+                altered[at] = *byte;
+            }
+            if altered != raw {
+                // Only the non-authenticated headers may change and still open.
+                if let Ok((h, payload)) = open(&key(1), &altered) {
+                    prop_assert_eq!(h, header(Kind::Snapshot { part: 1, parts: 2 }));
+                    prop_assert_eq!(payload, b"a payload".to_vec());
+                }
+            }
+            let _ = open(&key(1), &raw[..cut.index(raw.len())]);
+            let _ = peek(&noise);
+            let _ = open(&key(1), &noise);
+        }
     }
 }
