@@ -17,8 +17,9 @@ const TAG: &str = "qrca-journal-key-v1";
 /// The most bytes a key file may have (a line is 63): read no more than that.
 const MAX_FILE: u64 = 256;
 
-/// The journal's symmetric key (XChaCha20-Poly1305). Its bytes never appear in `Debug`.
-#[derive(Clone, PartialEq, Eq)]
+/// The journal's symmetric key (XChaCha20-Poly1305). Its bytes never appear in `Debug`;
+/// it has no `PartialEq`, whose early exit would time a comparison with a secret.
+#[derive(Clone)]
 pub struct JournalKey([u8; 32]);
 
 #[derive(Debug, thiserror::Error)]
@@ -163,7 +164,8 @@ mod tests {
         assert_eq!(mode.ok(), Some(0o600));
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(text.starts_with("qrca-journal-key-v1 ") && text.ends_with('\n'));
-        assert_eq!(JournalKey::load(&path).ok(), Some(key.clone()));
+        let loaded = JournalKey::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.bytes(), key.bytes());
         let again = JournalKey::generate_file(&path);
         assert!(matches!(again, Err(KeyFileError::Exists(_))), "{again:?}");
         assert_eq!(std::fs::read_to_string(&path).unwrap_or_default(), text);
