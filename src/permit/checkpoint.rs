@@ -17,6 +17,7 @@ use data_encoding::{BASE64, HEXLOWER};
 use jiff::Timestamp;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
 
 const PAGE: &str = include_str!("../../templates/checkpoint/page.html");
 const STYLE: &str = include_str!("../../templates/checkpoint/page.css");
@@ -81,11 +82,14 @@ pub enum MergeError {
 
 /// The keys of several trust lists, each list named by its source (a file name): the
 /// same entry twice is kept once; one kid with two different entries is refused.
+/// Keys keep the order in which they first appear.
 pub fn merge_keys(lists: Vec<(String, Vec<TrustedKey>)>) -> Result<Vec<TrustedKey>, MergeError> {
     let mut merged: Vec<(String, TrustedKey)> = Vec::new();
+    // kid → its index in `merged`: a city's 600 lists stay linear.
+    let mut index: HashMap<String, usize> = HashMap::new();
     for (source, keys) in lists {
         for key in keys {
-            match merged.iter().find(|(_, k)| k.kid == key.kid) {
+            match index.get(&key.kid).map(|&i| &merged[i]) {
                 Some((_, k)) if *k == key => {}
                 Some((first, _)) => {
                     return Err(MergeError::ConflictingKid {
@@ -94,7 +98,10 @@ pub fn merge_keys(lists: Vec<(String, Vec<TrustedKey>)>) -> Result<Vec<TrustedKe
                         second: source,
                     });
                 }
-                None => merged.push((source.clone(), key)),
+                None => {
+                    index.insert(key.kid.clone(), merged.len());
+                    merged.push((source.clone(), key));
+                }
             }
         }
     }
@@ -102,30 +109,38 @@ pub fn merge_keys(lists: Vec<(String, Vec<TrustedKey>)>) -> Result<Vec<TrustedKe
 }
 
 /// The revocations of several lists, each kept once.
+/// Sorted by permit, then time; entries with the same permit and time (but another
+/// reason) keep the order in which they first appear.
+///
+/// O(n log n): a city merges ~10,000 revocations from 600 lists on every publisher pass
+/// (the quadratic `Vec::contains` it replaced took most of that pass).
 pub fn merge_revoked(lists: Vec<Vec<Revoked>>) -> Vec<Revoked> {
-    let mut merged: Vec<Revoked> = Vec::new();
-    for revoked in lists.into_iter().flatten() {
-        if !merged.contains(&revoked) {
-            merged.push(revoked);
-        }
-    }
-    merged.sort_by(|a, b| a.permit.cmp(&b.permit).then(a.at.cmp(&b.at)));
-    merged
+    let mut all: Vec<(usize, Revoked)> = lists.into_iter().flatten().enumerate().collect();
+    // Equal entries side by side, the first occurrence first; keep that one.
+    all.sort_unstable_by(|(i, a), (j, b)| {
+        (&a.permit, a.at, &a.reason, i).cmp(&(&b.permit, b.at, &b.reason, j))
+    });
+    all.dedup_by(|(_, later), (_, first)| later == first);
+    // Back to first-appearance order among entries with the same permit and time (only
+    // differing reasons can be there; usually already in order).
+    all.sort_by(|(i, a), (j, b)| (&a.permit, a.at, i).cmp(&(&b.permit, b.at, j)));
+    all.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The revoked keys of several lists, one per kid: the earliest `from` (with its
 /// reason), since from then on nothing the key signed can be trusted. Sorted by kid.
 pub fn merge_revoked_keys(lists: Vec<Vec<RevokedKey>>) -> Vec<RevokedKey> {
-    let mut merged: Vec<RevokedKey> = Vec::new();
+    let mut merged: BTreeMap<String, RevokedKey> = BTreeMap::new();
     for key in lists.into_iter().flatten() {
-        match merged.iter_mut().find(|k| k.kid == key.kid) {
+        match merged.get_mut(&key.kid) {
             Some(k) if key.from < k.from => *k = key,
             Some(_) => {}
-            None => merged.push(key),
+            None => {
+                merged.insert(key.kid.clone(), key);
+            }
         }
     }
-    merged.sort_by(|a, b| a.kid.cmp(&b.kid));
-    merged
+    merged.into_values().collect()
 }
 
 /// A short fingerprint of the lists a page carries: the first 8 hex digits of SHA-256
@@ -324,6 +339,85 @@ mod tests {
                 revoked_key("THD-aaaaaaaa", "2021-09-09T00:00:00Z", "earlier"),
             ]
         );
+    }
+
+    fn revoked(permit: &str, at: &str, reason: &str) -> Revoked {
+        Revoked {
+            permit: permit.into(),
+            at: at.parse().unwrap_or_else(|e| panic!("{e}")),
+            reason: reason.into(),
+        }
+    }
+
+    /// Each entry once, sorted by permit and time; two reasons for the same permit and
+    /// time stay in the order they first appeared, as the quadratic merge kept them.
+    #[test]
+    fn revoked_merge_keeps_each_entry_once_in_order() {
+        let t1 = "2021-09-08T03:00:00Z";
+        let t0 = "2021-09-07T03:00:00Z";
+        let merged = merge_revoked(vec![
+            vec![
+                revoked("B-T-0001-0001", t1, "sai"),
+                revoked("A-T-0001-0001", t1, "z"),
+                revoked("A-T-0001-0001", t1, "a"),
+            ],
+            vec![
+                revoked("A-T-0001-0001", t1, "z"),
+                revoked("A-T-0001-0001", t0, "mất"),
+                revoked("B-T-0001-0001", t1, "sai"),
+                revoked("A-T-0001-0001", t1, "a"),
+            ],
+        ]);
+        assert_eq!(
+            merged,
+            vec![
+                revoked("A-T-0001-0001", t0, "mất"),
+                revoked("A-T-0001-0001", t1, "z"),
+                revoked("A-T-0001-0001", t1, "a"),
+                revoked("B-T-0001-0001", t1, "sai"),
+            ]
+        );
+    }
+
+    /// The quadratic merge this replaced, kept as the reference.
+    fn merge_revoked_quadratic(lists: Vec<Vec<Revoked>>) -> Vec<Revoked> {
+        let mut merged: Vec<Revoked> = Vec::new();
+        for revoked in lists.into_iter().flatten() {
+            if !merged.contains(&revoked) {
+                merged.push(revoked);
+            }
+        }
+        merged.sort_by(|a, b| a.permit.cmp(&b.permit).then(a.at.cmp(&b.at)));
+        merged
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn revoked_merge_is_the_quadratic_merge(
+            lists in proptest::collection::vec(
+                proptest::collection::vec((0..4u8, 0..3u8, 0..3u8), 0..12),
+                0..5,
+            )
+        ) {
+            let lists: Vec<Vec<Revoked>> = lists
+                .into_iter()
+                .map(|l| {
+                    l.into_iter()
+                        .map(|(p, t, r)| {
+                            revoked(
+                                &format!("A-T-0001-000{p}"),
+                                &format!("2021-09-0{}T03:00:00Z", t + 1),
+                                &format!("lý do {r}"),
+                            )
+                        })
+                        .collect()
+                })
+                .collect();
+            proptest::prop_assert_eq!(
+                merge_revoked(lists.clone()),
+                merge_revoked_quadratic(lists)
+            );
+        }
     }
 
     #[test]
