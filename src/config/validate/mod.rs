@@ -13,11 +13,11 @@
 
 mod accounts;
 mod city;
-mod standby;
 mod mail;
 mod permits;
 mod roster;
 mod service;
+mod standby;
 mod values;
 mod wards;
 
