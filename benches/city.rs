@@ -12,7 +12,7 @@
 //!
 //! Timed: `read_wards` (`CityStore::wards`, what every publisher pass reads),
 //! `merge_and_publish` (`publish::lists` + `publish::sign` + `publish::page` on the
-//! wards as read), `publisher_pass` (read + merge + sign: what a pass costs when no
+//! wards as read; `lists` and `sign` also alone), `publisher_pass` (read + merge + sign: what a pass costs when no
 //! publication is due), `page` (the page render alone), and the merge of the
 //! revocations alone (`merge_revoked`) beside the quadratic one it replaced.
 
@@ -358,11 +358,28 @@ fn city(c: &mut Criterion) {
             .map_or(0, |b| b.len())
         })
         .sum::<usize>();
+    let mut per_ward: Vec<usize> = wards
+        .iter()
+        .filter_map(|w| w.revocations.as_ref())
+        .map(|l| {
+            WardRevocations::parse("", l.document.as_bytes())
+                .unwrap()
+                .list
+                .revoked
+                .len()
+        })
+        .collect();
+    per_ward.sort_unstable();
     eprintln!(
-        "city: {} wards, {} keys, {} revocations, {} revoked keys",
+        "city: {} wards, {} keys, {} revocations ({} lists; a list holds {} to {}, median {}), \
+         {} revoked keys",
         wards.len(),
         lists.keys.len(),
         lists.revoked.len(),
+        per_ward.len(),
+        per_ward[0],
+        per_ward[per_ward.len() - 1],
+        per_ward[per_ward.len() / 2],
         lists.revoked_keys.len()
     );
     eprintln!(
@@ -401,6 +418,12 @@ fn city(c: &mut Criterion) {
             let page = publish::page(&lists, now, &rules);
             black_box((files, page))
         })
+    });
+    g.bench_function("lists_600", |b| {
+        b.iter(|| black_box(publish::lists(black_box(&wards))))
+    });
+    g.bench_function("sign_600", |b| {
+        b.iter(|| black_box(publish::sign(black_box(&lists), &city_kid, &city_key)))
     });
     g.bench_function("publisher_pass_600", |b| {
         b.iter(|| {
