@@ -18,6 +18,11 @@
   var V = globalThis.qrcaVerify;
   var vendor = globalThis.qrcaVendor;
   var data = JSON.parse(document.getElementById('qrca-data').textContent);
+  // The revocations travel compact, [permit, at, index into data.reasons] (they are most
+  // of a city's page); verify.js reads the revocation list's objects.
+  data.revoked = data.revoked.map(function (r) {
+    return { permit: r[0], at: r[1], reason: data.reasons[r[2]] };
+  });
   var body = document.body;
   var LAST_SEEN = 'qrca-last-seen';
   var CLEAR_AFTER_MS = 20000;
