@@ -382,14 +382,16 @@ fn city(c: &mut Criterion) {
         per_ward[per_ward.len() / 2],
         lists.revoked_keys.len()
     );
+    let keys_json = json_len(&lists.keys);
     eprintln!(
         "city: page {} bytes (cap {}): vendor JS {}, page code and style {}, keys JSON {}, \
-         revocations JSON {}",
+         the rest (revocations, compact) {}; the revocations as the lists' objects would be {}",
         page.html.len(),
         checkpoint::MAX_PAGE_BYTES,
         vendor,
         code,
-        json_len(&lists.keys),
+        keys_json,
+        page.html.len() - vendor - code - keys_json,
         json_len(&lists.revoked),
     );
     eprintln!(
