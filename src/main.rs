@@ -70,8 +70,11 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Outbox { config, command } => cli::outbox::run(config, command),
         Command::Report { ward, config } => cli::report::run(&ward, config),
         Command::City { config, command } => cli::city::run(command, config),
+        Command::Standby { config, command } => cli::standby::run(command, config),
+        Command::Takeover { config, no_run } => cli::standby::takeover(config, !no_run),
         Command::Keys { config, command } => match command {
             KeysCommand::Generate { ward } => cli::keys::generate(&ward, config),
+            KeysCommand::Journal => cli::standby::journal_key(config),
             KeysCommand::TrustList => cli::keys::trust_list(config),
             KeysCommand::Revocations => cli::keys::revocations(config),
             KeysCommand::Rotate {

@@ -67,7 +67,18 @@ const CASES: &[Case] = &[
         edits: &[("[service]\nadmin_email", "service = 3\n[x]\nadmin_email")],
         errors: &[
             "1:11: key \"service\" in the top level must be a table, not the integer 3",
-            "2:2: unknown key \"x\" in the top level; expected one of service, mail, permits, roster, ward, city",
+            "2:2: unknown key \"x\" in the top level; expected one of service, mail, permits, roster, ward, city, standby",
+        ],
+    },
+    Case {
+        name: "a standby journal in a mailbox the config does not have, with no key",
+        edits: &[(
+            "[service]\nadmin_email",
+            "[standby]\naccount = \"someone@else.test\"\n\n[service]\nadmin_email",
+        )],
+        errors: &[
+            "1:1: missing key \"journal_key\" in [standby]",
+            "2:11: key \"account\" in [standby] is someone@else.test, which is no account of this config: the journal lives in one of the ward's own mailboxes",
         ],
     },
     Case {

@@ -19,16 +19,18 @@ mod browser;
 mod mail_servers;
 #[path = "support/people.rs"]
 mod people;
+#[path = "support/world.rs"]
+mod world;
 
 use mail_servers::{AUTHSERV_ID, MailServers};
-use people::{answer_mail, registration, roster_mail, roster_xlsx, text_mail};
-use qrca::inbound::mail::{Mail, parse_mail};
+use people::{registration, roster_mail, roster_xlsx, text_mail};
+use qrca::inbound::mail::Mail;
 use qrca::permit::signed::{self, Detached};
 use qrca::permit::trust::{RevocationList, TrustList};
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
+use world::{Daemon, PASSWORD, WAIT, World, ok, text, write_dir};
 
 const W1: &str = "hoankiem.tranhungdao";
 const W2: &str = "hoankiem.hangbac";
@@ -43,165 +45,10 @@ const OFFICER2: &str = "canbo@hangbac.gov.test";
 const POLICE2: &str = "congan@hangbac.gov.test";
 const ORG2: &str = "nhansu@banhmi.test";
 const STRANGER: &str = "ke.gia.mao@gmail.com";
-const PASSWORD: &str = "mat-khau-thu";
-const WAIT: Duration = Duration::from_secs(90);
 
 fn accounts(ward: &str) -> [String; 3] {
     let name = ward.rsplit('.').next().unwrap();
     [1, 2, 3].map(|n| format!("qrca.hoankiem.{name}{n}@gmail.com"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: Output, what: &str) -> String {
-    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(out.status.success(), "{what}: {all}");
-    all
-}
-
-/// One running daemon: its log, SIGTERM or SIGKILL.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(dir: &Path, args: &[&str], ready: &str) -> Daemon {
-        let log_path = dir.join("qrca.log");
-        let before = std::fs::read_to_string(&log_path)
-            .unwrap_or_default()
-            .matches(ready)
-            .count();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .unwrap();
-        let child = Command::new("prlimit")
-            .arg("--as=4294967296")
-            .arg("--")
-            .arg(env!("CARGO_BIN_EXE_qrca"))
-            .args(args)
-            .arg("--config")
-            .arg(dir.join("qrca.toml"))
-            .env("QRCA_LOG", "info")
-            .env_remove("QRCA_FAULT")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let daemon = Daemon {
-            child,
-            log: log_path,
-        };
-        let deadline = Instant::now() + WAIT;
-        while daemon.log().matches(ready).count() == before {
-            assert!(
-                Instant::now() < deadline,
-                "{args:?} did not start\n{}",
-                daemon.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        daemon
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&mut self, signal: &str) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args([signal, &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "did not stop\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct World {
-    servers: MailServers,
-    root: tempfile::TempDir,
-}
-
-impl World {
-    fn dir(&self, name: &str) -> PathBuf {
-        self.root.path().join(name)
-    }
-
-    fn qrca(&self, dir: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_qrca"))
-            .args(args)
-            .arg("--config")
-            .arg(self.dir(dir).join("qrca.toml"))
-            .output()
-            .unwrap()
-    }
-
-    fn send(&self, from: &str, to: &str, raw: &[u8]) {
-        self.servers
-            .submit(from, PASSWORD, from, &[to], raw)
-            .unwrap_or_else(|e| panic!("{e:#}"));
-    }
-
-    fn answer(&self, from: &str, request: &Mail, words: &str) {
-        let (to, raw) = answer_mail(from, request, words);
-        self.send(from, &to, &raw);
-    }
-
-    fn mails(&self, address: &str, subject: &str) -> Vec<Mail> {
-        self.mails_in(address, "INBOX", subject)
-    }
-
-    /// Mails a ward daemon took in: INBOX and its processed folder.
-    fn taken(&self, address: &str, subject: &str) -> Vec<Mail> {
-        let mut all = self.mails_in(address, "QRCA/Processed", subject);
-        all.extend(self.mails(address, subject));
-        all
-    }
-
-    fn mails_in(&self, address: &str, folder: &str, subject: &str) -> Vec<Mail> {
-        self.servers
-            .messages_in(address, folder)
-            .unwrap()
-            .iter()
-            .map(|raw| parse_mail(raw, &[AUTHSERV_ID.to_owned()]).unwrap())
-            .filter(|m| m.subject.contains(subject))
-            .collect()
-    }
-
-    /// The `n`th (from 1) mail to `address` about `subject`, once it is there.
-    fn wait_mail(&self, address: &str, subject: &str, n: usize, logs: &[&Daemon]) -> Mail {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let mut found = self.mails(address, subject);
-            if found.len() >= n {
-                return found.swap_remove(n - 1);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{address} has {} mail(s) about {subject:?}, expected {n}\n{}",
-                found.len(),
-                logs.iter()
-                    .map(|d| d.log())
-                    .collect::<Vec<_>>()
-                    .join("\n----\n")
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
 }
 
 /// A ward's config: its three accounts, its people, the city as its admin.
@@ -271,15 +118,6 @@ password_file = "secrets/password"
         imap = servers.imap_port,
         smtp = servers.smtp_port,
     )
-}
-
-fn write_dir(dir: &Path, config: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir.join("secrets")).unwrap();
-    let secret = dir.join("secrets/password");
-    std::fs::write(&secret, PASSWORD).unwrap();
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
-    std::fs::write(dir.join("qrca.toml"), config).unwrap();
 }
 
 fn wards_xlsx(path: &Path) {

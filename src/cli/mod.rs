@@ -22,6 +22,7 @@ pub mod permits;
 pub mod report;
 pub mod roster;
 pub mod rotate;
+pub mod standby;
 pub mod verify;
 
 #[derive(Debug, Parser)]
@@ -142,6 +143,23 @@ pub enum Command {
         #[command(subcommand)]
         command: CheckpointCommand,
     },
+    /// The standby PC (issue 14): follow the active PC's journal in the ward's mailbox,
+    /// applying every change to this PC's database; reads no INBOX and sends nothing.
+    Standby {
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: Option<standby::StandbyCommand>,
+    },
+    /// On the standby PC, when the active one died: apply the rest of the journal, fence
+    /// the old PC (a takeover record of a higher epoch), then start the daemon here.
+    Takeover {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only take over; start the daemon yourself (systemctl start qrca).
+        #[arg(long)]
+        no_run: bool,
+    },
     /// The city's side of the trust network: its key, its list of wards and their
     /// keys, the checkpoint page and the signed lists (issue 13).
     City {
@@ -187,6 +205,9 @@ pub enum KeysCommand {
         #[arg(long)]
         ward: String,
     },
+    /// Make the journal key a ward's two PCs share (`[standby] journal_key`; mode 0600,
+    /// never overwritten); copy it to the other PC.
+    Journal,
     /// Print the trust list JSON for checkpoints.
     TrustList,
     /// Print the revocation list JSON for checkpoints.

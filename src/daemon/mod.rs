@@ -17,6 +17,7 @@
 pub mod city;
 pub mod control;
 pub mod intake;
+pub mod journal;
 pub mod maildir;
 pub mod outbox;
 pub mod run;
@@ -31,7 +32,7 @@ use crate::store::Store;
 use crate::store::blobs::Blobs;
 use jiff::Timestamp;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// One consistent view of what the daemon was configured with.
 pub struct Generation {
@@ -45,6 +46,9 @@ pub struct Generation {
     /// When the outbox worker last tried to log in to each account set aside as
     /// unable to send; empty in a new generation, so a reload tries them at once.
     pub probes: Mutex<HashMap<String, Timestamp>>,
+    /// With a standby (`[standby]`): whether what was committed is in the journal yet.
+    /// A message leaves INBOX, and an outbox pass sends, only once it is.
+    pub journal: Option<Arc<journal::Handle>>,
 }
 
 impl Generation {
@@ -69,6 +73,7 @@ impl Generation {
             permits,
             signers,
             probes: Mutex::new(HashMap::new()),
+            journal: None,
         })
     }
 }

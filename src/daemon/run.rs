@@ -49,7 +49,8 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
         tracing::warn!("{warning}");
     }
     let store = Store::open(&loaded.config.service.state_dir)?;
-    let first = Arc::new(Generation::load(loaded.config, store)?);
+    let journal = super::journal::Journal::load(&loaded.config)?;
+    let mut first = Generation::load(loaded.config, store)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("qrca")
@@ -58,6 +59,12 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
         .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()
         .context("cannot start the async runtime")?;
+    if let Some(journal) = journal {
+        // Before any INBOX is read: caught up with the journal, and still the active PC.
+        let handle = runtime.block_on(super::journal::start_active(journal, &first.store))?;
+        first.journal = Some(handle);
+    }
+    let first = Arc::new(first);
     runtime.block_on(serve(&path, first, outbox::Smtp))?;
     Ok(0)
 }
@@ -119,6 +126,22 @@ pub async fn serve(
             }
         }));
     }
+    if let Some(handle) = &first.journal {
+        let (handle, store, stop) = (Arc::clone(handle), first.store.clone(), stop.clone());
+        tasks.spawn(keep.supervise("journal".into(), move || {
+            super::journal::publish(Arc::clone(&handle), store.clone(), stop.clone())
+        }));
+    }
+    let fenced = {
+        let handle = first.journal.clone();
+        async move {
+            match handle {
+                Some(h) => h.wait_fenced().await,
+                None => std::future::pending().await,
+            }
+        }
+    };
+    tokio::pin!(fenced);
     {
         let (generation, stop, wake) = (generation.clone(), stop.clone(), Arc::clone(&wake));
         tasks.spawn(keep.supervise("daily reports".into(), move || {
@@ -146,6 +169,15 @@ pub async fn serve(
                 if watchdog.is_some() && broken.borrow().is_none() {
                     notify(&[NotifyState::Watchdog]);
                 }
+            }
+            why = &mut fenced => {
+                notify(&[NotifyState::Status(&why)]);
+                stop_tx.send_replace(true);
+                let _ = tokio::time::timeout(STOP_WITHIN, async {
+                    while tasks.join_next().await.is_some() {}
+                })
+                .await;
+                anyhow::bail!("{why}");
             }
             _ = broken.changed() => {
                 let task = broken.borrow().clone().unwrap_or_default();
@@ -209,7 +241,9 @@ fn reload(path: &Path, current: &Generation) -> anyhow::Result<Generation> {
             loaded.config.service.state_dir.display()
         );
     }
-    Generation::load(loaded.config, current.store.clone())
+    let mut next = Generation::load(loaded.config, current.store.clone())?;
+    next.journal.clone_from(&current.journal);
+    Ok(next)
 }
 
 /// The accounts with a watcher running.
@@ -374,10 +408,30 @@ async fn outbox_loop(
                 tracing::error!(error = %e, "the revocation list for the city could not be queued")
             }
         }
+        // With a standby: nothing is sent before the commits that queued it are in the
+        // journal, and nothing at all once another PC took over.
+        if let Some(journal) = &current.journal {
+            let seq = current.store.journal_seq().unwrap_or(u64::MAX);
+            if !journal.durable(seq).await {
+                tracing::warn!("the journal is behind or another PC took over: no outbox pass now");
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(OUTBOX_EVERY) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+        }
         match outbox::send_due(&current, &*submit, jiff::Timestamp::now()).await {
             Ok(pass) if pass != outbox::Pass::default() => tracing::info!(?pass, "outbox pass"),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "the outbox could not be read"),
+        }
+        // What was sent goes into the journal at once: a standby that takes over then
+        // sends it again only if this PC died in the instant after the server took it.
+        if let Some(journal) = &current.journal {
+            let seq = current.store.journal_seq().unwrap_or(0);
+            let _ = journal.durable(seq).await;
         }
         tokio::select! {
             _ = wake.notified() => {}

@@ -302,6 +302,16 @@ async fn take_one(
             return Ok(());
         }
     };
+    // With a standby, the commit must be in the journal before the mail leaves INBOX:
+    // a standby that takes over then holds it, or finds the mail still there.
+    if let Some(journal) = &shared.journal {
+        let seq = shared.store.journal_seq().unwrap_or(u64::MAX);
+        if !journal.durable(seq).await {
+            tracing::error!(account = %account.address, uid, "the journal does not hold this mail's commit yet; it stays in INBOX");
+            return Ok(());
+        }
+    }
+    super::journal::fault("before-move");
     match imap.move_to(uid, folder).await {
         // Taken in and durable (or announced as quarantined); only the move failed (a
         // folder the server will not create, a full mailbox). Every pass finds the

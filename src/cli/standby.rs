@@ -1,0 +1,130 @@
+//! `qrca standby`, `qrca standby status`, `qrca takeover` and `qrca keys journal`
+//! (issue 14): the command line of the second PC. The journal's protocol is
+//! `daemon::journal`'s; this owns what is printed and the exit codes.
+
+use super::load_config;
+use crate::config::Config;
+use crate::daemon::journal::{self, Journal};
+use crate::replica::JournalKey;
+use crate::store::Store;
+use anyhow::Context;
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Subcommand)]
+pub enum StandbyCommand {
+    /// How far this PC's database is behind the journal (from `<state_dir>/standby.status`).
+    Status,
+}
+
+fn journal_of(config: &Config) -> anyhow::Result<Journal> {
+    Journal::load(config)?.with_context(|| {
+        format!(
+            "the config {} has no [standby] section: a second PC needs one, with the \
+             journal key both PCs share",
+            config.path.display()
+        )
+    })
+}
+
+fn status_file(config: &Config) -> PathBuf {
+    config.service.state_dir.join("standby.status")
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// `qrca keys journal`.
+pub fn journal_key(config: Option<PathBuf>) -> anyhow::Result<u8> {
+    let config = load_config(config, true)?;
+    let standby = config.standby.as_ref().with_context(|| {
+        format!(
+            "the config {} has no [standby] journal_key",
+            config.path.display()
+        )
+    })?;
+    JournalKey::generate_file(&standby.journal_key)?;
+    eprintln!(
+        "qrca: wrote the journal key {} (mode 0600). Copy it, with the same config, to the \
+         other PC of the ward; keep a copy offline.",
+        standby.journal_key.display()
+    );
+    Ok(0)
+}
+
+/// `qrca standby [status]`.
+pub fn run(command: Option<StandbyCommand>, config: Option<PathBuf>) -> anyhow::Result<u8> {
+    let config = load_config(config, false)?;
+    if let Some(StandbyCommand::Status) = command {
+        return status(&status_file(&config));
+    }
+    let journal = journal_of(&config)?;
+    let store = Store::open(&config.service.state_dir)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+        tracing::info!(folder = ?journal, "the standby follows the journal");
+        let file = status_file(&config);
+        let follow = journal::standby(&journal, &store, &file, stop);
+        tokio::pin!(follow);
+        tokio::select! {
+            r = &mut follow => r,
+            _ = term.recv() => { stop_tx.send_replace(true); follow.await }
+            _ = int.recv() => { stop_tx.send_replace(true); follow.await }
+        }
+    })?;
+    Ok(0)
+}
+
+fn status(file: &Path) -> anyhow::Result<u8> {
+    let text = std::fs::read_to_string(file).with_context(|| {
+        format!(
+            "cannot read {}: is qrca standby running on this PC?",
+            file.display()
+        )
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} cannot be read", file.display()))?;
+    let applied = v["applied"].as_u64().unwrap_or(0);
+    let published = v["published"].as_u64().unwrap_or(0);
+    println!(
+        "applied write set {applied} of {published} ({} behind); active PC: {} (epoch {}); as of {}",
+        published.saturating_sub(applied),
+        v["active"].as_str().unwrap_or("?"),
+        v["epoch"],
+        v["at"].as_str().unwrap_or("?")
+    );
+    Ok(u8::from(published > applied))
+}
+
+/// `qrca takeover [--no-run]`.
+pub fn takeover(config: Option<PathBuf>, then_run: bool) -> anyhow::Result<u8> {
+    let loaded = load_config(config.clone(), false)?;
+    let journal = journal_of(&loaded)?;
+    {
+        let store = Store::open(&loaded.service.state_dir).with_context(|| {
+            "cannot open this PC's database: stop the standby first (systemctl stop qrca-standby)"
+        })?;
+        let epoch = runtime()?.block_on(journal::takeover(&journal, &store))?;
+        eprintln!(
+            "qrca: PC {} took over (epoch {epoch}) at write set {}; the old PC is fenced and \
+             will refuse to run.",
+            journal.host,
+            store.journal_seq()?
+        );
+    }
+    if !then_run {
+        eprintln!("qrca: start the daemon: systemctl start qrca");
+        return Ok(0);
+    }
+    crate::daemon::run::run(config)
+}

@@ -1,0 +1,566 @@
+//! Two PCs per ward (issue 14): the journal in the ward's own mailbox.
+//!
+//! The active daemon publishes every write set the store numbered (`store::journal`)
+//! as sealed messages (`replica::codec`) APPENDed to `[standby] folder` of
+//! `[standby] account`; a message taken in is moved out of INBOX, and an outbox pass
+//! sends, only once the write sets they depend on are published ([`Handle::durable`]).
+//! A standby follows the folder and applies them in order ([`follow`]); `qrca
+//! takeover` appends a takeover record with a higher epoch, after which the old active
+//! is fenced: its publisher sees the record, stops taking in and sending, and the
+//! daemon exits naming the PC that took over.
+//!
+//! Owns the folder's protocol (epochs, records, what is applied when) and the local
+//! epoch file (`<state_dir>/journal.epoch`: this PC's term, never journalled). It must
+//! not decide anything about a case, nor write the store but through `apply_journal`.
+
+use crate::config::{Account, Config};
+use crate::replica::codec::{self, Header, Kind};
+use crate::replica::{JournalKey, fresh_nonce};
+use crate::store::Store;
+use crate::store::journal::{batch, unbatch};
+use crate::transport::imap::{self, IdleOutcome, ImapSession};
+use crate::transport::{self, TransportError};
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// The largest journal message read back (a snapshot part, a day of writes).
+const MAX_ENTRY_BYTES: u64 = 64 * 1024 * 1024;
+/// How long a move or an outbox pass waits for its write sets to be published.
+pub const DURABLE_WITHIN: Duration = Duration::from_secs(60);
+/// How often the publisher looks at the folder when nothing woke it.
+const LOOK_EVERY: Duration = Duration::from_secs(30);
+/// The most write sets in one message.
+const MAX_BATCH: usize = 500;
+
+/// The journal's settings, key and this PC's name.
+pub struct Journal {
+    key: JournalKey,
+    account: Account,
+    folder: String,
+    /// The label of the entries (the first ward's code).
+    ward: String,
+    /// This PC (its host name), for takeover records.
+    pub host: String,
+    epoch_file: PathBuf,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("account", &self.account.address)
+            .field("folder", &self.folder)
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Journal {
+    /// `None` when the config has no `[standby]`.
+    pub fn load(config: &Config) -> anyhow::Result<Option<Journal>> {
+        let Some(standby) = &config.standby else {
+            return Ok(None);
+        };
+        let key = JournalKey::load(&standby.journal_key).context("the journal key")?;
+        let (ward, account) = config
+            .account(&standby.account)
+            .with_context(|| format!("the journal's account {}", standby.account))?;
+        Ok(Some(Journal {
+            key,
+            account: account.clone(),
+            folder: standby.folder.clone(),
+            ward: ward.code().to_owned(),
+            host: host_name(),
+            epoch_file: config.service.state_dir.join("journal.epoch"),
+        }))
+    }
+
+    /// This PC's epoch: 0 before it was ever the active one.
+    pub fn local_epoch(&self) -> u64 {
+        std::fs::read_to_string(&self.epoch_file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn set_local_epoch(&self, epoch: u64) -> anyhow::Result<()> {
+        let tmp = self.epoch_file.with_extension("tmp");
+        std::fs::write(&tmp, format!("{epoch}\n"))
+            .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+            .and_then(|()| std::fs::rename(&tmp, &self.epoch_file))
+            .with_context(|| format!("cannot write {}", self.epoch_file.display()))
+    }
+
+    async fn connect(&self) -> Result<ImapSession, TransportError> {
+        let secret = transport::account_secret(&self.account).await?;
+        let mut imap = imap::connect(&self.account, &secret).await?;
+        drop(secret);
+        imap.select_folder(&self.folder).await?;
+        Ok(imap)
+    }
+
+    fn seal(&self, header: &Header, payload: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let nonce = fresh_nonce().context("no randomness for the journal's nonce")?;
+        codec::seal(
+            &self.key,
+            header,
+            payload,
+            nonce,
+            &self.account.address,
+            jiff::Timestamp::now(),
+        )
+        .context("cannot seal a journal entry")
+    }
+
+    async fn append_takeover(
+        &self,
+        imap: &mut ImapSession,
+        epoch: u64,
+        seq: u64,
+    ) -> anyhow::Result<()> {
+        let header = Header {
+            ward: self.ward.clone(),
+            epoch,
+            first: seq,
+            last: seq,
+            kind: Kind::Takeover {
+                host: self.host.clone(),
+            },
+        };
+        let message = self.seal(&header, &[])?;
+        imap.append(&self.folder, &message).await?;
+        Ok(())
+    }
+}
+
+/// This PC's host name (`/proc/sys/kernel/hostname`), reduced to what a journal
+/// header may carry.
+fn host_name() -> String {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name: String = raw
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .take(60)
+        .collect();
+    if name.is_empty() { "pc".into() } else { name }
+}
+
+/// What the folder told a reader so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Followed {
+    /// The highest UID read.
+    pub last_uid: u32,
+    /// The newest epoch seen, and the PC whose takeover record started it.
+    pub epoch: u64,
+    pub epoch_host: String,
+    /// The highest write set number in the folder (of any epoch).
+    pub published: u64,
+    /// Write sets applied to the store by this reading.
+    pub applied: u64,
+}
+
+/// Why following stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    #[error(transparent)]
+    Transport(Box<TransportError>),
+    #[error("journal message UID {uid} in {folder}: {source}")]
+    Entry {
+        uid: u32,
+        folder: String,
+        source: codec::JournalError,
+    },
+    #[error("journal message UID {uid} in {folder}: {source}")]
+    Apply {
+        uid: u32,
+        folder: String,
+        source: crate::store::ApplyError,
+    },
+    #[error("the store: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl From<TransportError> for FollowError {
+    fn from(e: TransportError) -> Self {
+        FollowError::Transport(Box::new(e))
+    }
+}
+
+/// Reads the folder's messages above `state.last_uid`: notes epochs and takeover
+/// records, and, when `apply`, applies every write set above the store's last one, in
+/// order (a gap, a forged or corrupted entry stops it with the reason, applying
+/// nothing of that entry). Entries of an epoch older than one already seen are ignored
+/// (a fenced PC's last words).
+pub async fn follow(
+    imap: &mut ImapSession,
+    journal: &Journal,
+    store: &Store,
+    state: &mut Followed,
+    apply: bool,
+) -> Result<(), FollowError> {
+    let folder = journal.folder.clone();
+    for uid in imap.uids_after(state.last_uid).await? {
+        let Some(raw) = imap.fetch_raw(uid, MAX_ENTRY_BYTES).await? else {
+            state.last_uid = uid;
+            continue;
+        };
+        let entry = |source| FollowError::Entry {
+            uid,
+            folder: folder.clone(),
+            source,
+        };
+        let header = codec::peek(&raw).map_err(entry)?;
+        if header.epoch < state.epoch {
+            state.last_uid = uid;
+            continue;
+        }
+        if let Kind::Takeover { host } = &header.kind {
+            // Authenticated like any entry: a forged record must not fence anyone.
+            codec::open(&journal.key, &raw).map_err(entry)?;
+            state.epoch = header.epoch;
+            state.epoch_host.clone_from(host);
+        }
+        state.epoch = state.epoch.max(header.epoch);
+        if header.kind == Kind::Writes {
+            state.published = state.published.max(header.last);
+            if apply && header.last > store.journal_seq()? {
+                let (_, payload) = codec::open(&journal.key, &raw).map_err(entry)?;
+                apply_batch(store, &header, &payload, uid, &folder, state)?;
+            }
+        }
+        state.last_uid = uid;
+    }
+    Ok(())
+}
+
+fn apply_batch(
+    store: &Store,
+    header: &Header,
+    payload: &[u8],
+    uid: u32,
+    folder: &str,
+    state: &mut Followed,
+) -> Result<(), FollowError> {
+    let apply_err = |source| FollowError::Apply {
+        uid,
+        folder: folder.to_owned(),
+        source,
+    };
+    for (seq, bytes) in unbatch(header.first, payload).map_err(apply_err)? {
+        if seq <= store.journal_seq()? {
+            continue;
+        }
+        store.apply_journal(seq, bytes).map_err(apply_err)?;
+        state.applied += 1;
+    }
+    Ok(())
+}
+
+/// The active side's handle: whether the write sets are published, and whether another
+/// PC took over.
+#[derive(Debug)]
+pub struct Handle {
+    journal: Arc<Journal>,
+    /// This PC's epoch as the active one.
+    epoch: u64,
+    wake: Notify,
+    published: watch::Sender<u64>,
+    fenced: watch::Sender<Option<String>>,
+}
+
+impl Handle {
+    fn new(journal: Arc<Journal>, epoch: u64, published: u64) -> Arc<Handle> {
+        Arc::new(Handle {
+            journal,
+            epoch,
+            wake: Notify::new(),
+            published: watch::Sender::new(published),
+            fenced: watch::Sender::new(None),
+        })
+    }
+
+    /// Waits until write set `seq` is in the journal; false when it is not within
+    /// [`DURABLE_WITHIN`] or this PC is fenced (then nothing may leave it).
+    pub async fn durable(&self, seq: u64) -> bool {
+        if self.fenced().is_some() {
+            return false;
+        }
+        if *self.published.borrow() >= seq {
+            return true;
+        }
+        self.wake.notify_one();
+        let mut published = self.published.subscribe();
+        let reached = tokio::time::timeout(DURABLE_WITHIN, published.wait_for(|p| *p >= seq)).await;
+        matches!(reached, Ok(Ok(_))) && self.fenced().is_none()
+    }
+
+    /// The sentence that says which PC took over, once one did.
+    pub fn fenced(&self) -> Option<String> {
+        self.fenced.borrow().clone()
+    }
+
+    /// Resolves when this PC is fenced.
+    pub async fn wait_fenced(&self) -> String {
+        let mut rx = self.fenced.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(v) => v.clone().unwrap_or_default(),
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+fn fence_sentence(f: &Followed) -> String {
+    format!(
+        "PC {} took over this ward's journal (epoch {}); this PC must not take in or send mail: \
+         make it the standby (qrca standby) or reinstall it",
+        f.epoch_host, f.epoch
+    )
+}
+
+/// Before anything reads INBOX: catches up with the journal (a power cut may have lost
+/// the last commits from the disk; they are in the journal), checks that no other PC
+/// took over, and starts this PC's epoch when the journal is new. Returns the handle
+/// and what the folder holds.
+pub async fn start_active(journal: Journal, store: &Store) -> anyhow::Result<Arc<Handle>> {
+    let journal = Arc::new(journal);
+    store.set_journalling(true);
+    let mut imap = journal.connect().await.context("the journal's mailbox")?;
+    let mut state = Followed::default();
+    let mine = journal.local_epoch();
+    let journal_ref = &*journal;
+    follow(&mut imap, journal_ref, store, &mut state, false).await?;
+    if state.epoch > mine {
+        anyhow::bail!("{}", fence_sentence(&state));
+    }
+    // Its own entries that the disk lost: applied again before anything else.
+    let mut replay = Followed::default();
+    follow(&mut imap, journal_ref, store, &mut replay, true).await?;
+    if replay.applied > 0 {
+        tracing::warn!(
+            applied = replay.applied,
+            seq = store.journal_seq()?,
+            "the store lacked write sets the journal holds (a power cut?): applied them"
+        );
+    }
+    let epoch = mine.max(1);
+    if state.epoch < epoch {
+        journal
+            .append_takeover(&mut imap, epoch, store.journal_seq()?)
+            .await?;
+        journal.set_local_epoch(epoch)?;
+        tracing::info!(epoch, host = %journal.host, "this PC is the active one for the journal");
+    }
+    let _ = imap.logout().await;
+    Ok(Handle::new(Arc::clone(&journal), epoch, state.published))
+}
+
+/// The active's publisher: appends the write sets not yet published (at once when
+/// woken, else every [`LOOK_EVERY`]), and watches the folder for a takeover record of a
+/// higher epoch, which fences this PC. Returns on stop or when fenced; a transport
+/// failure is retried with a new session.
+pub async fn publish(handle: Arc<Handle>, store: Store, mut stop: watch::Receiver<bool>) {
+    let (journal, epoch) = (Arc::clone(&handle.journal), handle.epoch);
+    let mut failures = 0u32;
+    let mut state = Followed {
+        epoch,
+        ..Followed::default()
+    };
+    while !*stop.borrow() && handle.fenced().is_none() {
+        match publish_session(&journal, &store, &handle, &mut state, epoch, &mut stop).await {
+            Ok(()) => return,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let wait = Duration::from_secs(1u64 << failures.min(6));
+                tracing::error!(error = %format!("{e:#}"), retry_in_s = wait.as_secs(), "the journal could not be published; mail stays in INBOX and nothing is sent until it is");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+}
+
+async fn publish_session(
+    journal: &Journal,
+    store: &Store,
+    handle: &Handle,
+    state: &mut Followed,
+    epoch: u64,
+    stop: &mut watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut imap = journal.connect().await?;
+    loop {
+        follow(&mut imap, journal, store, state, false).await?;
+        if state.epoch > epoch {
+            let why = fence_sentence(state);
+            tracing::error!("{why}");
+            handle.fenced.send_replace(Some(why));
+            return Ok(());
+        }
+        publish_pending(&mut imap, journal, store, handle, state, epoch).await?;
+        if *stop.borrow() {
+            let _ = imap.logout().await;
+            return Ok(());
+        }
+        let woken = async {
+            tokio::select! {
+                _ = handle.wake.notified() => {}
+                _ = stop.changed() => {}
+            }
+        };
+        match imap.idle_until(LOOK_EVERY, woken).await? {
+            IdleOutcome::Stopped | IdleOutcome::NewData | IdleOutcome::Timeout => {}
+        }
+    }
+}
+
+async fn publish_pending(
+    imap: &mut ImapSession,
+    journal: &Journal,
+    store: &Store,
+    handle: &Handle,
+    state: &mut Followed,
+    epoch: u64,
+) -> anyhow::Result<()> {
+    let pending = store.journal_unpublished()?;
+    // Appended before a crash, not yet forgotten here: already in the folder.
+    let (done, rest): (Vec<_>, Vec<_>) = pending
+        .into_iter()
+        .partition(|(seq, _)| *seq <= state.published);
+    if let Some((seq, _)) = done.last() {
+        store.journal_published(*seq)?;
+    }
+    for chunk in rest.chunks(MAX_BATCH) {
+        let (Some((first, _)), Some((last, _))) = (chunk.first(), chunk.last()) else {
+            continue;
+        };
+        let header = Header {
+            ward: journal.ward.clone(),
+            epoch,
+            first: *first,
+            last: *last,
+            kind: Kind::Writes,
+        };
+        let message = journal.seal(&header, &batch(chunk))?;
+        fault("before-journal-append");
+        let uid = imap.append(&journal.folder, &message).await?;
+        fault("after-journal-append");
+        store.journal_published(*last)?;
+        state.published = *last;
+        // Its own message: not to be read back as news.
+        if let Some(uid) = uid {
+            state.last_uid = state.last_uid.max(uid);
+        }
+    }
+    handle.published.send_if_modified(|p| {
+        let now = state.published.max(*p);
+        let changed = now != *p;
+        *p = now;
+        changed
+    });
+    Ok(())
+}
+
+/// `QRCA_FAULT=<point>`: the end-to-end tests kill the process at a chosen point.
+pub fn fault(point: &str) {
+    static FAULT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if FAULT
+        .get_or_init(|| std::env::var("QRCA_FAULT").ok())
+        .as_deref()
+        == Some(point)
+    {
+        tracing::error!("QRCA_FAULT={point}: dying here");
+        std::process::abort();
+    }
+}
+
+/// `qrca standby`: follows the journal, applying every write set, until stopped;
+/// reports its progress in `<state_dir>/standby.status` and to systemd. A forged or
+/// corrupted entry, or a gap, stops it with the reason (nothing of it applied).
+pub async fn standby(
+    journal: &Journal,
+    store: &Store,
+    status_file: &Path,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut state = Followed::default();
+    let mut failures = 0u32;
+    while !*stop.borrow() {
+        let result = async {
+            let mut imap = journal.connect().await?;
+            loop {
+                follow(&mut imap, journal, store, &mut state, true).await?;
+                report(store, &state, status_file);
+                failures = 0;
+                let stopped = async {
+                    let _ = stop.changed().await;
+                };
+                if let IdleOutcome::Stopped = imap.idle_until(imap::MAX_IDLE, stopped).await? {
+                    let _ = imap.logout().await;
+                    return Ok::<(), FollowError>(());
+                }
+            }
+        }
+        .await;
+        match result {
+            Ok(()) => return Ok(()),
+            Err(FollowError::Transport(e)) => {
+                failures = failures.saturating_add(1);
+                let wait = Duration::from_secs(1u64 << failures.min(8));
+                tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "the journal's mailbox cannot be read; trying again");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context("the standby stops: the journal cannot be applied"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The standby's progress: the status file (`qrca standby status` reads it) and systemd.
+fn report(store: &Store, state: &Followed, status_file: &Path) {
+    let applied = store.journal_seq().unwrap_or(0);
+    let line = format!(
+        "{{\"applied\":{applied},\"published\":{},\"epoch\":{},\"active\":\"{}\",\"at\":\"{}\"}}\n",
+        state.published,
+        state.epoch,
+        state.epoch_host,
+        jiff::Timestamp::now()
+    );
+    let _ = std::fs::write(status_file, line);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&format!(
+        "applied write set {applied} of {} (active: {})",
+        state.published, state.epoch_host
+    ))]);
+    tracing::info!(applied, published = state.published, "standby up to date");
+}
+
+/// `qrca takeover`: applies the rest of the journal, then appends a takeover record of
+/// a higher epoch; from then on the old active is fenced. Returns the new epoch.
+pub async fn takeover(journal: &Journal, store: &Store) -> anyhow::Result<u64> {
+    let mut imap = journal.connect().await.context("the journal's mailbox")?;
+    let mut state = Followed::default();
+    follow(&mut imap, journal, store, &mut state, true).await?;
+    let epoch = state.epoch.max(journal.local_epoch()) + 1;
+    journal
+        .append_takeover(&mut imap, epoch, store.journal_seq()?)
+        .await?;
+    journal.set_local_epoch(epoch)?;
+    let _ = imap.logout().await;
+    tracing::info!(
+        epoch,
+        applied = state.applied,
+        seq = store.journal_seq()?,
+        "took over"
+    );
+    Ok(epoch)
+}

@@ -1,0 +1,230 @@
+//! Two PCs per ward (issue 14) on the loopback Dovecot and Postfix: PC 1 runs `qrca
+//! run` with `[standby]`, PC 2 runs `qrca standby` with the same config and keys and
+//! its own database. PC 1 takes in an organisation's registration and its roster and
+//! mails the officer a review request; it is killed with SIGKILL; `qrca takeover` on
+//! PC 2 applies the rest of the journal and fences PC 1; the officer's reply to PC 1's
+//! mail (PC 1's token) is answered by PC 2, the police stamp, the permits arrive, and
+//! the next case's serial follows PC 1's. PC 1 restarted refuses to run and says which
+//! PC took over. A journal entry sealed with another key stops a standby with the reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/mail_servers.rs"]
+mod mail_servers;
+#[path = "support/people.rs"]
+mod people;
+#[path = "support/world.rs"]
+mod world;
+
+use mail_servers::{AUTHSERV_ID, MailServers};
+use people::{registration, roster_mail, roster_xlsx};
+use std::time::{Duration, Instant};
+use world::{Daemon, PASSWORD, WAIT, World, ok, text, write_dir};
+
+const WARD: &str = "hoankiem.tranhungdao";
+const OFFICER: &str = "canbo@tranhungdao.gov.test";
+const POLICE: &str = "congan@tranhungdao.gov.test";
+const CSKV: &str = "cskv@tranhungdao.gov.test";
+const ORG: &str = "nhansu@congty.test";
+
+fn accounts() -> [String; 3] {
+    [1, 2, 3].map(|n| format!("qrca.hoankiem.tranhungdao{n}@gmail.com"))
+}
+
+fn config(servers: &MailServers) -> String {
+    let accounts: String = accounts()
+        .iter()
+        .map(|a| {
+            format!("\n[[ward.account]]\naddress = \"{a}\"\npassword_file = \"secrets/password\"\n")
+        })
+        .collect();
+    format!(
+        r#"[service]
+state_dir = "state"
+admin_email = "quantri@hanoi.gov.test"
+trust_network = false
+
+[mail]
+imap = {{ host = "127.0.0.1", port = {imap}, tls = "none" }}
+smtp = {{ host = "127.0.0.1", port = {smtp}, tls = "none" }}
+trusted_authserv_ids = ["{AUTHSERV_ID}"]
+
+[standby]
+journal_key = "keys/journal.key"
+
+[[ward]]
+code = "{WARD}"
+short = "THD"
+name = "Phường Trần Hưng Đạo"
+district = "Quận Hoàn Kiếm"
+signing_key = "keys/ward.key"
+officers = ["{OFFICER}"]
+police = ["{POLICE}"]
+area_police = ["{CSKV}"]
+{accounts}"#,
+        imap = servers.imap_port,
+        smtp = servers.smtp_port,
+    )
+}
+
+/// PC 2's progress, from `qrca standby status`: (applied, published).
+fn standby_status(w: &World) -> (u64, u64) {
+    let out = w.qrca("pc2", &["standby", "status"]);
+    let s = text(&out.stdout);
+    let n = |after: &str| -> u64 {
+        s.split(after)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0)
+    };
+    (n("write set "), n(" of "))
+}
+
+fn wait_caught_up(w: &World, at_least: u64, logs: &[&Daemon]) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (applied, published) = standby_status(w);
+        if applied >= at_least && applied == published {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the standby applied {applied} of {published}, wanted {at_least}\n{}",
+            logs.iter()
+                .map(|d| d.log())
+                .collect::<Vec<_>>()
+                .join("\n----\n")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn pc2_takes_over_from_a_dead_pc1_with_nothing_lost_and_pc1_fenced() {
+    let servers = MailServers::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let mut users: Vec<String> = accounts().to_vec();
+    users.extend([OFFICER, POLICE, CSKV, ORG].map(str::to_owned));
+    let pairs: Vec<(&str, &str)> = users.iter().map(|u| (u.as_str(), PASSWORD)).collect();
+    servers
+        .add_users(&pairs)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let w = World {
+        servers,
+        root: tempfile::tempdir().unwrap(),
+    };
+    // The same config and keys on both PCs; each its own database.
+    let text_config = config(&w.servers);
+    write_dir(&w.dir("pc1"), &text_config);
+    write_dir(&w.dir("pc2"), &text_config);
+    ok(
+        w.qrca("pc1", &["keys", "generate", "--ward", WARD]),
+        "keys generate",
+    );
+    ok(w.qrca("pc1", &["keys", "journal"]), "keys journal");
+    std::fs::create_dir_all(w.dir("pc2").join("keys")).unwrap();
+    for key in ["ward.key", "journal.key"] {
+        let (from, to) = (
+            w.dir("pc1").join("keys").join(key),
+            w.dir("pc2").join("keys").join(key),
+        );
+        std::fs::copy(&from, &to).unwrap();
+    }
+    let mut pc1 = Daemon::start(&w.dir("pc1"), &["run"], "qrca is running");
+    let mut pc2 = Daemon::start(
+        &w.dir("pc2"),
+        &["standby"],
+        "the standby follows the journal",
+    );
+    let a = accounts();
+
+    // PC 1 opens the case and asks the officer.
+    w.send(
+        OFFICER,
+        &a[0],
+        &registration(OFFICER, &a[0], "Công ty Thử", ORG),
+    );
+    let confirmation = w.wait_mail(ORG, "THD-T-0001", 1, &[&pc1]);
+    let roster = roster_mail(
+        ORG,
+        &a[0],
+        &format!("Re: {}", confirmation.subject),
+        "nhan_vien.xlsx",
+        roster_xlsx('T', 3, 1_190_000_001, ""),
+        Some(&confirmation),
+    );
+    w.send(ORG, &a[0], &roster);
+    let review = w.wait_mail(OFFICER, "xét duyệt", 1, &[&pc1]);
+    // The sent records follow each outbox pass into the journal within moments.
+    std::thread::sleep(Duration::from_secs(2));
+    wait_caught_up(&w, 3, &[&pc1, &pc2]);
+    // Mail leaves INBOX only once the journal holds its commit.
+    assert!(w.mails_in(&a[0], "INBOX", "").is_empty());
+
+    // PC 1 dies; PC 2 takes over with one command.
+    pc1.signal("-KILL");
+    pc2.signal("-TERM");
+    let took = ok(w.qrca("pc2", &["takeover", "--no-run"]), "takeover");
+    assert!(took.contains("took over (epoch 2)"), "{took}");
+    let pc2_run = Daemon::start(&w.dir("pc2"), &["run"], "qrca is running");
+
+    // PC 1's token works on PC 2; the flow ends; the next serial follows PC 1's.
+    w.answer(OFFICER, &review, "DUYỆT");
+    let stamp = w.wait_mail(POLICE, "đóng dấu", 1, &[&pc2_run]);
+    w.answer(POLICE, &stamp, "ĐÓNG DẤU");
+    let permits = w.wait_mail(ORG, "đã được cấp", 1, &[&pc2_run]);
+    let names: Vec<&str> = permits
+        .attachments
+        .iter()
+        .map(|x| x.name.as_str())
+        .collect();
+    for n in 1..=3 {
+        let name = format!("THD-T-0001-000{n}.pdf");
+        assert!(names.contains(&name.as_str()), "{names:?}");
+    }
+    w.send(
+        OFFICER,
+        &a[1],
+        &registration(OFFICER, &a[1], "Công ty Sau", ORG),
+    );
+    w.wait_mail(ORG, "THD-T-0002", 1, &[&pc2_run]);
+    // Nobody got a mail twice.
+    for (who, subject) in [(OFFICER, "xét duyệt"), (ORG, "THD-T-0001")] {
+        let ids: Vec<String> = w
+            .mails(who, subject)
+            .iter()
+            .filter_map(|m| m.message_id.clone())
+            .collect();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(ids.len(), unique.len(), "{who}: {ids:?}");
+    }
+
+    // PC 1 comes back: fenced, it sends nothing and says why.
+    let back = w.qrca("pc1", &["run"]);
+    assert!(!back.status.success());
+    let said = text(&back.stderr);
+    assert!(
+        said.contains("took over this ward's journal (epoch 2)"),
+        "{said}"
+    );
+
+    // A standby given another journal key stops at the first entry, saying why.
+    let pc3 = w.dir("pc3");
+    write_dir(&pc3, &text_config);
+    std::fs::create_dir_all(pc3.join("keys")).unwrap();
+    std::fs::copy(
+        w.dir("pc1").join("keys/ward.key"),
+        pc3.join("keys/ward.key"),
+    )
+    .unwrap();
+    ok(
+        w.qrca("pc3", &["keys", "journal"]),
+        "keys journal (another)",
+    );
+    let wrong = w.qrca("pc3", &["standby"]);
+    assert!(!wrong.status.success());
+    let said = text(&wrong.stderr);
+    assert!(said.contains("another journal key, or altered"), "{said}");
+    drop(pc2_run);
+}
