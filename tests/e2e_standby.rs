@@ -130,7 +130,7 @@ fn pc2_takes_over_from_a_dead_pc1_with_nothing_lost_and_pc1_fenced() {
         std::fs::copy(&from, &to).unwrap();
     }
     let mut pc1 = Daemon::start(&w.dir("pc1"), &["run"], "qrca is running");
-    let mut pc2 = Daemon::start(
+    let pc2 = Daemon::start(
         &w.dir("pc2"),
         &["standby"],
         "the standby follows the journal",
@@ -162,9 +162,10 @@ fn pc2_takes_over_from_a_dead_pc1_with_nothing_lost_and_pc1_fenced() {
 
     // PC 1 dies; PC 2 takes over with one command.
     pc1.signal("-KILL");
-    pc2.signal("-TERM");
+    // One command: it stops the standby running here, then takes over.
     let took = ok(w.qrca("pc2", &["takeover", "--no-run"]), "takeover");
     assert!(took.contains("took over (epoch 2)"), "{took}");
+    drop(pc2);
     let pc2_run = Daemon::start(&w.dir("pc2"), &["run"], "qrca is running");
 
     // PC 1's token works on PC 2; the flow ends; the next serial follows PC 1's.

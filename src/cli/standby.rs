@@ -65,8 +65,12 @@ pub fn run(command: Option<StandbyCommand>, config: Option<PathBuf>) -> anyhow::
     }
     let journal = journal_of(&config)?;
     let store = Store::open(&config.service.state_dir)?;
+    // `qrca takeover` stops this process through it (the database is held here).
+    let pid_file = pid_file(&config);
+    std::fs::write(&pid_file, format!("{}\n", std::process::id()))
+        .with_context(|| format!("cannot write {}", pid_file.display()))?;
     let rt = runtime()?;
-    rt.block_on(async {
+    let result = rt.block_on(async {
         use tokio::signal::unix::{SignalKind, signal};
         let (stop_tx, stop) = tokio::sync::watch::channel(false);
         let mut term = signal(SignalKind::terminate())?;
@@ -81,8 +85,53 @@ pub fn run(command: Option<StandbyCommand>, config: Option<PathBuf>) -> anyhow::
             _ = term.recv() => { stop_tx.send_replace(true); follow.await }
             _ = int.recv() => { stop_tx.send_replace(true); follow.await }
         }
-    })?;
+    });
+    let _ = std::fs::remove_file(&pid_file);
+    result?;
     Ok(0)
+}
+
+fn pid_file(config: &Config) -> PathBuf {
+    config.service.state_dir.join("standby.pid")
+}
+
+/// Stops `qrca standby` on this PC, if it runs (SIGTERM, then the database is free).
+fn stop_standby(config: &Config) -> anyhow::Result<()> {
+    let file = pid_file(config);
+    let Some(pid) = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+    else {
+        return Ok(());
+    };
+    // Running, and not a zombie its parent has yet to reap (the database is free then).
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+            })
+            .is_some_and(|zombie| !zombie)
+    };
+    if !alive() {
+        return Ok(());
+    }
+    eprintln!("qrca: stopping the standby (pid {pid}) on this PC");
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .context("cannot run kill")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while alive() {
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!(
+                "the standby (pid {pid}) did not stop within 30 s; stop it, then run qrca takeover again"
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(())
 }
 
 fn status(file: &Path) -> anyhow::Result<u8> {
@@ -110,10 +159,10 @@ fn status(file: &Path) -> anyhow::Result<u8> {
 pub fn takeover(config: Option<PathBuf>, then_run: bool) -> anyhow::Result<u8> {
     let loaded = load_config(config.clone(), false)?;
     let journal = journal_of(&loaded)?;
+    stop_standby(&loaded)?;
     {
-        let store = Store::open(&loaded.service.state_dir).with_context(|| {
-            "cannot open this PC's database: stop the standby first (systemctl stop qrca-standby)"
-        })?;
+        let store = Store::open(&loaded.service.state_dir)
+            .with_context(|| "cannot open this PC's database: is another qrca running here?")?;
         let epoch = runtime()?.block_on(journal::takeover(&journal, &store))?;
         eprintln!(
             "qrca: PC {} took over (epoch {epoch}) at write set {}; the old PC is fenced and \
