@@ -50,6 +50,8 @@ trusted_authserv_ids = ["{AUTHSERV_ID}"]
 
 [standby]
 journal_key = "keys/journal.key"
+# Small, so that the test sees snapshots replace the entries before them.
+snapshot_every = 10
 
 [[ward]]
 code = "{WARD}"
@@ -208,6 +210,47 @@ fn pc2_takes_over_from_a_dead_pc1_with_nothing_lost_and_pc1_fenced() {
     assert!(
         said.contains("took over this ward's journal (epoch 2)"),
         "{said}"
+    );
+
+    // The folder holds snapshots, not every entry since the start; a new standby
+    // starts from the newest snapshot and holds PC 2's cases.
+    let journal = w.servers.messages_in(&a[0], "QRCA/Journal").unwrap();
+    {
+        let pc4 = w.dir("pc4");
+        write_dir(&pc4, &text_config);
+        std::fs::create_dir_all(pc4.join("keys")).unwrap();
+        for key in ["ward.key", "journal.key"] {
+            std::fs::copy(
+                w.dir("pc1").join("keys").join(key),
+                pc4.join("keys").join(key),
+            )
+            .unwrap();
+        }
+        let mut pc4_d = Daemon::start(&pc4, &["standby"], "the standby follows the journal");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let out = text(&w.qrca("pc4", &["standby", "status"]).stdout);
+            if out.contains("(0 behind)") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{out}\n{}", pc4_d.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            pc4_d
+                .log()
+                .contains("a snapshot of the active's database applied"),
+            "{}",
+            pc4_d.log()
+        );
+        pc4_d.signal("-TERM");
+        let cases = ok(w.qrca("pc4", &["cases"]), "cases on pc4");
+        assert!(cases.contains("THD-T-0002"), "{cases}");
+    }
+    assert!(
+        journal.len() < 15,
+        "{} messages in the journal folder",
+        journal.len()
     );
 
     // A standby given another journal key stops at the first entry, saying why.

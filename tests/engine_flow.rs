@@ -866,6 +866,17 @@ fn a_standby_that_applies_the_journal_holds_what_the_active_holds() {
     let b = standby.contents().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(a.0, b.0);
     assert!(a.1 == b.1, "the standby differs from the active");
+    // A snapshot of the active makes a new store the same, and a half-applied one
+    // blocks entries until a whole one is applied.
+    let (seq, snap) = active.snapshot().unwrap_or_else(|e| panic!("{e}"));
+    let fresh_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let fresh = Store::open(fresh_dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    fresh
+        .apply_snapshot(seq, &snap)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let c = fresh.contents().unwrap_or_else(|e| panic!("{e}"));
+    assert!(c == a, "the snapshot's store differs from the active");
+    assert!(fresh.apply_snapshot(seq, &snap[..snap.len() - 3]).is_err());
     // The same entry again is a gap, not a second application.
     assert!(standby.apply_journal(entries[0].0, &entries[0].1).is_err());
     // Published: the active forgets them.

@@ -45,6 +45,8 @@ pub struct Journal {
     /// This PC (its host name), for takeover records.
     pub host: String,
     epoch_file: PathBuf,
+    /// A snapshot after this many write sets (then the entries before it are expunged).
+    snapshot_every: u64,
 }
 
 impl std::fmt::Debug for Journal {
@@ -74,6 +76,7 @@ impl Journal {
             ward: ward.code().to_owned(),
             host: host_name(),
             epoch_file: config.service.state_dir.join("journal.epoch"),
+            snapshot_every: u64::from(standby.snapshot_every),
         }))
     }
 
@@ -158,8 +161,12 @@ pub struct Followed {
     pub epoch_host: String,
     /// The highest write set number in the folder (of any epoch).
     pub published: u64,
-    /// Write sets applied to the store by this reading.
+    /// Write sets applied to the store by this reading (a snapshot counts one).
     pub applied: u64,
+    /// The number of the newest whole snapshot in the folder.
+    pub snapshot: u64,
+    /// The parts of a snapshot being read: its number and the payloads so far.
+    parts: Option<(u64, Vec<Vec<u8>>)>,
 }
 
 /// Why following stopped.
@@ -224,14 +231,67 @@ pub async fn follow(
             state.epoch_host.clone_from(host);
         }
         state.epoch = state.epoch.max(header.epoch);
-        if header.kind == Kind::Writes {
-            state.published = state.published.max(header.last);
-            if apply && header.last > store.journal_seq()? {
-                let (_, payload) = codec::open(&journal.key, &raw).map_err(entry)?;
-                apply_batch(store, &header, &payload, uid, &folder, state)?;
+        state.published = state.published.max(header.last);
+        match header.kind {
+            Kind::Writes => {
+                if apply && !store.half_snapshot()? && header.last > store.journal_seq()? {
+                    let (_, payload) = codec::open(&journal.key, &raw).map_err(entry)?;
+                    apply_batch(store, &header, &payload, uid, &folder, state)?;
+                }
             }
+            Kind::Snapshot { part, parts } => {
+                let wanted =
+                    apply && (header.last > store.journal_seq()? || store.half_snapshot()?);
+                let payload = if wanted {
+                    codec::open(&journal.key, &raw).map_err(entry)?.1
+                } else {
+                    Vec::new()
+                };
+                snapshot_part(store, &header, (part, parts), payload, wanted, state).map_err(
+                    |source| FollowError::Apply {
+                        uid,
+                        folder: folder.clone(),
+                        source,
+                    },
+                )?;
+            }
+            Kind::Takeover { .. } => {}
         }
         state.last_uid = uid;
+    }
+    Ok(())
+}
+
+/// One part of a snapshot read; the whole applied (`wanted`) once its last part is.
+fn snapshot_part(
+    store: &Store,
+    header: &Header,
+    (part, parts): (u32, u32),
+    payload: Vec<u8>,
+    wanted: bool,
+    state: &mut Followed,
+) -> Result<(), crate::store::ApplyError> {
+    if part == 1 {
+        state.parts = Some((header.last, Vec::new()));
+    }
+    let Some((seq, got)) = state.parts.as_mut() else {
+        return Ok(());
+    };
+    if *seq != header.last || got.len() + 1 != part as usize {
+        // A part out of its place (a snapshot cut by a crash): wait for the next one.
+        state.parts = None;
+        return Ok(());
+    }
+    got.push(payload);
+    if part < parts {
+        return Ok(());
+    }
+    let (seq, got) = state.parts.take().unwrap_or_default();
+    state.snapshot = state.snapshot.max(seq);
+    if wanted {
+        store.apply_snapshot(seq, &got.concat())?;
+        state.applied += 1;
+        tracing::info!(seq, "a snapshot of the active's database applied");
     }
     Ok(())
 }
@@ -402,6 +462,9 @@ async fn publish_session(
             return Ok(());
         }
         publish_pending(&mut imap, journal, store, handle, state, epoch).await?;
+        if state.published >= state.snapshot + journal.snapshot_every {
+            snapshot(&mut imap, journal, store, state, epoch).await?;
+        }
         if *stop.borrow() {
             let _ = imap.logout().await;
             return Ok(());
@@ -462,6 +525,70 @@ async fn publish_pending(
         *p = now;
         changed
     });
+    Ok(())
+}
+
+/// The most of a snapshot's payload in one message (Gmail takes 25 MB a mail).
+const SNAPSHOT_PART: usize = 12 * 1024 * 1024;
+
+/// Appends a snapshot of the whole database in parts, then expunges every message
+/// before its first part: a new standby starts from it, and the folder stays bounded.
+async fn snapshot(
+    imap: &mut ImapSession,
+    journal: &Journal,
+    store: &Store,
+    state: &mut Followed,
+    epoch: u64,
+) -> anyhow::Result<()> {
+    let (seq, bytes) = store.snapshot()?;
+    if seq <= state.snapshot {
+        return Ok(());
+    }
+    let chunks: Vec<&[u8]> = if bytes.is_empty() {
+        vec![&[][..]]
+    } else {
+        bytes.chunks(SNAPSHOT_PART).collect()
+    };
+    let parts = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
+    let mut first_uid = None;
+    for (i, chunk) in chunks.iter().enumerate() {
+        let header = Header {
+            ward: journal.ward.clone(),
+            epoch,
+            first: seq,
+            last: seq,
+            kind: Kind::Snapshot {
+                part: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                parts,
+            },
+        };
+        let message = journal.seal(&header, chunk)?;
+        fault("before-snapshot");
+        let uid = imap.append(&journal.folder, &message).await?;
+        first_uid = first_uid.or(uid);
+        if let Some(uid) = uid {
+            state.last_uid = state.last_uid.max(uid);
+        }
+    }
+    fault("after-snapshot");
+    state.snapshot = seq;
+    // Without the server's UIDs nothing is expunged (the folder keeps growing, safely).
+    if let Some(first) = first_uid {
+        let old: Vec<u32> = imap
+            .uids_after(0)
+            .await?
+            .into_iter()
+            .filter(|u| *u < first)
+            .collect();
+        imap.expunge_uids(&old).await?;
+        tracing::info!(
+            seq,
+            parts,
+            bytes = bytes.len(),
+            expunged = old.len(),
+            "a snapshot is in the journal; the entries before it are gone"
+        );
+    }
     Ok(())
 }
 

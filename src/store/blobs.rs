@@ -41,7 +41,52 @@ impl Blobs {
     /// Keeps `bytes` under `key`, durably. Keeping the same key again changes nothing
     /// (a message processed again after a crash carries the same bytes).
     pub fn put(&self, key: &str, bytes: &[u8]) -> Result<(), BlobError> {
-        let path = self.path(key);
+        self.put_at(&self.path(key), bytes)
+    }
+
+    /// Every kept file, by its name (a snapshot for a standby, issue 14).
+    pub fn files(&self) -> Result<Vec<(String, Vec<u8>)>, BlobError> {
+        let err = |action, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| BlobError {
+                action,
+                path,
+                source,
+            }
+        };
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(err("list", &self.dir)(e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(err("list", &self.dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_blob_name(&name) {
+                let bytes = std::fs::read(entry.path()).map_err(err("read", &entry.path()))?;
+                out.push((name, bytes));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Keeps a file of another PC's snapshot under its own name; a name that is not one
+    /// this module makes (64 hex digits) is refused.
+    pub fn put_file(&self, name: &str, bytes: &[u8]) -> Result<(), BlobError> {
+        if !is_blob_name(name) {
+            return Err(BlobError {
+                action: "name",
+                path: self.dir.join(name.chars().take(80).collect::<String>()),
+                source: std::io::Error::other("not a kept file's name"),
+            });
+        }
+        self.put_at(&self.dir.join(name), bytes)
+    }
+
+    fn put_at(&self, path: &Path, bytes: &[u8]) -> Result<(), BlobError> {
+        let path = path.to_path_buf();
         if path.exists() {
             return Ok(());
         }
@@ -77,6 +122,13 @@ impl Blobs {
             }),
         }
     }
+}
+
+fn is_blob_name(name: &str) -> bool {
+    name.len() == 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 #[cfg(test)]

@@ -113,6 +113,8 @@ pub enum StoreError {
 
     #[error("there is no outbox entry with id {id}")]
     NoSuchOutboxEntry { id: u64 },
+    #[error(transparent)]
+    Document(#[from] super::blobs::BlobError),
 }
 
 impl StoreError {
@@ -132,6 +134,8 @@ impl StoreError {
             StoreError::Storage { source, .. } | StoreError::Flush { source, .. } => {
                 matches!(source, sled::Error::Io(_))
             }
+            // A file that could not be read or written: as an I/O error.
+            StoreError::Document(_) => true,
             StoreError::Open { .. }
             | StoreError::StateDir { .. }
             | StoreError::Locked { .. }

@@ -116,6 +116,11 @@ const NAMES: [&str; 17] = [
 
 /// The pseudo-tree of the documents kept in `store::blobs`: journalled, not in sled.
 pub(crate) const DOCUMENTS: &str = "blobs";
+/// The pseudo-tree of a snapshot's kept files, by file name.
+const DOCUMENT_FILES: &str = "blobfiles";
+/// The `meta` key set while a snapshot is half applied (the database is then unusable
+/// until a whole snapshot is applied).
+const HALF_SNAPSHOT: &[u8] = b"journal/half-snapshot";
 
 impl Txn<'_> {
     /// Journals a document the transaction's case refers to (already kept in
@@ -168,6 +173,11 @@ pub enum ApplyError {
         seq.saturating_sub(1)
     )]
     Gap { seq: u64, have: u64 },
+    #[error(
+        "journal entry {seq} cannot be applied: a snapshot was half applied here (the PC \
+         stopped meanwhile); the journal's next snapshot repairs it"
+    )]
+    HalfSnapshot { seq: u64 },
     #[error("journal entry {seq} cannot be read: {detail}")]
     Unreadable { seq: u64, detail: String },
     #[error("journal entry {seq}: {source}")]
@@ -263,6 +273,77 @@ impl Store {
         Ok((self.journal_seq()?, writes))
     }
 
+    /// The whole database as one write set numbered as the last one it includes, with
+    /// the documents kept in `store::blobs`: a snapshot for the journal.
+    pub fn snapshot(&self) -> Result<(u64, Vec<u8>), StoreError> {
+        let (seq, mut writes) = self.contents()?;
+        let blobs = super::blobs::Blobs::new(self.path.parent().unwrap_or(&self.path));
+        let files = blobs.files()?;
+        for (name, bytes) in files {
+            writes.push(Write {
+                tree: DOCUMENT_FILES,
+                key: name.into_bytes(),
+                value: Some(bytes),
+            });
+        }
+        writes.retain(|w| !(w.tree == keys::META && w.key == HALF_SNAPSHOT));
+        Ok((seq, encode(seq, &writes)))
+    }
+
+    /// Whether a snapshot was half applied here ([`Store::apply_snapshot`]).
+    pub fn half_snapshot(&self) -> Result<bool, StoreError> {
+        self.meta
+            .contains_key(HALF_SNAPSHOT)
+            .map_err(|e| self.storage(e))
+    }
+
+    /// Replaces the whole database with snapshot `bytes` (write set number `seq` and
+    /// all before it). Not one transaction (a snapshot may be larger than one should
+    /// be): a mark is written first and removed last, and while it is there no entry is
+    /// applied ([`ApplyError::HalfSnapshot`]) until a whole snapshot is.
+    pub fn apply_snapshot(&self, seq: u64, bytes: &[u8]) -> Result<(), ApplyError> {
+        let writes = decode(seq, bytes)?;
+        let _quiet = self.writers.write().unwrap_or_else(|e| e.into_inner());
+        let storage = |e| ApplyError::Store(self.storage(e));
+        self.meta
+            .insert(HALF_SNAPSHOT, &seq.to_be_bytes()[..])
+            .map_err(storage)?;
+        self.flush()?;
+        let blobs = super::blobs::Blobs::new(self.path.parent().unwrap_or(&self.path));
+        for w in writes.iter().filter(|w| w.tree == DOCUMENT_FILES) {
+            if let Some(bytes) = &w.value {
+                blobs
+                    .put_file(&String::from_utf8_lossy(&w.key), bytes)
+                    .map_err(|e| ApplyError::Document { seq, source: e })?;
+            }
+        }
+        let trees = self.journalled_trees();
+        for (i, name) in NAMES.iter().enumerate() {
+            let tree = trees[i];
+            let mut batch = sled::Batch::default();
+            for item in tree.iter().keys() {
+                let key = item.map_err(storage)?;
+                if *name != keys::META || key != HALF_SNAPSHOT {
+                    batch.remove(key);
+                }
+            }
+            for w in writes.iter().filter(|w| w.tree == *name) {
+                if let Some(v) = &w.value {
+                    batch.insert(&w.key[..], &v[..]);
+                }
+            }
+            tree.apply_batch(batch).map_err(storage)?;
+        }
+        self.meta
+            .insert(JOURNAL_SEQ, &seq.to_be_bytes()[..])
+            .map_err(storage)?;
+        self.flush()?;
+        self.meta.remove(HALF_SNAPSHOT).map_err(storage)?;
+        self.flush()?;
+        self.raise_id_floor()?;
+        Ok(())
+    }
+
     /// Whether write sets are kept for a standby (`set_journalling`).
     pub fn journalling(&self) -> bool {
         self.journal_on.load(std::sync::atomic::Ordering::SeqCst)
@@ -306,6 +387,9 @@ impl Store {
     /// Applies write set `bytes` (the active's number `seq`) in one transaction, then
     /// flushes: only when it follows the last one applied; nothing is journalled again.
     pub fn apply_journal(&self, seq: u64, bytes: &[u8]) -> Result<(), ApplyError> {
+        if self.half_snapshot()? {
+            return Err(ApplyError::HalfSnapshot { seq });
+        }
         let writes = decode(seq, bytes)?;
         // The documents first: a committed case never refers to a missing file.
         let blobs = super::blobs::Blobs::new(self.path.parent().unwrap_or(&self.path));
@@ -447,7 +531,7 @@ pub fn decode(seq: u64, bytes: &[u8]) -> Result<Vec<Write>, ApplyError> {
         let name = r.take(usize::from(name_len)).ok_or_else(short)?;
         let tree = NAMES
             .iter()
-            .chain(&[DOCUMENTS])
+            .chain(&[DOCUMENTS, DOCUMENT_FILES])
             .find(|n| n.as_bytes() == name)
             .ok_or_else(|| bad(&format!("unknown tree {}", String::from_utf8_lossy(name))))?;
         let key_len = r.u32().ok_or_else(short)? as usize;
