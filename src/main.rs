@@ -70,6 +70,8 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Outbox { config, command } => cli::outbox::run(config, command),
         Command::Report { ward, config } => cli::report::run(&ward, config),
         Command::City { config, command } => cli::city::run(command, config),
+        Command::Backup { config, out } => cli::standby::backup(config, &out),
+        Command::Restore { config, file } => cli::standby::restore(config, &file),
         Command::Standby { config, command } => cli::standby::run(command, config),
         Command::Takeover { config, no_run } => cli::standby::takeover(config, !no_run),
         Command::Keys { config, command } => match command {

@@ -190,6 +190,34 @@ fn pc2_takes_over_from_a_dead_pc1_with_nothing_lost_and_pc1_fenced() {
         &registration(OFFICER, &a[1], "Công ty Sau", ORG),
     );
     w.wait_mail(ORG, "THD-T-0002", 1, &[&pc2_run]);
+    // A backup while the daemon runs (through its socket), restored on a new PC.
+    let backup = w.dir("backup.qrca");
+    ok(
+        w.qrca("pc2", &["backup", "--out", backup.to_str().unwrap()]),
+        "backup",
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&backup).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let pc5 = w.dir("pc5");
+    write_dir(&pc5, &text_config);
+    let restored = ok(
+        w.qrca("pc5", &["restore", backup.to_str().unwrap()]),
+        "restore",
+    );
+    assert!(restored.contains("restored 2 case(s)"), "{restored}");
+    let again = w.qrca("pc5", &["restore", backup.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("already holds 2 case(s)"));
+    let junk = w.dir("junk.qrca");
+    std::fs::write(&junk, b"not a backup").unwrap();
+    let refused = w.qrca("pc5", &["restore", junk.to_str().unwrap()]);
+    assert!(text(&refused.stderr).contains("is not a qrca backup"));
+    let cases = ok(w.qrca("pc5", &["cases"]), "cases on pc5");
+    assert!(cases.contains("THD-T-0002"), "{cases}");
+
     // Nobody got a mail twice.
     for (who, subject) in [(OFFICER, "xét duyệt"), (ORG, "THD-T-0001")] {
         let ids: Vec<String> = w

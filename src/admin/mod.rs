@@ -19,6 +19,7 @@
 
 use clap::Subcommand;
 
+pub mod backup;
 pub mod cases;
 pub mod feed;
 pub mod holders;

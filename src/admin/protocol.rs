@@ -47,6 +47,8 @@ pub enum Request {
         dry_run: bool,
         today: jiff::civil::Date,
     },
+    /// The whole database in one file (`qrca backup`).
+    Backup,
     /// The ward's active permits held by these ID numbers (`qrca roster`).
     Holders {
         ward: String,
@@ -173,6 +175,12 @@ pub fn answer(store: &Store, config: &Config, line: &str) -> Response {
                     jiff::Timestamp::now(),
                     &mut stdout,
                 ),
+                Request::Backup => {
+                    super::backup::execute(store, &mut stdout).map(|(code, bytes)| {
+                        file = bytes.map(|b| data_encoding::BASE64.encode(&b));
+                        code
+                    })
+                }
                 Request::Holders { ward, ids, today } => {
                     super::holders::execute(store, &ward, &ids, today, &mut stdout)
                 }

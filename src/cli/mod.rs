@@ -160,6 +160,23 @@ pub enum Command {
         #[arg(long)]
         no_run: bool,
     },
+    /// The whole database and its kept documents in one file (owner-only), consistent,
+    /// while the daemon runs or not.
+    Backup {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into an empty state directory (both PCs new; a second PC is set
+    /// up with `qrca standby` instead). The daemon must be stopped.
+    Restore {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The file `qrca backup` wrote.
+        file: PathBuf,
+    },
     /// The city's side of the trust network: its key, its list of wards and their
     /// keys, the checkpoint page and the signed lists (issue 13).
     City {

@@ -35,7 +35,7 @@ pub fn export(
 }
 
 /// Writes `bytes` to `path` whole or not at all, readable by its owner only.
-fn write_owner_only(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_owner_only(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

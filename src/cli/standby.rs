@@ -177,3 +177,29 @@ pub fn takeover(config: Option<PathBuf>, then_run: bool) -> anyhow::Result<u8> {
     }
     crate::daemon::run::run(config)
 }
+
+/// `qrca backup --out F`.
+pub fn backup(config: Option<PathBuf>, out: &Path) -> anyhow::Result<u8> {
+    let config = load_config(config, true)?;
+    let (code, file) = super::control::file_in_daemon_or_here(
+        &config.service.state_dir,
+        &crate::admin::protocol::Request::Backup,
+        |store, stdout, _| crate::admin::backup::execute(store, stdout),
+    )?;
+    if let Some(bytes) = file {
+        super::permits::write_owner_only(out, &bytes)?;
+        println!("written to {}", out.display());
+    }
+    Ok(code)
+}
+
+/// `qrca restore FILE`.
+pub fn restore(config: Option<PathBuf>, file: &Path) -> anyhow::Result<u8> {
+    let config = load_config(config, true)?;
+    let shown = file.display().to_string();
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {shown}"))?;
+    let store = Store::open(&config.service.state_dir)
+        .context("cannot open the database: stop the daemon first")?;
+    println!("{}", crate::admin::backup::restore(&store, &shown, &bytes)?);
+    Ok(0)
+}
