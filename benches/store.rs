@@ -309,5 +309,107 @@ fn bench_due_outbox(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_commits, bench_due_outbox);
+/// Issue 14: what the journal costs a ward of 1,000 cases (20 rows, 3 effects each,
+/// committed with journalling on): the write sets' size per commit, and the snapshot of
+/// the whole database (its bytes raw and sealed for the journal folder, and the time
+/// to take it and to apply it on a fresh store).
+fn bench_journal(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.set_journalling(true);
+    let now = ts("2021-09-07T03:00:00Z");
+    for n in 1..=1000u32 {
+        let mut case = case(20);
+        case.code = format!("THD-T-{n:04}");
+        case.serial = n;
+        for t in &mut case.tokens {
+            t.token = ReplyToken(format!("tok{n:020}"));
+        }
+        let update = Update {
+            seen: SeenMarker {
+                account: "qrca.hoankiem.tranhungdao1@gmail.com".into(),
+                uidvalidity: 1,
+                uid: n,
+                message_id: format!("<{n}@mail.gmail.com>"),
+                sender: String::new(),
+                references: Vec::new(),
+                digest: String::new(),
+            },
+            outcome: Outcome::Applied {
+                case,
+                effects: effects(),
+                claimed_serial: Some(n),
+            },
+        };
+        store.commit(&update, now).unwrap();
+    }
+    let sets = store.journal_unpublished().unwrap();
+    let total: usize = sets.iter().map(|(_, b)| b.len()).sum();
+    let key = qrca::replica::JournalKey::from_bytes([7; 32]);
+    let header = |first, last, kind| qrca::replica::Header {
+        ward: WARD.into(),
+        epoch: 1,
+        first,
+        last,
+        kind,
+    };
+    let batch = qrca::store::journal::batch(&sets);
+    let sealed_all = qrca::replica::seal(
+        &key,
+        &header(1, 1000, qrca::replica::Kind::Writes),
+        &batch,
+        [1; 24],
+        "a@b.c",
+        now,
+    )
+    .unwrap();
+    let (seq, snapshot) = store.snapshot().unwrap();
+    let kind = qrca::replica::Kind::Snapshot { part: 1, parts: 1 };
+    let sealed = qrca::replica::seal(
+        &key,
+        &header(seq, seq, kind),
+        &snapshot,
+        [2; 24],
+        "a@b.c",
+        now,
+    )
+    .unwrap();
+    eprintln!(
+        "journal of 1,000 cases: {} write sets, {:.1} KB each on average ({} KB sealed for all); snapshot {} KB raw, {} KB sealed",
+        sets.len(),
+        total as f64 / sets.len() as f64 / 1024.0,
+        sealed_all.len() / 1024,
+        snapshot.len() / 1024,
+        sealed.len() / 1024
+    );
+    let mut group = c.benchmark_group("journal_1000_cases");
+    group.sample_size(10);
+    group.bench_function("snapshot", |b| {
+        b.iter(|| black_box(store.snapshot().unwrap()))
+    });
+    group.bench_function("seal_snapshot", |b| {
+        let kind = qrca::replica::Kind::Snapshot { part: 1, parts: 1 };
+        b.iter(|| {
+            qrca::replica::seal(
+                &key,
+                &header(seq, seq, kind.clone()),
+                &snapshot,
+                [2; 24],
+                "a@b.c",
+                now,
+            )
+            .unwrap()
+        })
+    });
+    group.bench_function("apply_snapshot_fresh_store", |b| {
+        b.iter(|| {
+            let d = tempfile::tempdir().unwrap();
+            let fresh = Store::open(d.path()).unwrap();
+            fresh.apply_snapshot(seq, &snapshot).unwrap();
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_commits, bench_due_outbox, bench_journal);
 criterion_main!(benches);
