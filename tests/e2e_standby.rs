@@ -156,6 +156,12 @@ fn pc2_takes_over_from_a_dead_pc1_with_nothing_lost_and_pc1_fenced() {
     );
     w.send(ORG, &a[0], &roster);
     let review = w.wait_mail(OFFICER, "xét duyệt", 1, &[&pc1]);
+    let lag = Instant::now();
+    wait_caught_up(&w, 3, &[&pc1, &pc2]);
+    println!(
+        "e2e: the review request in the officer's inbox → the standby caught up: {:.2} s",
+        lag.elapsed().as_secs_f64()
+    );
     // The sent records follow each outbox pass into the journal within moments.
     std::thread::sleep(Duration::from_secs(2));
     wait_caught_up(&w, 3, &[&pc1, &pc2]);
@@ -165,14 +171,24 @@ fn pc2_takes_over_from_a_dead_pc1_with_nothing_lost_and_pc1_fenced() {
     // PC 1 dies; PC 2 takes over with one command.
     pc1.signal("-KILL");
     // One command: it stops the standby running here, then takes over.
+    let takeover = Instant::now();
     let took = ok(w.qrca("pc2", &["takeover", "--no-run"]), "takeover");
     assert!(took.contains("took over (epoch 2)"), "{took}");
     drop(pc2);
     let pc2_run = Daemon::start(&w.dir("pc2"), &["run"], "qrca is running");
 
+    println!(
+        "e2e: qrca takeover → the daemon running on PC 2: {:.2} s",
+        takeover.elapsed().as_secs_f64()
+    );
     // PC 1's token works on PC 2; the flow ends; the next serial follows PC 1's.
+    let reply = Instant::now();
     w.answer(OFFICER, &review, "DUYỆT");
     let stamp = w.wait_mail(POLICE, "đóng dấu", 1, &[&pc2_run]);
+    println!(
+        "e2e: the officer's reply to PC 1's mail → PC 2's answer in the police inbox: {:.2} s",
+        reply.elapsed().as_secs_f64()
+    );
     w.answer(POLICE, &stamp, "ĐÓNG DẤU");
     let permits = w.wait_mail(ORG, "đã được cấp", 1, &[&pc2_run]);
     let names: Vec<&str> = permits
