@@ -31,7 +31,12 @@ fn accounts() -> [String; 3] {
 }
 
 fn config(servers: &MailServers) -> String {
-    let accounts: String = accounts()
+    config_for(servers, &accounts(), (OFFICER, POLICE, CSKV))
+}
+
+fn config_for(servers: &MailServers, accounts: &[String], people: (&str, &str, &str)) -> String {
+    let (officer, police, cskv) = people;
+    let accounts: String = accounts
         .iter()
         .map(|a| {
             format!("\n[[ward.account]]\naddress = \"{a}\"\npassword_file = \"secrets/password\"\n")
@@ -59,9 +64,9 @@ short = "THD"
 name = "Phường Trần Hưng Đạo"
 district = "Quận Hoàn Kiếm"
 signing_key = "keys/ward.key"
-officers = ["{OFFICER}"]
-police = ["{POLICE}"]
-area_police = ["{CSKV}"]
+officers = ["{officer}"]
+police = ["{police}"]
+area_police = ["{cskv}"]
 {accounts}"#,
         imap = servers.imap_port,
         smtp = servers.smtp_port,
@@ -315,4 +320,196 @@ fn pc2_takes_over_from_a_dead_pc1_with_nothing_lost_and_pc1_fenced() {
     let said = text(&wrong.stderr);
     assert!(said.contains("another journal key, or altered"), "{said}");
     drop(pc2_run);
+}
+
+/// One run of the three-step flow of an organisation with PC 1 killed where `fault`
+/// says (`point@N`: the Nth time it gets there), PC 2 taking over as soon as PC 1 is
+/// gone. Returns how many mails a person received twice (same Message-ID).
+fn flow_with_pc1_killed(w: &World, tag: &str, fault: &str) -> usize {
+    let accounts: Vec<String> = (1..=3)
+        .map(|n| format!("qrca.hoankiem.tranhungdao{tag}{n}@gmail.com"))
+        .collect();
+    let officer = format!("canbo{tag}@tranhungdao.gov.test");
+    let police = format!("congan{tag}@tranhungdao.gov.test");
+    let cskv = format!("cskv{tag}@tranhungdao.gov.test");
+    let org = format!("nhansu{tag}@congty.test");
+    let mut users = accounts.clone();
+    users.extend([officer.clone(), police.clone(), cskv.clone(), org.clone()]);
+    let pairs: Vec<(&str, &str)> = users.iter().map(|u| (u.as_str(), PASSWORD)).collect();
+    w.servers
+        .add_users(&pairs)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let text_config = config_for(&w.servers, &accounts, (&officer, &police, &cskv));
+    let (pc1_dir, pc2_dir) = (format!("{tag}/pc1"), format!("{tag}/pc2"));
+    write_dir(&w.dir(&pc1_dir), &text_config);
+    write_dir(&w.dir(&pc2_dir), &text_config);
+    ok(
+        w.qrca(&pc1_dir, &["keys", "generate", "--ward", WARD]),
+        "keys generate",
+    );
+    ok(w.qrca(&pc1_dir, &["keys", "journal"]), "keys journal");
+    std::fs::create_dir_all(w.dir(&pc2_dir).join("keys")).unwrap();
+    for key in ["ward.key", "journal.key"] {
+        std::fs::copy(
+            w.dir(&pc1_dir).join("keys").join(key),
+            w.dir(&pc2_dir).join("keys").join(key),
+        )
+        .unwrap();
+    }
+    let mut pcs = Pcs {
+        pc1: Daemon::start_env(&w.dir(&pc1_dir), &["run"], "qrca is running", Some(fault)),
+        standby: Some(Daemon::start(
+            &w.dir(&pc2_dir),
+            &["standby"],
+            "the standby follows the journal",
+        )),
+        pc2: None,
+        pc2_dir: pc2_dir.clone(),
+        fault: fault.to_owned(),
+    };
+    let wait = |address: &str, subject: &str, pcs: &mut Pcs| pcs.wait(w, address, subject);
+    let a = &accounts[0];
+    w.send(&officer, a, &registration(&officer, a, "Công ty Thử", &org));
+    let confirmation = wait(&org, "THD-T-0001", &mut pcs);
+    let roster = roster_mail(
+        &org,
+        a,
+        &format!("Re: {}", confirmation.subject),
+        "nhan_vien.xlsx",
+        roster_xlsx('T', 3, 1_190_000_001, ""),
+        Some(&confirmation),
+    );
+    w.send(&org, a, &roster);
+    let review = wait(&officer, "xét duyệt", &mut pcs);
+    w.answer(&officer, &review, "DUYỆT");
+    let stamp = wait(&police, "đóng dấu", &mut pcs);
+    w.answer(&police, &stamp, "ĐÓNG DẤU");
+    let permits = wait(&org, "đã được cấp", &mut pcs);
+    let names: Vec<&str> = permits
+        .attachments
+        .iter()
+        .map(|x| x.name.as_str())
+        .collect();
+    for n in 1..=3 {
+        let name = format!("THD-T-0001-000{n}.pdf");
+        assert!(names.contains(&name.as_str()), "{fault}: {names:?}");
+    }
+    // The point was reached: PC 1 died, and PC 2 finished the flow.
+    assert!(
+        pcs.pc1.exited() && pcs.pc2.is_some(),
+        "{fault}: PC 1 never got there\n{}",
+        pcs.pc1.log()
+    );
+    // The next case follows PC 1's serials.
+    w.send(
+        &officer,
+        &accounts[1],
+        &registration(&officer, &accounts[1], "Công ty Sau", &org),
+    );
+    wait(&org, "THD-T-0002", &mut pcs);
+    // A Message-ID twice: only a mail the server took just before the kill, once (to
+    // each of its recipients).
+    let mut again = std::collections::BTreeSet::new();
+    for who in [&officer, &police, &org] {
+        let mut ids: Vec<String> = w
+            .mails(who, "")
+            .into_iter()
+            .filter_map(|m| m.message_id)
+            .collect();
+        ids.sort();
+        for pair in ids.windows(2) {
+            if pair[0] == pair[1] {
+                again.insert(pair[0].clone());
+            }
+        }
+    }
+    let twice = again.len();
+    assert!(twice <= 1, "{fault}: {again:?} received twice");
+    let back = w.qrca(&pc1_dir, &["run"]);
+    assert!(!back.status.success(), "{fault}: PC 1 came back and ran");
+    assert!(text(&back.stderr).contains("took over"), "{fault}");
+    drop(pcs);
+    twice
+}
+
+/// The two PCs of one run of [`flow_with_pc1_killed`].
+struct Pcs {
+    pc1: Daemon,
+    standby: Option<Daemon>,
+    pc2: Option<Daemon>,
+    pc2_dir: String,
+    fault: String,
+}
+
+impl Pcs {
+    /// Waits for a mail; the moment PC 1 is found dead, PC 2 takes over.
+    fn wait(&mut self, w: &World, address: &str, subject: &str) -> qrca::inbound::mail::Mail {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if self.pc2.is_none() && self.pc1.exited() {
+                ok(w.qrca(&self.pc2_dir, &["takeover", "--no-run"]), "takeover");
+                self.standby = None;
+                self.pc2 = Some(Daemon::start(
+                    &w.dir(&self.pc2_dir),
+                    &["run"],
+                    "qrca is running",
+                ));
+            }
+            if let Some(m) = w.mails(address, subject).into_iter().next() {
+                return m;
+            }
+            let logs = format!(
+                "{}\n----\n{}",
+                self.pc1.log(),
+                self.pc2.as_ref().map(Daemon::log).unwrap_or_default()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{}: no {subject:?} for {address}\n{logs}",
+                self.fault
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Issue 14: PC 1 killed at each of these points, in turn: the flow ends as if nothing
+/// happened, with at most one mail received twice (one the server took in the instant
+/// before the kill, counted).
+#[test]
+fn pc1_killed_at_every_point_loses_nothing() {
+    let servers = MailServers::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let w = World {
+        servers,
+        root: tempfile::tempdir().unwrap(),
+    };
+    let points = [
+        "before-commit",
+        "after-commit",
+        "exit-after-commit",
+        "before-journal-append",
+        "after-journal-append",
+        "before-move",
+        "before-submit",
+        "after-submit",
+        "after-sent-record",
+        "before-commit@3",
+        "after-commit@3",
+        "before-journal-append@4",
+        "after-journal-append@4",
+        "before-move@3",
+        "after-submit@3",
+        "after-sent-record@4",
+        "before-snapshot",
+        "after-snapshot",
+    ];
+    let mut report = Vec::new();
+    for (i, point) in points.iter().enumerate() {
+        let twice = flow_with_pc1_killed(&w, &format!("k{i}"), point);
+        report.push(format!("{point}: {twice}"));
+    }
+    println!(
+        "e2e: mails received twice, by kill point: {}",
+        report.join(", ")
+    );
 }

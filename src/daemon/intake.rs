@@ -110,8 +110,10 @@ pub fn take_in(
                 event,
                 also,
             };
+            super::journal::fault("before-commit");
             let processed =
                 engine::process_keeping(store, config, &inbound, Some((blobs, &documents)), now)?;
+            super::journal::fault("after-commit");
             match &processed {
                 // SPEC §3: a mail that fails the conditions changes nothing "and is
                 // logged with the reason" (and kept for the officers' daily report).

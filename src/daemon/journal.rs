@@ -592,15 +592,22 @@ async fn snapshot(
     Ok(())
 }
 
-/// `QRCA_FAULT=<point>`: the end-to-end tests kill the process at a chosen point.
+/// `QRCA_FAULT=<point>[@N]`: the end-to-end tests kill the process the `N`th time
+/// (default: the first) it reaches `point`.
 pub fn fault(point: &str) {
-    static FAULT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if FAULT
-        .get_or_init(|| std::env::var("QRCA_FAULT").ok())
-        .as_deref()
-        == Some(point)
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static FAULT: std::sync::OnceLock<Option<(String, u32)>> = std::sync::OnceLock::new();
+    static HITS: AtomicU32 = AtomicU32::new(0);
+    let wanted = FAULT.get_or_init(|| {
+        let v = std::env::var("QRCA_FAULT").ok()?;
+        let (name, n) = v.split_once('@').unwrap_or((&v, "1"));
+        Some((name.to_owned(), n.parse().unwrap_or(1)))
+    });
+    if let Some((name, n)) = wanted
+        && name == point
+        && HITS.fetch_add(1, Ordering::SeqCst) + 1 == *n
     {
-        tracing::error!("QRCA_FAULT={point}: dying here");
+        tracing::error!("QRCA_FAULT={point}@{n}: dying here");
         std::process::abort();
     }
 }

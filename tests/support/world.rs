@@ -31,6 +31,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(dir: &Path, args: &[&str], ready: &str) -> Daemon {
+        Daemon::start_env(dir, args, ready, None)
+    }
+
+    /// As [`Daemon::start`], with `QRCA_FAULT` set to `fault` when given.
+    pub fn start_env(dir: &Path, args: &[&str], ready: &str, fault: Option<&str>) -> Daemon {
         let log_path = dir.join("qrca.log");
         let before = std::fs::read_to_string(&log_path)
             .unwrap_or_default()
@@ -50,6 +55,7 @@ impl Daemon {
             .arg(dir.join("qrca.toml"))
             .env("QRCA_LOG", "info")
             .env_remove("QRCA_FAULT")
+            .envs(fault.map(|f| ("QRCA_FAULT", f)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -69,6 +75,11 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(20));
         }
         daemon
+    }
+
+    /// Whether the process has ended (and is reaped).
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_some()
     }
 
     pub fn log(&self) -> String {

@@ -141,6 +141,15 @@ pub async fn send_due(
             Outcome::Dead => pass.dead.push(id),
             Outcome::OverQuota | Outcome::HandOver => pass.over_quota.push(id),
         }
+        // With a standby: this entry's sent record goes into the journal before the
+        // next entry is sent, so a takeover resends at most the one mail in hand.
+        if let Some(journal) = &shared.journal {
+            let seq = shared.store.journal_seq()?;
+            if !journal.durable(seq).await {
+                tracing::warn!("the journal is behind or another PC took over: the pass stops");
+                break;
+            }
+        }
     }
     Ok(pass)
 }

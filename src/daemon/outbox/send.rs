@@ -153,6 +153,7 @@ pub(super) async fn send_one(
         })?;
     }
     for (n, part) in todo.iter().enumerate() {
+        crate::daemon::journal::fault("before-submit");
         match submit
             .submit(account, &part.recipients, &part.message)
             .await
@@ -165,6 +166,7 @@ pub(super) async fn send_one(
                 return failed(store, ward, account, day, entry, now, e, unusable);
             }
         }
+        crate::daemon::journal::fault("after-submit");
         // Recorded before the next part goes: a crash from here on resends only
         // what the server has not yet taken.
         store.outbox_part_sent(
@@ -176,6 +178,7 @@ pub(super) async fn send_one(
             now,
         )?;
     }
+    crate::daemon::journal::fault("after-sent-record");
     tracing::info!(entry = entry.id, case = %entry.case, from = %account.address, parts = parts.len(), sent = todo.len(), "sent");
     Ok(Outcome::Sent)
 }
