@@ -13,15 +13,21 @@
 //! epoch file (`<state_dir>/journal.epoch`: this PC's term, never journalled). It must
 //! not decide anything about a case, nor write the store but through `apply_journal`.
 
+mod publish;
+mod standby;
+
+pub use publish::publish;
+pub use standby::{standby, takeover};
+
 use crate::config::{Account, Config};
 use crate::replica::codec::{self, Header, Kind};
 use crate::replica::{JournalKey, fresh_nonce};
 use crate::store::Store;
-use crate::store::journal::{batch, unbatch};
-use crate::transport::imap::{self, IdleOutcome, ImapSession};
+use crate::store::journal::unbatch;
+use crate::transport::imap::{self, ImapSession};
 use crate::transport::{self, TransportError};
 use anyhow::Context;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -417,181 +423,6 @@ pub async fn start_active(journal: Journal, store: &Store) -> anyhow::Result<Arc
     Ok(Handle::new(Arc::clone(&journal), epoch, state.published))
 }
 
-/// The active's publisher: appends the write sets not yet published (at once when
-/// woken, else every [`LOOK_EVERY`]), and watches the folder for a takeover record of a
-/// higher epoch, which fences this PC. Returns on stop or when fenced; a transport
-/// failure is retried with a new session.
-pub async fn publish(handle: Arc<Handle>, store: Store, mut stop: watch::Receiver<bool>) {
-    let (journal, epoch) = (Arc::clone(&handle.journal), handle.epoch);
-    let mut failures = 0u32;
-    let mut state = Followed {
-        epoch,
-        ..Followed::default()
-    };
-    while !*stop.borrow() && handle.fenced().is_none() {
-        match publish_session(&journal, &store, &handle, &mut state, epoch, &mut stop).await {
-            Ok(()) => return,
-            Err(e) => {
-                failures = failures.saturating_add(1);
-                let wait = Duration::from_secs(1u64 << failures.min(6));
-                tracing::error!(error = %format!("{e:#}"), retry_in_s = wait.as_secs(), "the journal could not be published; mail stays in INBOX and nothing is sent until it is");
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stop.changed() => {}
-                }
-            }
-        }
-    }
-}
-
-async fn publish_session(
-    journal: &Journal,
-    store: &Store,
-    handle: &Handle,
-    state: &mut Followed,
-    epoch: u64,
-    stop: &mut watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let mut imap = journal.connect().await?;
-    loop {
-        follow(&mut imap, journal, store, state, false).await?;
-        if state.epoch > epoch {
-            let why = fence_sentence(state);
-            tracing::error!("{why}");
-            handle.fenced.send_replace(Some(why));
-            return Ok(());
-        }
-        publish_pending(&mut imap, journal, store, handle, state, epoch).await?;
-        if state.published >= state.snapshot + journal.snapshot_every {
-            snapshot(&mut imap, journal, store, state, epoch).await?;
-        }
-        if *stop.borrow() {
-            let _ = imap.logout().await;
-            return Ok(());
-        }
-        let woken = async {
-            tokio::select! {
-                _ = handle.wake.notified() => {}
-                _ = stop.changed() => {}
-            }
-        };
-        match imap.idle_until(LOOK_EVERY, woken).await? {
-            IdleOutcome::Stopped | IdleOutcome::NewData | IdleOutcome::Timeout => {}
-        }
-    }
-}
-
-async fn publish_pending(
-    imap: &mut ImapSession,
-    journal: &Journal,
-    store: &Store,
-    handle: &Handle,
-    state: &mut Followed,
-    epoch: u64,
-) -> anyhow::Result<()> {
-    let pending = store.journal_unpublished()?;
-    // Appended before a crash, not yet forgotten here: already in the folder.
-    let (done, rest): (Vec<_>, Vec<_>) = pending
-        .into_iter()
-        .partition(|(seq, _)| *seq <= state.published);
-    if let Some((seq, _)) = done.last() {
-        store.journal_published(*seq)?;
-    }
-    for chunk in rest.chunks(MAX_BATCH) {
-        let (Some((first, _)), Some((last, _))) = (chunk.first(), chunk.last()) else {
-            continue;
-        };
-        let header = Header {
-            ward: journal.ward.clone(),
-            epoch,
-            first: *first,
-            last: *last,
-            kind: Kind::Writes,
-        };
-        let message = journal.seal(&header, &batch(chunk))?;
-        fault("before-journal-append");
-        let uid = imap.append(&journal.folder, &message).await?;
-        fault("after-journal-append");
-        store.journal_published(*last)?;
-        state.published = *last;
-        // Its own message: not to be read back as news.
-        if let Some(uid) = uid {
-            state.last_uid = state.last_uid.max(uid);
-        }
-    }
-    handle.published.send_if_modified(|p| {
-        let now = state.published.max(*p);
-        let changed = now != *p;
-        *p = now;
-        changed
-    });
-    Ok(())
-}
-
-/// The most of a snapshot's payload in one message (Gmail takes 25 MB a mail).
-const SNAPSHOT_PART: usize = 12 * 1024 * 1024;
-
-/// Appends a snapshot of the whole database in parts, then expunges every message
-/// before its first part: a new standby starts from it, and the folder stays bounded.
-async fn snapshot(
-    imap: &mut ImapSession,
-    journal: &Journal,
-    store: &Store,
-    state: &mut Followed,
-    epoch: u64,
-) -> anyhow::Result<()> {
-    let (seq, bytes) = store.snapshot()?;
-    if seq <= state.snapshot {
-        return Ok(());
-    }
-    let chunks: Vec<&[u8]> = if bytes.is_empty() {
-        vec![&[][..]]
-    } else {
-        bytes.chunks(SNAPSHOT_PART).collect()
-    };
-    let parts = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
-    let mut first_uid = None;
-    for (i, chunk) in chunks.iter().enumerate() {
-        let header = Header {
-            ward: journal.ward.clone(),
-            epoch,
-            first: seq,
-            last: seq,
-            kind: Kind::Snapshot {
-                part: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                parts,
-            },
-        };
-        let message = journal.seal(&header, chunk)?;
-        fault("before-snapshot");
-        let uid = imap.append(&journal.folder, &message).await?;
-        first_uid = first_uid.or(uid);
-        if let Some(uid) = uid {
-            state.last_uid = state.last_uid.max(uid);
-        }
-    }
-    fault("after-snapshot");
-    state.snapshot = seq;
-    // Without the server's UIDs nothing is expunged (the folder keeps growing, safely).
-    if let Some(first) = first_uid {
-        let old: Vec<u32> = imap
-            .uids_after(0)
-            .await?
-            .into_iter()
-            .filter(|u| *u < first)
-            .collect();
-        imap.expunge_uids(&old).await?;
-        tracing::info!(
-            seq,
-            parts,
-            bytes = bytes.len(),
-            expunged = old.len(),
-            "a snapshot is in the journal; the entries before it are gone"
-        );
-    }
-    Ok(())
-}
-
 /// `QRCA_FAULT=<point>[@N]`: the end-to-end tests kill the process the `N`th time
 /// (default: the first) it reaches `point`.
 pub fn fault(point: &str) {
@@ -610,91 +441,4 @@ pub fn fault(point: &str) {
         tracing::error!("QRCA_FAULT={point}@{n}: dying here");
         std::process::abort();
     }
-}
-
-/// `qrca standby`: follows the journal, applying every write set, until stopped;
-/// reports its progress in `<state_dir>/standby.status` and to systemd. A forged or
-/// corrupted entry, or a gap, stops it with the reason (nothing of it applied).
-pub async fn standby(
-    journal: &Journal,
-    store: &Store,
-    status_file: &Path,
-    mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let mut state = Followed::default();
-    let mut failures = 0u32;
-    while !*stop.borrow() {
-        let result = async {
-            let mut imap = journal.connect().await?;
-            loop {
-                follow(&mut imap, journal, store, &mut state, true).await?;
-                report(store, &state, status_file);
-                failures = 0;
-                let stopped = async {
-                    let _ = stop.changed().await;
-                };
-                if let IdleOutcome::Stopped = imap.idle_until(imap::MAX_IDLE, stopped).await? {
-                    let _ = imap.logout().await;
-                    return Ok::<(), FollowError>(());
-                }
-            }
-        }
-        .await;
-        match result {
-            Ok(()) => return Ok(()),
-            Err(FollowError::Transport(e)) => {
-                failures = failures.saturating_add(1);
-                let wait = Duration::from_secs(1u64 << failures.min(8));
-                tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "the journal's mailbox cannot be read; trying again");
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stop.changed() => {}
-                }
-            }
-            Err(e) => {
-                return Err(anyhow::Error::new(e)
-                    .context("the standby stops: the journal cannot be applied"));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The standby's progress: the status file (`qrca standby status` reads it) and systemd.
-fn report(store: &Store, state: &Followed, status_file: &Path) {
-    let applied = store.journal_seq().unwrap_or(0);
-    let line = format!(
-        "{{\"applied\":{applied},\"published\":{},\"epoch\":{},\"active\":\"{}\",\"at\":\"{}\"}}\n",
-        state.published,
-        state.epoch,
-        state.epoch_host,
-        jiff::Timestamp::now()
-    );
-    let _ = std::fs::write(status_file, line);
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&format!(
-        "applied write set {applied} of {} (active: {})",
-        state.published, state.epoch_host
-    ))]);
-    tracing::info!(applied, published = state.published, "standby up to date");
-}
-
-/// `qrca takeover`: applies the rest of the journal, then appends a takeover record of
-/// a higher epoch; from then on the old active is fenced. Returns the new epoch.
-pub async fn takeover(journal: &Journal, store: &Store) -> anyhow::Result<u64> {
-    let mut imap = journal.connect().await.context("the journal's mailbox")?;
-    let mut state = Followed::default();
-    follow(&mut imap, journal, store, &mut state, true).await?;
-    let epoch = state.epoch.max(journal.local_epoch()) + 1;
-    journal
-        .append_takeover(&mut imap, epoch, store.journal_seq()?)
-        .await?;
-    journal.set_local_epoch(epoch)?;
-    let _ = imap.logout().await;
-    tracing::info!(
-        epoch,
-        applied = state.applied,
-        seq = store.journal_seq()?,
-        "took over"
-    );
-    Ok(epoch)
 }
