@@ -155,6 +155,20 @@ async fn deliver_fetch_idle_restart_stop() {
         headers(first)
     );
 
+    // As at Gmail, the sender's Sent folder keeps what SMTP took (the daemon looks
+    // there before it sends again a mail a crash caught mid-send).
+    let deadline = std::time::Instant::now() + WAIT;
+    let sent = loop {
+        let sent = servers.messages_in("bob@congty.test", "Sent").unwrap();
+        if !sent.is_empty() || std::time::Instant::now() > deadline {
+            break sent;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(sent.len(), 1, "{}", servers.logs());
+    assert_eq!(header_values(&sent[0], "Subject"), ["first"]);
+    assert!(servers.messages("bob@congty.test").unwrap().is_empty());
+
     // The same message over IMAP.
     let fetched = fetch_all(&mut alice).await;
     assert_eq!(fetched.len(), 1);

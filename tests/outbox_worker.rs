@@ -926,3 +926,112 @@ fn the_notice_of_a_dead_letter_goes_from_another_account() {
     assert_eq!(pass.sent, [notice.id]);
     assert_eq!(subjects(&mail, OFFICER).len(), 1);
 }
+
+/// The real Maildir transport, and a sent-mail folder that holds `held` (or cannot be
+/// read, when `None`); counts how often it is asked.
+struct SentFolder {
+    maildir: MaildirSubmit,
+    held: Option<Vec<String>>,
+    asked: AtomicUsize,
+}
+
+impl Submit for SentFolder {
+    async fn submit(
+        &self,
+        account: &qrca::config::Account,
+        recipients: &[String],
+        message: &[u8],
+    ) -> Result<Vec<Refused>, SendError> {
+        self.maildir.submit(account, recipients, message).await
+    }
+
+    async fn probe(&self, account: &qrca::config::Account) -> Result<(), SendError> {
+        self.maildir.probe(account).await
+    }
+
+    async fn already_sent(
+        &self,
+        _account: &qrca::config::Account,
+        message_ids: &[String],
+    ) -> Result<Vec<String>, String> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        match &self.held {
+            Some(held) => Ok(message_ids
+                .iter()
+                .filter(|id| held.contains(id))
+                .cloned()
+                .collect()),
+            None => Err("IMAP login refused".to_owned()),
+        }
+    }
+}
+
+/// Two mails of a case, the first caught in `Sending` by a crash before its sent
+/// record (the second never begun), sent once by `folder`: what each recipient got,
+/// the first entry, how often the folders were asked, and the quota counted.
+fn caught_mid_send(held: Option<bool>) -> (usize, usize, OutboxEntry, usize, u32) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = world(dir.path());
+    let store = Store::open(&config.service.state_dir).unwrap();
+    let ids = open_case(&store, vec![plain_mail(OFFICER), plain_mail(ORG)]);
+    let g = generation(config, store);
+    let mail = mailboxes(dir.path());
+    g.store
+        .update_outbox(ids[0], now(), |e| e.status = OutboxStatus::Sending)
+        .unwrap();
+    let entry = g.store.outbox_entry(ids[0]).unwrap().unwrap();
+    let message_id = render(&g, &entry, ACCOUNT)[0].message_id.clone();
+    let folder = SentFolder {
+        maildir: MaildirSubmit {
+            mailboxes: mail.clone(),
+        },
+        held: held.map(|h| if h { vec![message_id] } else { Vec::new() }),
+        asked: AtomicUsize::new(0),
+    };
+    let pass = runtime()
+        .block_on(outbox::send_due(&g, &folder, now()))
+        .unwrap();
+    assert_eq!(pass.sent, ids, "{pass:?}");
+    let sent = g
+        .store
+        .sent_on(ACCOUNT, jiff::civil::date(2021, 9, 8))
+        .unwrap()
+        + g.store
+            .sent_on(ACCOUNT2, jiff::civil::date(2021, 9, 8))
+            .unwrap();
+    (
+        delivered(&mail, OFFICER).len(),
+        delivered(&mail, ORG).len(),
+        g.store.outbox_entry(ids[0]).unwrap().unwrap(),
+        folder.asked.load(Ordering::SeqCst),
+        sent,
+    )
+}
+
+/// Issue 14: a mail a crash (or a takeover) caught in `Sending` is looked for in the
+/// sent-mail folders first: found, it counts as sent (and against the quota) and goes
+/// no second time; not found, or the folders unreadable, it is sent (twice rather than
+/// never); a mail never begun is sent without asking.
+#[test]
+fn a_mail_caught_mid_send_that_the_sent_folder_holds_is_not_sent_again() {
+    let (officer, org, entry, asked, counted) = caught_mid_send(Some(true));
+    assert_eq!((officer, org), (0, 1), "held in Sent: not sent again");
+    assert!(
+        matches!(entry.status, OutboxStatus::Sent { .. }),
+        "{:?}",
+        entry.status
+    );
+    assert_eq!(entry.parts_sent.unwrap().message_ids.len(), 1);
+    assert_eq!(asked, 1, "the first account's folder held it");
+    assert_eq!(counted, 2, "it went from the account, and counts");
+
+    let (officer, org, entry, asked, counted) = caught_mid_send(Some(false));
+    assert_eq!((officer, org), (1, 1));
+    assert!(matches!(entry.status, OutboxStatus::Sent { .. }));
+    assert_eq!(asked, 2, "each account's folder, for the caught mail only");
+    assert_eq!(counted, 2);
+
+    let (officer, org, _, asked, _) = caught_mid_send(None);
+    assert_eq!((officer, org), (1, 1), "the folders unreadable: sent again");
+    assert_eq!(asked, 2);
+}

@@ -375,6 +375,29 @@ impl MailServers {
         }
     }
 
+    /// Waits until Postfix holds no mail in its queue (everything it took is in a
+    /// mailbox, the senders' Sent copies included, as at Gmail, where they are at once).
+    pub fn wait_queue_empty(&self, timeout: Duration) -> Result<()> {
+        let queue = self.dir.join("postfix").join("queue");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let waiting = ["maildrop", "incoming", "active", "deferred", "hold"]
+                .iter()
+                .map(|d| files_under(&queue.join(d)))
+                .sum::<usize>();
+            if waiting == 0 {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "Postfix still holds {waiting} mail(s) after {timeout:?}\n{}",
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits for a message in the INBOX of `address` that `matches`.
     pub fn wait_for_message(
         &self,
@@ -768,4 +791,19 @@ impl SmtpClient {
         self.writer.write_all(&out)?;
         Ok(())
     }
+}
+
+/// How many files are under `dir` (none when it does not exist).
+fn files_under(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => files_under(&e.path()),
+            Ok(_) => 1,
+            Err(_) => 0,
+        })
+        .sum()
 }

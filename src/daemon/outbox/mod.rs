@@ -63,6 +63,18 @@ pub trait Submit: Send + Sync + 'static {
         message: &[u8],
     ) -> impl Future<Output = Result<Vec<Refused>, SendError>> + Send;
 
+    /// Which of `message_ids` the account's server already holds as sent by it (its
+    /// sent-mail folder, where Gmail keeps what SMTP took): asked only of a mail a
+    /// crash or a takeover caught mid-send. None, where the transport keeps no copy.
+    fn already_sent(
+        &self,
+        account: &Account,
+        message_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, String>> + Send {
+        let _ = (account, message_ids);
+        async { Ok(Vec::new()) }
+    }
+
     /// Whether `account` can log in again (an account set aside as unusable is
     /// tried with this before it is used again).
     fn probe(&self, account: &Account) -> impl Future<Output = Result<(), SendError>> + Send;
@@ -84,6 +96,22 @@ impl Submit for Smtp {
     fn probe(&self, account: &Account) -> impl Future<Output = Result<(), SendError>> + Send {
         super::smtp::check(account)
     }
+
+    async fn already_sent(
+        &self,
+        account: &Account,
+        message_ids: &[String],
+    ) -> Result<Vec<String>, String> {
+        let found = async {
+            let secret = crate::transport::account_secret(account).await?;
+            let mut imap = crate::transport::imap::connect(account, &secret).await?;
+            drop(secret);
+            let held = imap.sent_holds(message_ids).await?;
+            let _ = imap.logout().await;
+            Ok::<_, crate::transport::TransportError>(held)
+        };
+        found.await.map_err(|e| e.to_string())
+    }
 }
 
 /// What one pass did with each entry it looked at.
@@ -104,6 +132,8 @@ enum Outcome {
     /// The server refused the account (its day's quota spent, or the account itself
     /// set aside): try another now.
     HandOver,
+    /// The journal is behind or another PC took over: nothing more leaves this PC now.
+    Stopped,
 }
 
 /// Sends every entry due at `now`, oldest first. One entry that cannot be read or
@@ -139,16 +169,10 @@ pub async fn send_due(
             Outcome::Sent => pass.sent.push(id),
             Outcome::Retry => pass.retrying.push(id),
             Outcome::Dead => pass.dead.push(id),
-            Outcome::OverQuota | Outcome::HandOver => pass.over_quota.push(id),
+            Outcome::OverQuota | Outcome::HandOver | Outcome::Stopped => pass.over_quota.push(id),
         }
-        // With a standby: this entry's sent record goes into the journal before the
-        // next entry is sent, so a takeover resends at most the one mail in hand.
-        if let Some(journal) = &shared.journal {
-            let seq = shared.store.journal_seq()?;
-            if !journal.durable(seq).await {
-                tracing::warn!("the journal is behind or another PC took over: the pass stops");
-                break;
-            }
+        if matches!(outcome, Outcome::Stopped) {
+            break;
         }
     }
     Ok(pass)

@@ -7,12 +7,13 @@ use super::accounts::{choose_account, has_quota};
 use super::failure::{dead, failed};
 use super::notices::recipients_refused;
 use super::{Outcome, Submit};
-use crate::config::Account;
+use crate::config::{Account, Ward};
 use crate::daemon::Generation;
 use crate::daemon::smtp::{Scope, SendError};
-use crate::outbound::{self, RenderCtx};
-use crate::store::{OutboxEntry, OutboxStatus, StoreError};
+use crate::outbound::{self, RenderCtx, Rendered};
+use crate::store::{OutboxEntry, OutboxStatus, Store, StoreError};
 use jiff::Timestamp;
+use jiff::civil::Date;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -88,7 +89,20 @@ pub(super) async fn send_one(
         tracing::warn!(entry = entry.id, ward = %entry.ward, "no account of the ward that may send it can send now (daily quota used, or the server refuses the account); it waits");
         return Ok(Outcome::OverQuota);
     };
+    let resumed = matches!(entry.status, OutboxStatus::Sending);
     store.update_outbox(entry.id, now, |e| e.status = OutboxStatus::Sending)?;
+    // With a standby: `Sending` (and the sent record of the mail before) is in the
+    // journal before the first byte, so a PC that takes over knows this mail may have
+    // gone and looks in the sent-mail folders before it sends it again.
+    if let Some(journal) = &shared.journal
+        && !journal.durable(store.journal_seq()?).await
+    {
+        tracing::warn!(
+            entry = entry.id,
+            "the journal is behind or another PC took over: nothing is sent"
+        );
+        return Ok(Outcome::Stopped);
+    }
 
     let rendered = {
         let shared = Arc::clone(shared);
@@ -138,10 +152,21 @@ pub(super) async fn send_one(
         // gets here: the parts accepted before no longer match these.
         tracing::warn!(entry = entry.id, message_id = %gone, "a part accepted before is not among the parts rendered now; sending those not yet accepted");
     }
-    let todo: Vec<_> = parts
+    let mut todo: Vec<_> = parts
         .iter()
         .filter(|p| !entry.part_was_sent(&p.message_id))
         .collect();
+    if resumed && !todo.is_empty() {
+        todo = drop_already_sent(store, submit, ward, entry, todo, day, now).await?;
+        if todo.is_empty() {
+            return Ok(Outcome::Sent);
+        }
+        let first = store.outbox_entry(entry.id)?.and_then(|e| e.parts_sent);
+        if first.is_some_and(|p| p.account != account.address) {
+            // Another account sent its first parts: the rest goes from that one.
+            return Ok(Outcome::HandOver);
+        }
+    }
     if todo.len() < parts.len() {
         tracing::info!(entry = entry.id, case = %entry.case, accepted = parts.len() - todo.len(), parts = parts.len(), "resuming a mail the server accepted part of");
     }
@@ -181,4 +206,41 @@ pub(super) async fn send_one(
     crate::daemon::journal::fault("after-sent-record");
     tracing::info!(entry = entry.id, case = %entry.case, from = %account.address, parts = parts.len(), sent = todo.len(), "sent");
     Ok(Outcome::Sent)
+}
+
+/// A mail caught in `Sending` by a crash or a takeover may have reached the server
+/// already: each part that the sent-mail folder of one of the ward's accounts holds
+/// (Gmail keeps there whatever SMTP took) is recorded as sent from that account, and
+/// only the rest goes again. A folder that cannot be read is logged, and its parts are
+/// sent again: twice rather than never.
+async fn drop_already_sent<'a>(
+    store: &Store,
+    submit: &impl Submit,
+    ward: &Ward,
+    entry: &OutboxEntry,
+    mut todo: Vec<&'a Rendered>,
+    day: Date,
+    now: Timestamp,
+) -> Result<Vec<&'a Rendered>, StoreError> {
+    for account in &ward.accounts {
+        if todo.is_empty() {
+            break;
+        }
+        let ids: Vec<String> = todo.iter().map(|p| p.message_id.clone()).collect();
+        let held = match submit.already_sent(account, &ids).await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(entry = entry.id, account = %account.address, error = %e, "cannot look in the account's sent-mail folder; the mail caught mid-send is sent again");
+                continue;
+            }
+        };
+        for id in &held {
+            todo.retain(|p| p.message_id != *id);
+            store.outbox_part_sent(entry.id, id, &account.address, day, todo.is_empty(), now)?;
+        }
+        if !held.is_empty() {
+            tracing::info!(entry = entry.id, case = %entry.case, account = %account.address, parts = held.len(), "the account's sent-mail folder holds the mail caught mid-send: not sent again");
+        }
+    }
+    Ok(todo)
 }

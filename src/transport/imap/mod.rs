@@ -16,7 +16,8 @@
 //! failures close the session, the server's words in the error); `inbox.rs` reads
 //! INBOX (select, search, fetch); `folders.rs` moves messages out and makes the folders
 //! they go to; `idle.rs` waits for new mail (IDLE, or a NOOP poll); `journal.rs` is
-//! the replica journal's folder (select, APPEND with its UID, list, fetch, expunge).
+//! the replica journal's folder (select, APPEND with its UID, list, fetch, expunge);
+//! `sent.rs` looks for a Message-ID in the sent-mail folder.
 
 use super::Peer;
 use super::tls::MailStream;
@@ -50,6 +51,7 @@ mod folders;
 mod idle;
 mod inbox;
 mod journal;
+mod sent;
 mod session;
 
 pub use folders::encode_mailbox_name;
