@@ -324,8 +324,7 @@ fn pc2_takes_over_from_a_dead_pc1_with_nothing_lost_and_pc1_fenced() {
 
 /// One run of the three-step flow of an organisation with PC 1 killed where `fault`
 /// says (`point@N`: the Nth time it gets there), PC 2 taking over as soon as PC 1 is
-/// gone. Returns how many mails a person received twice (same Message-ID).
-/// Returns how many mails PC 2 found already in a Sent folder (and did not send again).
+/// gone. Returns how many mails PC 2 found already in a Sent folder (and did not send again).
 fn flow_with_pc1_killed(w: &World, tag: &str, fault: &str) -> usize {
     let accounts: Vec<String> = (1..=3)
         .map(|n| format!("qrca.hoankiem.tranhungdao{tag}{n}@gmail.com"))
@@ -520,4 +519,105 @@ fn pc1_killed_at_every_point_loses_nothing() {
         "e2e: mails caught mid-send that PC 2 found in Sent (not sent again), by kill point: {}",
         report.join(", ")
     );
+}
+
+/// Issue 14, the power cut: sled flushes without `fsync`, so a disk can come back
+/// holding an older state than the mail server saw. PC 1 restarted on an older copy of
+/// its state directory replays what it lacks from the journal before it reads INBOX:
+/// the roster taken in after the copy (its mail already moved out of INBOX) is there,
+/// the officer's reply to the review request is answered, nothing is sent twice.
+#[test]
+fn a_state_directory_older_than_the_journal_catches_up_before_reading_mail() {
+    let servers = MailServers::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let w = World {
+        servers,
+        root: tempfile::tempdir().unwrap(),
+    };
+    let tag = "pw";
+    let accounts: Vec<String> = (1..=3)
+        .map(|n| format!("qrca.hoankiem.tranhungdao{tag}{n}@gmail.com"))
+        .collect();
+    let (officer, police, cskv, org) = (
+        format!("canbo{tag}@tranhungdao.gov.test"),
+        format!("congan{tag}@tranhungdao.gov.test"),
+        format!("cskv{tag}@tranhungdao.gov.test"),
+        format!("nhansu{tag}@congty.test"),
+    );
+    let mut users = accounts.clone();
+    users.extend([officer.clone(), police.clone(), cskv.clone(), org.clone()]);
+    let pairs: Vec<(&str, &str)> = users.iter().map(|u| (u.as_str(), PASSWORD)).collect();
+    w.servers
+        .add_users(&pairs)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    write_dir(
+        &w.dir("pc1"),
+        &config_for(&w.servers, &accounts, (&officer, &police, &cskv)),
+    );
+    ok(
+        w.qrca("pc1", &["keys", "generate", "--ward", WARD]),
+        "keys generate",
+    );
+    ok(w.qrca("pc1", &["keys", "journal"]), "keys journal");
+    let a = &accounts[0];
+    let state = w.dir("pc1").join("state");
+    let older = w.dir("older-state");
+    let copy = |from: &std::path::Path, to: &std::path::Path| {
+        let _ = std::fs::remove_dir_all(to);
+        let st = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+
+    // The case opens; the disk's state then is what the power cut will leave.
+    let mut pc1 = Daemon::start(&w.dir("pc1"), &["run"], "qrca is running");
+    w.send(&officer, a, &registration(&officer, a, "Công ty Thử", &org));
+    let confirmation = w.wait_mail(&org, "THD-T-0001", 1, &[&pc1]);
+    pc1.signal("-TERM");
+    copy(&state, &older);
+
+    // The roster is taken in (moved out of INBOX) and the officer asked.
+    let mut pc1 = Daemon::start(&w.dir("pc1"), &["run"], "qrca is running");
+    let roster = roster_mail(
+        &org,
+        a,
+        &format!("Re: {}", confirmation.subject),
+        "nhan_vien.xlsx",
+        roster_xlsx('T', 3, 1_190_000_001, ""),
+        Some(&confirmation),
+    );
+    w.send(&org, a, &roster);
+    let review = w.wait_mail(&officer, "xét duyệt", 1, &[&pc1]);
+    pc1.signal("-TERM");
+    assert!(w.mails_in(a, "INBOX", "").is_empty());
+
+    // The power cut: the disk holds the older state.
+    copy(&older, &state);
+    let pc1 = Daemon::start(&w.dir("pc1"), &["run"], "qrca is running");
+    assert!(
+        pc1.log()
+            .contains("the store lacked write sets the journal holds"),
+        "{}",
+        pc1.log()
+    );
+    w.answer(&officer, &review, "DUYỆT");
+    let stamp = w.wait_mail(&police, "đóng dấu", 1, &[&pc1]);
+    w.answer(&police, &stamp, "ĐÓNG DẤU");
+    let permits = w.wait_mail(&org, "đã được cấp", 1, &[&pc1]);
+    assert!(permits.attachments.len() >= 3, "{:?}", permits.attachments);
+    for who in [&officer, &org] {
+        let mut ids: Vec<String> = w
+            .mails(who, "")
+            .into_iter()
+            .filter_map(|m| m.message_id)
+            .collect();
+        let all = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), all, "{who} received a mail twice");
+    }
+    drop(pc1);
 }
