@@ -621,3 +621,146 @@ fn a_state_directory_older_than_the_journal_catches_up_before_reading_mail() {
     }
     drop(pc1);
 }
+
+/// Issue 14, measured: a steady 5 mails a second (registrations, each a case opened and
+/// a confirmation sent) to PC 1 while PC 2 follows. The lag of each journal entry is
+/// the time from its arrival in the folder (its Maildir file's mtime) to the standby's
+/// log saying it has applied it. Prints the figures; asserts only that every mail is
+/// answered and the standby catches up.
+#[test]
+fn the_standby_keeps_up_with_five_mails_a_second() {
+    const MAILS: u64 = 100;
+    let servers = MailServers::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let w = World {
+        servers,
+        root: tempfile::tempdir().unwrap(),
+    };
+    let tag = "lag";
+    let accounts: Vec<String> = (1..=3)
+        .map(|n| format!("qrca.hoankiem.tranhungdao{tag}{n}@gmail.com"))
+        .collect();
+    let (officer, police, cskv, org) = (
+        format!("canbo{tag}@tranhungdao.gov.test"),
+        format!("congan{tag}@tranhungdao.gov.test"),
+        format!("cskv{tag}@tranhungdao.gov.test"),
+        format!("nhansu{tag}@congty.test"),
+    );
+    let mut users = accounts.clone();
+    users.extend([officer.clone(), police.clone(), cskv.clone(), org.clone()]);
+    let pairs: Vec<(&str, &str)> = users.iter().map(|u| (u.as_str(), PASSWORD)).collect();
+    w.servers
+        .add_users(&pairs)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    // The default snapshot interval: every entry stays in the folder to be timed.
+    let text_config = config_for(&w.servers, &accounts, (&officer, &police, &cskv))
+        .replace("snapshot_every = 10", "snapshot_every = 2000");
+    write_dir(&w.dir("pc1"), &text_config);
+    write_dir(&w.dir("pc2"), &text_config);
+    ok(
+        w.qrca("pc1", &["keys", "generate", "--ward", WARD]),
+        "keys generate",
+    );
+    ok(w.qrca("pc1", &["keys", "journal"]), "keys journal");
+    std::fs::create_dir_all(w.dir("pc2").join("keys")).unwrap();
+    for key in ["ward.key", "journal.key"] {
+        std::fs::copy(
+            w.dir("pc1").join("keys").join(key),
+            w.dir("pc2").join("keys").join(key),
+        )
+        .unwrap();
+    }
+    let pc1 = Daemon::start(&w.dir("pc1"), &["run"], "qrca is running");
+    let pc2 = Daemon::start(
+        &w.dir("pc2"),
+        &["standby"],
+        "the standby follows the journal",
+    );
+    let a = &accounts[0];
+    let start = Instant::now();
+    for i in 0..MAILS {
+        let due = start + Duration::from_millis(200 * i);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        w.send(
+            &officer,
+            a,
+            &registration(&officer, a, &format!("Công ty {i}"), &org),
+        );
+    }
+    let sent_in = start.elapsed();
+    let deadline = Instant::now() + WAIT;
+    while w.mails(&org, "THD-T-").len() < usize::try_from(MAILS).unwrap() {
+        assert!(Instant::now() < deadline, "{}", pc1.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let answered_in = start.elapsed();
+    // The standby applies the folder's last entry.
+    let journal = w.servers.maildir(a).join(".QRCA.Journal");
+    let entries = || -> Vec<(u64, std::time::SystemTime)> {
+        let mut all = Vec::new();
+        for sub in ["new", "cur"] {
+            for f in std::fs::read_dir(journal.join(sub))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let raw = std::fs::read(f.path()).unwrap_or_default();
+                let head = String::from_utf8_lossy(&raw[..raw.len().min(2000)]).into_owned();
+                let last = head
+                    .split("; last=")
+                    .nth(1)
+                    .and_then(|r| r.split(';').next())
+                    .and_then(|n| n.trim().parse().ok());
+                if let (Some(last), Ok(meta)) = (last, f.metadata()) {
+                    all.push((last, meta.modified().unwrap()));
+                }
+            }
+        }
+        all.sort();
+        all
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let newest = entries().last().map_or(0, |e| e.0);
+    wait_caught_up(&w, newest, &[&pc1, &pc2]);
+    let caught_up_in = start.elapsed();
+    // Each entry's lag: from its file to the standby's first log line applying it.
+    let applied: Vec<(u64, jiff::Timestamp)> = pc2
+        .log()
+        .lines()
+        .filter(|l| l.contains("standby up to date"))
+        .filter_map(|l| {
+            let at: jiff::Timestamp = l.split_whitespace().next()?.parse().ok()?;
+            let n = l
+                .split("applied=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()?;
+            Some((n, at))
+        })
+        .collect();
+    let mut lags: Vec<f64> = entries()
+        .iter()
+        .filter_map(|(last, file)| {
+            let (_, at) = applied.iter().find(|(n, _)| n >= last)?;
+            let file = jiff::Timestamp::try_from(*file).ok()?;
+            Some(at.duration_since(file).as_secs_f64())
+        })
+        .collect();
+    lags.sort_by(f64::total_cmp);
+    assert!(!lags.is_empty(), "no journal entry timed\n{}", pc2.log());
+    let at = |q: f64| lags[((lags.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "e2e: {MAILS} mails at 5/s sent in {:.1} s, all answered at {:.1} s, standby caught up at {:.1} s; \
+         {} journal entries, lag from the folder to the standby: median {:.3} s, p95 {:.3} s, max {:.3} s",
+        sent_in.as_secs_f64(),
+        answered_in.as_secs_f64(),
+        caught_up_in.as_secs_f64(),
+        lags.len(),
+        at(0.5),
+        at(0.95),
+        at(1.0),
+    );
+    drop(pc2);
+    drop(pc1);
+}
