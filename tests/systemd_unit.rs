@@ -11,17 +11,41 @@ use std::path::Path;
 use std::process::Command;
 
 fn unit() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/qrca.service"))
-        .unwrap()
+    unit_named("qrca.service")
+}
+
+fn unit_named(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("systemd")
+            .join(name),
+    )
+    .unwrap()
 }
 
 #[test]
 fn systemd_reads_the_unit_without_a_complaint() {
+    verify("qrca.service");
+}
+
+/// Issue 14: PC 2's unit, `qrca standby`, which starting `qrca` stops.
+#[test]
+fn systemd_reads_the_standby_unit_without_a_complaint() {
+    verify("qrca-standby.service");
+    let unit = unit_named("qrca-standby.service");
+    assert!(
+        unit.contains("\nExecStart=/usr/local/bin/qrca standby --config /etc/qrca/qrca.toml\n")
+    );
+    assert!(unit.contains("\nConflicts=qrca.service\n"));
+    assert!(unit.contains("\nType=notify\n"));
+}
+
+fn verify(name: &str) {
     let dir = tempfile::tempdir().unwrap();
     // verify checks that ExecStart's program exists: point it at the one just built.
-    let text = unit().replace("/usr/local/bin/qrca", env!("CARGO_BIN_EXE_qrca"));
+    let text = unit_named(name).replace("/usr/local/bin/qrca", env!("CARGO_BIN_EXE_qrca"));
     assert!(text.contains(env!("CARGO_BIN_EXE_qrca")));
-    let path = dir.path().join("qrca.service");
+    let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
     let out = Command::new("systemd-analyze")
         .args(["verify", "--man=no"])

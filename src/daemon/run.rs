@@ -241,6 +241,11 @@ fn reload(path: &Path, current: &Generation) -> anyhow::Result<Generation> {
             loaded.config.service.state_dir.display()
         );
     }
+    if loaded.config.standby != current.config.standby {
+        // The journal is opened once, before any INBOX is read; reloading it here
+        // could skip the catch-up or the fencing check.
+        tracing::warn!("the [standby] section changed; it takes effect at the next start (systemctl restart qrca)");
+    }
     let mut next = Generation::load(loaded.config, current.store.clone())?;
     next.journal.clone_from(&current.journal);
     Ok(next)
