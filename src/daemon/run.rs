@@ -244,7 +244,9 @@ fn reload(path: &Path, current: &Generation) -> anyhow::Result<Generation> {
     if loaded.config.standby != current.config.standby {
         // The journal is opened once, before any INBOX is read; reloading it here
         // could skip the catch-up or the fencing check.
-        tracing::warn!("the [standby] section changed; it takes effect at the next start (systemctl restart qrca)");
+        tracing::warn!(
+            "the [standby] section changed; it takes effect at the next start (systemctl restart qrca)"
+        );
     }
     let mut next = Generation::load(loaded.config, current.store.clone())?;
     next.journal.clone_from(&current.journal);

@@ -173,6 +173,8 @@ pub struct Followed {
     pub snapshot: u64,
     /// The parts of a snapshot being read: its number and the payloads so far.
     parts: Option<(u64, Vec<Vec<u8>>)>,
+    /// UIDs this PC appended, not to be read back (every UID below them still is).
+    own: std::collections::BTreeSet<u32>,
 }
 
 /// Why following stopped.
@@ -216,6 +218,10 @@ pub async fn follow(
 ) -> Result<(), FollowError> {
     let folder = journal.folder.clone();
     for uid in imap.uids_after(state.last_uid).await? {
+        if state.own.remove(&uid) {
+            state.last_uid = uid;
+            continue;
+        }
         let Some(raw) = imap.fetch_raw(uid, MAX_ENTRY_BYTES).await? else {
             state.last_uid = uid;
             continue;
@@ -335,16 +341,20 @@ pub struct Handle {
     wake: Notify,
     published: watch::Sender<u64>,
     fenced: watch::Sender<Option<String>>,
+    /// What `start_active` read of the folder: the publisher goes on from there
+    /// rather than reading the whole folder again.
+    start: std::sync::Mutex<Option<Followed>>,
 }
 
 impl Handle {
-    fn new(journal: Arc<Journal>, epoch: u64, published: u64) -> Arc<Handle> {
+    fn new(journal: Arc<Journal>, epoch: u64, start: Followed) -> Arc<Handle> {
         Arc::new(Handle {
             journal,
             epoch,
             wake: Notify::new(),
-            published: watch::Sender::new(published),
+            published: watch::Sender::new(start.published),
             fenced: watch::Sender::new(None),
+            start: std::sync::Mutex::new(Some(start)),
         })
     }
 
@@ -420,7 +430,8 @@ pub async fn start_active(journal: Journal, store: &Store) -> anyhow::Result<Arc
         tracing::info!(epoch, host = %journal.host, "this PC is the active one for the journal");
     }
     let _ = imap.logout().await;
-    Ok(Handle::new(Arc::clone(&journal), epoch, state.published))
+    state.parts = None;
+    Ok(Handle::new(Arc::clone(&journal), epoch, state))
 }
 
 /// `QRCA_FAULT=<point>[@N]`: the end-to-end tests kill the process the `N`th time

@@ -17,9 +17,10 @@ use tokio::sync::watch;
 pub async fn publish(handle: Arc<Handle>, store: Store, mut stop: watch::Receiver<bool>) {
     let (journal, epoch) = (Arc::clone(&handle.journal), handle.epoch);
     let mut failures = 0u32;
+    let start = handle.start.lock().ok().and_then(|mut s| s.take());
     let mut state = Followed {
         epoch,
-        ..Followed::default()
+        ..start.unwrap_or_default()
     };
     while !*stop.borrow() && handle.fenced().is_none() {
         match publish_session(&journal, &store, &handle, &mut state, epoch, &mut stop).await {
@@ -46,15 +47,35 @@ async fn publish_session(
     stop: &mut watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let mut imap = journal.connect().await?;
-    loop {
-        follow(&mut imap, journal, store, state, false).await?;
-        if state.epoch > epoch {
+    let fenced = |state: &Followed| {
+        let fenced = state.epoch > epoch;
+        if fenced {
             let why = fence_sentence(state);
             tracing::error!("{why}");
             handle.fenced.send_replace(Some(why));
+        }
+        fenced
+    };
+    loop {
+        follow(&mut imap, journal, store, state, false).await?;
+        if fenced(state) {
             return Ok(());
         }
-        publish_pending(&mut imap, journal, store, handle, state, epoch).await?;
+        if publish_pending(&mut imap, journal, store, state, epoch).await? {
+            // A takeover record that reached the folder before these entries has a
+            // lower UID: read now, before anything waiting on them (a move out of
+            // INBOX, a mail's first byte) goes ahead.
+            follow(&mut imap, journal, store, state, false).await?;
+            if fenced(state) {
+                return Ok(());
+            }
+        }
+        handle.published.send_if_modified(|p| {
+            let now = state.published.max(*p);
+            let changed = now != *p;
+            *p = now;
+            changed
+        });
         if state.published >= state.snapshot + journal.snapshot_every {
             snapshot(&mut imap, journal, store, state, epoch).await?;
         }
@@ -74,14 +95,14 @@ async fn publish_session(
     }
 }
 
+/// Appends the write sets not yet in the folder; true when it appended any.
 async fn publish_pending(
     imap: &mut ImapSession,
     journal: &Journal,
     store: &Store,
-    handle: &Handle,
     state: &mut Followed,
     epoch: u64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let pending = store.journal_unpublished()?;
     // Appended before a crash, not yet forgotten here: already in the folder.
     let (done, rest): (Vec<_>, Vec<_>) = pending
@@ -108,17 +129,9 @@ async fn publish_pending(
         store.journal_published(*last)?;
         state.published = *last;
         // Its own message: not to be read back as news.
-        if let Some(uid) = uid {
-            state.last_uid = state.last_uid.max(uid);
-        }
+        state.own.extend(uid);
     }
-    handle.published.send_if_modified(|p| {
-        let now = state.published.max(*p);
-        let changed = now != *p;
-        *p = now;
-        changed
-    });
-    Ok(())
+    Ok(!rest.is_empty())
 }
 
 /// The most of a snapshot's payload in one message (Gmail takes 25 MB a mail).
@@ -159,9 +172,7 @@ async fn snapshot(
         fault("before-snapshot");
         let uid = imap.append(&journal.folder, &message).await?;
         first_uid = first_uid.or(uid);
-        if let Some(uid) = uid {
-            state.last_uid = state.last_uid.max(uid);
-        }
+        state.own.extend(uid);
     }
     fault("after-snapshot");
     state.snapshot = seq;
