@@ -628,7 +628,7 @@ fn a_state_directory_older_than_the_journal_catches_up_before_reading_mail() {
 /// log saying it has applied it. Prints the figures; asserts only that every mail is
 /// answered and the standby catches up.
 #[test]
-fn the_standby_keeps_up_with_five_mails_a_second() {
+fn the_standby_keeps_up_with_five_mails_a_second_and_stops_at_a_forged_entry_or_a_gap() {
     const MAILS: u64 = 100;
     let servers = MailServers::start().unwrap_or_else(|e| panic!("{e:#}"));
     let w = World {
@@ -763,4 +763,101 @@ fn the_standby_keeps_up_with_five_mails_a_second() {
     );
     drop(pc2);
     drop(pc1);
+
+    // A standby fed a forged entry, or entries with a gap, in the folder it follows
+    // applies what comes before and stops there with the reason.
+    let raw_entries: Vec<Vec<u8>> = {
+        let mut files: Vec<(u64, Vec<u8>)> = Vec::new();
+        for sub in ["new", "cur"] {
+            for f in std::fs::read_dir(journal.join(sub))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let raw = std::fs::read(f.path()).unwrap();
+                let head = String::from_utf8_lossy(&raw[..raw.len().min(2000)]).into_owned();
+                if let Some(first) = head
+                    .split("; first=")
+                    .nth(1)
+                    .and_then(|r| r.split(';').next())
+                    .and_then(|n| n.trim().parse().ok())
+                    && head.contains("kind=writes")
+                {
+                    files.push((first, raw));
+                }
+            }
+        }
+        files.sort();
+        files.into_iter().map(|(_, raw)| raw).collect()
+    };
+    assert!(raw_entries.len() >= 3, "{} entries", raw_entries.len());
+    let mut tampered = raw_entries[1].clone();
+    let body = tampered
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .or_else(|| tampered.windows(4).position(|w| w == b"\r\n\r\n"))
+        .unwrap()
+        + 8;
+    tampered[body] = if tampered[body] == b'A' { b'B' } else { b'A' };
+    for (folder, feed, says) in [
+        ("Forged", vec![&raw_entries[0], &tampered], "altered"),
+        ("Gap", vec![&raw_entries[0], &raw_entries[2]], "are missing"),
+    ] {
+        let pc = format!("pc-{folder}");
+        write_dir(
+            &w.dir(&pc),
+            &text_config.replace(
+                "[standby]\n",
+                &format!("[standby]\nfolder = \"{folder}\"\n"),
+            ),
+        );
+        std::fs::create_dir_all(w.dir(&pc).join("keys")).unwrap();
+        for key in ["ward.key", "journal.key"] {
+            std::fs::copy(
+                w.dir("pc1").join("keys").join(key),
+                w.dir(&pc).join("keys").join(key),
+            )
+            .unwrap();
+        }
+        let mut standby =
+            Daemon::start(&w.dir(&pc), &["standby"], "the standby follows the journal");
+        // The folder is made by the standby's first look at it.
+        let deadline = Instant::now() + WAIT;
+        while !standby.log().contains("standby up to date") {
+            assert!(Instant::now() < deadline, "{folder}: {}", standby.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for raw in feed {
+            w.servers
+                .deliver_raw(a, &a.replace('@', &format!("+{folder}@")), raw)
+                .unwrap_or_else(|e| panic!("{e:#}"));
+        }
+        let deadline = Instant::now() + WAIT;
+        while !standby.exited() {
+            assert!(
+                Instant::now() < deadline,
+                "{folder}: still running\n{}",
+                standby.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let log = standby.log();
+        assert!(
+            log.contains("the standby stops: the journal cannot be applied"),
+            "{log}"
+        );
+        assert!(log.to_lowercase().contains(says), "{folder}: {log}");
+        let status = text(&w.qrca(&pc, &["standby", "status"]).stdout);
+        let first_last = String::from_utf8_lossy(&raw_entries[0])
+            .split("; last=")
+            .nth(1)
+            .and_then(|r| r.split(';').next())
+            .unwrap()
+            .trim()
+            .to_owned();
+        assert!(
+            status.contains(&format!("applied write set {first_last} of")),
+            "{folder}: the first entry applied, nothing after it: {status}"
+        );
+    }
 }

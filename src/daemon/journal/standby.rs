@@ -48,6 +48,8 @@ pub async fn standby(
                 }
             }
             Err(e) => {
+                // What was applied before the entry that stopped it, for `standby status`.
+                report(store, &state, status_file);
                 return Err(anyhow::Error::new(e)
                     .context("the standby stops: the journal cannot be applied"));
             }
