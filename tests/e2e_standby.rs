@@ -194,8 +194,13 @@ fn pc2_takes_over_from_a_dead_pc1_with_nothing_lost_and_pc1_fenced() {
         "e2e: the officer's reply to PC 1's mail → PC 2's answer in the police inbox: {:.2} s",
         reply.elapsed().as_secs_f64()
     );
+    let stamped = Instant::now();
     w.answer(POLICE, &stamp, "ĐÓNG DẤU");
     let permits = w.wait_mail(ORG, "đã được cấp", 1, &[&pc2_run]);
+    println!(
+        "e2e: the police's ĐÓNG DẤU → the permits at the organisation, journal on: {:.2} s",
+        stamped.elapsed().as_secs_f64()
+    );
     let names: Vec<&str> = permits
         .attachments
         .iter()
