@@ -510,6 +510,8 @@ fn pc1_killed_at_every_point_loses_nothing() {
         "before-journal-append@4",
         "after-journal-append@4",
         "before-move@3",
+        "after-move",
+        "after-move@3",
         "after-submit@3",
         "after-sent-record@4",
         "before-snapshot",

@@ -322,6 +322,7 @@ async fn take_one(
         }
         Err(e) => Err(e),
         Ok(()) => {
+            super::journal::fault("after-move");
             if let Some(mut names) = quarantined {
                 // Out of INBOX: its position's record goes. Its Message-ID's (or
                 // digest's) stays marked quarantined, so the same mail on another
