@@ -6,10 +6,11 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::civil::date;
 use qrca::config::RosterSettings;
-use qrca::roster::{HeldPermit, Limits, read_roster, read_roster_with};
+use qrca::roster::{Arrival, HeldPermit, Limits, read_roster, read_roster_with};
 use qrca::store::{Committed, Outcome, SeenMarker, Store, Update};
 use qrca::workflow::{
-    Batch, BatchRow, BatchStage, Case, Effect, IssuedPermit, Kind, Permit, Row, RowState,
+    Batch, BatchRow, BatchStage, Case, Effect, IssuedPermit, Kind, Permit, PermitRules, Row,
+    RowState, Validity,
 };
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
 use std::hint::black_box;
@@ -171,13 +172,20 @@ fn bench(c: &mut Criterion) {
     let settings = RosterSettings::default();
     let limits = Limits::default();
     let today = date(2021, 9, 8);
+    let arrival = Arrival {
+        today,
+        permits: PermitRules {
+            validity: Validity::Days(14),
+            max_valid_days: 30,
+        },
+    };
     let read = |bytes: &[u8], held: HeldPermit<'_>| {
         read_roster_with(
             black_box(bytes),
             "ds.xlsx",
             Kind::T,
             &settings,
-            today,
+            arrival,
             &limits,
             held,
         )
@@ -186,7 +194,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(20);
     for rows in [1_000u32, 10_000] {
         let bytes = staff_xlsx(rows);
-        let check = read_roster(&bytes, "ds.xlsx", Kind::T, &settings, today, &limits);
+        let check = read_roster(&bytes, "ds.xlsx", Kind::T, &settings, arrival, &limits);
         assert_eq!(
             check.rows.len(),
             rows as usize,

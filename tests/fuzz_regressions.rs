@@ -7,9 +7,20 @@
 use jiff::civil::date;
 use qrca::config::RosterSettings;
 use qrca::inbound::{commands, mail, reply};
-use qrca::roster::{Limits, read_roster};
-use qrca::workflow::{Command, Kind, RosterIssue, Rows};
+use qrca::roster::{Arrival, Limits, read_roster};
+use qrca::workflow::{Command, Kind, PermitRules, RosterIssue, Rows, Validity};
 use std::path::{Path, PathBuf};
+
+/// A roster arriving on `today` at a ward of SPEC §7's defaults.
+fn arrival(today: jiff::civil::Date) -> Arrival {
+    Arrival {
+        today,
+        permits: PermitRules {
+            validity: Validity::Days(14),
+            max_valid_days: 30,
+        },
+    }
+}
 
 /// CPU an input may take: generous for a debug build; the fuzzer's own timeout is
 /// 10 s in release.
@@ -211,7 +222,7 @@ fn roster_inputs() {
                 "fuzz.xlsx",
                 kind,
                 &settings,
-                date(2026, 11, 25),
+                arrival(date(2026, 11, 25)),
                 &limits,
             );
             let file: Vec<&RosterIssue> =

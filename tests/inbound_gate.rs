@@ -951,6 +951,48 @@ fn roster_registrations_read_the_spreadsheet() {
 }
 
 #[test]
+fn a_roster_whose_dates_have_passed_is_answered_at_intake_by_row_and_column() {
+    // Issue 15: the list arrives on 8 September 2021 (the gate's day, in the service's
+    // time zone); row 3 ended on the 7th, row 4 asks for longer than the config's
+    // 30 days. Both are errors of the roster, so the case never reaches the police.
+    let f = fixture();
+    let csv = "STT,Họ và tên,CCCD/CMND,Ngày sinh,Lý do,Từ ngày,Đến ngày\n\
+               1,Nguyễn Văn An,001090000001,01/01/1990,Đi làm,08/09/2021,08/09/2021\n\
+               2,Trần Thị Bình,001090000002,01/01/1990,Đi làm,01/09/2021,07/09/2021\n\
+               3,Lê Văn Cường,001090000003,01/01/1990,Đi làm,08/09/2021,31/12/2021\n";
+    let eml = Eml::new(CSKV, ACCOUNT, "ĐĂNG KÝ CÁ NHÂN tổ dân phố 3")
+        .body("Gửi danh sách.")
+        .attach("ds.csv", "text/csv", csv.as_bytes());
+    let (_, _, event) = expect_event(classify(&f, &eml.mail(), ACCOUNT, &FakeLookups::default()));
+    let EventBody::RegisterRoster { submission, .. } = event.body else {
+        panic!("{:?}", event.body)
+    };
+    let at: Vec<(Option<u32>, Option<&str>)> = submission
+        .roster
+        .errors
+        .iter()
+        .map(|e| (e.row, e.column.as_deref()))
+        .collect();
+    assert_eq!(
+        at,
+        [(Some(3), Some("Đến ngày")), (Some(4), Some("Đến ngày"))],
+        "{:?}",
+        submission.roster.errors
+    );
+    assert!(
+        submission.roster.errors[0]
+            .message
+            .contains("07/09/2021 đã qua")
+    );
+    assert!(
+        submission.roster.errors[1]
+            .message
+            .contains("tối đa 30 ngày")
+    );
+    assert!(!submission.roster.is_valid());
+}
+
+#[test]
 fn the_first_roster_registration_keeps_its_other_files_as_documents() {
     let f = fixture();
     let eml = Eml::new(CSKV, ACCOUNT, "ĐĂNG KÝ CÁ NHÂN")

@@ -587,7 +587,10 @@ fn the_review_request_has_the_commands_and_the_roster_workbook() {
         "THD-T-0001-dot-1.xlsx",
         Kind::T,
         &world.config.roster,
-        today(),
+        qrca::roster::Arrival {
+            today: today(),
+            permits: world.config.permits.rules(),
+        },
         &qrca::roster::Limits::default(),
     );
     assert!(back.errors.is_empty(), "{:?}", back.errors);

@@ -210,3 +210,68 @@ fn an_id_that_holds_an_active_permit_of_the_ward_is_an_error() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn dates_are_judged_on_the_day_the_list_is_checked_by_the_configs_rules() {
+    // Issue 15, as the daemon does it: today in the service's time zone, and the
+    // config's `max_valid_days` (20 here). An end already past and a span over 20 days
+    // are errors of their row's "Đến ngày"; an end today is fine.
+    let fx = Fixture::new();
+    let config = fx.write_config(&VALID.replace(
+        "valid_days = 14\n",
+        "valid_days = 14\nmax_valid_days = 20\n",
+    ));
+    let today = jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh")
+        .unwrap()
+        .to_datetime(jiff::Timestamp::now())
+        .date();
+    let dmy = |d: jiff::civil::Date| d.strftime("%d/%m/%Y").to_string();
+    let in_25_days = today.checked_add(jiff::Span::new().days(25)).unwrap();
+    let roster = fx.root().join("ds.csv");
+    std::fs::write(
+        &roster,
+        format!(
+            "STT,Họ và tên,CCCD/CMND,Ngày sinh,Lý do,Từ ngày,Đến ngày\n\
+             1,An,001090000001,01/01/1990,Đi làm,,20/09/2021\n\
+             2,Bình,001090000002,01/01/1990,Đi làm,{},{}\n\
+             3,Cường,001090000003,01/01/1990,Đi làm,,{}\n",
+            dmy(today),
+            dmy(in_25_days),
+            dmy(today)
+        ),
+    )
+    .unwrap();
+    let out = qrca(&[
+        "roster",
+        roster.to_str().unwrap(),
+        "--kind",
+        "C",
+        "--json",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = json["errors"].as_array().unwrap();
+    let at: Vec<(u64, &str)> = errors
+        .iter()
+        .map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap()))
+        .collect();
+    assert_eq!(at, [(2, "Đến ngày"), (3, "Đến ngày")], "{errors:?}");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("20/09/2021 đã qua"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        errors[1]["message"],
+        format!(
+            "Giấy chỉ được có hiệu lực tối đa 20 ngày; từ {} đến {} là 26 ngày.",
+            dmy(today),
+            dmy(in_25_days)
+        )
+    );
+    assert_eq!(json["rows"][2]["valid_until"], today.to_string());
+}

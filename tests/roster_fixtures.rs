@@ -9,8 +9,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use qrca::config::RosterSettings;
-use qrca::roster::{Limits, read_roster};
-use qrca::workflow::{Kind, Roster};
+use qrca::roster::{Arrival, Limits, read_roster};
+use qrca::workflow::{Kind, PermitRules, Roster, Validity};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -24,6 +24,17 @@ fn dir() -> PathBuf {
 
 fn today() -> jiff::civil::Date {
     jiff::civil::date(2021, 9, 8)
+}
+
+/// The fixtures arrive on `today()` at a ward of SPEC §7's defaults.
+fn arrival() -> Arrival {
+    Arrival {
+        today: today(),
+        permits: PermitRules {
+            validity: Validity::Days(14),
+            max_valid_days: 30,
+        },
+    }
 }
 
 fn counts(roster: &Roster) -> Value {
@@ -62,7 +73,7 @@ fn every_fixture_gives_its_expected_json() {
             &name,
             kind,
             &RosterSettings::default(),
-            today(),
+            arrival(),
             &Limits::default(),
         );
         let full = dir().join(format!("{stem}.{kind}.expected.json"));
@@ -114,7 +125,7 @@ fn json_shape_is_specs() {
         "t-formulas.xlsx",
         Kind::T,
         &RosterSettings::default(),
-        today(),
+        arrival(),
         &Limits::default(),
     );
     let text = serde_json::to_string(&roster).unwrap();
@@ -160,7 +171,7 @@ fn damaged_files_never_panic() {
                 name,
                 Kind::T,
                 &RosterSettings::default(),
-                today(),
+                arrival(),
                 &Limits::default(),
             );
             for issue in roster.errors.iter().chain(&roster.warnings) {
@@ -177,7 +188,7 @@ fn read_with(name: &str, limits: Limits) -> Roster {
         name,
         Kind::T,
         &RosterSettings::default(),
-        today(),
+        arrival(),
         &limits,
     )
 }

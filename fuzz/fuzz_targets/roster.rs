@@ -11,8 +11,8 @@
 use jiff::civil::date;
 use libfuzzer_sys::fuzz_target;
 use qrca::config::RosterSettings;
-use qrca::roster::{Limits, read_roster};
-use qrca::workflow::Kind;
+use qrca::roster::{Arrival, Limits, read_roster};
+use qrca::workflow::{Kind, PermitRules, Validity};
 
 fuzz_target!(
     init: {
@@ -24,9 +24,15 @@ fuzz_target!(
     |data: &[u8]| {
         let settings = RosterSettings::default();
         let limits = Limits::default();
-        let today = date(2026, 11, 25);
+        let arrival = Arrival {
+            today: date(2026, 11, 25),
+            permits: PermitRules {
+                validity: Validity::Days(14),
+                max_valid_days: 30,
+            },
+        };
         for kind in Kind::ALL {
-            let _ = read_roster(data, "fuzz.xlsx", kind, &settings, today, &limits);
+            let _ = read_roster(data, "fuzz.xlsx", kind, &settings, arrival, &limits);
         }
     }
 );

@@ -10,7 +10,7 @@
 
 use crate::admin::protocol::{self, Request};
 use crate::config::{self, Config, LoadOptions, RosterSettings};
-use crate::roster::{Limits, read_roster_with};
+use crate::roster::{Arrival, Limits, read_roster_with};
 use crate::store::Store;
 use crate::workflow::{Kind, Roster, RosterIssue};
 use std::collections::HashMap;
@@ -82,6 +82,14 @@ pub fn run(
         (RosterSettings::default(), zone)
     };
     let today = zone.to_datetime(jiff::Timestamp::now()).date();
+    // The permits' validity as the daemon's config sets it, else SPEC §7's defaults.
+    let permits = found.as_ref().map_or(
+        crate::workflow::PermitRules {
+            validity: crate::workflow::Validity::Days(config::DEFAULT_VALID_DAYS),
+            max_valid_days: config::DEFAULT_MAX_VALID_DAYS,
+        },
+        |c| c.permits.rules(),
+    );
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -97,7 +105,7 @@ pub fn run(
             &name,
             kind,
             &settings,
-            today,
+            Arrival { today, permits },
             &Limits::default(),
             &|id| held.get(id).cloned(),
         )

@@ -5,7 +5,7 @@
 //! present and private, the time zone known. Nothing here reads files or TOML; a
 //! value of these types is only ever made by `validate` (or by a test).
 
-use crate::workflow::{Validity, WardRules};
+use crate::workflow::{PermitRules, Validity, WardRules};
 use jiff::tz::TimeZone;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -197,6 +197,16 @@ pub struct Permits {
     /// row (or `valid_until`) is cut to it when the permit is signed, and `qrca verify`
     /// refuses a longer permit.
     pub max_valid_days: u32,
+}
+
+impl Permits {
+    /// How long permits last, as the workflow judges a row's dates by.
+    pub fn rules(&self) -> PermitRules {
+        PermitRules {
+            validity: self.validity,
+            max_valid_days: self.max_valid_days,
+        }
+    }
 }
 
 /// The page size of one permit.

@@ -2,7 +2,8 @@
 //!
 //! This is the edge where a roster becomes validated data (DESIGN.md, "parse into
 //! validated types"): `read_roster` is pure — bytes, the kind, the admin's header
-//! synonyms, today's date and the limits in; rows, errors and warnings out. It must not
+//! synonyms, the day it arrives with the ward's permit rules ([`Arrival`]) and the
+//! limits in; rows, errors and warnings out. It must not
 //! touch the file system, the clock, the store or the network, and it must not panic
 //! on any input: a file it cannot read becomes one error with no row and no column.
 //!
@@ -12,10 +13,13 @@
 //! - [`value`]: one cell into an ID number, date, phone, name, or a sentence why not.
 //! - [`legacy`]: names typed in TCVN3 (ABC) or VNI fonts.
 //! - [`fold`]: header folding and cell tidying.
+//! - [`dates`]: a row's validity judged on the day the roster arrives, by the rule
+//!   stamping uses.
 //!
 //! Duplicates against the ward's active permits need the store; the caller checks
 //! those, this module checks duplicates within the file.
 
+pub mod dates;
 pub mod extent;
 pub mod fold;
 pub mod header;
@@ -25,8 +29,9 @@ pub mod value;
 
 use crate::config::{RosterField, RosterSettings};
 use crate::workflow::{Kind, Roster, RosterIssue, Row};
+pub use dates::Arrival;
+use dates::Fault;
 use header::Header;
-use jiff::civil::Date;
 use source::Grid;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -64,10 +69,10 @@ pub fn read_roster(
     file_name: &str,
     kind: Kind,
     settings: &RosterSettings,
-    today: Date,
+    arrival: Arrival,
     limits: &Limits,
 ) -> Roster {
-    read_roster_with(bytes, file_name, kind, settings, today, limits, &|_| None)
+    read_roster_with(bytes, file_name, kind, settings, arrival, limits, &|_| None)
 }
 
 /// A permit of the ward that the person with this ID number already holds, if any.
@@ -80,7 +85,7 @@ pub fn read_roster_with(
     file_name: &str,
     kind: Kind,
     settings: &RosterSettings,
-    today: Date,
+    arrival: Arrival,
     limits: &Limits,
     held: HeldPermit<'_>,
 ) -> Roster {
@@ -117,7 +122,7 @@ pub fn read_roster_with(
     if !missing.is_empty() {
         return whole_file(missing);
     }
-    let mut roster = check_rows(&grid, &header, kind, today, held);
+    let mut roster = check_rows(&grid, &header, kind, arrival, held);
     if roster.rows.len() > limits.max_rows {
         return whole_file(vec![format!(
             "Danh sách có {} dòng, vượt giới hạn {} dòng; hãy chia thành nhiều tệp.",
@@ -256,6 +261,14 @@ impl<'a> RowReader<'a> {
         Some(text)
     }
 
+    /// An error in the field's column, if the sheet has that column.
+    fn error_in(&mut self, field: RosterField, message: String) {
+        if let Some((_, column)) = self.cell(field) {
+            let column = column.to_string();
+            self.error(&column, message);
+        }
+    }
+
     fn checked<T>(
         &mut self,
         field: RosterField,
@@ -279,9 +292,10 @@ fn check_rows(
     grid: &Grid,
     header: &Header,
     kind: Kind,
-    today: Date,
+    arrival: Arrival,
     held: HeldPermit<'_>,
 ) -> Roster {
+    let today = arrival.today;
     let required: Vec<RosterField> = header::columns(kind)
         .iter()
         .filter(|(_, r)| *r)
@@ -292,6 +306,7 @@ fn check_rows(
     let mut warnings = Vec::new();
     let mut ids: HashMap<String, Vec<u32>> = HashMap::new();
     let mut gap_after_data = false;
+    let mut ward_fault = None;
     for index in header.row + 1..grid.rows.len() {
         let mut r = RowReader {
             grid,
@@ -377,18 +392,14 @@ fn check_rows(
         row.valid_until = r.checked(RosterField::ValidUntil, |c| {
             value::date(c, DateUse::ValidUntil, today)
         });
-        if let (Some(from), Some(until), Some((_, column))) = (
-            row.valid_from,
-            row.valid_until,
-            r.cell(RosterField::ValidUntil),
-        ) && until < from
-        {
-            let column = column.to_string();
-            r.error(
-                &column,
-                "“Đến ngày” phải cùng ngày hoặc sau “Từ ngày”.".into(),
-            );
-            row.valid_until = None;
+        match dates::judge(row.valid_from, row.valid_until, arrival) {
+            Some(Fault::From(message)) => r.error_in(RosterField::ValidFrom, message),
+            Some(Fault::Until(message)) => {
+                r.error_in(RosterField::ValidUntil, message);
+                row.valid_until = None;
+            }
+            Some(Fault::Ward(message)) => ward_fault = Some(message),
+            None => {}
         }
         row.household_size = r.checked(RosterField::HouseholdSize, value::count);
         row.market_days = r.text(RosterField::MarketDays, None);
@@ -432,7 +443,14 @@ fn check_rows(
             });
         }
     }
-    // Row order, and within a row the order the checks ran (a stable sort).
+    // Every row, whatever it says, would be refused for the same reason: said once.
+    errors.extend(ward_fault.map(|message| RosterIssue {
+        row: None,
+        column: None,
+        message,
+    }));
+    // Row order, and within a row the order the checks ran (a stable sort); a
+    // problem of the whole roster first.
     errors.sort_by_key(|issue| issue.row);
     Roster {
         rows,

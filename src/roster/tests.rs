@@ -2,9 +2,26 @@
 //! column, skipping rules, duplicates, and the JSON shape.
 
 use super::*;
+use crate::workflow::{PermitRules, Validity};
+use jiff::civil::Date;
 
 fn today() -> Date {
     jiff::civil::date(2021, 9, 8)
+}
+
+/// The ward of SPEC §7's defaults: 14 days from the day of issue, at most 30.
+fn permits() -> PermitRules {
+    PermitRules {
+        validity: Validity::Days(14),
+        max_valid_days: 30,
+    }
+}
+
+fn arrival() -> Arrival {
+    Arrival {
+        today: today(),
+        permits: permits(),
+    }
 }
 
 fn read(text: &str, kind: Kind) -> Roster {
@@ -13,7 +30,7 @@ fn read(text: &str, kind: Kind) -> Roster {
         "ds.csv",
         kind,
         &RosterSettings::default(),
-        today(),
+        arrival(),
         &Limits::default(),
     )
 }
@@ -219,7 +236,7 @@ fn unreadable_files_are_one_error() {
             "a.xlsx",
             Kind::T,
             &RosterSettings::default(),
-            today(),
+            arrival(),
             &Limits::default(),
         );
         assert_eq!(r.rows, vec![]);
@@ -246,9 +263,147 @@ fn row_limit() {
         "a.csv",
         Kind::T,
         &RosterSettings::default(),
-        today(),
+        arrival(),
         &limits,
     );
     assert_eq!(r.rows, vec![]);
     assert_eq!(r.errors.len(), 1);
+}
+
+/// A kind C roster of one row per `(from, until)`, read on `today()` (8 September 2021)
+/// at a ward of 14 days by default and 30 at most, with `permits` if given.
+fn dated(rows: &[(&str, &str)], permits_: Option<PermitRules>) -> Roster {
+    let mut text = String::from("STT,Họ và tên,CCCD/CMND,Ngày sinh,Lý do,Từ ngày,Hiệu lực đến\n");
+    for (i, (from, until)) in rows.iter().enumerate() {
+        text.push_str(&format!(
+            "{},An,{:012},01/01/1990,Đi làm,{from},{until}\n",
+            i + 1,
+            i + 1
+        ));
+    }
+    let mut settings = RosterSettings::default();
+    settings
+        .synonyms
+        .insert(RosterField::ValidUntil, vec!["Hiệu lực đến".into()]);
+    read_roster(
+        text.as_bytes(),
+        "ds.csv",
+        Kind::C,
+        &settings,
+        Arrival {
+            today: today(),
+            permits: permits_.unwrap_or_else(permits),
+        },
+        &Limits::default(),
+    )
+}
+
+#[test]
+fn a_validity_that_has_passed_on_arrival_is_an_error_of_its_row_and_column() {
+    // Issue 15: a C list whose "Đến ngày" had passed went to the police, who learnt it
+    // only when they stamped. The column is named as the file writes it.
+    let r = dated(&[("01/09/2021", "07/09/2021"), ("", "20/09/2021")], None);
+    assert_eq!(
+        r.errors,
+        vec![issue(
+            2,
+            "Hiệu lực đến",
+            "“Đến ngày” 07/09/2021 đã qua (danh sách nhận ngày 08/09/2021), giấy sẽ không còn ngày nào có hiệu lực."
+        )]
+    );
+    assert!(!r.is_valid());
+    assert_eq!(r.rows.len(), 2, "every row is still listed");
+}
+
+#[test]
+fn an_end_before_the_start_is_an_error_even_in_the_future() {
+    let r = dated(&[("20/09/2021", "15/09/2021")], None);
+    assert_eq!(
+        r.errors,
+        vec![issue(
+            2,
+            "Hiệu lực đến",
+            "“Đến ngày” phải cùng ngày hoặc sau “Từ ngày”."
+        )]
+    );
+}
+
+#[test]
+fn a_validity_longer_than_the_maximum_is_an_error_counted_from_arrival() {
+    // 30 days at most: 8 September to 7 October is 30; a start already past counts
+    // from the day of arrival, as stamping would.
+    let r = dated(
+        &[
+            ("08/09/2021", "08/10/2021"),
+            ("08/09/2021", "07/10/2021"),
+            ("01/09/2021", "07/10/2021"),
+            ("10/09/2021", "20/12/2021"),
+        ],
+        None,
+    );
+    assert_eq!(
+        r.errors,
+        vec![
+            issue(
+                2,
+                "Hiệu lực đến",
+                "Giấy chỉ được có hiệu lực tối đa 30 ngày; từ 08/09/2021 đến 08/10/2021 là 31 ngày."
+            ),
+            issue(
+                5,
+                "Hiệu lực đến",
+                "Giấy chỉ được có hiệu lực tối đa 30 ngày; từ 10/09/2021 đến 20/12/2021 là 102 ngày."
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_validity_ending_on_the_day_of_arrival_or_later_is_accepted() {
+    let r = dated(
+        &[
+            ("", "08/09/2021"),
+            ("08/09/2021", "08/09/2021"),
+            ("01/09/2021", "21/09/2021"),
+            ("15/09/2021", ""),
+            ("", ""),
+        ],
+        None,
+    );
+    assert_eq!(r.errors, vec![]);
+    assert!(r.is_valid());
+    assert_eq!(r.rows[0].valid_until, Some(jiff::civil::date(2021, 9, 8)));
+}
+
+#[test]
+fn a_ward_whose_valid_until_has_passed_refuses_the_roster_once() {
+    // The ward's own end date: no row can be issued, whatever it says, so the roster
+    // gets one error naming no row; a row that ends on its own date is judged by it,
+    // and one starting after the ward's end is the fault of its "Từ ngày".
+    let ended = PermitRules {
+        validity: Validity::Until(jiff::civil::date(2021, 9, 7)),
+        max_valid_days: 30,
+    };
+    let r = dated(&[("", ""), ("", ""), ("", "10/09/2021")], Some(ended));
+    assert_eq!(
+        r.errors,
+        vec![RosterIssue {
+            row: None,
+            column: None,
+            message: "Giấy của phường chỉ được cấp có hiệu lực đến ngày 07/09/2021, ngày này đã qua (danh sách nhận ngày 08/09/2021); xin báo bộ phận quản trị kiểm tra thời hạn giấy.".into(),
+        }]
+    );
+    let until_20th = PermitRules {
+        validity: Validity::Until(jiff::civil::date(2021, 9, 20)),
+        max_valid_days: 30,
+    };
+    let r = dated(&[("21/09/2021", ""), ("20/09/2021", "")], Some(until_20th));
+    assert_eq!(
+        r.errors,
+        vec![issue(
+            2,
+            "Từ ngày",
+            "“Từ ngày” 21/09/2021 sau ngày giấy của phường hết hạn (20/09/2021)."
+        )]
+    );
 }

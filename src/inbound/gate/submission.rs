@@ -9,7 +9,8 @@ use crate::roster::{self, Limits};
 use crate::workflow::{self, DocumentRef, Kind, Roster, RosterIssue, RosterSubmission};
 use sha2::Digest;
 
-/// What reading a roster needs besides its bytes: the roster settings, today, and the
+/// What reading a roster needs besides its bytes: the roster settings, the day it
+/// arrives in the service's time zone (the day the core is stepped with), and the
 /// ward's permit holders (excluding the case the roster is for: the core reports its
 /// own holders as "already holds" rather than as an error).
 pub struct SheetContext<'a> {
@@ -60,7 +61,10 @@ pub(super) fn read_submission(
                 &sheet.name,
                 kind,
                 &sheets.config.roster,
-                sheets.today,
+                roster::Arrival {
+                    today: sheets.today,
+                    permits: sheets.config.permits.rules(),
+                },
                 &Limits::default(),
                 &|id| sheets.held_elsewhere(id),
             ),

@@ -6,7 +6,6 @@ use super::common::{case_data, row_notes};
 use super::tx::{Decided, Tx};
 use crate::workflow::model::*;
 use crate::workflow::{Ctx, permit_id};
-use jiff::civil::Date;
 use std::sync::Arc;
 
 /// Makes the permits for the rows stamped by this reply, in roster order, with ids
@@ -26,8 +25,17 @@ pub(super) fn issue(
             continue;
         };
         let row = &mut batch.rows[i];
-        let (valid_from, valid_until) = validity(&row.person, ctx);
-        if valid_until < valid_from || valid_until < ctx.today {
+        // The roster's reader refused rows like this when they arrived (the same rule,
+        // on that day); days have passed since, so it is judged again on this one. A
+        // row asking for too long, which only a roster read before that check could
+        // hold, is cut to the maximum.
+        let validity = ctx.ward.permits().row_validity(
+            row.person.valid_from,
+            row.person.valid_until,
+            ctx.today,
+        );
+        let (valid_from, valid_until) = (validity.from, validity.until);
+        if validity.is_empty() {
             decided.problems.push(ReplyProblem::BadValidity {
                 stt,
                 from: valid_from,
@@ -50,14 +58,6 @@ pub(super) fn issue(
         issued.push(IssuedPermit { stt, permit: id });
     }
     issued
-}
-
-fn validity(person: &Row, ctx: &Ctx<'_>) -> (Date, Date) {
-    let from = person.valid_from.unwrap_or(ctx.today).max(ctx.today);
-    let until = person
-        .valid_until
-        .unwrap_or_else(|| ctx.ward.validity.last_day(from));
-    (from, capped_until(from, until, ctx.ward.max_valid_days))
 }
 
 /// The permits of one applied reply go out: to the people told about the case with

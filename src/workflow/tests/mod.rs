@@ -190,6 +190,75 @@ fn a_permit_never_lasts_longer_than_the_wards_maximum() {
 }
 
 #[test]
+fn a_row_that_ends_before_the_stamp_is_answered_not_issued() {
+    // The roster's reader judged the row on the day it arrived (8 September, ending on
+    // the 10th: fine); the police stamp on the 11th, when the same rule finds nothing
+    // left. The stamp is answered with the row and the dates; nothing is issued.
+    let mut w = World::default();
+    let case = w.open_t();
+    let mut sub = submission(2, 0);
+    Arc::make_mut(&mut sub.roster.rows[0]).valid_until = Some(date(2021, 9, 10));
+    let (case, _) = w.ok(Some(&case), ORG, EventBody::Roster(sub));
+    let case = match w.reply(&case, OFFICER, vec![Command::Approve(Rows::All)]) {
+        Ok((c, _)) => c,
+        Err(r) => panic!("{r}"),
+    };
+    w.today = date(2021, 9, 11);
+    let (after, effects) = match w.reply(&case, POLICE, vec![Command::Stamp(Rows::All)]) {
+        Ok(out) => out,
+        Err(r) => panic!("{r}"),
+    };
+    assert_eq!(after.batches, case.batches, "the case stays as it was");
+    let problems: Vec<&ReplyProblem> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SendMail(m) => Some(m.data.problems.iter()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(
+        problems,
+        [&ReplyProblem::BadValidity {
+            stt: 1,
+            from: date(2021, 9, 11),
+            until: date(2021, 9, 10),
+        }]
+    );
+}
+
+#[test]
+fn a_rows_validity_is_one_rule_on_arrival_and_at_stamping() {
+    let rules = PermitRules {
+        validity: Validity::Days(14),
+        max_valid_days: 30,
+    };
+    let day = date(2021, 9, 8);
+    let v = |from, until| rules.row_validity(from, until, day);
+    // A start already past counts from the day; no end is the ward's 14 days.
+    let open = v(Some(date(2021, 9, 1)), None);
+    assert_eq!(
+        (open.from, open.until, open.problem),
+        (day, date(2021, 9, 21), None)
+    );
+    // The last day may be the day itself.
+    assert_eq!(v(None, Some(day)).problem, None);
+    let ended = v(None, Some(date(2021, 9, 7)));
+    assert_eq!(ended.problem, Some(ValidityProblem::Ended));
+    assert!(ended.is_empty());
+    assert_eq!(
+        v(Some(date(2021, 9, 20)), Some(date(2021, 9, 15))).problem,
+        Some(ValidityProblem::EndsBeforeStart)
+    );
+    // Too long is a problem, but not an empty permit: stamping cuts it to 30 days.
+    let long = v(None, Some(date(2021, 10, 8)));
+    assert_eq!(long.problem, Some(ValidityProblem::TooLong { days: 31 }));
+    assert!(!long.is_empty());
+    assert_eq!(long.until, date(2021, 10, 7));
+    assert_eq!(v(None, Some(date(2021, 10, 7))).problem, None);
+}
+
+#[test]
 fn a_person_holding_a_valid_permit_is_reported_not_issued_twice() {
     let mut w = World::default();
     let case = w.t_closed(2);
