@@ -327,10 +327,22 @@ fn pc2_takes_over_from_a_dead_pc1_with_nothing_lost_and_pc1_fenced() {
     drop(pc2_run);
 }
 
-/// One run of the three-step flow of an organisation with PC 1 killed where `fault`
-/// says (`point@N`: the Nth time it gets there), PC 2 taking over as soon as PC 1 is
-/// gone. Returns how many mails PC 2 found already in a Sent folder (and did not send again).
-fn flow_with_pc1_killed(w: &World, tag: &str, fault: &str) -> usize {
+/// What one run of [`flow_with_pc1_killed`] ended with.
+struct Ended {
+    /// `qrca cases` without the times of the last change.
+    cases: String,
+    /// How many outbox entries of each status.
+    outbox: std::collections::BTreeMap<String, usize>,
+    /// Mails PC 2 found already in a Sent folder (and did not send again).
+    found_in_sent: usize,
+}
+
+/// One run of the three flows (an organisation's, the area police's individuals and
+/// households) with PC 1 killed where `fault` says (`point@N`: the Nth time it gets
+/// there), PC 2 taking over as soon as PC 1 is gone; with no `fault`, PC 1 alone, for
+/// the run to compare with.
+fn flow_with_pc1_killed(w: &World, tag: &str, fault: Option<&str>) -> Ended {
+    let shown = fault.unwrap_or("no kill");
     let accounts: Vec<String> = (1..=3)
         .map(|n| format!("qrca.hoankiem.tranhungdao{tag}{n}@gmail.com"))
         .collect();
@@ -362,7 +374,7 @@ fn flow_with_pc1_killed(w: &World, tag: &str, fault: &str) -> usize {
         .unwrap();
     }
     let mut pcs = Pcs {
-        pc1: Daemon::start_env(&w.dir(&pc1_dir), &["run"], "qrca is running", Some(fault)),
+        pc1: Daemon::start_env(&w.dir(&pc1_dir), &["run"], "qrca is running", fault),
         standby: Some(Daemon::start(
             &w.dir(&pc2_dir),
             &["standby"],
@@ -370,7 +382,7 @@ fn flow_with_pc1_killed(w: &World, tag: &str, fault: &str) -> usize {
         )),
         pc2: None,
         pc2_dir: pc2_dir.clone(),
-        fault: fault.to_owned(),
+        fault: shown.to_owned(),
     };
     let wait = |address: &str, subject: &str, pcs: &mut Pcs| pcs.wait(w, address, subject);
     let a = &accounts[0];
@@ -397,14 +409,55 @@ fn flow_with_pc1_killed(w: &World, tag: &str, fault: &str) -> usize {
         .collect();
     for n in 1..=3 {
         let name = format!("THD-T-0001-000{n}.pdf");
-        assert!(names.contains(&name.as_str()), "{fault}: {names:?}");
+        assert!(names.contains(&name.as_str()), "{shown}: {names:?}");
     }
-    // The point was reached: PC 1 died, and PC 2 finished the flow.
-    assert!(
-        pcs.pc1.exited() && pcs.pc2.is_some(),
-        "{fault}: PC 1 never got there\n{}",
-        pcs.pc1.log()
+    // Individuals (C): the area police's list goes straight to the police.
+    let c = roster_mail(
+        &cskv,
+        &accounts[1],
+        "ĐĂNG KÝ CÁ NHÂN",
+        "ca_nhan.xlsx",
+        roster_xlsx('C', 3, 2_190_000_001, ""),
+        None,
     );
+    w.send(&cskv, &accounts[1], &c);
+    let stamp = wait(&police, "THD-C-0001", &mut pcs);
+    w.answer(&police, &stamp, "ĐÓNG DẤU");
+    wait(&cskv, "đã được cấp", &mut pcs);
+    // Households (H): review, then stamp.
+    let h = roster_mail(
+        &cskv,
+        &accounts[2],
+        "THẺ ĐI CHỢ",
+        "ho_gia_dinh.xlsx",
+        roster_xlsx('H', 4, 3_190_000_001, ""),
+        None,
+    );
+    w.send(&cskv, &accounts[2], &h);
+    let review = wait(&officer, "THD-H-0001", &mut pcs);
+    w.answer(&officer, &review, "DUYỆT");
+    let stamp = loop {
+        if let Some(m) = w
+            .mails(&police, "THD-H-0001")
+            .into_iter()
+            .find(|m| m.subject.contains("đóng dấu"))
+        {
+            break m;
+        }
+        wait(&police, "THD-H-0001", &mut pcs);
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    w.answer(&police, &stamp, "ĐÓNG DẤU");
+    let deadline = Instant::now() + WAIT;
+    while !w
+        .mails(&cskv, "THD-H-0001")
+        .iter()
+        .any(|m| !m.attachments.is_empty())
+    {
+        assert!(Instant::now() < deadline, "{shown}: no H cards");
+        wait(&cskv, "THD-H-0001", &mut pcs);
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // The next case follows PC 1's serials.
     w.send(
         &officer,
@@ -412,10 +465,18 @@ fn flow_with_pc1_killed(w: &World, tag: &str, fault: &str) -> usize {
         &registration(&officer, &accounts[1], "Công ty Sau", &org),
     );
     wait(&org, "THD-T-0002", &mut pcs);
+    if fault.is_some() {
+        // The point was reached: PC 1 died, and PC 2 finished the flows.
+        assert!(
+            pcs.pc1.exited() && pcs.pc2.is_some(),
+            "{shown}: PC 1 never got there\n{}",
+            pcs.pc1.log()
+        );
+    }
     // No Message-ID twice: a mail the server took just before the kill is in the
     // sending account's Sent folder, and PC 2 looks there before it sends it again.
     let mut again = std::collections::BTreeSet::new();
-    for who in [&officer, &police, &org] {
+    for who in [&officer, &police, &cskv, &org] {
         let mut ids: Vec<String> = w
             .mails(who, "")
             .into_iter()
@@ -428,16 +489,43 @@ fn flow_with_pc1_killed(w: &World, tag: &str, fault: &str) -> usize {
             }
         }
     }
-    assert!(again.is_empty(), "{fault}: {again:?} received twice");
-    let back = w.qrca(&pc1_dir, &["run"]);
-    assert!(!back.status.success(), "{fault}: PC 1 came back and ran");
-    assert!(text(&back.stderr).contains("took over"), "{fault}");
-    let found = pcs
+    assert!(again.is_empty(), "{shown}: {again:?} received twice");
+    // Where every case ended, and the outbox (all sent, none twice), from the PC
+    // running now (through its socket).
+    let running = if pcs.pc2.is_some() {
+        &pcs.pc2_dir
+    } else {
+        &pc1_dir
+    };
+    let listed = ok(w.qrca(running, &["cases"]), "cases");
+    let cut = listed.find("LAST CHANGE").unwrap_or(listed.len());
+    let cases: String = listed
+        .lines()
+        .map(|l| format!("{}\n", l.chars().take(cut).collect::<String>().trim_end()))
+        .collect();
+    let mut outbox = std::collections::BTreeMap::new();
+    for line in ok(w.qrca(running, &["outbox"]), "outbox").lines() {
+        for status in ["pending", "sending", "sent", "retrying", "dead"] {
+            if line.split_whitespace().any(|word| word == status) {
+                *outbox.entry(status.to_owned()).or_insert(0) += 1;
+            }
+        }
+    }
+    if fault.is_some() {
+        let back = w.qrca(&pc1_dir, &["run"]);
+        assert!(!back.status.success(), "{shown}: PC 1 came back and ran");
+        assert!(text(&back.stderr).contains("took over"), "{shown}");
+    }
+    let found_in_sent = pcs
         .pc2
         .as_ref()
         .map_or(0, |d| d.log().matches("sent-mail folder holds").count());
     drop(pcs);
-    found
+    Ended {
+        cases,
+        outbox,
+        found_in_sent,
+    }
 }
 
 /// The two PCs of one run of [`flow_with_pc1_killed`].
@@ -485,46 +573,85 @@ impl Pcs {
     }
 }
 
-/// Issue 14: PC 1 killed at each of these points, in turn: the flow ends as if nothing
-/// happened, and no mail is received twice (one the server took in the instant before
-/// the kill is found in the Sent folder, and counted as sent).
-#[test]
-fn pc1_killed_at_every_point_loses_nothing() {
+/// Issue 14: PC 1 killed at each of `points`, in turn, each in a run of its own: every
+/// case ends where a run without a kill ends, the outbox holds the same entries, all
+/// sent, and no mail is received twice (one the server took in the instant before the
+/// kill is found in the Sent folder, and counted as sent).
+fn kill_at(points: &[&str], prefix: &str) {
     let servers = MailServers::start().unwrap_or_else(|e| panic!("{e:#}"));
     let w = World {
         servers,
         root: tempfile::tempdir().unwrap(),
     };
-    let points = [
-        "before-commit",
-        "after-commit",
-        "exit-after-commit",
-        "before-journal-append",
-        "after-journal-append",
-        "before-move",
-        "before-submit",
-        "after-submit",
-        "after-sent-record",
-        "before-commit@3",
-        "after-commit@3",
-        "before-journal-append@4",
-        "after-journal-append@4",
-        "before-move@3",
-        "after-move",
-        "after-move@3",
-        "after-submit@3",
-        "after-sent-record@4",
-        "before-snapshot",
-        "after-snapshot",
-    ];
+    let reference = flow_with_pc1_killed(&w, &format!("{prefix}r"), None);
+    assert_eq!(
+        reference.outbox.keys().collect::<Vec<_>>(),
+        ["sent"],
+        "{:?}",
+        reference.outbox
+    );
+    assert!(
+        reference.cases.contains("THD-H-0001"),
+        "{}",
+        reference.cases
+    );
     let mut report = Vec::new();
     for (i, point) in points.iter().enumerate() {
-        let found = flow_with_pc1_killed(&w, &format!("k{i}"), point);
-        report.push(format!("{point}: {found}"));
+        let ended = flow_with_pc1_killed(&w, &format!("{prefix}{i}"), Some(point));
+        assert_eq!(ended.cases, reference.cases, "{point}");
+        assert_eq!(ended.outbox, reference.outbox, "{point}");
+        report.push(format!("{point}: {}", ended.found_in_sent));
     }
     println!(
         "e2e: mails caught mid-send that PC 2 found in Sent (not sent again), by kill point: {}",
         report.join(", ")
+    );
+}
+
+/// The organisation's flow: the commit, the journal, the move, the first mails.
+#[test]
+fn pc1_killed_at_every_point_loses_nothing() {
+    kill_at(
+        &[
+            "before-commit",
+            "after-commit",
+            "exit-after-commit",
+            "before-journal-append",
+            "after-journal-append",
+            "before-move",
+            "after-move",
+            "before-submit",
+            "after-submit",
+            "after-sent-record",
+            "before-commit@3",
+            "after-commit@3",
+            "before-journal-append@4",
+        ],
+        "k",
+    );
+}
+
+/// Later in the organisation's flow, in the individuals' and households' flows, and
+/// at the snapshots.
+#[test]
+fn pc1_killed_at_later_points_loses_nothing() {
+    kill_at(
+        &[
+            "after-journal-append@4",
+            "before-move@3",
+            "after-move@3",
+            "after-submit@3",
+            "after-sent-record@4",
+            "before-commit@6",
+            "before-move@7",
+            "after-commit@8",
+            "after-move@9",
+            "after-submit@7",
+            "after-sent-record@8",
+            "before-snapshot",
+            "after-snapshot",
+        ],
+        "m",
     );
 }
 
