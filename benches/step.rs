@@ -22,6 +22,7 @@ fn ward() -> WardRules {
         validity: Validity::Days(14),
         max_valid_days: 30,
         require_auth: true,
+        print_kinds: Vec::new(),
     }
 }
 

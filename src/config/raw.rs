@@ -121,6 +121,10 @@ pub struct RawPermits {
     pub valid_until: Option<Spanned<toml::Value>>,
     /// The longest a permit may last, in days (first and last included).
     pub max_valid_days: Option<Spanned<i64>>,
+    /// CUPS queue names, tried in order (issue 15).
+    pub printers: Option<StrList>,
+    /// The case kinds whose print sheets go to the printers: `T`, `C`, `H`.
+    pub print_kinds: Option<StrList>,
 }
 
 /// `[roster]`.

@@ -189,7 +189,7 @@ impl fmt::Display for Tls {
 }
 
 /// `[permits]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Permits {
     pub paper: Paper,
     pub validity: Validity,
@@ -197,6 +197,10 @@ pub struct Permits {
     /// row (or `valid_until`) is cut to it when the permit is signed, and `qrca verify`
     /// refuses a longer permit.
     pub max_valid_days: u32,
+    /// The ward's printers (CUPS queue names), tried in order; empty: nothing printed.
+    pub printers: Vec<String>,
+    /// The kinds of case whose print sheets are printed at the stamp.
+    pub print_kinds: Vec<crate::workflow::Kind>,
 }
 
 impl Permits {

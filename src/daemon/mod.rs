@@ -20,6 +20,7 @@ pub mod intake;
 pub mod journal;
 pub mod maildir;
 pub mod outbox;
+pub mod print;
 pub mod run;
 pub mod smtp;
 pub mod watch;

@@ -143,6 +143,12 @@ pub async fn serve(
     };
     tokio::pin!(fenced);
     {
+        let (generation, stop) = (generation.clone(), stop.clone());
+        tasks.spawn(keep.supervise("print queue".into(), move || {
+            super::print::print_loop(generation.clone(), stop.clone())
+        }));
+    }
+    {
         let (generation, stop, wake) = (generation.clone(), stop.clone(), Arc::clone(&wake));
         tasks.spawn(keep.supervise("daily reports".into(), move || {
             report_loop(generation.clone(), stop.clone(), Arc::clone(&wake))

@@ -21,7 +21,7 @@ mod render;
 pub mod templates;
 pub mod xlsx;
 
-pub use render::{AutoSubmitted, auto_submitted, part_message_id, render};
+pub use render::{AutoSubmitted, auto_submitted, part_message_id, print_sheet, render};
 
 /// An attachment's body, always in base64: its bytes arrive exactly as sent (lettre
 /// would send text-like files as 7bit or quoted-printable, whose line ends a server

@@ -91,10 +91,11 @@ pub(crate) struct Txn<'a> {
     pub unreported: Rec<'a>,
     pub revoked: Rec<'a>,
     pub meta: Rec<'a>,
+    pub prints: Rec<'a>,
 }
 
 /// The journalled trees' names, in the order of [`Store::journalled_trees`].
-const NAMES: [&str; 17] = [
+const NAMES: [&str; 18] = [
     keys::CASES,
     keys::OUTBOX,
     keys::OUTBOX_DUE,
@@ -112,6 +113,7 @@ const NAMES: [&str; 17] = [
     keys::UNREPORTED,
     keys::REVOKED,
     keys::META,
+    keys::PRINTS,
 ];
 
 /// The pseudo-tree of the documents kept in `store::blobs`: journalled, not in sled.
@@ -159,6 +161,7 @@ impl<'a> Txn<'a> {
             unreported: rec(14),
             revoked: rec(15),
             meta: rec(16),
+            prints: rec(17),
         }
     }
 }
@@ -192,7 +195,7 @@ pub enum ApplyError {
 impl Store {
     /// The trees every transaction spans: the journalled ones in [`NAMES`]'s order,
     /// then `journal_out`.
-    fn journalled_trees(&self) -> [&sled::Tree; 18] {
+    fn journalled_trees(&self) -> [&sled::Tree; 19] {
         let t = &self.trees;
         [
             &t.cases,
@@ -212,6 +215,7 @@ impl Store {
             &t.unreported,
             &t.revoked,
             &self.meta,
+            &t.prints,
             &t.journal_out,
         ]
     }
@@ -235,7 +239,7 @@ impl Store {
                 let seq = read_seq(txn.meta.get(JOURNAL_SEQ)?.as_deref()) + 1;
                 txn.meta.insert(JOURNAL_SEQ, &seq.to_be_bytes()[..])?;
                 let bytes = encode(seq, &log.borrow());
-                views[17].insert(&seq.to_be_bytes()[..], bytes)?;
+                views[18].insert(&seq.to_be_bytes()[..], bytes)?;
             }
             Ok(out)
         })

@@ -22,6 +22,8 @@ pub(crate) const HOLDERS: &str = "holders";
 pub(crate) const SENT: &str = "sent";
 pub(crate) const UNREPORTED: &str = "unreported";
 pub(crate) const REVOKED: &str = "revoked";
+/// The print queue (`prints.rs`): job id BE → the job.
+pub(crate) const PRINTS: &str = "prints";
 /// Write sets not yet published to the standby (`journal.rs`): this machine's own.
 pub(crate) const JOURNAL_OUT: &str = "journal_out";
 

@@ -27,6 +27,7 @@ pub mod journal;
 mod keys;
 mod migrate;
 mod outbox;
+mod prints;
 mod reissue;
 mod report;
 mod revoked;
@@ -36,6 +37,7 @@ mod types;
 pub use error::StoreError;
 pub use journal::{ApplyError, Write as JournalWrite};
 pub use outbox::{DueEntries, Unreadable};
+pub use prints::{PrintJob, PrintStatus};
 pub use revoked::{FeedMark, RevokedPermit};
 pub use summary::{CaseStage, CaseSummary, mask_id_number};
 pub use types::{
@@ -104,6 +106,8 @@ struct Trees {
     unreported: sled::Tree,
     /// Each ward's revoked permits (`keys::revoked`): its revocation list.
     revoked: sled::Tree,
+    /// The print queue: sheets for the ward's printers (`prints.rs`).
+    prints: sled::Tree,
     /// Write sets not yet published to the standby (`journal.rs`).
     journal_out: sled::Tree,
 }
@@ -150,6 +154,7 @@ impl Store {
             sent: open(keys::SENT)?,
             unreported: open(keys::UNREPORTED)?,
             revoked: open(keys::REVOKED)?,
+            prints: open(keys::PRINTS)?,
             journal_out: open(keys::JOURNAL_OUT)?,
         };
         let storage = |source| StoreError::Storage {

@@ -10,6 +10,7 @@
 //! - [`imap`]: [`imap::ImapSession`], one logged-in IMAP connection of one account.
 //! - [`xoauth2`]: the SASL XOAUTH2 exchange and the OAuth2 refresh-token request.
 
+pub mod cups;
 pub mod imap;
 pub mod tls;
 pub mod xoauth2;

@@ -25,6 +25,7 @@ pub fn ward() -> WardRules {
         validity: Validity::Days(14),
         max_valid_days: 30,
         require_auth: true,
+        print_kinds: Vec::new(),
     }
 }
 

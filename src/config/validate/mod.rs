@@ -89,7 +89,7 @@ impl<'a> Validator<'a> {
         let permits = self.permits(raw.permits.as_ref());
         let roster = self.roster(raw.roster.as_ref());
         // A bad [permits] is reported there; the wards are still checked with the default.
-        let validity = permits.map_or(
+        let validity = permits.as_ref().map_or(
             (Validity::Days(DEFAULT_VALID_DAYS), DEFAULT_MAX_VALID_DAYS),
             |p| (p.validity, p.max_valid_days),
         );
@@ -109,9 +109,12 @@ impl<'a> Validator<'a> {
         });
 
         let config = match (service, permits, roster, wards, city, standby) {
-            (Some(service), Some(permits), Some(roster), Some(wards), city, Some(standby))
+            (Some(service), Some(permits), Some(roster), Some(mut wards), city, Some(standby))
                 if self.errors.is_empty() =>
             {
+                for ward in &mut wards {
+                    ward.rules.print_kinds.clone_from(&permits.print_kinds);
+                }
                 Some(Config {
                     path: path.to_path_buf(),
                     service,

@@ -5,6 +5,7 @@
 use super::{DEFAULT_MAX_VALID_DAYS, DEFAULT_VALID_DAYS, MAX_VALID_DAYS, Validator};
 use crate::config::raw::RawPermits;
 use crate::config::types::{Paper, Permits};
+use crate::workflow::Kind;
 use crate::workflow::Validity;
 use toml::Spanned;
 
@@ -16,6 +17,8 @@ impl Validator<'_> {
                 paper: Paper::A6,
                 validity: Validity::Days(DEFAULT_VALID_DAYS),
                 max_valid_days: DEFAULT_MAX_VALID_DAYS,
+                printers: Vec::new(),
+                print_kinds: Vec::new(),
             });
         };
         let p = raw.get_ref();
@@ -75,10 +78,83 @@ impl Validator<'_> {
             );
             return None;
         }
+        let (printers, print_kinds) = self.printing(p)?;
         Some(Permits {
             paper: paper?,
             validity: validity?,
             max_valid_days: max_valid_days?,
+            printers,
+            print_kinds,
         })
+    }
+
+    /// `printers` (CUPS queue names) and `print_kinds` (`T`, `C`, `H`): kinds need a
+    /// printer to go to.
+    fn printing(&mut self, p: &RawPermits) -> Option<(Vec<String>, Vec<Kind>)> {
+        const T: &str = "[permits]";
+        let mut ok = true;
+        let mut printers = Vec::new();
+        for name in p
+            .printers
+            .as_ref()
+            .map(|l| l.get_ref().as_slice())
+            .unwrap_or(&[])
+        {
+            let n = name.get_ref().trim();
+            if n.is_empty()
+                || n.len() > 127
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                self.error(
+                    &name.span(),
+                    format!("key \"printers\" in {T}: \"{n}\" is not a CUPS queue name (letters, digits, - _ . only; `lpstat -p` lists them)"),
+                );
+                ok = false;
+            } else if printers.iter().any(|p: &String| p == n) {
+                self.error(
+                    &name.span(),
+                    format!("key \"printers\" in {T}: \"{n}\" is named twice"),
+                );
+                ok = false;
+            } else {
+                printers.push(n.to_owned());
+            }
+        }
+        let mut kinds = Vec::new();
+        for kind in p
+            .print_kinds
+            .as_ref()
+            .map(|l| l.get_ref().as_slice())
+            .unwrap_or(&[])
+        {
+            match kind.get_ref().trim().to_ascii_uppercase().as_str() {
+                "T" => kinds.push(Kind::T),
+                "C" => kinds.push(Kind::C),
+                "H" => kinds.push(Kind::H),
+                other => {
+                    self.error(
+                        &kind.span(),
+                        format!("key \"print_kinds\" in {T}: \"{other}\" is not a kind of case (T, C or H)"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if let Some(list) = &p.print_kinds
+            && !kinds.is_empty()
+            && printers.is_empty()
+        {
+            self.error(
+                &list.span(),
+                format!(
+                    "key \"print_kinds\" in {T} needs key \"printers\": the CUPS queues to print on"
+                ),
+            );
+            ok = false;
+        }
+        kinds.dedup();
+        ok.then_some((printers, kinds))
     }
 }

@@ -142,6 +142,8 @@ impl Validator<'_> {
                 validity: validity.0,
                 max_valid_days: validity.1,
                 require_auth,
+                // `[permits] print_kinds`, set by the caller for every ward.
+                print_kinds: Vec::new(),
             },
             signing_key: signing_key?,
             signing_key_since: signing_key_since.map_or(Some(None), |d| d.map(Some))?,

@@ -40,11 +40,10 @@ mod failure;
 mod notices;
 mod send;
 
-pub(crate) use notices::refused_notice;
+pub(crate) use notices::{refused_notice, to_officers};
 
 use accounts::probe_unusable;
 use failure::dead;
-use notices::to_officers;
 use send::send_one;
 
 impl outbound::Blobs for Blobs {

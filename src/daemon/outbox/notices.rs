@@ -10,7 +10,7 @@ use crate::workflow::{MailData, OutMail, Template};
 use jiff::Timestamp;
 
 /// A notice to the ward's officers; None for a ward without officers.
-pub(super) fn to_officers(ward: &Ward, template: Template, data: MailData) -> Option<OutMail> {
+pub(crate) fn to_officers(ward: &Ward, template: Template, data: MailData) -> Option<OutMail> {
     (!ward.rules.officers.is_empty()).then(|| OutMail {
         template,
         to: ward.rules.officers.clone(),

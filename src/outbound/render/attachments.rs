@@ -244,6 +244,33 @@ fn signed(
     ])
 }
 
+/// The print sheet of `permits` of `case` alone (the daemon's print queue), drawn as
+/// the permits mail draws it; `None` when none of them can be drawn.
+pub fn print_sheet(
+    case: &Case,
+    permits: &[Arc<str>],
+    ctx: &RenderCtx<'_>,
+) -> Result<Option<Vec<u8>>, RenderError> {
+    let ward = ctx
+        .config
+        .ward(&case.ward)
+        .ok_or_else(|| RenderError::UnknownWard {
+            case: case.code.clone(),
+            ward: case.ward.clone(),
+        })?;
+    let faces = faces(case, ward, permits, ctx)?;
+    if faces.is_empty() {
+        return Ok(None);
+    }
+    ctx.permits
+        .print_sheet(&faces)
+        .map(Some)
+        .map_err(|source| RenderError::Pdf {
+            case: case.code.clone(),
+            source,
+        })
+}
+
 /// The signed faces of `permits`, in roster order. A permit revoked since the mail was
 /// queued is left out (it must not travel); one the case never issued is an error.
 fn faces(

@@ -66,7 +66,8 @@ pub fn auto_submitted(template: Template) -> AutoSubmitted {
         | Template::DailyReport
         | Template::MailQuarantined
         | Template::TrustActivation
-        | Template::TrustRevocations => AutoSubmitted::Generated,
+        | Template::TrustRevocations
+        | Template::PrintFailed => AutoSubmitted::Generated,
     }
 }
 

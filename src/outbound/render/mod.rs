@@ -20,6 +20,7 @@
 mod attachments;
 mod message;
 
+pub use attachments::print_sheet;
 pub use message::{AutoSubmitted, auto_submitted, part_message_id};
 
 use super::templates::Extra;

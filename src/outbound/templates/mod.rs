@@ -26,7 +26,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use std::path::{Path, PathBuf};
 
 /// Every template, in the order they are checked at load.
-pub const ALL: [Template; 24] = [
+pub const ALL: [Template; 25] = [
     Template::CaseOpened,
     Template::RosterInvalid,
     Template::RosterAccepted,
@@ -51,6 +51,7 @@ pub const ALL: [Template; 24] = [
     Template::TrustActivation,
     Template::TrustRevocations,
     Template::PermitsReissued,
+    Template::PrintFailed,
 ];
 
 /// The shared wording every template imports as `m` (statuses, problems, commands,
@@ -58,7 +59,7 @@ pub const ALL: [Template; 24] = [
 pub const MACROS: &str = "_macros";
 
 /// The built-in sources, by file stem.
-const BUILTIN: [(&str, &str); 25] = [
+const BUILTIN: [(&str, &str); 26] = [
     (MACROS, include_str!("../../../templates/mail/_macros.txt")),
     (
         "case_opened",
@@ -149,6 +150,10 @@ const BUILTIN: [(&str, &str); 25] = [
     (
         "permits_reissued",
         include_str!("../../../templates/mail/permits_reissued.txt"),
+    ),
+    (
+        "print_failed",
+        include_str!("../../../templates/mail/print_failed.txt"),
     ),
 ];
 

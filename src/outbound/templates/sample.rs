@@ -24,6 +24,7 @@ pub fn sample_ward() -> WardRules {
         validity: crate::workflow::Validity::Days(14),
         max_valid_days: 30,
         require_auth: true,
+        print_kinds: Vec::new(),
     }
 }
 

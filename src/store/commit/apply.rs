@@ -184,6 +184,9 @@ fn write_applied(w: &AppliedWrites, t: &Views<'_>) -> TxResult<()> {
     for entry in &w.outbox {
         entry.write(t)?;
     }
+    for (key, value) in &w.prints {
+        t.prints.insert(key, value.clone())?;
+    }
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use crate::store::types::{
     Notice, OutboxEntry, OutboxStatus, Outcome, RefusalRecord, RefusedRecipient, SeenMarker,
     SeenRecord, Thread, Update, outbox_message_id,
 };
-use crate::store::{Store, StoreError, keys};
+use crate::store::{PrintJob, PrintStatus, Store, StoreError, keys};
 use crate::workflow::{BatchRow, Case, Effect, RowState};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -80,6 +80,8 @@ pub(super) struct AppliedWrites {
     pub(super) revoked: Vec<(IVec, IVec)>,
     pub(super) audit: Vec<(IVec, IVec)>,
     pub(super) outbox: Vec<NewEntry>,
+    /// Print jobs queued by the step: id BE → the job.
+    pub(super) prints: Vec<(IVec, IVec)>,
 }
 
 pub(super) struct Claim {
@@ -227,6 +229,7 @@ impl Store {
         let mut holders = Vec::new();
         let mut audit = Vec::new();
         let mut outbox = Vec::new();
+        let mut prints = Vec::new();
         for effect in effects {
             match effect {
                 Effect::IssuePermits {
@@ -244,6 +247,28 @@ impl Store {
                             holders.push(held);
                         }
                     }
+                }
+                Effect::Print {
+                    case: owner,
+                    batch,
+                    permits,
+                } => {
+                    let id = self.next_id()?;
+                    let job = PrintJob {
+                        id,
+                        ward: case.ward.clone(),
+                        case: owner.clone(),
+                        batch: *batch,
+                        permits: permits.iter().map(|p| p.to_string()).collect(),
+                        status: PrintStatus::Pending,
+                        attempts: 0,
+                        last_error: None,
+                        told: false,
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    let value = encode(&job, || format!("print job {id}"))?;
+                    prints.push((IVec::from(&id.to_be_bytes()[..]), value));
                 }
                 Effect::Audit(entry) => {
                     let seq = self.next_id()?;
@@ -291,6 +316,7 @@ impl Store {
             revoked,
             audit,
             outbox,
+            prints,
         })
     }
 

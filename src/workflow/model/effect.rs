@@ -74,4 +74,11 @@ pub enum Effect {
         rows: Vec<IssuedPermit>,
     },
     Audit(AuditEntry),
+    /// The print sheet of these permits, to the ward's printers (`[permits]
+    /// print_kinds`): queued with the stamp, printed by the daemon's print queue.
+    Print {
+        case: String,
+        batch: u32,
+        permits: Vec<Arc<str>>,
+    },
 }

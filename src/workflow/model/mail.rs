@@ -54,6 +54,8 @@ pub enum Template {
     /// new key after the old one was compromised (`qrca keys rotate --compromised`);
     /// `kid` is the new key, `error` why.
     PermitsReissued,
+    /// A print sheet no printer of the ward took: to its officers, once (issue 15).
+    PrintFailed,
 }
 
 impl Template {
@@ -84,6 +86,7 @@ impl Template {
             Template::TrustActivation => "trust_activation",
             Template::TrustRevocations => "trust_revocations",
             Template::PermitsReissued => "permits_reissued",
+            Template::PrintFailed => "print_failed",
         }
     }
 }

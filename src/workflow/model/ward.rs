@@ -137,6 +137,9 @@ pub struct WardRules {
     /// results (SPEC §3). Decided per ward: `qrca check` refuses a ward whose accounts
     /// disagree on the servers they trust.
     pub require_auth: bool,
+    /// The kinds of case whose print sheets go to the ward's printers at the stamp
+    /// (`[permits] print_kinds`).
+    pub print_kinds: Vec<crate::workflow::Kind>,
 }
 
 impl WardRules {

@@ -171,6 +171,7 @@ pub(super) fn record_decisions(
     decided: &Decided,
     issued: Vec<IssuedPermit>,
     sender: &str,
+    print: bool,
 ) {
     let batch = Arc::clone(&tx.case.batches[bi]);
     note_decisions(tx, batch.no, decided, &issued, sender);
@@ -182,7 +183,7 @@ pub(super) fn record_decisions(
     if issued.is_empty() {
         return;
     }
-    mail_permits(tx, &batch, issued, to, cc);
+    mail_permits(tx, &batch, issued, (to, cc), print);
 }
 
 /// The audit line of one applied reply: what it approved, rejected, stamped and

@@ -38,7 +38,8 @@ pub(super) fn on_reply(
         return Ok(tx);
     }
     answer_applied(&mut tx, bi, stage, &decided, &issued, sender, token);
-    record_decisions(&mut tx, bi, &decided, issued, sender);
+    let print = ctx.ward.print_kinds.contains(&tx.case.kind);
+    record_decisions(&mut tx, bi, &decided, issued, sender, print);
     settle(&mut tx, bi, stage, ctx);
     Ok(tx)
 }

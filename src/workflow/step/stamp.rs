@@ -61,14 +61,14 @@ pub(super) fn issue(
 }
 
 /// The permits of one applied reply go out: to the people told about the case with
-/// the PDFs and the print sheet, for kind C to each person with an email too, and to
-/// the edge as an effect to sign and index.
+/// the PDFs and the print sheet, for kind C to each person with an email too, to the
+/// edge as an effect to sign and index, and with `print`, the sheet to the printers.
 pub(super) fn mail_permits(
     tx: &mut Tx,
     batch: &Batch,
     issued: Vec<IssuedPermit>,
-    to: Vec<String>,
-    cc: Vec<String>,
+    (to, cc): (Vec<String>, Vec<String>),
+    print: bool,
 ) {
     let no = batch.no;
     let ids: Vec<Arc<str>> = issued.iter().map(|p| p.permit.clone()).collect();
@@ -83,8 +83,17 @@ pub(super) fn mail_permits(
         AttachmentRef::Permits {
             permits: ids.clone(),
         },
-        AttachmentRef::PrintSheet { permits: ids },
+        AttachmentRef::PrintSheet {
+            permits: ids.clone(),
+        },
     ];
+    if print {
+        tx.effects.push(Effect::Print {
+            case: tx.case.code.clone(),
+            batch: no,
+            permits: ids,
+        });
+    }
     if tx.case.kind == Kind::C {
         mail_each_person(tx, batch, &issued);
     }
