@@ -68,6 +68,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             config,
         } => cli::roster::run(&file, kind, json, ward.as_deref(), config),
         Command::Outbox { config, command } => cli::outbox::run(config, command),
+        Command::Print { config, command } => cli::print::run(config, command),
         Command::Report { ward, config } => cli::report::run(&ward, config),
         Command::City { config, command } => cli::city::run(command, config),
         Command::Backup { config, out } => cli::standby::backup(config, &out),

@@ -320,3 +320,85 @@ fn a_kind_the_ward_does_not_print_queues_nothing() {
     assert!(!effects.iter().any(|e| matches!(e, Effect::Print { .. })));
     assert!(store.print_jobs().unwrap().is_empty());
 }
+
+fn qrca(args: &[&str], config: &Path, cups: &str) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env("CUPS_SERVER", cups)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `qrca print list` and `retry`, and `check --connect`'s line for each printer.
+#[test]
+fn the_admin_sees_the_queue_retries_a_sheet_and_checks_the_printers() {
+    let printers = TestCups::start(&["laser1"]);
+    let cups = Cups::at(&printers.server);
+    let dir = tempfile::tempdir().unwrap();
+    let config = world(dir.path(), "\"T\"");
+    let path = config.path.clone();
+    let store = Store::open(&config.service.state_dir).unwrap();
+    stamped(&store, &config, 5);
+    let g = Arc::new(Generation::load(config, store).unwrap());
+    let id = g.store.print_jobs().unwrap()[0].id;
+    // laser2 of the config does not exist at this CUPS; laser1 is stopped.
+    printers.stop_queue("laser1");
+    let now = jiff::Timestamp::now();
+    assert_eq!(pass(&g, &cups, now).retrying, [id]);
+    drop(g);
+
+    let (code, out, err) = qrca(&["print", "list"], &path, &printers.server);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("{id}")) && out.contains("THD-T-0001") && out.contains("retrying at"),
+        "{out}"
+    );
+    assert!(out.contains("why: printer laser1 is stopped"), "{out}");
+    assert!(out.contains("there is no printer laser2"), "{out}");
+    let (code, out, _) = qrca(
+        &["print", "retry", &id.to_string()],
+        &path,
+        &printers.server,
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("tried again now"), "{out}");
+    let (code, _, err) = qrca(&["print", "retry", "999999"], &path, &printers.server);
+    assert_eq!(code, 1);
+    assert!(err.contains("there is no print job 999999"), "{err}");
+
+    let (_, out, _) = qrca(&["check", "--connect"], &path, &printers.server);
+    assert!(
+        out.contains("printer laser1: printer laser1 is stopped"),
+        "{out}"
+    );
+    assert!(
+        out.contains("printer laser2: there is no printer laser2"),
+        "{out}"
+    );
+    printers.start_queue("laser1");
+    let (_, out, _) = qrca(&["check", "--connect"], &path, &printers.server);
+    assert!(
+        out.contains(&format!("printer laser1 CUPS {}: ok", printers.server)),
+        "{out}"
+    );
+
+    // Back in line: the next pass prints it.
+    let store = Store::open(&dir.path().join("state")).unwrap();
+    assert_eq!(
+        store.print_job(id).unwrap().unwrap().status,
+        PrintStatus::Pending
+    );
+    let g = Arc::new(Generation::load(config::load(&path).unwrap().config, store).unwrap());
+    assert_eq!(pass(&g, &cups, jiff::Timestamp::now()).printed, [id]);
+    assert_eq!(printers.wait_printed("laser1", 1).len(), 1);
+    drop(g);
+    let (_, out, _) = qrca(&["print", "list"], &path, &printers.server);
+    assert!(out.contains("printed on laser1 (job "), "{out}");
+}

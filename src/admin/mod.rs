@@ -25,6 +25,7 @@ pub mod feed;
 pub mod holders;
 pub mod outbox;
 pub mod permits;
+pub mod print;
 pub mod protocol;
 pub mod reissue;
 pub mod report;
@@ -43,6 +44,15 @@ pub enum OutboxCommand {
     /// One line per mail: id, case, mail, status, attempts, last change, recipients.
     List,
     /// Put a dead or retrying mail back in line to be sent.
+    Retry { id: u64 },
+}
+
+#[derive(Debug, Clone, Subcommand, serde::Serialize, serde::Deserialize)]
+pub enum PrintCommand {
+    /// One line per print sheet: id, case, batch, pages, status, last change, and why
+    /// a waiting one waits.
+    List,
+    /// Try a waiting sheet again now.
     Retry { id: u64 },
 }
 

@@ -12,7 +12,7 @@
 //! line opened, so their output cannot differ; `report` and `permits export` run on the
 //! daemon's own config. It must not grow commands that change a case.
 
-use super::{CasesCommand, OutboxCommand};
+use super::{CasesCommand, OutboxCommand, PrintCommand};
 use crate::config::Config;
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,7 @@ use std::time::Duration;
 pub enum Request {
     Cases(Option<CasesCommand>),
     Outbox(Option<OutboxCommand>),
+    Print(Option<PrintCommand>),
     Revocations,
     Report {
         ward: String,
@@ -151,6 +152,9 @@ pub fn answer(store: &Store, config: &Config, line: &str) -> Response {
                 }
                 Request::Outbox(command) => {
                     super::outbox::execute(store, command, &mut stdout, &mut stderr)
+                }
+                Request::Print(command) => {
+                    super::print::execute(store, command, &mut stdout, &mut stderr)
                 }
                 Request::Revocations => super::revocations::execute(store, config, &mut stdout),
                 Request::Reload => {

@@ -71,13 +71,31 @@ fn connect_all(config: &config::Config) -> anyhow::Result<u8> {
     }));
     let mut out = std::io::stdout().lock();
     let mut failed = 0;
-    for lines in results {
+    for lines in results.into_iter().chain([check_printers(config)]) {
         for (ok, line) in lines {
             failed += usize::from(!ok);
             writeln!(out, "{line}")?;
         }
     }
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// `[permits] printers`: each exists at CUPS, is not stopped and accepts jobs; one
+/// line each.
+fn check_printers(config: &config::Config) -> Vec<(bool, String)> {
+    let cups = crate::transport::cups::Cups::from_env();
+    config
+        .permits
+        .printers
+        .iter()
+        .map(|printer| match cups.ready(printer) {
+            Ok(()) => (
+                true,
+                format!("printer {printer} CUPS {}: ok (takes jobs)", cups.server()),
+            ),
+            Err(e) => (false, format!("printer {printer}: {e}")),
+        })
+        .collect()
 }
 
 /// Runs `check` on every account at once; their lines in the accounts' order. A check

@@ -3,7 +3,7 @@
 //! Each command returns the process exit code (0 success, 1 a check failed,
 //! 2 bad usage or unusable input); `main.rs` prints errors and exits.
 
-use crate::admin::{CasesCommand, OutboxCommand};
+use crate::admin::{CasesCommand, OutboxCommand, PrintCommand};
 pub(crate) use crate::admin::{clean, no_such_ward};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -19,6 +19,7 @@ pub mod keys;
 pub mod outbox;
 pub mod permit;
 pub mod permits;
+pub mod print;
 pub mod report;
 pub mod roster;
 pub mod rotate;
@@ -104,6 +105,14 @@ pub enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         command: Option<OutboxCommand>,
+    },
+    /// The print sheets waiting for the ward's printers, and printed (`[permits]
+    /// printers`, `print_kinds`).
+    Print {
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: Option<PrintCommand>,
     },
     /// Queue the ward officers' report of refused attempts now, if anything is not yet
     /// reported (the daemon sends one every day at `daily_report_at`). While the daemon
