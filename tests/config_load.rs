@@ -35,7 +35,25 @@ const CASES: &[Case] = &[
         ],
         errors: &[
             "5:1: unknown key \"imap_host\" in [mail]; expected one of imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, answers_per_sender_per_day, trusted_authserv_ids",
-            "8:1: unknown key \"valid_day\" in [permits]; expected one of paper, valid_days, valid_until, max_valid_days",
+            "8:1: unknown key \"valid_day\" in [permits]; expected one of paper, valid_days, valid_until, max_valid_days, printers, print_kinds",
+        ],
+    },
+    Case {
+        name: "print kinds need a printer",
+        edits: &[("valid_days = 14", "valid_days = 14\nprint_kinds = [\"C\"]")],
+        errors: &[
+            "9:15: key \"print_kinds\" in [permits] needs key \"printers\": the CUPS queues to print on",
+        ],
+    },
+    Case {
+        name: "a printer that is no queue name and a kind that is none",
+        edits: &[(
+            "valid_days = 14",
+            "valid_days = 14\nprinters = [\"laser1\", \"laser 2\"]\nprint_kinds = [\"C\", \"X\"]",
+        )],
+        errors: &[
+            "9:23: key \"printers\" in [permits]: \"laser 2\" is not a CUPS queue name (letters, digits, - _ . only; `lpstat -p` lists them)",
+            "10:21: key \"print_kinds\" in [permits]: \"X\" is not a kind of case (T, C or H)",
         ],
     },
     Case {
