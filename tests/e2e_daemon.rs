@@ -9,10 +9,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/cups.rs"]
+mod cups;
 #[path = "support/mail_servers.rs"]
 mod mail_servers;
 #[path = "support/people.rs"]
 mod people;
+
+use cups::TestCups;
 
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
@@ -532,10 +536,24 @@ fn an_organisation_from_registration_to_permits_with_refusals_and_a_dovecot_rest
     }
 }
 
+/// Also issue 15's printing end to end: the ward prints its C and H sheets on
+/// `laser1` (a private CUPS), and each sheet printed is the one the mail carries.
 #[test]
 fn individuals_and_households_get_their_permits() {
     let mut w = world();
-    w.start_daemon(None);
+    let printers = TestCups::start(&["laser1", "laser2"]);
+    let text = std::fs::read_to_string(w.config())
+        .unwrap()
+        .replace(
+            "[permits]\nvalid_days = 14\n",
+            "[permits]\nvalid_days = 14\nprinters = [\"laser1\", \"laser2\"]\nprint_kinds = [\"C\", \"H\"]\n",
+        );
+    assert!(text.contains("print_kinds"));
+    std::fs::write(w.config(), text).unwrap();
+    w.start_daemon_with(
+        None,
+        &[("CUPS_SERVER", std::ffi::OsStr::new(&printers.server))],
+    );
 
     // Individuals (C): the CSKV's list goes straight to the police.
     let c = roster_mail(
@@ -554,6 +572,19 @@ fn individuals_and_households_get_their_permits() {
     // The person whose row has an email gets their own permit.
     let own = w.wait_mail(PERSON, "THD-C-0001");
     assert_eq!(verified_permits(&w, &own).len(), 1);
+
+    // The C sheet, printed: the bytes of the sheet in the mail.
+    let printed = printers.wait_printed("laser1", 1);
+    assert_eq!(printed.len(), 1, "{}", w.log());
+    let sheet = permits
+        .attachments
+        .iter()
+        .find(|a| a.name.contains("-in-"))
+        .expect("the print sheet in the permits mail");
+    assert_eq!(
+        printed[0].1, sheet.bytes,
+        "the printed sheet is the mailed one"
+    );
 
     // Households (H): review, then stamp; cards go to the CSKV.
     let h = roster_mail(
@@ -576,7 +607,11 @@ fn individuals_and_households_get_their_permits() {
         cards
     };
     assert_eq!(verified_permits(&w, &cards).len(), 4);
+    assert_eq!(printers.wait_printed("laser1", 2).len(), 2, "{}", w.log());
     w.stop_daemon();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(printers.printed("laser1").len(), 2, "each sheet once");
+    assert!(printers.printed("laser2").is_empty());
 }
 
 #[test]
