@@ -2,8 +2,9 @@
 //!
 //! This is the only place that joins the clock's reading, fresh randomness, the store
 //! and `workflow::step`: it finds the case (reply token first, then what the gate
-//! matched), reads the next serial, runs the step, and commits the outcome with the
-//! message's seen-marker in one transaction. The documents a mail brings are written
+//! matched), reads the next serial, runs the step ([`plan`], which `qrca explain` also
+//! calls and which writes nothing), and commits the outcome with the message's
+//! seen-marker in one transaction. The documents a mail brings are written
 //! only when its step is applied, just before the commit that makes the case refer to
 //! them: a stranger's refused or ignored mail leaves nothing on disk. It must not talk
 //! to mail servers or render anything: the outbox worker does that from what was
@@ -108,64 +109,12 @@ pub fn process_keeping(
     if store.is_seen(&inbound.seen)? {
         return Ok(Processed::AlreadySeen);
     }
-    let ward = config
-        .ward(&inbound.ward)
-        .ok_or_else(|| EngineError::UnknownWard(inbound.ward.clone()))?;
-    let today = now
-        .to_zoned_datetime(config.service.timezone.clone())
-        .date();
-    let code = case_of(store, inbound)?;
-    let sender = &inbound.event.sender;
+    let ward = ward_of(config, inbound)?;
     let limit = answer_limit(config, ward, inbound);
-    if let Some(limit) = limit
-        && store.answers_on(&ward.rules.code, today, sender)? >= limit
-    {
-        let refusal = Refusal {
-            reason: RefusalReason::RateLimited,
-            detail: format!(
-                "{sender} has had {limit} answers today (answers_per_sender_per_day) and is not the ward's staff; not answered"
-            ),
-        };
-        return refuse(store, ward, inbound, code, refusal, now);
-    }
-
-    let parts = parts_of(store, inbound, code.clone())?;
-    if parts.len() > 1 {
-        return process_parts(store, ward, inbound, &parts, today, now);
-    }
     for _ in 0..ATTEMPTS {
-        // Read afresh on every attempt: a retry means another message changed the
+        // Planned afresh on every attempt: a retry means another message changed the
         // case, or opened a case with the serial this one wanted.
-        let case = match &code {
-            Some(code) => store.case(code)?,
-            None => None,
-        };
-        let opening = match &inbound.event.body {
-            EventBody::RegisterOrganisation(_) => Some(Kind::T),
-            EventBody::RegisterRoster { kind, .. } => Some(*kind),
-            _ => None,
-        }
-        .filter(|_| case.is_none());
-        let next_serial = match opening {
-            Some(kind) => store.last_serial(&ward.rules.code, kind)? + 1,
-            None => 0,
-        };
-        let result = step_with_tokens(case, &inbound.event, ward, now, today, next_serial)?;
-        let outcome = match result {
-            Ok((new, effects)) => Outcome::Applied {
-                claimed_serial: opening.map(|_| new.serial),
-                case: new,
-                effects,
-            },
-            Err(refusal) => Outcome::Refused {
-                ward: ward.rules.code.clone(),
-                case: code.clone(),
-                sender: inbound.event.sender.clone(),
-                message_id: inbound.event.message_id.clone(),
-                at: now,
-                refusal,
-            },
-        };
+        let outcome = plan(store, config, inbound, now)?;
         let mut kept: Vec<(&str, &[u8])> = Vec::new();
         if let (Outcome::Applied { .. }, Some((blobs, documents))) = (&outcome, documents) {
             for (key, bytes) in documents {
@@ -185,7 +134,11 @@ pub fn process_keeping(
                     && let Outcome::Applied { effects, .. } = &update.outcome
                     && effects.iter().any(|e| matches!(e, Effect::SendMail(_)))
                 {
-                    store.note_answer(&ward.rules.code, today, sender)?;
+                    store.note_answer(
+                        &ward.rules.code,
+                        today(config, now),
+                        &inbound.event.sender,
+                    )?;
                 }
                 return Ok(processed(update.outcome, outbox_ids));
             }
@@ -197,8 +150,79 @@ pub fn process_keeping(
     }
     Err(EngineError::Contention {
         ward: ward.rules.code.clone(),
-        case: code,
+        case: inbound.case.clone(),
     })
+}
+
+/// What processing `inbound` now would commit, without committing it: the rate limit,
+/// then the step (or the steps of a mail whose lines go to several cases) on the
+/// cases as stored, with the next serial and fresh tokens. The daemon commits this;
+/// `qrca explain` prints it and writes nothing. Whether the message was seen before
+/// is the caller's to check.
+pub fn plan(
+    store: &Store,
+    config: &Config,
+    inbound: &Inbound,
+    now: Timestamp,
+) -> Result<Outcome, EngineError> {
+    let ward = ward_of(config, inbound)?;
+    let today = today(config, now);
+    let code = case_of(store, inbound)?;
+    let sender = &inbound.event.sender;
+    if let Some(limit) = answer_limit(config, ward, inbound)
+        && store.answers_on(&ward.rules.code, today, sender)? >= limit
+    {
+        let refusal = Refusal {
+            reason: RefusalReason::RateLimited,
+            detail: format!(
+                "{sender} has had {limit} answers today (answers_per_sender_per_day) and is not the ward's staff; not answered"
+            ),
+        };
+        return Ok(refused(ward, inbound, code, refusal, now));
+    }
+    let parts = parts_of(store, inbound, code.clone())?;
+    if parts.len() > 1 {
+        return plan_parts(store, ward, inbound, &parts, today, now);
+    }
+    let case = match &code {
+        Some(code) => store.case(code)?,
+        None => None,
+    };
+    let opening = match &inbound.event.body {
+        EventBody::RegisterOrganisation(_) => Some(Kind::T),
+        EventBody::RegisterRoster { kind, .. } => Some(*kind),
+        _ => None,
+    }
+    .filter(|_| case.is_none());
+    let next_serial = match opening {
+        Some(kind) => store.last_serial(&ward.rules.code, kind)? + 1,
+        None => 0,
+    };
+    let result = step_with_tokens(case, &inbound.event, ward, now, today, next_serial)?;
+    Ok(match result {
+        Ok((new, effects)) => Outcome::Applied {
+            claimed_serial: opening.map(|_| new.serial),
+            case: new,
+            effects,
+        },
+        Err(refusal) => refused(ward, inbound, code, refusal, now),
+    })
+}
+
+/// The ward `inbound` is for.
+fn ward_of<'c>(
+    config: &'c Config,
+    inbound: &Inbound,
+) -> Result<&'c crate::config::Ward, EngineError> {
+    config
+        .ward(&inbound.ward)
+        .ok_or_else(|| EngineError::UnknownWard(inbound.ward.clone()))
+}
+
+/// The date in the service's time zone at `now`.
+fn today(config: &Config, now: Timestamp) -> jiff::civil::Date {
+    now.to_zoned_datetime(config.service.timezone.clone())
+        .date()
 }
 
 /// `workflow::step` with the clock's reading and fresh reply tokens from the operating
@@ -300,93 +324,76 @@ fn parts_of(
     Ok(parts)
 }
 
-/// Steps each part on its case (parts on one case one after the other) and commits
-/// every case changed, with the seen-marker, in one transaction. A part that is
+/// Steps each part on its case (parts on one case one after the other): every case
+/// changed, for one commit with the seen-marker. A part that is
 /// refused (its case unknown, its sender not allowed) is logged and leaves its case
 /// as it was; the others still apply. Every part refused: the first refusal is
 /// recorded, as for a single step.
-fn process_parts(
+fn plan_parts(
     store: &Store,
     ward: &crate::config::Ward,
     inbound: &Inbound,
     parts: &[(Option<String>, Event)],
     today: jiff::civil::Date,
     now: Timestamp,
-) -> Result<Processed, EngineError> {
-    for _ in 0..ATTEMPTS {
-        // Each case as read (its revision), then as the steps leave it.
-        let mut cases: Vec<(u64, Case, Vec<Effect>)> = Vec::new();
-        let mut refusals: Vec<(Option<String>, Refusal)> = Vec::new();
-        for (code, event) in parts {
-            let Some(code) = code else {
-                refusals.push((None, no_case(event)));
-                continue;
-            };
-            let at = match cases.iter().position(|(_, c, _)| c.code == *code) {
-                Some(at) => at,
-                None => match store.case(code)? {
-                    Some(case) => {
-                        cases.push((case.revision, case, Vec::new()));
-                        cases.len() - 1
-                    }
-                    None => {
-                        refusals.push((Some(code.clone()), no_case(event)));
-                        continue;
-                    }
-                },
-            };
-            let (_, case, effects) = &mut cases[at];
-            match step_with_tokens(Some(case.clone()), event, ward, now, today, 0)? {
-                Ok((new, more)) => {
-                    *case = new;
-                    effects.extend(more);
-                }
-                Err(refusal) => refusals.push((Some(code.clone()), refusal)),
-            }
-        }
-        for (case, refusal) in &refusals {
-            tracing::warn!(message_id = %inbound.seen.message_id, case = case.as_deref().unwrap_or("-"), reason = ?refusal.reason, detail = %refusal.detail, "a part of the mail is refused; the rest applies");
-        }
-        // A case stepped twice counts as changed once: its revision is one past the
-        // one read, as the commit's lost-update check expects.
-        let applied: Vec<(Case, Vec<Effect>)> = cases
-            .into_iter()
-            .filter(|(_, _, effects)| !effects.is_empty())
-            .map(|(read, mut case, effects)| {
-                let changed = effects.iter().any(|e| matches!(e, Effect::Audit(_)));
-                case.revision = read + u64::from(changed);
-                (case, effects)
-            })
-            .collect();
-        if applied.is_empty() {
-            let (case, refusal) = refusals.into_iter().next().unwrap_or_else(|| {
-                (
-                    inbound.case.clone(),
-                    Refusal {
-                        reason: RefusalReason::NoSuchCase,
-                        detail: "the mail asked nothing of any case".into(),
-                    },
-                )
-            });
-            return refuse(store, ward, inbound, case, refusal, now);
-        }
-        let update = Update {
-            seen: inbound.seen.clone(),
-            outcome: Outcome::AppliedMany { cases: applied },
+) -> Result<Outcome, EngineError> {
+    // Each case as read (its revision), then as the steps leave it.
+    let mut cases: Vec<(u64, Case, Vec<Effect>)> = Vec::new();
+    let mut refusals: Vec<(Option<String>, Refusal)> = Vec::new();
+    for (code, event) in parts {
+        let Some(code) = code else {
+            refusals.push((None, no_case(event)));
+            continue;
         };
-        match store.commit(&update, now) {
-            Ok(Committed::AlreadySeen) => return Ok(Processed::AlreadySeen),
-            Ok(Committed::Applied { outbox_ids }) => {
-                return Ok(processed(update.outcome, outbox_ids));
+        let at = match cases.iter().position(|(_, c, _)| c.code == *code) {
+            Some(at) => at,
+            None => match store.case(code)? {
+                Some(case) => {
+                    cases.push((case.revision, case, Vec::new()));
+                    cases.len() - 1
+                }
+                None => {
+                    refusals.push((Some(code.clone()), no_case(event)));
+                    continue;
+                }
+            },
+        };
+        let (_, case, effects) = &mut cases[at];
+        match step_with_tokens(Some(case.clone()), event, ward, now, today, 0)? {
+            Ok((new, more)) => {
+                *case = new;
+                effects.extend(more);
             }
-            Err(StoreError::CaseChanged { .. }) => std::thread::yield_now(),
-            Err(e) => return Err(e.into()),
+            Err(refusal) => refusals.push((Some(code.clone()), refusal)),
         }
     }
-    Err(EngineError::Contention {
-        ward: ward.rules.code.clone(),
-        case: inbound.case.clone(),
-    })
+    for (case, refusal) in &refusals {
+        tracing::warn!(message_id = %inbound.seen.message_id, case = case.as_deref().unwrap_or("-"), reason = ?refusal.reason, detail = %refusal.detail, "a part of the mail is refused; the rest applies");
+    }
+    // A case stepped twice counts as changed once: its revision is one past the
+    // one read, as the commit's lost-update check expects.
+    let applied: Vec<(Case, Vec<Effect>)> = cases
+        .into_iter()
+        .filter(|(_, _, effects)| !effects.is_empty())
+        .map(|(read, mut case, effects)| {
+            let changed = effects.iter().any(|e| matches!(e, Effect::Audit(_)));
+            case.revision = read + u64::from(changed);
+            (case, effects)
+        })
+        .collect();
+    if applied.is_empty() {
+        let (case, refusal) = refusals.into_iter().next().unwrap_or_else(|| {
+            (
+                inbound.case.clone(),
+                Refusal {
+                    reason: RefusalReason::NoSuchCase,
+                    detail: "the mail asked nothing of any case".into(),
+                },
+            )
+        });
+        return Ok(refused(ward, inbound, case, refusal, now));
+    }
+    Ok(Outcome::AppliedMany { cases: applied })
 }
 
 /// The refusal of a part whose case is unknown.
@@ -424,30 +431,23 @@ fn answer_limit(config: &Config, ward: &crate::config::Ward, inbound: &Inbound) 
     )
 }
 
-/// Commits `refusal` for `inbound` without a step: what the engine itself refuses.
-fn refuse(
-    store: &Store,
+/// The outcome that records `refusal` of `inbound` (nothing changes but the refusal
+/// log and the seen-marker).
+fn refused(
     ward: &crate::config::Ward,
     inbound: &Inbound,
     case: Option<String>,
     refusal: Refusal,
     now: Timestamp,
-) -> Result<Processed, EngineError> {
-    let update = Update {
-        seen: inbound.seen.clone(),
-        outcome: Outcome::Refused {
-            ward: ward.rules.code.clone(),
-            case,
-            sender: inbound.event.sender.clone(),
-            message_id: inbound.event.message_id.clone(),
-            at: now,
-            refusal: refusal.clone(),
-        },
-    };
-    Ok(match store.commit(&update, now)? {
-        Committed::AlreadySeen => Processed::AlreadySeen,
-        Committed::Applied { .. } => Processed::Refused(refusal),
-    })
+) -> Outcome {
+    Outcome::Refused {
+        ward: ward.rules.code.clone(),
+        case,
+        sender: inbound.event.sender.clone(),
+        message_id: inbound.event.message_id.clone(),
+        at: now,
+        refusal,
+    }
 }
 
 /// Records a delivery report about outbox entry `entry` as seen, with the bounced
