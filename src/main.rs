@@ -60,6 +60,11 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             account,
             config,
         } => cli::intake::run(&file, &account, config),
+        Command::Explain {
+            file,
+            account,
+            config,
+        } => cli::explain::run(&file, account.as_deref(), config),
         Command::Roster {
             file,
             kind,

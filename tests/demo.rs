@@ -183,6 +183,34 @@ fn the_demo_plays_every_flow_as_real_mails() {
         assert!(listing.contains(code), "{listing}");
     }
 
+    // It ends by explaining the first refused mail, as `qrca explain` does on the
+    // database the demo left.
+    let explained = printed
+        .split("Why did a reply not count? qrca explain --config")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no explain section:\n{printed}"));
+    for line in [
+        &format!("Người gửi (sender): {FORGER}"),
+        &format!("cấp cho (issued to) {OFFICER2}"),
+        "Kết quả (result): TỪ CHỐI (refused), hồ sơ (case) THD-T-0001",
+        "(exit 1)",
+    ] {
+        assert!(explained.contains(line), "{line:?} not in:\n{explained}");
+    }
+    let explain = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["explain", "--config"])
+        .arg(world.join("qrca.toml"))
+        .arg(world.join("refused.eml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&explain.stdout);
+    assert_eq!(explain.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Đã xử lý trước đây (already taken in)")
+            && text.contains("mã trả lời đã hết hiệu lực (dead token)"),
+        "{text}"
+    );
+
     // A second run into another directory sends the same mails to the same people.
     let again = dir.path().join("two");
     demo(&again);

@@ -10,7 +10,9 @@
 //! line's side, [`answer`] on the daemon's. The commands are the same functions
 //! (`admin::cases::execute`, …) whether run in the daemon or on a database the command
 //! line opened, so their output cannot differ; `report` and `permits export` run on the
-//! daemon's own config. It must not grow commands that change a case.
+//! daemon's own config. `qrca explain`'s request carries a mail and is answered by the
+//! daemon's socket server itself (`daemon::explain`), as `Reload` is. It must not grow
+//! commands that change a case.
 
 use super::{CasesCommand, OutboxCommand, PrintCommand};
 use crate::config::Config;
@@ -50,6 +52,13 @@ pub enum Request {
     },
     /// The whole database in one file (`qrca backup`).
     Backup,
+    /// What the daemon would do with a mail read on `account` (`qrca explain`): `mail`
+    /// is its bytes, base64. Answered by the daemon's socket server itself
+    /// (`daemon::explain`), which reads the store and writes nothing.
+    Explain {
+        account: String,
+        mail: String,
+    },
     /// The ward's active permits held by these ID numbers (`qrca roster`).
     Holders {
         ward: String,
@@ -101,6 +110,12 @@ impl Response {
 
 /// The most a request may be: a command and its arguments.
 pub const MAX_REQUEST: u64 = 64 * 1024;
+/// The largest mail `qrca explain` sends the daemon (20 MB is the default
+/// `max_message_bytes`).
+pub const MAX_EXPLAIN_MAIL: u64 = 32 * 1024 * 1024;
+/// The most the ward's control socket reads of one request: a command, or an explain
+/// request with its mail in base64.
+pub const MAX_CONTROL_REQUEST: u64 = MAX_REQUEST + MAX_EXPLAIN_MAIL.div_ceil(3) * 4;
 /// How long a command may take inside the daemon.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -159,6 +174,10 @@ pub fn answer(store: &Store, config: &Config, line: &str) -> Response {
                 Request::Revocations => super::revocations::execute(store, config, &mut stdout),
                 Request::Reload => {
                     stderr = b"qrca: only a running daemon reloads\n".to_vec();
+                    Ok(2)
+                }
+                Request::Explain { .. } => {
+                    stderr = b"qrca: only a running daemon explains over its socket\n".to_vec();
                     Ok(2)
                 }
                 Request::Reissue {

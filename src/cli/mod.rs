@@ -14,6 +14,7 @@ pub mod check;
 pub mod checkpoint;
 pub mod city;
 pub mod control;
+pub mod explain;
 pub mod intake;
 pub mod keys;
 pub mod outbox;
@@ -72,6 +73,19 @@ pub enum Command {
         /// The ward account it is taken in on.
         #[arg(long)]
         account: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Explain, in Vietnamese with the English terms in brackets, every step the daemon
+    /// would take on a mail saved as a file, writing nothing (through the daemon when it
+    /// runs): exit 0 when it would be applied, 1 when refused or ignored.
+    Explain {
+        /// The mail, as RFC 5322 bytes (an .eml file).
+        file: PathBuf,
+        /// The ward account it arrived on (default: the first ward account among its
+        /// Delivered-To, To and Cc addresses).
+        #[arg(long)]
+        account: Option<String>,
         #[arg(long)]
         config: Option<PathBuf>,
     },

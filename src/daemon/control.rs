@@ -1,5 +1,5 @@
 //! The daemon's control socket: while `qrca run` holds the database (sled locks it to
-//! one process), the admin's read commands and `qrca report` are answered here, over
+//! one process), the admin's read commands, `qrca report` and `qrca explain` are answered here, over
 //! `<state_dir>/control.sock` (owner-only). The protocol and the commands themselves
 //! are `admin::protocol`'s; this module owns only listening, one blocking task per
 //! request on the generation then current, and removing the socket on stop. The city
@@ -7,7 +7,7 @@
 //! (`city::admin` answers).
 
 use super::Generation;
-use crate::admin::protocol::{MAX_REQUEST, Request, Response, answer, socket_path};
+use crate::admin::protocol::{MAX_CONTROL_REQUEST, Request, Response, answer, socket_path};
 use std::path::PathBuf;
 
 /// Listens on `<state_dir>/control.sock` (owner-only) until `stop`; each connection is
@@ -27,18 +27,50 @@ pub async fn serve(
         let answered = std::sync::Arc::clone(&answered);
         let mut next = generation.clone();
         Box::pin(async move {
-            let response = if matches!(serde_json::from_str(&line), Ok(Request::Reload)) {
-                next.mark_unchanged();
-                reload.notify_one();
-                reloaded(&mut next).await
-            } else {
-                blocking(move || answer(&current.store, &current.config, &line)).await
+            let response = match serde_json::from_str(&line) {
+                Ok(Request::Reload) => {
+                    next.mark_unchanged();
+                    reload.notify_one();
+                    reloaded(&mut next).await
+                }
+                Ok(Request::Explain { account, mail }) => {
+                    blocking(move || explained(&current, &account, &mail)).await
+                }
+                _ => blocking(move || answer(&current.store, &current.config, &line)).await,
             };
             answered.notify_one();
             response
         })
     });
-    listen(socket_path(&state_dir), MAX_REQUEST, stop, handler).await
+    listen(socket_path(&state_dir), MAX_CONTROL_REQUEST, stop, handler).await
+}
+
+/// The answer to `qrca explain`: what this daemon, with its config and store, would do
+/// with the mail (base64 `mail`) read on `account`; nothing is written.
+fn explained(current: &Generation, account: &str, mail: &str) -> Response {
+    let raw = match data_encoding::BASE64.decode(mail.as_bytes()) {
+        Ok(raw) => raw,
+        Err(e) => {
+            return Response {
+                code: 2,
+                stderr: format!("qrca: the mail sent to the daemon is not base64: {e}\n"),
+                ..Response::default()
+            };
+        }
+    };
+    let now = jiff::Timestamp::now();
+    match super::explain::explain(&current.store, &current.config, account, &raw, now) {
+        Ok((stdout, verdict)) => Response {
+            code: verdict.exit_code(),
+            stdout,
+            ..Response::default()
+        },
+        Err(e) => Response {
+            code: 2,
+            stderr: format!("qrca: {e}\n"),
+            ..Response::default()
+        },
+    }
 }
 
 /// One request line → its response (run on the runtime, one task per connection).

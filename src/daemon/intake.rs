@@ -312,7 +312,7 @@ impl Position {
     /// could be read its Message-ID, sender and References (what an answer threads on).
     /// Without a Message-ID, the digest of `bytes` (the message, or the header of one
     /// too large to read) stands in for it.
-    fn marker(&self, mail: Option<&Mail>, bytes: &[u8]) -> SeenMarker {
+    pub(super) fn marker(&self, mail: Option<&Mail>, bytes: &[u8]) -> SeenMarker {
         let message_id = mail.and_then(|m| m.message_id.clone()).unwrap_or_default();
         let digest = if message_id.trim().is_empty() && !bytes.is_empty() {
             data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(bytes))

@@ -16,6 +16,7 @@
 
 pub mod city;
 pub mod control;
+pub mod explain;
 pub mod intake;
 pub mod journal;
 pub mod maildir;

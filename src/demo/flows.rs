@@ -315,6 +315,28 @@ impl<W: Write> World<W> {
         )?;
         Ok(())
     }
+
+    /// `qrca explain` on the first mail the daemon refused: the officers' "why didn't
+    /// my reply count?", answered from the database, which it leaves as it was.
+    pub(super) fn explain_refused(&mut self, config_path: &Path) -> anyhow::Result<()> {
+        let Some((account, bytes)) = self.refused.clone() else {
+            return Ok(());
+        };
+        let path = self.dir.join("refused.eml");
+        std::fs::write(&path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        self.heading(&format!(
+            "Why did a reply not count? qrca explain --config {} {}",
+            config_path.display(),
+            path.display()
+        ))?;
+        let g = Arc::clone(&self.generation);
+        let (text, verdict) =
+            crate::daemon::explain::explain(&g.store, &g.config, &account, &bytes, self.clock)?;
+        write!(self.out, "{text}")?;
+        writeln!(self.out, "(exit {})", verdict.exit_code())?;
+        Ok(())
+    }
 }
 
 /// The case a registration opened.

@@ -95,6 +95,7 @@ fn play(out: Option<PathBuf>, printer: impl Write) -> anyhow::Result<u8> {
         step: 0,
         reported: HashSet::new(),
         sampler: Sampler::new(20_210_908),
+        refused: None,
         out: printer,
     };
     writeln!(
@@ -109,6 +110,7 @@ fn play(out: Option<PathBuf>, printer: impl Write) -> anyhow::Result<u8> {
     world.individuals()?;
     world.households()?;
     world.summary(&config_path, started)?;
+    world.explain_refused(&config_path)?;
     Ok(0)
 }
 
@@ -201,6 +203,9 @@ struct World<W: Write> {
     /// People's mail files already shown.
     reported: HashSet<PathBuf>,
     sampler: Sampler,
+    /// The first mail the daemon refused (the account it came to, its bytes), which the
+    /// demo explains at the end.
+    refused: Option<(String, Vec<u8>)>,
     out: W,
 }
 

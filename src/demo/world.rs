@@ -44,6 +44,14 @@ impl<W: Write> World<W> {
         }
         writeln!(self.out, "{line}\n       {what}")?;
         let taken = self.daemon()?;
+        if self.refused.is_none()
+            && taken
+                .iter()
+                .any(|t| matches!(t, Taken::Processed(Processed::Refused(_))))
+            && let Some(to) = draft.to.first()
+        {
+            self.refused = Some((to.clone(), bytes));
+        }
         Ok(taken)
     }
 
