@@ -62,9 +62,10 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         } => cli::intake::run(&file, &account, config),
         Command::Explain {
             file,
+            uid,
             account,
             config,
-        } => cli::explain::run(&file, account.as_deref(), config),
+        } => cli::explain::run(file.as_deref(), uid, account.as_deref(), config),
         Command::Roster {
             file,
             kind,

@@ -649,6 +649,69 @@ fn a_crash_between_commit_and_move_answers_nothing_twice_and_loses_nothing() {
     assert_eq!(w.count(ACCOUNTS[0]), 0);
 }
 
+/// `qrca explain --uid` (issue 15): a mail the daemon took in, fetched by its UID from
+/// the account's processed folder while the daemon runs, and explained through the
+/// daemon's control socket (the daemon holds the database): it was taken in, and
+/// today it would open a second case.
+#[test]
+fn explain_reads_a_mail_taken_in_by_its_uid_while_the_daemon_runs() {
+    let mut w = world();
+    w.start_daemon(None);
+    w.send(
+        OFFICER,
+        ACCOUNTS[0],
+        &registration("Công ty Vận tải Sông Hồng"),
+    );
+    w.wait_mail(ORG, "Đã mở hồ sơ");
+    let deadline = Instant::now() + WAIT;
+    while w.count(ACCOUNTS[0]) > 0 {
+        assert!(Instant::now() < deadline, "not moved\n{}", w.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let explain = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args([
+            "explain",
+            "--uid",
+            "1",
+            "--account",
+            ACCOUNTS[0],
+            "--config",
+        ])
+        .arg(w.config())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&explain.stdout);
+    let err = String::from_utf8_lossy(&explain.stderr);
+    assert_eq!(explain.status.code(), Some(0), "{out}\n{err}");
+    for line in [
+        "Đã xử lý trước đây (already taken in)",
+        "ĐĂNG KÝ TỔ CHỨC (organisation registration): Công ty Vận tải Sông Hồng",
+        "ÁP DỤNG (applied), hồ sơ (case) THD-T-0002 — hồ sơ mới (new case)",
+        "Không có gì được ghi vào cơ sở dữ liệu",
+    ] {
+        assert!(out.contains(line), "{line:?} not in:\n{out}");
+    }
+    // No such UID: one sentence, exit 2.
+    let missing = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args([
+            "explain",
+            "--uid",
+            "99",
+            "--account",
+            ACCOUNTS[0],
+            "--config",
+        ])
+        .arg(w.config())
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no message with UID 99"));
+    w.stop_daemon();
+    // Nothing was committed for it: one case, as before.
+    let store = Store::open(&w.dir.path().join("state")).unwrap();
+    assert!(store.case("THD-T-0002").unwrap().is_none());
+}
+
 /// SPEC §8: no single message can stop the daemon twice. A mail on which intake
 /// aborts the process (a fault injected by Message-ID, standing in for a parser bug or
 /// an allocation failure) is met by a daemon restarted as systemd would: by the third

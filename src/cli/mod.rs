@@ -77,11 +77,17 @@ pub enum Command {
         config: Option<PathBuf>,
     },
     /// Explain, in Vietnamese with the English terms in brackets, every step the daemon
-    /// would take on a mail saved as a file, writing nothing (through the daemon when it
-    /// runs): exit 0 when it would be applied, 1 when refused or ignored.
+    /// would take on a mail saved as a file (or taken in already: `--uid`), writing
+    /// nothing (through the daemon when it runs): exit 0 when it would be applied, 1
+    /// when refused or ignored.
     Explain {
         /// The mail, as RFC 5322 bytes (an .eml file).
-        file: PathBuf,
+        #[arg(required_unless_present = "uid", conflicts_with = "uid")]
+        file: Option<PathBuf>,
+        /// Instead of a file: the mail with this IMAP UID in the processed folder of
+        /// the account (`--account`), a mail already taken in.
+        #[arg(long, requires = "account")]
+        uid: Option<u32>,
         /// The ward account it arrived on (default: the first ward account among its
         /// Delivered-To, To and Cc addresses).
         #[arg(long)]
