@@ -424,6 +424,13 @@ fn applied_lines(
             Effect::Audit(audit) => {
                 let _ = writeln!(out, "  nhật ký (audit): {}", audit.decision);
             }
+            Effect::Print { permits, .. } => {
+                let _ = writeln!(
+                    out,
+                    "  in tờ in (print sheet) trên máy in của phường (ward printers): {} giấy (permits)",
+                    permits.len()
+                );
+            }
         }
     }
 }
