@@ -93,7 +93,7 @@ fn check_an_invalid_config_lists_every_error_and_exits_1() {
         stderr(&out),
         format!(
             "error: {p}:5:1: unknown key \"imap_host\" in [mail]; expected one of imap, smtp, ca_file, daily_send_limit, max_message_bytes, processed_folder, quarantine_folder, answers_per_sender_per_day, trusted_authserv_ids\n\
-             error: {p}:8:1: unknown key \"valid_day\" in [permits]; expected one of paper, valid_days, valid_until, max_valid_days\n\
+             error: {p}:8:1: unknown key \"valid_day\" in [permits]; expected one of paper, valid_days, valid_until, max_valid_days, printers, print_kinds\n\
              error: {p}:34:9: key \"short\" in [[ward]]: short code \"THD\" is already used by the ward at line 12\n\
              {p}: invalid (3 errors)\n"
         )
