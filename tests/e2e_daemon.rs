@@ -1136,7 +1136,7 @@ fn an_account_the_server_says_is_over_its_daily_quota_hands_the_mail_to_another(
     );
     assert!(ACCOUNTS.contains(&from.as_str()), "{from}");
     w.wait_log(
-        "has sent all it may today",
+        "the server says the account has sent all it may",
         "the quota refusal was not noticed",
     );
     w.stop_daemon();
@@ -1147,13 +1147,19 @@ fn an_account_the_server_says_is_over_its_daily_quota_hands_the_mail_to_another(
     assert_eq!(outbox.len(), 1, "no notice of a dead letter: {outbox:#?}");
     assert!(matches!(outbox[0].status, OutboxStatus::Sent { .. }));
     assert_eq!(outbox[0].attempts, 1, "the refusal cost no attempt");
-    // The refused account counts as full for the day; the one that sent counts one.
-    let today = jiff::Timestamp::now()
-        .to_zoned_datetime(config.service.timezone.clone())
-        .date();
-    let limit = config.wards[0].accounts[0].mail.daily_send_limit;
-    assert_eq!(store.sent_on(ACCOUNTS[0], today).unwrap(), limit);
-    assert_eq!(store.sent_on(&from, today).unwrap(), 1);
+    // The refused account rests an hour (Gmail's window rolls: not until midnight),
+    // its count untouched; the one that sent counts the confirmation's recipients
+    // (the organisation, cc the CSKVs), as Gmail does.
+    let now = jiff::Timestamp::now();
+    let mark = store.quota_spent(ACCOUNTS[0]).unwrap().unwrap();
+    assert!(mark.until > now && mark.until <= now + jiff::SignedDuration::from_hours(1));
+    assert_eq!(store.sent_within(ACCOUNTS[0], now).unwrap(), 0);
+    let recipients = confirmation.to.len() + confirmation.cc.len();
+    assert!(recipients >= 2, "{recipients}");
+    assert_eq!(
+        store.sent_within(&from, now).unwrap(),
+        u32::try_from(recipients).unwrap()
+    );
 }
 
 #[test]

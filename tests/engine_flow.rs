@@ -829,12 +829,11 @@ fn a_standby_that_applies_the_journal_holds_what_the_active_holds() {
     ));
     // The outbox's own writes: a part sent (with the quota), a notice.
     let first = active.outbox().unwrap_or_else(|e| panic!("{e}"))[0].clone();
-    let day = jiff::civil::date(2026, 12, 5);
     active
-        .outbox_part_sent(first.id, &first.message_id, "a@b", day, true, now())
+        .outbox_part_sent(first.id, &first.message_id, "a@b", 3, true, now())
         .unwrap_or_else(|e| panic!("{e}"));
     active
-        .note_sent("a@b", day, 2)
+        .note_sent("a@b", now(), 2)
         .unwrap_or_else(|e| panic!("{e}"));
 
     let standby_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

@@ -415,8 +415,7 @@ fn killed_at_part_2_the_mail_resumes_at_part_2() {
         (parts.account.as_str(), parts.message_ids),
         (ACCOUNT, vec![ids[0].clone()])
     );
-    let day = jiff::civil::date(2021, 9, 8);
-    assert_eq!(store.sent_on(ACCOUNT, day).unwrap(), 1);
+    assert_eq!(store.sent_within(ACCOUNT, now()).unwrap(), 1);
 
     // Restarted: the worker finds it due and sends parts 2 and 3 only.
     let g = generation(config, store);
@@ -444,7 +443,7 @@ fn killed_at_part_2_the_mail_resumes_at_part_2() {
     assert!(matches!(entry.status, OutboxStatus::Sent { .. }));
     assert_eq!(entry.parts_sent.unwrap().message_ids, ids);
     assert_eq!(entry.attempts, 1);
-    assert_eq!(g.store.sent_on(ACCOUNT, day).unwrap(), 3);
+    assert_eq!(g.store.sent_within(ACCOUNT, later).unwrap(), 3);
     // Nothing is left to send.
     let pass = runtime()
         .block_on(outbox::send_due(
@@ -506,19 +505,24 @@ fn refused_at_part_2_the_retry_sends_the_rest_from_the_same_account() {
 
     // At its retry time the account that sent part 1 has used its quota: the rest
     // waits for it, rather than go from the other account.
-    let day = jiff::civil::date(2021, 9, 8);
-    g.store.note_sent(ACCOUNT, day, LIMIT - 1).unwrap();
-    assert_eq!(g.store.sent_on(ACCOUNT, day).unwrap(), LIMIT);
+    g.store.note_sent(ACCOUNT, *at, LIMIT - 1).unwrap();
+    assert_eq!(g.store.sent_within(ACCOUNT, *at).unwrap(), LIMIT);
     let pass = rt.block_on(outbox::send_due(&g, &submit, *at)).unwrap();
     assert_eq!(pass.over_quota, [id]);
     assert_eq!(delivered(&mail, OFFICER).len(), 1);
-    assert_eq!(g.store.sent_on(ACCOUNT2, day).unwrap(), 0);
+    assert_eq!(g.store.sent_within(ACCOUNT2, *at).unwrap(), 0);
 
-    // The next day in Hà Nội (17:00 UTC is midnight there), the rest goes.
-    let tomorrow = ts("2021-09-08T17:00:01Z");
-    let pass = rt
-        .block_on(outbox::send_due(&g, &submit, tomorrow))
-        .unwrap();
+    // The window rolls, whatever the day in Hà Nội: past its midnight (17:00 UTC) the
+    // quota is still spent, 23 hours on too; 25 hours on, the rest goes.
+    for waiting in [
+        ts("2021-09-08T17:00:01Z"),
+        now() + SignedDuration::from_hours(23),
+    ] {
+        let pass = rt.block_on(outbox::send_due(&g, &submit, waiting)).unwrap();
+        assert_eq!(pass.over_quota, [id], "{waiting}");
+    }
+    let later = now() + SignedDuration::from_hours(25);
+    let pass = rt.block_on(outbox::send_due(&g, &submit, later)).unwrap();
     assert_eq!(pass.sent, [id]);
     let got: Vec<String> = delivered(&mail, OFFICER)
         .into_iter()
@@ -527,12 +531,7 @@ fn refused_at_part_2_the_retry_sends_the_rest_from_the_same_account() {
     assert_eq!(got, ids);
     let entry = g.store.outbox_entry(id).unwrap().unwrap();
     assert_eq!(entry.parts_sent.unwrap().message_ids, ids);
-    assert_eq!(
-        g.store
-            .sent_on(ACCOUNT, jiff::civil::date(2021, 9, 9))
-            .unwrap(),
-        2
-    );
+    assert_eq!(g.store.sent_within(ACCOUNT, later).unwrap(), 2);
 }
 
 // ---------------------------------------------------------------------------------
@@ -992,13 +991,8 @@ fn caught_mid_send(held: Option<bool>) -> (usize, usize, OutboxEntry, usize, u32
         .block_on(outbox::send_due(&g, &folder, now()))
         .unwrap();
     assert_eq!(pass.sent, ids, "{pass:?}");
-    let sent = g
-        .store
-        .sent_on(ACCOUNT, jiff::civil::date(2021, 9, 8))
-        .unwrap()
-        + g.store
-            .sent_on(ACCOUNT2, jiff::civil::date(2021, 9, 8))
-            .unwrap();
+    let sent = g.store.sent_within(ACCOUNT, now()).unwrap()
+        + g.store.sent_within(ACCOUNT2, now()).unwrap();
     (
         delivered(&mail, OFFICER).len(),
         delivered(&mail, ORG).len(),
@@ -1034,4 +1028,134 @@ fn a_mail_caught_mid_send_that_the_sent_folder_holds_is_not_sent_again() {
     let (officer, org, _, asked, _) = caught_mid_send(None);
     assert_eq!((officer, org), (1, 1), "the folders unreadable: sent again");
     assert_eq!(asked, 2);
+}
+
+// ---------------------------------------------------------------------------------
+// The quota: recipients over a rolling 24 hours; a server's 5.4.5 rests an hour
+// ---------------------------------------------------------------------------------
+
+/// Gmail counts recipients, not messages: one mail to the organisation, cc the CSKV
+/// and the officer, is three of the account's quota, counted with the part's record.
+#[test]
+fn a_mail_to_three_recipients_counts_three() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = world(dir.path());
+    let store = Store::open(&config.service.state_dir).unwrap();
+    let Effect::SendMail(mut mail) = plain_mail(ORG) else {
+        unreachable!()
+    };
+    mail.cc = vec![CSKV.into(), OFFICER.into()];
+    let ids = open_case(&store, vec![Effect::SendMail(mail)]);
+    let g = generation(config, store);
+    let submit = MaildirSubmit {
+        mailboxes: mailboxes(dir.path()),
+    };
+    let pass = runtime()
+        .block_on(outbox::send_due(&g, &submit, now()))
+        .unwrap();
+    assert_eq!(pass.sent, ids);
+    assert_eq!(g.store.sent_within(ACCOUNT, now()).unwrap(), 3);
+    assert_eq!(g.store.sent_within(ACCOUNT2, now()).unwrap(), 0);
+    // Counted for 24 hours (to the hour, on the safe side), not to midnight.
+    let at = |h: i64| now() + SignedDuration::from_hours(h);
+    assert_eq!(g.store.sent_within(ACCOUNT, at(23)).unwrap(), 3);
+    assert_eq!(g.store.sent_within(ACCOUNT, at(25)).unwrap(), 0);
+}
+
+/// The window rolls: what was sent 23 hours ago counts, 25 hours ago does not, and
+/// the stale hours go with the next count.
+#[test]
+fn the_quota_window_rolls_over_24_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let at = |h: i64| now() - SignedDuration::from_hours(h);
+    store.note_sent(ACCOUNT, at(25), 4).unwrap();
+    store.note_sent(ACCOUNT, at(23), 2).unwrap();
+    store.note_sent(ACCOUNT2, at(23), 7).unwrap();
+    assert_eq!(store.sent_within(ACCOUNT, now()).unwrap(), 2);
+    assert_eq!(store.sent_within(ACCOUNT, at(22)).unwrap(), 6);
+    assert_eq!(store.note_sent(ACCOUNT, now(), 1).unwrap(), 3);
+    // The bucket of 25 hours ago went with that count; the other account's stayed.
+    assert_eq!(store.sent_within(ACCOUNT, at(22)).unwrap(), 2);
+    assert_eq!(store.sent_within(ACCOUNT2, now()).unwrap(), 7);
+}
+
+/// The server refuses `ACCOUNT`'s first mail with Gmail's 5.4.5 and takes everything
+/// after; every submission's account is noted.
+struct QuotaSpentOnce {
+    maildir: MaildirSubmit,
+    from: std::sync::Mutex<Vec<String>>,
+}
+
+impl Submit for QuotaSpentOnce {
+    async fn submit(
+        &self,
+        account: &qrca::config::Account,
+        recipients: &[String],
+        message: &[u8],
+    ) -> Result<Vec<Refused>, SendError> {
+        let first = {
+            let mut from = self.from.lock().unwrap();
+            from.push(account.address.clone());
+            from.iter().filter(|a| *a == ACCOUNT).count() == 1
+        };
+        if account.address == ACCOUNT && first {
+            return Err(SendError {
+                scope: Scope::Account,
+                message: "SMTP smtp.gmail.com:465 as a@gmail.com: permanent error (550): 5.4.5 Daily user sending quota exceeded.".into(),
+            });
+        }
+        self.maildir.submit(account, recipients, message).await
+    }
+
+    async fn probe(&self, account: &qrca::config::Account) -> Result<(), SendError> {
+        self.maildir.probe(account).await
+    }
+}
+
+/// Gmail's window rolls, so an account whose server said 5.4.5 rests an hour and is
+/// tried again, rather than being held to the next midnight (17:00 UTC in Hà Nội).
+/// The other account is full here, so the mail waits for the first.
+#[test]
+fn an_account_refused_with_5_4_5_is_tried_again_after_an_hour_not_at_midnight() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = world(dir.path());
+    let store = Store::open(&config.service.state_dir).unwrap();
+    let ids = open_case(&store, vec![plain_mail(ORG)]);
+    store.note_sent(ACCOUNT2, now(), LIMIT).unwrap();
+    let g = generation(config, store);
+    let submit = QuotaSpentOnce {
+        maildir: MaildirSubmit {
+            mailboxes: mailboxes(dir.path()),
+        },
+        from: std::sync::Mutex::new(Vec::new()),
+    };
+    let rt = runtime();
+    let pass = rt.block_on(outbox::send_due(&g, &submit, now())).unwrap();
+    assert_eq!(pass.over_quota, ids);
+    let mark = g.store.quota_spent(ACCOUNT).unwrap().unwrap();
+    assert_eq!(mark.until, now() + SignedDuration::from_hours(1));
+    assert!(mark.reason.contains("5.4.5"), "{}", mark.reason);
+    // Our own count is not touched: the server's word rests the account, the count
+    // still says what went.
+    assert_eq!(g.store.sent_within(ACCOUNT, now()).unwrap(), 0);
+    let tries = || submit.from.lock().unwrap().len();
+    assert_eq!(tries(), 1);
+
+    // Within the hour nothing is tried.
+    for m in [1, 30, 59] {
+        let at = now() + SignedDuration::from_mins(m);
+        let pass = rt.block_on(outbox::send_due(&g, &submit, at)).unwrap();
+        assert_eq!(pass.over_quota, ids, "{at}");
+        assert_eq!(tries(), 1, "{at}");
+    }
+    // An hour on (11:17 UTC, 18:17 in Hà Nội: hours before its midnight), it is.
+    let hour = now() + SignedDuration::from_mins(61);
+    let pass = rt.block_on(outbox::send_due(&g, &submit, hour)).unwrap();
+    assert_eq!(pass.sent, ids);
+    assert_eq!(*submit.from.lock().unwrap(), [ACCOUNT, ACCOUNT]);
+    assert_eq!(delivered(&mailboxes(dir.path()), ORG).len(), 1);
+    assert_eq!(g.store.sent_within(ACCOUNT, hour).unwrap(), 1);
+    // The mark ran out and went with the part's record.
+    assert_eq!(g.store.quota_spent(ACCOUNT).unwrap(), None);
 }

@@ -266,9 +266,8 @@ fn every_write_keeps_the_index_and_the_outbox_in_step() {
             })
             .unwrap();
         // The last part of a mail accepted: sent, in the same write.
-        let day = jiff::civil::date(2021, 9, 8);
         store
-            .outbox_part_sent(all[3], "<p1@x>", ACCOUNT, day, false, now)
+            .outbox_part_sent(all[3], "<p1@x>", ACCOUNT, 1, false, now)
             .unwrap();
         agree(&store, now);
         assert!(
@@ -276,14 +275,14 @@ fn every_write_keeps_the_index_and_the_outbox_in_step() {
             "a part is not the whole mail"
         );
         store
-            .outbox_part_sent(all[3], "<p2@x>", ACCOUNT, day, true, now)
+            .outbox_part_sent(all[3], "<p2@x>", ACCOUNT, 1, true, now)
             .unwrap();
-        assert_eq!(store.sent_on(ACCOUNT, day).unwrap(), 2);
+        assert_eq!(store.sent_within(ACCOUNT, now).unwrap(), 2);
         // The same part recorded again (a resend after a crash) is not counted twice.
         store
-            .outbox_part_sent(all[3], "<p2@x>", ACCOUNT, day, true, now)
+            .outbox_part_sent(all[3], "<p2@x>", ACCOUNT, 1, true, now)
             .unwrap();
-        assert_eq!(store.sent_on(ACCOUNT, day).unwrap(), 2);
+        assert_eq!(store.sent_within(ACCOUNT, now).unwrap(), 2);
         let sent = store.outbox_entry(all[3]).unwrap().unwrap();
         assert!(matches!(sent.status, OutboxStatus::Sent { .. }));
         assert_eq!(sent.parts_sent.unwrap().message_ids, ["<p1@x>", "<p2@x>"]);
@@ -358,7 +357,6 @@ proptest! {
         let mut entries = open_case(&store, 1, t0());
         let mut uid = 10;
         let mut now = t0();
-        let day = jiff::civil::date(2021, 9, 8);
         for op in ops {
             now += secs(7);
             let pick = |i: usize| entries[i % entries.len()];
@@ -377,7 +375,7 @@ proptest! {
                 Op::Pending(i) => { store.update_outbox(pick(i), now, |e| e.status = OutboxStatus::Pending).unwrap(); }
                 Op::Part(i, last) => {
                     uid += 1;
-                    store.outbox_part_sent(pick(i), &format!("<p{uid}@x>"), ACCOUNT, day, last, now).unwrap();
+                    store.outbox_part_sent(pick(i), &format!("<p{uid}@x>"), ACCOUNT, 1, last, now).unwrap();
                 }
                 Op::Reopen => {
                     drop(store);
@@ -406,7 +404,6 @@ fn child_writes_the_outbox_until_killed() {
     if store.outbox().unwrap().is_empty() {
         open_case(&store, 1, t0());
     }
-    let day = jiff::civil::date(2021, 9, 8);
     let mut uid = 1000 + u32::try_from(store.outbox().unwrap().len()).unwrap() * 10;
     let mut now = t0();
     loop {
@@ -420,10 +417,10 @@ fn child_writes_the_outbox_until_killed() {
             .update_outbox(new[0], now, |e| e.status = OutboxStatus::Sending)
             .unwrap();
         store
-            .outbox_part_sent(new[0], "<p1@x>", ACCOUNT, day, false, now)
+            .outbox_part_sent(new[0], "<p1@x>", ACCOUNT, 1, false, now)
             .unwrap();
         store
-            .outbox_part_sent(new[0], "<p2@x>", ACCOUNT, day, true, now)
+            .outbox_part_sent(new[0], "<p2@x>", ACCOUNT, 1, true, now)
             .unwrap();
         store
             .update_outbox(new[1], now, |e| e.status = retry_at(now + secs(60)))

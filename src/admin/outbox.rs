@@ -27,6 +27,19 @@ pub fn execute(
                     clean(&a.reason)
                 )?;
             }
+            let now = jiff::Timestamp::now();
+            for q in store.quota_spent_accounts()? {
+                if now < q.until {
+                    writeln!(
+                        out,
+                        "account {} sends nothing until {}: its server said its quota is spent at {} (its mail goes from the others): {}",
+                        clean(&q.address),
+                        time(q.until),
+                        time(q.since),
+                        clean(&q.reason)
+                    )?;
+                }
+            }
             let aside = store.unreadable_outbox()?;
             if !aside.is_empty() {
                 let ids: Vec<String> = aside.iter().map(u64::to_string).collect();

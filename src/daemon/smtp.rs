@@ -53,10 +53,11 @@ impl SendError {
         self.scope != Scope::Transient
     }
 
-    /// Whether the server says the account has sent all it may today, as Gmail does
+    /// Whether the server says the account has sent all it may, as Gmail does
     /// (`550 5.4.5 Daily user sending quota exceeded`): the message is fine and must go
-    /// from another account, not die. Gmail counts recipients over a rolling day, so
-    /// its limit can come before our own count says.
+    /// from another account, not die. Gmail counts recipients over a rolling 24 hours,
+    /// as our count does, but mail sent from the account by other means counts there
+    /// too, so its limit can come before our own count says.
     pub fn spent_quota(&self) -> bool {
         is_quota(&self.message)
     }

@@ -115,12 +115,44 @@ pub(crate) fn holder_prefix(ward: &str, id_number: &str) -> Vec<u8> {
     key
 }
 
-/// `<account>\0<YYYY-MM-DD>` → messages sent from that account that day (u32 BE).
-pub(crate) fn sent(account: &str, day: jiff::civil::Date) -> Vec<u8> {
-    let mut key = account.as_bytes().to_vec();
-    key.push(0);
-    key.extend_from_slice(day.to_string().as_bytes());
+/// `<account>\0<YYYYMMDDHH>` (the UTC hour) → the recipients of the mails the account's
+/// server accepted in that hour (u32 BE): the buckets of the rolling 24-hour quota
+/// (`Store::sent_within`). Keys sort by hour within an account. Before issue 15 the
+/// key ended in the local day, `<YYYY-MM-DD>`, and counted messages: such a key sorts
+/// before every hour of the same or a later year (`-` < `0`), so it is never read as a
+/// bucket of the window and goes with the account's stale buckets (`Store::sent_stale`)
+/// at its next count; no migration step is needed (the schema version stays).
+pub(crate) fn sent(account: &str, at: jiff::Timestamp) -> Vec<u8> {
+    let mut key = sent_prefix(account);
+    key.extend_from_slice(hour(at).as_bytes());
     key
+}
+
+/// The key every bucket of `account` starts with.
+pub(crate) fn sent_prefix(account: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(account.len() + 11);
+    key.extend_from_slice(account.as_bytes());
+    key.push(0);
+    key
+}
+
+/// `YYYYMMDDHH` of `at`, in UTC (a rolling window knows no time zone).
+fn hour(at: jiff::Timestamp) -> String {
+    at.strftime("%Y%m%d%H").to_string()
+}
+
+/// The hours of the quota window at `now`: the hour `now` is in and the 24 before it.
+/// A mail counts for at least 24 hours and less than 25, never less: Gmail's window is
+/// 24 hours to the second, and an account that sent its limit must not send more.
+pub(crate) const SENT_WINDOW_HOURS: i64 = 24;
+
+/// The first key of the window at `now` (`sent(account, now - 24 h)`): the account's
+/// buckets from it on are counted, those before it are stale.
+pub(crate) fn sent_window_start(account: &str, now: jiff::Timestamp) -> Vec<u8> {
+    let start = now
+        .checked_sub(jiff::SignedDuration::from_hours(SENT_WINDOW_HOURS))
+        .unwrap_or(now);
+    sent(account, start)
 }
 
 /// `answers\0<ward>\0<YYYY-MM-DD>\0<sender, lower case>` → the mails the ward answered

@@ -42,8 +42,8 @@ pub use revoked::{FeedMark, RevokedPermit};
 pub use summary::{CaseStage, CaseSummary, mask_id_number};
 pub use types::{
     Committed, IgnoredMessage, MAX_REFERENCES, Notice, OutboxEntry, OutboxStatus, Outcome,
-    PartsSent, RefusalRecord, RefusedRecipient, SeenMarker, Thread, UnusableAccount, Update,
-    outbox_message_id,
+    PartsSent, QuotaSpent, RefusalRecord, RefusedRecipient, SeenMarker, Thread, UnusableAccount,
+    Update, outbox_message_id,
 };
 
 use crate::workflow::{AuditEntry, Case, Kind, ReplyToken};
@@ -100,7 +100,8 @@ struct Trees {
     revisions: sled::Tree,
     /// Who holds which unrevoked permit of a ward (`keys::holder`).
     holders: sled::Tree,
-    /// Messages sent per account and day, for the daily quota (`keys::sent`).
+    /// Recipients sent to per account and UTC hour, for the rolling 24-hour quota
+    /// (`keys::sent`).
     sent: sled::Tree,
     /// The refusals each ward's daily report still owes (`keys::unreported`).
     unreported: sled::Tree,
@@ -244,14 +245,38 @@ impl Store {
         self.get_text(&self.trees.tokens, keys::TOKENS, token.0.as_bytes())
     }
 
-    /// How many messages `account` has sent on `day`.
-    pub fn sent_on(&self, account: &str, day: jiff::civil::Date) -> Result<u32, StoreError> {
-        let value = self
+    /// How many recipients the mails `account` sent in the last 24 hours at `now` had
+    /// (Gmail's quota counts recipients, To and Cc, over a rolling 24 hours): the sum
+    /// of its hourly buckets from the hour 24 hours ago to `now`'s
+    /// (`keys::sent_window_start`), so a mail counts for 24 to 25 hours.
+    pub fn sent_within(&self, account: &str, now: jiff::Timestamp) -> Result<u32, StoreError> {
+        let mut end = keys::sent(account, now);
+        end.push(0xff);
+        let mut total = 0u32;
+        for item in self
             .trees
             .sent
-            .get(keys::sent(account, day))
-            .map_err(|e| self.storage(e))?;
-        Ok(keys::count(value.as_deref()))
+            .range(keys::sent_window_start(account, now)..end)
+        {
+            let (_, value) = item.map_err(|e| self.storage(e))?;
+            total = total.saturating_add(keys::count(Some(&value)));
+        }
+        Ok(total)
+    }
+
+    /// The keys of `account`'s buckets that have left the window at `now` (and its
+    /// per-day counters from before issue 15): removed by the next write of its count.
+    pub(crate) fn sent_stale(
+        &self,
+        account: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<sled::IVec>, StoreError> {
+        self.trees
+            .sent
+            .range(keys::sent_prefix(account)..keys::sent_window_start(account, now))
+            .keys()
+            .map(|k| k.map_err(|e| self.storage(e)))
+            .collect()
     }
 
     /// How many mails of `sender` the ward answered on `day` (for the rate limit of
@@ -284,14 +309,28 @@ impl Store {
         Ok(total)
     }
 
-    /// Counts `n` more messages sent from `account` on `day`; returns the new total.
+    /// Counts `n` more recipients sent to from `account` at `now` (in `now`'s hourly
+    /// bucket; the account's stale buckets go in the same transaction); returns the
+    /// new total of the window. The outbox counts what it sends with
+    /// `outbox_part_sent`, in the transaction that records the part: this is for
+    /// tests and tools.
     pub fn note_sent(
         &self,
         account: &str,
-        day: jiff::civil::Date,
+        now: jiff::Timestamp,
         n: u32,
     ) -> Result<u32, StoreError> {
-        self.count_up(&keys::sent(account, day), n)
+        let stale = self.sent_stale(account, now)?;
+        let key = keys::sent(account, now);
+        self.transact_infallible(|t| {
+            for old in &stale {
+                t.sent.remove(old)?;
+            }
+            let total = keys::counted(t.sent.get(&key)?.as_deref(), n);
+            t.sent.insert(key.as_slice(), &total[..])?;
+            Ok(())
+        })?;
+        self.sent_within(account, now)
     }
 
     /// Adds `n` to the `sent` tree's counter at `key`; the new total.

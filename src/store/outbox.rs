@@ -14,7 +14,9 @@
 //! applies the change it is given and keeps the index true.
 
 use super::journal::Rec;
-use super::types::{OutboxEntry, OutboxStatus, PartsSent, RefusedRecipient, UnusableAccount};
+use super::types::{
+    OutboxEntry, OutboxStatus, PartsSent, QuotaSpent, RefusedRecipient, UnusableAccount,
+};
 use super::{Store, StoreError, keys};
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -31,6 +33,8 @@ type TxResult<T> = Result<T, ConflictableTransactionError<EntryAbort>>;
 
 /// The `meta` prefix of the marks of accounts that cannot send.
 const UNUSABLE: &[u8] = b"unusable/";
+/// The `meta` prefix of the marks of accounts whose server said their quota is spent.
+const QUOTA_SPENT: &[u8] = b"quota-spent/";
 
 /// What is due at a time ([`Store::due_outbox`]).
 #[derive(Debug, Default)]
@@ -221,6 +225,37 @@ impl Store {
         self.flush()
     }
 
+    /// The server said `mark.address` has sent all it may: no mail goes from it before
+    /// `mark.until` ([`QuotaSpent`]). Flushed.
+    pub fn mark_quota_spent(&self, mark: &QuotaSpent) -> Result<(), StoreError> {
+        let key = [QUOTA_SPENT, mark.address.as_bytes()].concat();
+        let value = serde_json::to_vec(mark).map_err(|source| StoreError::Encode {
+            what: format!("the quota mark of {}", mark.address),
+            source,
+        })?;
+        self.transact_infallible(|t| t.meta.insert(key.as_slice(), &value[..]).map(drop))?;
+        self.flush()
+    }
+
+    /// The mark of `address` when its server said its quota is spent, past or not.
+    pub fn quota_spent(&self, address: &str) -> Result<Option<QuotaSpent>, StoreError> {
+        let key = [QUOTA_SPENT, address.as_bytes()].concat();
+        match self.meta.get(&key).map_err(|e| self.storage(e))? {
+            Some(value) => Ok(Some(self.decode(keys::META, &key, &value)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every account's mark of a spent quota ([`QuotaSpent`]), past or not.
+    pub fn quota_spent_accounts(&self) -> Result<Vec<QuotaSpent>, StoreError> {
+        let mut found = Vec::new();
+        for item in self.meta.scan_prefix(QUOTA_SPENT) {
+            let (key, value) = item.map_err(|e| self.storage(e))?;
+            found.push(self.decode(keys::META, &key, &value)?);
+        }
+        Ok(found)
+    }
+
     /// The ids of the outbox entries set aside as unreadable.
     pub fn unreadable_outbox(&self) -> Result<Vec<u64>, StoreError> {
         self.trees
@@ -286,19 +321,23 @@ impl Store {
     }
 
     /// Records that the server accepted the message `message_id` of entry `id`, sent
-    /// from `account` on `day` (the daily quota counts it), and when it was the last
-    /// one (`all_sent`), that the entry is sent: one transaction, then a flush. A part
-    /// recorded before is not counted twice.
+    /// from `account` at `now` to `recipients` recipients (the rolling 24-hour quota
+    /// counts them, in `now`'s hourly bucket), and when it was the last one
+    /// (`all_sent`), that the entry is sent: one transaction, then a flush. A part
+    /// recorded before is not counted twice. The same transaction removes the
+    /// account's buckets that left the window and a spent-quota mark that has run out.
     pub fn outbox_part_sent(
         &self,
         id: u64,
         message_id: &str,
         account: &str,
-        day: jiff::civil::Date,
+        recipients: u32,
         all_sent: bool,
         now: Timestamp,
     ) -> Result<OutboxEntry, StoreError> {
-        let sent_key = keys::sent(account, day);
+        let sent_key = keys::sent(account, now);
+        let stale = self.sent_stale(account, now)?;
+        let spent_key = [QUOTA_SPENT, account.as_bytes()].concat();
         let change = |e: &mut OutboxEntry| {
             let parts = e.parts_sent.get_or_insert_with(|| PartsSent {
                 account: account.to_owned(),
@@ -315,8 +354,16 @@ impl Store {
         let result = self.transact(|t| {
             let (old, new) = rewrite(&t.outbox, &t.outbox_due, id, now, &change)?;
             if !old.part_was_sent(message_id) {
-                let count = keys::counted(t.sent.get(&sent_key)?.as_deref(), 1);
+                let count = keys::counted(t.sent.get(&sent_key)?.as_deref(), recipients);
                 t.sent.insert(sent_key.as_slice(), &count[..])?;
+                for key in &stale {
+                    t.sent.remove(key)?;
+                }
+                if let Some(mark) = t.meta.get(&spent_key)?
+                    && serde_json::from_slice::<QuotaSpent>(&mark).map_or(true, |m| m.until <= now)
+                {
+                    t.meta.remove(spent_key.as_slice())?;
+                }
             }
             Ok((old, new))
         });

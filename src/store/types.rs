@@ -299,6 +299,19 @@ pub struct UnusableAccount {
     pub reason: String,
 }
 
+/// An account whose server said it has sent all it may (Gmail's `5.4.5 Daily user
+/// sending quota exceeded`), whatever our count said: no mail goes from it before
+/// `until` (an hour on), then it is tried again (`meta` key `quota-spent/<address>`,
+/// removed by the first part it sends after `until`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaSpent {
+    pub address: String,
+    pub since: Timestamp,
+    pub until: Timestamp,
+    /// The server's words.
+    pub reason: String,
+}
+
 /// The messages of a (split) entry that the server accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartsSent {

@@ -1,6 +1,8 @@
-//! Which account sends: the thread's while its daily quota lasts, else the first
-//! other account of the ward with quota left; and the accounts set aside as unable to
-//! send, tried again with a login once per generation and every `PROBE_EVERY`.
+//! Which account sends: the thread's while its quota lasts (`daily_send_limit`
+//! recipients in a rolling 24 hours, and not within the hour after its server said the
+//! quota is spent), else the first other account of the ward with quota left; and the
+//! accounts set aside as unable to send, tried again with a login once per generation
+//! and every `PROBE_EVERY`.
 
 use super::Submit;
 use crate::config::Account;
@@ -60,33 +62,41 @@ pub(super) async fn probe_unusable(
 /// generation: a `systemctl reload qrca` after fixing its password tries it at once).
 const PROBE_EVERY: SignedDuration = SignedDuration::from_secs(300);
 
-/// The thread's account when it has quota left today, else the first of the ward's
+/// The thread's account when it has quota left at `now`, else the first of the ward's
 /// accounts that has.
 pub(super) fn choose_account<'a>(
     store: &Store,
     accounts: &'a [Account],
     preferred: &str,
-    day: jiff::civil::Date,
+    now: Timestamp,
 ) -> Result<Option<&'a Account>, StoreError> {
     let ordered = accounts
         .iter()
         .filter(|a| a.address == preferred)
         .chain(accounts.iter().filter(|a| a.address != preferred));
     for account in ordered {
-        if has_quota(store, account, day)? {
+        if has_quota(store, account, now)? {
             return Ok(Some(account));
         }
     }
     Ok(None)
 }
 
-/// Whether `account` may still send on `day` (its `daily_send_limit`).
+/// Whether `account` may send at `now`: its server has not said within the hour
+/// that its quota is spent, and the recipients of its mails in the last 24 hours are
+/// fewer than its `daily_send_limit`.
 pub(super) fn has_quota(
     store: &Store,
     account: &Account,
-    day: jiff::civil::Date,
+    now: Timestamp,
 ) -> Result<bool, StoreError> {
-    Ok(store.sent_on(&account.address, day)? < account.mail.daily_send_limit)
+    if store
+        .quota_spent(&account.address)?
+        .is_some_and(|mark| now < mark.until)
+    {
+        return Ok(false);
+    }
+    Ok(store.sent_within(&account.address, now)? < account.mail.daily_send_limit)
 }
 
 #[cfg(test)]
@@ -110,34 +120,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let accounts = [account("a1@x", 2), account("a2@x", 1), account("a3@x", 2)];
-        let day = jiff::civil::date(2021, 9, 8);
-        let chosen = |preferred: &str| {
-            choose_account(&store, &accounts, preferred, day)
+        let now: Timestamp = "2021-09-08T03:00:00Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let chosen = |preferred: &str, at: Timestamp| {
+            choose_account(&store, &accounts, preferred, at)
                 .unwrap_or_else(|e| panic!("{e}"))
                 .map(|a| a.address.clone())
         };
-        assert_eq!(chosen("a2@x").as_deref(), Some("a2@x"));
+        assert_eq!(chosen("a2@x", now).as_deref(), Some("a2@x"));
         store
-            .note_sent("a2@x", day, 1)
+            .note_sent("a2@x", now, 1)
             .unwrap_or_else(|e| panic!("{e}"));
         // a2 is spent: the first other account of the ward with quota left.
-        assert_eq!(chosen("a2@x").as_deref(), Some("a1@x"));
+        assert_eq!(chosen("a2@x", now).as_deref(), Some("a1@x"));
         store
-            .note_sent("a1@x", day, 2)
+            .note_sent("a1@x", now, 2)
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(chosen("a2@x").as_deref(), Some("a3@x"));
+        assert_eq!(chosen("a2@x", now).as_deref(), Some("a3@x"));
         store
-            .note_sent("a3@x", day, 2)
+            .note_sent("a3@x", now, 2)
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(chosen("a2@x"), None);
-        // A new day, a new quota; and an unknown preferred account is no account.
-        let next = jiff::civil::date(2021, 9, 9);
-        assert_eq!(
-            choose_account(&store, &accounts, "gone@x", next)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .map(|a| a.address.as_str()),
-            Some("a1@x")
-        );
-        assert_eq!(store.sent_on("a3@x", day).unwrap_or_default(), 2);
+        assert_eq!(chosen("a2@x", now), None);
+        // Still spent 23 hours on (no midnight resets it); free 25 hours on, and an
+        // unknown preferred account is no account.
+        let later = |h: i64| now + SignedDuration::from_hours(h);
+        assert_eq!(chosen("a2@x", later(23)), None);
+        assert_eq!(chosen("gone@x", later(25)).as_deref(), Some("a1@x"));
+        assert_eq!(store.sent_within("a3@x", now).unwrap_or_default(), 2);
+        assert_eq!(store.sent_within("a3@x", later(25)).unwrap_or_default(), 0);
     }
 }

@@ -8,7 +8,7 @@ use super::Outcome;
 use super::notices::{to_officers, undeliverable};
 use crate::config::{Account, Ward};
 use crate::daemon::smtp::{Scope, SendError};
-use crate::store::{OutboxEntry, OutboxStatus, Store, StoreError, UnusableAccount};
+use crate::store::{OutboxEntry, OutboxStatus, QuotaSpent, Store, StoreError, UnusableAccount};
 use crate::workflow::{MailData, Template};
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashSet;
@@ -18,29 +18,36 @@ const MAX_ATTEMPTS: u32 = 30;
 /// The first retry waits this long; each next one twice as long, up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: i64 = 30;
 const MAX_BACKOFF: i64 = 3600;
+/// An account whose server said its quota is spent is tried again after this: Gmail
+/// counts over a rolling 24 hours, so room comes back as the oldest mails leave the
+/// window, not at midnight.
+pub(super) const QUOTA_PAUSE: SignedDuration = SignedDuration::from_hours(1);
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn failed(
     store: &Store,
     ward: &Ward,
     account: &Account,
-    day: jiff::civil::Date,
     entry: &OutboxEntry,
     now: Timestamp,
     error: SendError,
     unusable: &mut HashSet<String>,
 ) -> Result<Outcome, StoreError> {
     if error.spent_quota() {
-        // The account is done for today whatever our count says; the mail is not at
-        // fault. Count the account full, and put the mail back in line: `send_due`
+        // The server says the account has sent all it may, whatever our count says (a
+        // mail sent from it elsewhere, by hand, counts too); the mail is not at fault.
+        // Gmail's window rolls: the account is set aside for `QUOTA_PAUSE` and then
+        // tried again, not held to a midnight. The mail goes back in line: `send_due`
         // sends it at once from another account of the ward (or, if part of it went
-        // from this one, tomorrow), and it costs no attempt.
-        let limit = account.mail.daily_send_limit;
-        let sent = store.sent_on(&account.address, day)?;
-        if sent < limit {
-            store.note_sent(&account.address, day, limit - sent)?;
-        }
-        tracing::warn!(entry = entry.id, account = %account.address, error = %error.message, "the server says the account has sent all it may today; the mail goes from another account of the ward, or tomorrow");
+        // from this one, from this one after the pause), and it costs no attempt.
+        let until = now.checked_add(QUOTA_PAUSE).unwrap_or(now);
+        store.mark_quota_spent(&QuotaSpent {
+            address: account.address.clone(),
+            since: now,
+            until,
+            reason: error.message.clone(),
+        })?;
+        tracing::warn!(entry = entry.id, account = %account.address, error = %error.message, retry_from = %until, "the server says the account has sent all it may; the mail goes from another account of the ward, and the account is tried again in an hour");
         store.update_outbox(entry.id, now, |e| e.status = OutboxStatus::Pending)?;
         return Ok(Outcome::HandOver);
     }

@@ -119,7 +119,8 @@ pub struct Pass {
     pub sent: Vec<u64>,
     pub retrying: Vec<u64>,
     pub dead: Vec<u64>,
-    /// Every account of the ward has used its daily quota: waits for tomorrow.
+    /// Every account of the ward has used its quota (a rolling 24 hours, or the hour
+    /// after its server said so): waits until one has room again.
     pub over_quota: Vec<u64>,
 }
 
@@ -128,7 +129,7 @@ enum Outcome {
     Retry,
     Dead,
     OverQuota,
-    /// The server refused the account (its day's quota spent, or the account itself
+    /// The server refused the account (its quota spent, or the account itself
     /// set aside): try another now.
     HandOver,
     /// The journal is behind or another PC took over: nothing more leaves this PC now.
@@ -157,7 +158,7 @@ pub async fn send_due(
         let id = entry.id;
         let mut outcome = send_or_kill(shared, submit, &mut unusable, entry, now).await?;
         // The server refused the account (its quota, its login): at once from another
-        // one. (That one is counted full or unusable now, so this ends.)
+        // one. (That one is set aside for the hour or unusable now, so this ends.)
         while matches!(outcome, Outcome::HandOver) {
             outcome = match shared.store.outbox_entry(id)? {
                 Some(entry) => send_or_kill(shared, submit, &mut unusable, entry, now).await?,

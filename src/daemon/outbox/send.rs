@@ -13,7 +13,6 @@ use crate::daemon::smtp::{Scope, SendError};
 use crate::outbound::{self, RenderCtx, Rendered};
 use crate::store::{OutboxEntry, OutboxStatus, Store, StoreError};
 use jiff::Timestamp;
-use jiff::civil::Date;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -26,9 +25,6 @@ pub(super) async fn send_one(
 ) -> Result<Outcome, StoreError> {
     let store = &shared.store;
     let config = &shared.config;
-    let day = now
-        .to_zoned_datetime(config.service.timezone.clone())
-        .date();
     let Some(ward) = config.ward(&entry.ward) else {
         return dead(
             store,
@@ -59,7 +55,7 @@ pub(super) async fn send_one(
         // The rest of a split mail goes from the account that sent its first parts:
         // another account may split it differently (its own max_message_bytes).
         Some(parts) => match ward.accounts.iter().find(|a| a.address == parts.account) {
-            Some(a) if !unusable.contains(&a.address) && has_quota(store, a, day)? => Some(a),
+            Some(a) if !unusable.contains(&a.address) && has_quota(store, a, now)? => Some(a),
             Some(_) => None,
             None => {
                 return dead(
@@ -81,12 +77,12 @@ pub(super) async fn send_one(
                 .filter(|a| !unusable.contains(&a.address))
                 .cloned()
                 .collect();
-            choose_account(store, &usable, &entry.account, day)?
+            choose_account(store, &usable, &entry.account, now)?
                 .and_then(|a| ward.accounts.iter().find(|w| w.address == a.address))
         }
     };
     let Some(account) = account else {
-        tracing::warn!(entry = entry.id, ward = %entry.ward, "no account of the ward that may send it can send now (daily quota used, or the server refuses the account); it waits");
+        tracing::warn!(entry = entry.id, ward = %entry.ward, "no account of the ward that may send it can send now (quota used in the last 24 hours or spent by the server's word, or the server refuses the account); it waits");
         return Ok(Outcome::OverQuota);
     };
     let resumed = matches!(entry.status, OutboxStatus::Sending);
@@ -130,7 +126,7 @@ pub(super) async fn send_one(
                 scope: Scope::Transient,
                 message: format!("cannot render the mail yet: {reason}"),
             };
-            return failed(store, ward, account, day, entry, now, error, unusable);
+            return failed(store, ward, account, entry, now, error, unusable);
         }
         Err((false, reason)) => {
             return dead(
@@ -157,7 +153,7 @@ pub(super) async fn send_one(
         .filter(|p| !entry.part_was_sent(&p.message_id))
         .collect();
     if resumed && !todo.is_empty() {
-        todo = drop_already_sent(store, submit, ward, entry, todo, day, now).await?;
+        todo = drop_already_sent(store, submit, ward, entry, todo, now).await?;
         if todo.is_empty() {
             return Ok(Outcome::Sent);
         }
@@ -188,17 +184,18 @@ pub(super) async fn send_one(
             }
             Ok(_) => {}
             Err(e) => {
-                return failed(store, ward, account, day, entry, now, e, unusable);
+                return failed(store, ward, account, entry, now, e, unusable);
             }
         }
         crate::daemon::journal::fault("after-submit");
         // Recorded before the next part goes: a crash from here on resends only
         // what the server has not yet taken.
+        // Gmail's quota counts recipients (To and Cc: the envelope's), not messages.
         store.outbox_part_sent(
             entry.id,
             &part.message_id,
             &account.address,
-            day,
+            recipients(part),
             n + 1 == todo.len(),
             now,
         )?;
@@ -219,7 +216,6 @@ async fn drop_already_sent<'a>(
     ward: &Ward,
     entry: &OutboxEntry,
     mut todo: Vec<&'a Rendered>,
-    day: Date,
     now: Timestamp,
 ) -> Result<Vec<&'a Rendered>, StoreError> {
     for account in &ward.accounts {
@@ -235,12 +231,21 @@ async fn drop_already_sent<'a>(
             }
         };
         for id in &held {
+            let count = todo
+                .iter()
+                .find(|p| p.message_id == *id)
+                .map_or(0, |p| recipients(p));
             todo.retain(|p| p.message_id != *id);
-            store.outbox_part_sent(entry.id, id, &account.address, day, todo.is_empty(), now)?;
+            store.outbox_part_sent(entry.id, id, &account.address, count, todo.is_empty(), now)?;
         }
         if !held.is_empty() {
             tracing::info!(entry = entry.id, case = %entry.case, account = %account.address, parts = held.len(), "the account's sent-mail folder holds the mail caught mid-send: not sent again");
         }
     }
     Ok(todo)
+}
+
+/// What one part costs of the account's quota: its envelope's recipients.
+fn recipients(part: &Rendered) -> u32 {
+    u32::try_from(part.recipients.len()).unwrap_or(u32::MAX)
 }
