@@ -215,11 +215,33 @@ namespace inbox {
   }
 }
 
-# Room for a city's worth of watchers (scripts/measure-idle-rss.sh: 300 accounts in IDLE).
+# Room for a city's worth of watchers: scripts/measure-idle-rss.sh 600 keeps 1,800 accounts
+# in IDLE, over TLS. Nothing is started ahead (no process_min_avail), so an instance still
+# comes up as fast as before; processes are made as clients come.
 default_process_limit = 1000
-default_client_limit = 4000
+default_client_limit = 10000
+default_vsz_limit = 1G
+# One IDLE session per account and one more per folder qrca reads now and then (Sent,
+# the journal): the per-user limit stays Gmail-like, room for each user's few sessions.
+mail_max_userip_connections = 20
 
+# An imap process serves up to 16 sessions (mostly idle ones, woken by inotify), so 1,800
+# watchers take ~120 processes, not 1,800 (each ~2-3 MB). service_count = 0 keeps a
+# process for more than one session: with Dovecot's default (1) client_limit is moot.
+service imap {
+  service_count = 0
+  process_limit = 1000
+  client_limit = 16
+}
+
+# High-performance mode: a login process is kept (service_count = 0) and proxies many TLS
+# sessions for their whole life. With the default (one process per connection) every
+# IMAPS session keeps its own imap-login process, and the 1,001st is refused.
 service imap-login {
+  service_count = 0
+  process_limit = 64
+  client_limit = 2000
+  vsz_limit = 1G
   inet_listener imap {
     address = 127.0.0.1
     port = $IMAP_PORT
@@ -463,6 +485,10 @@ wait_gone() {
 }
 
 start_dovecot() {
+    # Each proxied IMAPS session holds two descriptors in an imap-login process and one in
+    # an imap process, and the master checks its limit against the services' at start:
+    # the processes inherit ours, so raise it for a city's sessions (see service imap-login).
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     # The daemon must not inherit our stdout (a caller reading it would wait forever) nor
     # the start lock (fd 9).
     if ! dovecot -c "$DIR/dovecot/dovecot.conf" </dev/null >"$DIR/log/dovecot-start.log" 2>&1 9>&-; then

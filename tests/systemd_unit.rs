@@ -101,4 +101,8 @@ fn the_unit_bounds_memory_and_tasks() {
     let max_mb: usize = value("MemoryMax").trim_end_matches('M').parse().unwrap();
     assert!(max_mb >= 2 * 256 + 100);
     assert_eq!(qrca::daemon::watch::MAX_CONCURRENT_INTAKES, 2);
+    // Issue 15: a socket per account, 1,800 accounts for a city's wards hosted centrally;
+    // the unit's filter refuses setrlimit, so the daemon cannot raise it itself.
+    let files: usize = value("LimitNOFILE").parse().unwrap();
+    assert!(files >= 2 * 1800, "LimitNOFILE={files}");
 }

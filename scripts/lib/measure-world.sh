@@ -2,10 +2,10 @@
 # release binary, makes a temp dir that is removed on exit, starts a private loopback
 # Dovecot/Postfix (scripts/mail-servers.sh) and writes the one app password every
 # account uses. Afterwards: $QRCA, $work, $servers, and the servers' KEY=value lines
-# (IMAP_PORT, IMAPS_PORT, SMTP_PORT, SMTPS_PORT, LMTP_PORT, CA_CERT) as variables; set
+# (IMAP_PORT, IMAPS_PORT, SMTP_PORT, SMTPS_PORT, LMTP_PORT, MX_PORT, CA_CERT) as variables; set
 # $daemon to the daemon's pid for the cleanup to stop it.
 cargo build --release --quiet
-QRCA=$PWD/target/release/qrca
+QRCA=${CARGO_TARGET_DIR:-$PWD/target}/release/qrca
 
 work=$(mktemp -d /tmp/qrca-measure.XXXXXX)
 servers=""
@@ -17,7 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-eval "$(scripts/mail-servers.sh start | grep -E '^(DIR|IMAP_PORT|IMAPS_PORT|SMTP_PORT|SMTPS_PORT|LMTP_PORT|CA_CERT)=')"
+eval "$(scripts/mail-servers.sh start | grep -E '^(DIR|IMAP_PORT|IMAPS_PORT|SMTP_PORT|SMTPS_PORT|LMTP_PORT|MX_PORT|CA_CERT)=')"
 servers=$DIR
 mkdir -p "$work/secrets" "$work/keys"
 printf 'pw' >"$work/secrets/pw"

@@ -48,6 +48,7 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
+    raise_open_file_limit();
     let store = Store::open(&loaded.config.service.state_dir)?;
     let journal = super::journal::Journal::load(&loaded.config)?;
     let mut first = Generation::load(loaded.config, store)?;
@@ -67,6 +68,30 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
     let first = Arc::new(first);
     runtime.block_on(serve(&path, first, outbox::Smtp))?;
     Ok(0)
+}
+
+/// Raises the soft limit on open files to the hard one: each watched account holds a
+/// socket (1,800 for a city's wards hosted centrally), and the usual soft limit is 1,024
+/// (systemd's default, while its hard limit is 524,288). Under the unit's system-call
+/// filter (`~@resources`) setrlimit is refused: `LimitNOFILE=` in systemd/qrca.service
+/// sets the limit there, and a refusal here is only logged.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current.is_some() && limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => {
+                tracing::debug!(from = ?limit.current, to = ?limit.maximum, "raised the open file limit")
+            }
+            Err(e) => {
+                tracing::warn!(limit = ?limit.current, "cannot raise the open file limit: {e}")
+            }
+        }
+    }
 }
 
 /// The most threads the runtime's blocking pool may start (tokio's default is 512).
