@@ -18,9 +18,10 @@ cd "$(dirname "$0")/.."
 # chromium, ffmpeg and Node drive the checkpoint page (tests/checkpoint_page.rs): headless
 # Chromium with a fake camera fed a y4m that ffmpeg makes from a permit's render.
 # cups-daemon and cups-client: a private cupsd with two queues (scripts/cups.sh) for the
-# print queue's tests (tests/print_queue.rs).
+# print queue's tests (tests/print_queue.rs). man-db renders the generated man pages
+# (tests/manual.rs).
 PACKAGES=(poppler-utils zbar-tools dovecot-imapd dovecot-lmtpd postfix openssl systemd time util-linux
-    chromium ffmpeg nodejs cups-daemon cups-client)
+    chromium ffmpeg nodejs cups-daemon cups-client man-db)
 # Debian's nodejs comes without npm (NodeSource's includes it): add Debian's only if needed.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 

@@ -47,6 +47,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
     match command {
         Command::Run { config } => qrca::daemon::run::run(config),
         Command::Demo { out } => qrca::demo::run(out),
+        Command::Manual { out_dir } => cli::manual::run(&out_dir),
         Command::Check { config, connect } => cli::check::run(config, connect),
         Command::Accounts {
             command: AccountsCommand::Suggest { district, ward },

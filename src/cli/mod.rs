@@ -17,6 +17,7 @@ pub mod control;
 pub mod explain;
 pub mod intake;
 pub mod keys;
+pub mod manual;
 pub mod outbox;
 pub mod permit;
 pub mod permits;
@@ -45,6 +46,13 @@ pub enum Command {
     Run {
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Write the man pages and bash completions (for packaging).
+    #[command(hide = true)]
+    Manual {
+        /// Where to write `man/` and `completions/`.
+        #[arg(long)]
+        out_dir: PathBuf,
     },
     /// Play all three flows on a local world with generated sample data, no network.
     Demo {
