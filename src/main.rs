@@ -68,12 +68,23 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             config,
         } => cli::explain::run(file.as_deref(), uid, account.as_deref(), config),
         Command::Roster {
-            file,
-            kind,
+            template: Some(cli::RosterTemplate::Template { kind, out }),
+            ..
+        } => cli::roster::template(kind, &out),
+        Command::Roster {
+            file: Some(file),
+            kind: Some(kind),
             json,
             ward,
             config,
+            ..
         } => cli::roster::run(&file, kind, json, ward.as_deref(), config),
+        Command::Roster { .. } => {
+            eprintln!(
+                "qrca: roster needs a FILE and --kind, or `roster template --kind K --out F`"
+            );
+            Ok(2)
+        }
         Command::Outbox { config, command } => cli::outbox::run(config, command),
         Command::Print { config, command } => cli::print::run(config, command),
         Command::Report { ward, config } => cli::report::run(&ward, config),

@@ -275,3 +275,33 @@ fn dates_are_judged_on_the_day_the_list_is_checked_by_the_configs_rules() {
     );
     assert_eq!(json["rows"][2]["valid_until"], today.to_string());
 }
+
+/// Issue 18: `qrca roster template` writes a blank list of each kind that qrca itself
+/// reads back without an error: the header row and one example row with the kind's
+/// own columns; it never writes over a file.
+#[test]
+fn the_template_of_each_kind_reads_back_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, own) in [
+        ("T", "\"position\""),
+        ("C", "\"reason\""),
+        ("H", "\"market\""),
+    ] {
+        let file = dir.path().join(format!("mau-{kind}.xlsx"));
+        let path = file.to_str().unwrap();
+        let out = qrca(&["roster", "template", "--kind", kind, "--out", path]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let read = qrca(&["roster", path, "--kind", kind, "--json"]);
+        assert_eq!(read.status.code(), Some(0), "{}", text(&read.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+        assert_eq!(json["rows"].as_array().unwrap().len(), 1, "{json}");
+        assert!(json["errors"].as_array().unwrap().is_empty(), "{json}");
+        assert!(json["rows"][0].to_string().contains(own), "{kind}: {json}");
+        // Never over a file: the admin's own list may be there.
+        let again = qrca(&["roster", "template", "--kind", kind, "--out", path]);
+        assert_eq!(again.status.code(), Some(1));
+        assert!(text(&again.stderr).contains("already exists"));
+    }
+    let bare = qrca(&["roster"]);
+    assert_eq!(bare.status.code(), Some(2));
+}

@@ -39,6 +39,21 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `qrca roster template`.
+#[derive(Debug, Subcommand)]
+pub enum RosterTemplate {
+    /// Write a blank roster of a kind: the header row as qrca reads it and one example
+    /// row to write over (.xlsx).
+    Template {
+        /// T (organisation staff), C (individuals) or H (households).
+        #[arg(long, value_parser = parse_kind)]
+        kind: crate::workflow::Kind,
+        /// The file to write, e.g. mau.xlsx.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The daemon: watch every ward account, answer, issue permits (SIGHUP reloads,
@@ -103,13 +118,18 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Validate a roster as the daemon would and print it (SPEC §4).
+    /// Validate a roster as the daemon would and print it (SPEC §4); `roster template`
+    /// writes a blank list to fill in.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Roster {
+        #[command(subcommand)]
+        template: Option<RosterTemplate>,
         /// The spreadsheet: .xlsx, .xls, .ods or .csv.
-        file: PathBuf,
+        #[arg(required = true)]
+        file: Option<PathBuf>,
         /// T (organisation staff), C (individuals) or H (households).
-        #[arg(long, value_parser = parse_kind)]
-        kind: crate::workflow::Kind,
+        #[arg(long, value_parser = parse_kind, required = true)]
+        kind: Option<crate::workflow::Kind>,
         /// Print SPEC §4's JSON instead of a table.
         #[arg(long)]
         json: bool,

@@ -263,6 +263,33 @@ fn mask(id: &str) -> String {
         .collect()
 }
 
+/// `qrca roster template --kind K --out F`: a blank roster of kind `K` (the header row
+/// as the reader knows it, one example row), never over an existing file.
+pub fn template(kind: Kind, out: &Path) -> anyhow::Result<u8> {
+    let bytes = crate::outbound::xlsx::template(kind)
+        .map_err(|e| anyhow::anyhow!("cannot make the template: {e}"))?;
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(out)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!("qrca: {} already exists; not overwritten.", out.display());
+            return Ok(1);
+        }
+        Err(e) => anyhow::bail!("cannot write {}: {e}", out.display()),
+    };
+    std::io::Write::write_all(&mut file, &bytes)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    println!(
+        "written {}: the {} roster's header row and one example row; write the list over the example",
+        out.display(),
+        kind.letter()
+    );
+    Ok(0)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -212,20 +212,91 @@ pub fn roster(kind: Kind, case: &str, batch: &Batch) -> Result<Vec<u8>, XlsxErro
     sheet.set_freeze_panes(1, 0)?;
     for (i, row) in batch.rows.iter().enumerate() {
         let r = i as u32 + 1;
-        for (c, col) in cols.iter().enumerate() {
-            match (col.value)(&row.person) {
-                Some(Cell::Text(t)) => {
-                    sheet.write_string(r, c as u16, t)?;
-                }
-                Some(Cell::Number(n)) => {
-                    sheet.write_number(r, c as u16, n)?;
-                }
-                None => {}
-            }
-        }
+        write_person(sheet, r, &cols, &row.person)?;
         sheet.write_string(r, state_col, state(&row.state))?;
     }
     book.save_to_buffer()
+}
+
+/// One person's cells on sheet row `r`, in `cols`' order.
+fn write_person(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    r: u32,
+    cols: &[Column],
+    person: &Row,
+) -> Result<(), XlsxError> {
+    for (c, col) in cols.iter().enumerate() {
+        match (col.value)(person) {
+            Some(Cell::Text(t)) => {
+                sheet.write_string(r, c as u16, t)?;
+            }
+            Some(Cell::Number(n)) => {
+                sheet.write_number(r, c as u16, n)?;
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// The roster template (`qrca roster template`, issue 18): the header row of `kind`'s
+/// columns, as the reader knows them, and one example row to write over; the same
+/// bytes every time.
+pub fn template(kind: Kind) -> Result<Vec<u8>, XlsxError> {
+    let cols = columns(kind);
+    let (mut book, header) = workbook(
+        format!("Mẫu danh sách {}", kind.letter()),
+        jiff::Timestamp::UNIX_EPOCH,
+    )?;
+    let sheet = book.add_worksheet();
+    sheet.set_name("Danh sách")?;
+    for (c, col) in cols.iter().enumerate() {
+        let c = c as u16;
+        sheet.write_string_with_format(0, c, col.header, &header)?;
+        sheet.set_column_width(c, col.width)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    write_person(sheet, 1, &cols, &example(kind))?;
+    book.save_to_buffer()
+}
+
+/// The template's example row: made-up, plausible, and valid for `kind` (dates of
+/// validity left empty: the ward's default applies).
+fn example(kind: Kind) -> Row {
+    let text = |s: &str| Some(s.to_owned());
+    let mut row = Row {
+        stt: 1,
+        sheet_row: 2,
+        name: text(if kind == Kind::H {
+            "Trần Thị Bình"
+        } else {
+            "Nguyễn Văn An"
+        }),
+        id_number: text("001090012345"),
+        birth_date: Some(jiff::civil::date(1990, 3, 15)),
+        phone: text("0912345678"),
+        address: text("12 Hàng Bạc, phường Hàng Bạc, quận Hoàn Kiếm"),
+        ..Row::default()
+    };
+    match kind {
+        Kind::T => {
+            row.position = text("Nhân viên kho");
+            row.route = text("Nhà – Khu công nghiệp Thăng Long");
+            row.vehicle = text("Xe máy 29A1-123.45");
+        }
+        Kind::C => {
+            row.reason = text("Đi khám bệnh tại Bệnh viện Bạch Mai");
+            row.route = text("Nhà – Bệnh viện Bạch Mai");
+        }
+        Kind::H => {
+            row.birth_date = None;
+            row.phone = None;
+            row.household_size = Some(4);
+            row.market_days = text("Thứ Hai, Thứ Năm");
+            row.market = text("Chợ Hàng Da");
+        }
+    }
+    row
 }
 
 /// One permit of the register, as the case holds it.
