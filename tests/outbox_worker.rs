@@ -28,7 +28,7 @@ use qrca::daemon::outbox::{self, Submit};
 use qrca::daemon::smtp::{Refused, Scope, SendError};
 use qrca::engine::Processed;
 use qrca::inbound::mail::parse_mail;
-use qrca::outbound::{self, RenderCtx};
+use qrca::outbound;
 use qrca::store::blobs::Blobs;
 use qrca::store::{Committed, OutboxEntry, OutboxStatus, Outcome, SeenMarker, Store, Update};
 use qrca::workflow::{
@@ -262,14 +262,8 @@ fn delivered(mail: &Mailboxes, address: &str) -> Vec<(String, Vec<u8>)> {
 /// The entry rendered now, from `from`, as the worker would.
 fn render(g: &Generation, entry: &OutboxEntry, from: &str) -> Vec<outbound::Rendered> {
     let case = g.store.case(&entry.case).unwrap();
-    let ctx = RenderCtx {
-        config: &g.config,
-        templates: &g.templates,
-        permits: &g.permits,
-        signer: g.signers.get(&entry.ward),
-        blobs: &g.blobs,
-    };
-    outbound::render(entry, case.as_ref(), from, &ctx).unwrap_or_else(|e| panic!("{e}"))
+    outbound::render(entry, case.as_ref(), from, &g.render_ctx(&entry.ward))
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn part_ids(entry: &OutboxEntry) -> [String; 3] {

@@ -188,14 +188,7 @@ fn the_stamp_prints_its_sheet_once_on_the_first_printer_that_takes_it() {
     assert_eq!(done.printed, [jobs[0].id], "{done:?}");
     let printed = printers.wait_printed("laser1", 1);
     assert_eq!(printed.len(), 1);
-    let ctx = qrca::outbound::RenderCtx {
-        config: &g.config,
-        templates: &g.templates,
-        permits: &g.permits,
-        signer: g.signers.get(&case.ward),
-        blobs: &g.blobs,
-    };
-    let sheet = qrca::outbound::print_sheet(&case, &permits, &ctx)
+    let sheet = qrca::outbound::print_sheet(&case, &permits, &g.render_ctx(&case.ward))
         .unwrap()
         .unwrap();
     assert_eq!(printed[0].1, sheet, "the printed bytes are the sheet");

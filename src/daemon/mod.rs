@@ -54,6 +54,17 @@ pub struct Generation {
 }
 
 impl Generation {
+    /// What rendering a mail or a print sheet of `ward` needs from this generation.
+    pub fn render_ctx(&self, ward: &str) -> crate::outbound::RenderCtx<'_> {
+        crate::outbound::RenderCtx {
+            config: &self.config,
+            templates: &self.templates,
+            permits: &self.permits,
+            signer: self.signers.get(ward),
+            blobs: &self.blobs,
+        }
+    }
+
     /// Everything a config asks for, checked: templates compiled and test-rendered,
     /// every ward's key readable and private, the permit renderer built.
     pub fn load(config: Config, store: Store) -> anyhow::Result<Generation> {

@@ -14,7 +14,7 @@
 
 use super::Generation;
 use super::outbox::to_officers;
-use crate::outbound::{self, RenderCtx};
+use crate::outbound;
 use crate::store::{PrintJob, PrintStatus, StoreError};
 use crate::transport::cups::{Cups, PrintError};
 use crate::workflow::{MailData, Template};
@@ -216,13 +216,7 @@ async fn draw(shared: &Arc<Generation>, job: &PrintJob) -> Result<Vec<u8>, Strin
             .case(&job.case)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("case {} is not in the database", job.case))?;
-        let ctx = RenderCtx {
-            config: &shared.config,
-            templates: &shared.templates,
-            permits: &shared.permits,
-            signer: shared.signers.get(&job.ward),
-            blobs: &shared.blobs,
-        };
+        let ctx = shared.render_ctx(&job.ward);
         let ids: Vec<Arc<str>> = job.permits.iter().map(|p| Arc::from(p.as_str())).collect();
         outbound::print_sheet(&case, &ids, &ctx)
             .map_err(|e| e.to_string())?

@@ -10,7 +10,7 @@ use super::{Outcome, Submit};
 use crate::config::{Account, Ward};
 use crate::daemon::Generation;
 use crate::daemon::smtp::{Scope, SendError};
-use crate::outbound::{self, RenderCtx, Rendered};
+use crate::outbound::{self, Rendered};
 use crate::store::{OutboxEntry, OutboxStatus, Store, StoreError};
 use jiff::Timestamp;
 use std::collections::HashSet;
@@ -105,15 +105,13 @@ pub(super) async fn send_one(
         let entry = entry.clone();
         let from = account.address.clone();
         tokio::task::spawn_blocking(move || {
-            let ctx = RenderCtx {
-                config: &shared.config,
-                templates: &shared.templates,
-                permits: &shared.permits,
-                signer: shared.signers.get(&entry.ward),
-                blobs: &shared.blobs,
-            };
-            outbound::render(&entry, case.as_ref(), &from, &ctx)
-                .map_err(|e| (e.is_retryable(), e.to_string()))
+            outbound::render(
+                &entry,
+                case.as_ref(),
+                &from,
+                &shared.render_ctx(&entry.ward),
+            )
+            .map_err(|e| (e.is_retryable(), e.to_string()))
         })
         .await
         .unwrap_or_else(|e| Err((false, format!("rendering stopped: {e}"))))
