@@ -73,6 +73,48 @@ area_police = ["{cskv}"]
     )
 }
 
+/// One ward's three accounts and its people, named after `tag` so that runs sharing a
+/// pair of mail servers never meet; their mailboxes made.
+struct People {
+    accounts: Vec<String>,
+    officer: String,
+    police: String,
+    cskv: String,
+    org: String,
+}
+
+fn people(w: &World, tag: &str) -> People {
+    let p = People {
+        accounts: (1..=3)
+            .map(|n| format!("qrca.hoankiem.tranhungdao{tag}{n}@gmail.com"))
+            .collect(),
+        officer: format!("canbo{tag}@tranhungdao.gov.test"),
+        police: format!("congan{tag}@tranhungdao.gov.test"),
+        cskv: format!("cskv{tag}@tranhungdao.gov.test"),
+        org: format!("nhansu{tag}@congty.test"),
+    };
+    let mut users = p.accounts.clone();
+    users.extend([
+        p.officer.clone(),
+        p.police.clone(),
+        p.cskv.clone(),
+        p.org.clone(),
+    ]);
+    let pairs: Vec<(&str, &str)> = users.iter().map(|u| (u.as_str(), PASSWORD)).collect();
+    w.servers
+        .add_users(&pairs)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    p
+}
+
+/// The same ward and journal keys on another PC (both PCs share them).
+fn copy_keys(from: std::path::PathBuf, to: std::path::PathBuf) {
+    std::fs::create_dir_all(to.join("keys")).unwrap();
+    for key in ["ward.key", "journal.key"] {
+        std::fs::copy(from.join("keys").join(key), to.join("keys").join(key)).unwrap();
+    }
+}
+
 /// PC 2's progress, from `qrca standby status`: (applied, published).
 fn standby_status(w: &World) -> (u64, u64) {
     let out = w.qrca("pc2", &["standby", "status"]);
@@ -128,14 +170,7 @@ fn pc2_takes_over_from_a_dead_pc1_with_nothing_lost_and_pc1_fenced() {
         "keys generate",
     );
     ok(w.qrca("pc1", &["keys", "journal"]), "keys journal");
-    std::fs::create_dir_all(w.dir("pc2").join("keys")).unwrap();
-    for key in ["ward.key", "journal.key"] {
-        let (from, to) = (
-            w.dir("pc1").join("keys").join(key),
-            w.dir("pc2").join("keys").join(key),
-        );
-        std::fs::copy(&from, &to).unwrap();
-    }
+    copy_keys(w.dir("pc1"), w.dir("pc2"));
     let mut pc1 = Daemon::start(&w.dir("pc1"), &["run"], "qrca is running");
     let pc2 = Daemon::start(
         &w.dir("pc2"),
@@ -272,14 +307,7 @@ fn pc2_takes_over_from_a_dead_pc1_with_nothing_lost_and_pc1_fenced() {
     {
         let pc4 = w.dir("pc4");
         write_dir(&pc4, &text_config);
-        std::fs::create_dir_all(pc4.join("keys")).unwrap();
-        for key in ["ward.key", "journal.key"] {
-            std::fs::copy(
-                w.dir("pc1").join("keys").join(key),
-                pc4.join("keys").join(key),
-            )
-            .unwrap();
-        }
+        copy_keys(w.dir("pc1"), pc4.clone());
         let mut pc4_d = Daemon::start(&pc4, &["standby"], "the standby follows the journal");
         let deadline = Instant::now() + WAIT;
         loop {
@@ -343,19 +371,13 @@ struct Ended {
 /// the run to compare with.
 fn flow_with_pc1_killed(w: &World, tag: &str, fault: Option<&str>) -> Ended {
     let shown = fault.unwrap_or("no kill");
-    let accounts: Vec<String> = (1..=3)
-        .map(|n| format!("qrca.hoankiem.tranhungdao{tag}{n}@gmail.com"))
-        .collect();
-    let officer = format!("canbo{tag}@tranhungdao.gov.test");
-    let police = format!("congan{tag}@tranhungdao.gov.test");
-    let cskv = format!("cskv{tag}@tranhungdao.gov.test");
-    let org = format!("nhansu{tag}@congty.test");
-    let mut users = accounts.clone();
-    users.extend([officer.clone(), police.clone(), cskv.clone(), org.clone()]);
-    let pairs: Vec<(&str, &str)> = users.iter().map(|u| (u.as_str(), PASSWORD)).collect();
-    w.servers
-        .add_users(&pairs)
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let People {
+        accounts,
+        officer,
+        police,
+        cskv,
+        org,
+    } = people(w, tag);
     let text_config = config_for(&w.servers, &accounts, (&officer, &police, &cskv));
     let (pc1_dir, pc2_dir) = (format!("{tag}/pc1"), format!("{tag}/pc2"));
     write_dir(&w.dir(&pc1_dir), &text_config);
@@ -365,14 +387,7 @@ fn flow_with_pc1_killed(w: &World, tag: &str, fault: Option<&str>) -> Ended {
         "keys generate",
     );
     ok(w.qrca(&pc1_dir, &["keys", "journal"]), "keys journal");
-    std::fs::create_dir_all(w.dir(&pc2_dir).join("keys")).unwrap();
-    for key in ["ward.key", "journal.key"] {
-        std::fs::copy(
-            w.dir(&pc1_dir).join("keys").join(key),
-            w.dir(&pc2_dir).join("keys").join(key),
-        )
-        .unwrap();
-    }
+    copy_keys(w.dir(&pc1_dir), w.dir(&pc2_dir));
     let mut pcs = Pcs {
         pc1: Daemon::start_env(&w.dir(&pc1_dir), &["run"], "qrca is running", fault),
         standby: Some(Daemon::start(
@@ -668,21 +683,13 @@ fn a_state_directory_older_than_the_journal_catches_up_before_reading_mail() {
         root: tempfile::tempdir().unwrap(),
     };
     let tag = "pw";
-    let accounts: Vec<String> = (1..=3)
-        .map(|n| format!("qrca.hoankiem.tranhungdao{tag}{n}@gmail.com"))
-        .collect();
-    let (officer, police, cskv, org) = (
-        format!("canbo{tag}@tranhungdao.gov.test"),
-        format!("congan{tag}@tranhungdao.gov.test"),
-        format!("cskv{tag}@tranhungdao.gov.test"),
-        format!("nhansu{tag}@congty.test"),
-    );
-    let mut users = accounts.clone();
-    users.extend([officer.clone(), police.clone(), cskv.clone(), org.clone()]);
-    let pairs: Vec<(&str, &str)> = users.iter().map(|u| (u.as_str(), PASSWORD)).collect();
-    w.servers
-        .add_users(&pairs)
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let People {
+        accounts,
+        officer,
+        police,
+        cskv,
+        org,
+    } = people(&w, tag);
     write_dir(
         &w.dir("pc1"),
         &config_for(&w.servers, &accounts, (&officer, &police, &cskv)),
@@ -770,21 +777,13 @@ fn the_standby_keeps_up_with_five_mails_a_second_and_stops_at_a_forged_entry_or_
         root: tempfile::tempdir().unwrap(),
     };
     let tag = "lag";
-    let accounts: Vec<String> = (1..=3)
-        .map(|n| format!("qrca.hoankiem.tranhungdao{tag}{n}@gmail.com"))
-        .collect();
-    let (officer, police, cskv, org) = (
-        format!("canbo{tag}@tranhungdao.gov.test"),
-        format!("congan{tag}@tranhungdao.gov.test"),
-        format!("cskv{tag}@tranhungdao.gov.test"),
-        format!("nhansu{tag}@congty.test"),
-    );
-    let mut users = accounts.clone();
-    users.extend([officer.clone(), police.clone(), cskv.clone(), org.clone()]);
-    let pairs: Vec<(&str, &str)> = users.iter().map(|u| (u.as_str(), PASSWORD)).collect();
-    w.servers
-        .add_users(&pairs)
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let People {
+        accounts,
+        officer,
+        police,
+        cskv,
+        org,
+    } = people(&w, tag);
     // The default snapshot interval: every entry stays in the folder to be timed.
     let text_config = config_for(&w.servers, &accounts, (&officer, &police, &cskv))
         .replace("snapshot_every = 10", "snapshot_every = 2000");
@@ -795,14 +794,7 @@ fn the_standby_keeps_up_with_five_mails_a_second_and_stops_at_a_forged_entry_or_
         "keys generate",
     );
     ok(w.qrca("pc1", &["keys", "journal"]), "keys journal");
-    std::fs::create_dir_all(w.dir("pc2").join("keys")).unwrap();
-    for key in ["ward.key", "journal.key"] {
-        std::fs::copy(
-            w.dir("pc1").join("keys").join(key),
-            w.dir("pc2").join("keys").join(key),
-        )
-        .unwrap();
-    }
+    copy_keys(w.dir("pc1"), w.dir("pc2"));
     let pc1 = Daemon::start(&w.dir("pc1"), &["run"], "qrca is running");
     let pc2 = Daemon::start(
         &w.dir("pc2"),
@@ -945,14 +937,7 @@ fn the_standby_keeps_up_with_five_mails_a_second_and_stops_at_a_forged_entry_or_
                 &format!("[standby]\nfolder = \"{folder}\"\n"),
             ),
         );
-        std::fs::create_dir_all(w.dir(&pc).join("keys")).unwrap();
-        for key in ["ward.key", "journal.key"] {
-            std::fs::copy(
-                w.dir("pc1").join("keys").join(key),
-                w.dir(&pc).join("keys").join(key),
-            )
-            .unwrap();
-        }
+        copy_keys(w.dir("pc1"), w.dir(&pc));
         let mut standby =
             Daemon::start(&w.dir(&pc), &["standby"], "the standby follows the journal");
         // The folder is made by the standby's first look at it.
