@@ -184,6 +184,8 @@ fn a_config_without_city_still_needs_its_wards_and_admin() {
     let text = "[service]\nadmin_email = \"a@example.gov.vn\"\n";
     assert_eq!(
         f.errors(text),
-        ["1:1: the config has no [[ward]]; at least one ward is required"]
+        [
+            "1:1: the config has no [[ward]]; at least one ward is required (qrca setup --ward CODE adds one)"
+        ]
     );
 }

@@ -800,13 +800,15 @@ fn no_ward_at_all_is_an_error() {
     let text: String = VALID.lines().take(9).map(|l| format!("{l}\n")).collect();
     assert_eq!(
         fixture.errors(&text),
-        ["1:1: the config has no [[ward]]; at least one ward is required"]
+        [
+            "1:1: the config has no [[ward]]; at least one ward is required (qrca setup --ward CODE adds one)"
+        ]
     );
     assert_eq!(
         fixture.errors(""),
         [
             "1:1: missing table [service]; it must set at least admin_email",
-            "1:1: the config has no [[ward]]; at least one ward is required",
+            "1:1: the config has no [[ward]]; at least one ward is required (qrca setup --ward CODE adds one)",
         ]
     );
 }

@@ -33,9 +33,7 @@ fn systemd_reads_the_unit_without_a_complaint() {
 fn systemd_reads_the_standby_unit_without_a_complaint() {
     verify("qrca-standby.service");
     let unit = unit_named("qrca-standby.service");
-    assert!(
-        unit.contains("\nExecStart=/usr/local/bin/qrca standby --config /etc/qrca/qrca.toml\n")
-    );
+    assert!(unit.contains("\nExecStart=/usr/bin/qrca standby --config /etc/qrca/qrca.toml\n"));
     assert!(unit.contains("\nConflicts=qrca.service\n"));
     assert!(unit.contains("\nType=notify\n"));
 }
@@ -43,7 +41,7 @@ fn systemd_reads_the_standby_unit_without_a_complaint() {
 fn verify(name: &str) {
     let dir = tempfile::tempdir().unwrap();
     // verify checks that ExecStart's program exists: point it at the one just built.
-    let text = unit_named(name).replace("/usr/local/bin/qrca", env!("CARGO_BIN_EXE_qrca"));
+    let text = unit_named(name).replace("/usr/bin/qrca", env!("CARGO_BIN_EXE_qrca"));
     assert!(text.contains(env!("CARGO_BIN_EXE_qrca")));
     let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();

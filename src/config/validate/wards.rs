@@ -39,7 +39,7 @@ impl Validator<'_> {
         if raw.is_empty() && !self.removed.contains(root_span, "ward") {
             self.error(
                 root_span,
-                "the config has no [[ward]]; at least one ward is required".to_owned(),
+                "the config has no [[ward]]; at least one ward is required (qrca setup --ward CODE adds one)".to_owned(),
             );
             return None;
         }
