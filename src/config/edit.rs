@@ -1,5 +1,6 @@
 //! Changes the admin's config file in place, keeping its comments and layout
-//! (toml_edit): what `qrca keys rotate` records about a ward's keys.
+//! (toml_edit): what `qrca keys rotate` records about a ward's keys, and the ward
+//! `qrca setup` adds.
 //!
 //! Owns the text change only: the caller reads the file, checks the result loads, and
 //! writes it back. It must not read the key files or decide when a key is rotated.
@@ -75,6 +76,120 @@ pub fn retire_key(
     Ok(doc.to_string())
 }
 
+/// A new `[[ward]]` as `qrca setup` writes it: every path absolute, one
+/// `[[ward.account]]` per `(address, password_file)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWard {
+    pub code: String,
+    pub short: String,
+    pub name: String,
+    pub district: String,
+    pub signing_key: String,
+    pub officers: Vec<String>,
+    pub police: Vec<String>,
+    pub area_police: Vec<String>,
+    pub accounts: Vec<(String, String)>,
+}
+
+/// An account as the file has it: its address and its `password_file`, if any.
+pub type FileAccount = (String, Option<String>);
+
+/// The accounts of the ward `code` as the file has them, in order; `None` when the file
+/// has no such ward.
+pub fn ward_accounts(text: &str, code: &str) -> Result<Option<Vec<FileAccount>>, EditError> {
+    let doc = parse(text)?;
+    let Some(table) = doc
+        .get("ward")
+        .and_then(Item::as_array_of_tables)
+        .and_then(|wards| {
+            wards
+                .iter()
+                .find(|t| t.get("code").and_then(Item::as_str) == Some(code))
+        })
+    else {
+        return Ok(None);
+    };
+    let accounts = table
+        .get("account")
+        .and_then(Item::as_array_of_tables)
+        .map(|list| {
+            list.iter()
+                .map(|a| {
+                    let get = |k: &str| a.get(k).and_then(Item::as_str).map(str::to_owned);
+                    (get("address").unwrap_or_default(), get("password_file"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(accounts))
+}
+
+/// `[service] admin_email` as the file has it, if it is a string.
+pub fn admin_email(text: &str) -> Result<Option<String>, EditError> {
+    let doc = parse(text)?;
+    Ok(doc
+        .get("service")
+        .and_then(|s| s.get("admin_email"))
+        .and_then(Item::as_str)
+        .map(str::to_owned))
+}
+
+/// The config `text` with `[service] admin_email` set to `admin` (the table made if
+/// missing); every comment and other line kept.
+pub fn set_admin_email(text: &str, admin: &str) -> Result<String, EditError> {
+    let mut doc = parse(text)?;
+    doc["service"]["admin_email"] = value(admin);
+    Ok(doc.to_string())
+}
+
+/// The config `text` with `ward` appended as the last `[[ward]]`; every comment and
+/// other line kept.
+pub fn add_ward(text: &str, ward: &NewWard) -> Result<String, EditError> {
+    let mut doc = parse(text)?;
+    let list = |items: &[String]| {
+        let mut array: toml_edit::Array = items.iter().map(String::as_str).collect();
+        array.set_trailing_comma(false);
+        value(array)
+    };
+    let mut table = Table::new();
+    table["code"] = value(ward.code.as_str());
+    table["short"] = value(ward.short.as_str());
+    table["name"] = value(ward.name.as_str());
+    table["district"] = value(ward.district.as_str());
+    table["signing_key"] = value(ward.signing_key.as_str());
+    table["officers"] = list(&ward.officers);
+    table["police"] = list(&ward.police);
+    table["area_police"] = list(&ward.area_police);
+    let mut accounts = ArrayOfTables::new();
+    for (address, password_file) in &ward.accounts {
+        let mut account = Table::new();
+        account["address"] = value(address.as_str());
+        account["password_file"] = value(password_file.as_str());
+        accounts.push(account);
+    }
+    table.insert("account", Item::ArrayOfTables(accounts));
+    match doc.get_mut("ward") {
+        None => {
+            let mut wards = ArrayOfTables::new();
+            wards.push(table);
+            doc.insert("ward", Item::ArrayOfTables(wards));
+        }
+        Some(item) => item
+            .as_array_of_tables_mut()
+            .ok_or_else(|| EditError::Shape {
+                ward: ward.code.clone(),
+                key: "ward",
+            })?
+            .push(table),
+    }
+    Ok(doc.to_string())
+}
+
+fn parse(text: &str) -> Result<DocumentMut, EditError> {
+    text.parse()
+        .map_err(|e: toml_edit::TomlError| EditError::Parse(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +262,56 @@ address = "qrca.hk.thd1@example.org"
             retired[1]["compromised_from"].as_str(),
             Some("2026-12-05T08:00:00Z")
         );
+    }
+
+    fn new_ward() -> NewWard {
+        NewWard {
+            code: "hk.new".into(),
+            short: "NW".into(),
+            name: "Phường Mới".into(),
+            district: "Quận Hoàn Kiếm".into(),
+            signing_key: "/etc/qrca/keys/hk.new.key".into(),
+            officers: vec!["a@x.vn".into()],
+            police: vec!["b@x.vn".into()],
+            area_police: vec![],
+            accounts: (1..=3)
+                .map(|n| {
+                    (
+                        format!("q{n}@gmail.com"),
+                        format!("/etc/qrca/secrets/hk.new.{n}"),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_new_ward_is_appended_and_reads_back() {
+        let out = add_ward(CONFIG, &new_ward()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.starts_with(CONFIG.trim_end()), "{out}");
+        let parsed: toml::Value = toml::from_str(&out).unwrap_or_else(|e| panic!("{e}"));
+        let ward = &parsed["ward"][2];
+        assert_eq!(ward["name"].as_str(), Some("Phường Mới"));
+        assert_eq!(ward["account"].as_array().map(Vec::len), Some(3));
+        assert_eq!(ward["area_police"].as_array().map(Vec::len), Some(0));
+        let accounts = ward_accounts(&out, "hk.new").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            accounts.and_then(|a| a.into_iter().nth(2)),
+            Some((
+                "q3@gmail.com".to_owned(),
+                Some("/etc/qrca/secrets/hk.new.3".to_owned())
+            ))
+        );
+        assert_eq!(ward_accounts(&out, "hk.none"), Ok(None));
+        // The first ward, in a file with a commented service and no ward at all.
+        let bare = "# qrca\n[service]\n# admin_email = \"\"\n";
+        let out = add_ward(bare, &new_ward()).unwrap_or_else(|e| panic!("{e}"));
+        let out = set_admin_email(&out, "admin@x.vn").unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.contains("# admin_email"), "{out}");
+        assert_eq!(admin_email(&out), Ok(Some("admin@x.vn".to_owned())));
+        assert_eq!(admin_email(bare), Ok(None));
+        let parsed: toml::Value = toml::from_str(&out).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed["ward"][0]["code"].as_str(), Some("hk.new"));
     }
 
     #[test]

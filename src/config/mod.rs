@@ -109,6 +109,11 @@ pub fn load_str(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
     load_text(text, path, LoadOptions::default())
 }
 
+/// `load_str`, with options.
+pub fn load_str_with(text: &str, path: &Path, options: LoadOptions) -> Result<Loaded, ConfigError> {
+    load_text(text, path, options)
+}
+
 fn load_text(text: &str, path: &Path, options: LoadOptions) -> Result<Loaded, ConfigError> {
     let src = Source::new(path, text);
     let mut errors = Vec::new();
