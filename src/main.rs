@@ -49,6 +49,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Demo { out } => qrca::demo::run(out),
         Command::Manual { out_dir } => cli::manual::run(&out_dir),
         Command::Check { config, connect } => cli::check::run(config, connect),
+        Command::Setup(args) => cli::setup::run(&args),
         Command::Accounts {
             command: AccountsCommand::Suggest { district, ward },
         } => cli::accounts::suggest(&district, &ward),

@@ -25,6 +25,7 @@ pub mod print;
 pub mod report;
 pub mod roster;
 pub mod rotate;
+pub mod setup;
 pub mod standby;
 pub mod verify;
 
@@ -83,6 +84,10 @@ pub enum Command {
         #[arg(long)]
         connect: bool,
     },
+    /// Set up a ward on this PC, from the installed package to a running daemon: its
+    /// [[ward]] section, app passwords, signing key, login check, enrolment, and
+    /// `systemctl enable --now qrca`; asks for every answer no flag gave.
+    Setup(setup::SetupArgs),
     /// Account names for a ward.
     Accounts {
         #[command(subcommand)]
