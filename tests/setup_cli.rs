@@ -391,6 +391,40 @@ fn a_missing_answer_or_config_is_named_and_nothing_changes() {
     );
     assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
 
+    // A code other than the names fold to is a warning, not an error.
+    let args: Vec<String> = [
+        "setup",
+        "--ward",
+        "hk.thd",
+        "--name",
+        NAME,
+        "--district",
+        DISTRICT,
+        "--short",
+        "THD",
+        "--officer",
+        OFFICER,
+        "--police",
+        POLICE,
+        "--passwords-stdin",
+        "--yes",
+        "--config",
+    ]
+    .map(str::to_owned)
+    .into_iter()
+    .chain([config.display().to_string()])
+    .collect();
+    let out = run_with_stdin(&args, "");
+    let said = text(&out);
+    assert!(
+        said.contains("warning: --ward hk.thd is not what the names fold to (hoankiem.tranhungdao"),
+        "{said}"
+    );
+    assert!(
+        said.contains("no app password for qrca.hoankiem.tranhungdao1@gmail.com"),
+        "{said}"
+    );
+
     let missing = dir.path().join("nope/qrca.toml");
     let out = setup(&missing, &[], "a\nb\nc\n");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -409,8 +443,8 @@ fn at_a_terminal_the_password_is_not_echoed() {
     let dir = tempfile::tempdir().unwrap();
     let config = package_config(dir.path(), (1, 1), true);
     let command = format!(
-        "{} setup --ward {WARD} --name '{NAME}' --district '{DISTRICT}' --short THD \
-         --officer {OFFICER} --police {POLICE} --area-police {CSKV} --no-start --config {}",
+        "{} setup --ward {WARD} --name '{NAME}' --district '{DISTRICT}' \
+         --officer {OFFICER} --police {POLICE} --no-start --config {}",
         env!("CARGO_BIN_EXE_qrca"),
         config.display()
     );
@@ -433,15 +467,25 @@ fn at_a_terminal_the_password_is_not_echoed() {
         }
     });
     let mut seen = String::new();
-    for (n, password) in APP_PASSWORDS.iter().enumerate() {
+    // The short code and the area police are asked (the latter answered with nothing),
+    // then each password.
+    let answers = [("(short)", 1, "THD"), ("(area police)", 1, "")]
+        .into_iter()
+        .chain(
+            APP_PASSWORDS
+                .iter()
+                .enumerate()
+                .map(|(n, p)| ("(app password)", n + 1, *p)),
+        );
+    for (prompt, count, answer) in answers {
         let deadline = Instant::now() + WAIT;
-        while seen.matches("(app password)").count() <= n {
+        while seen.matches(prompt).count() < count {
             let chunk = rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| panic!("no prompt {}:\n{seen}", n + 1));
+                .unwrap_or_else(|_| panic!("no prompt {prompt} {count}:\n{seen}"));
             seen.push_str(&String::from_utf8_lossy(&chunk));
         }
-        stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
         stdin.flush().unwrap();
     }
     drop(stdin);
@@ -466,4 +510,11 @@ fn at_a_terminal_the_password_is_not_echoed() {
         );
     }
     assert!(seen.contains("kiểm tra đăng nhập"), "{seen}");
+    // The answers typed are in the config, and were echoed as typed.
+    assert!(seen.contains("THD"), "{seen}");
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        written.contains("short = \"THD\"") && written.contains("area_police = []"),
+        "{written}"
+    );
 }
