@@ -154,6 +154,34 @@ mod tests {
         assert_eq!(lookup("qrca:x:oops:1::/:/bin/sh\n", group, "qrca"), None);
     }
 
+    /// As root, the files go to the daemon's user (here `nobody`, 65534, standing in
+    /// for qrca) and a new directory to root and its group; as anyone else, ownership
+    /// cannot change and this test has nothing to see.
+    #[test]
+    fn as_root_the_files_are_handed_over() {
+        if !rustix::process::getuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let owner = Owner {
+            qrca: Some((65534, 65534)),
+        };
+        let secrets = dir.path().join("secrets");
+        assert!(ensure_dir(&secrets, &owner).unwrap_or(false));
+        let meta = fs::metadata(&secrets).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (meta.uid(), meta.gid(), meta.mode() & 0o777),
+            (0, 65534, 0o750)
+        );
+        let file = secrets.join("ward.1");
+        write_private(&file, b"pw\n", &owner).unwrap_or_else(|e| panic!("{e}"));
+        let meta = fs::metadata(&file).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (meta.uid(), meta.gid(), meta.mode() & 0o777),
+            (65534, 65534, 0o600)
+        );
+    }
+
     #[test]
     fn a_private_file_is_replaced_whole_and_owner_only() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
