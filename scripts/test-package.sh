@@ -46,7 +46,9 @@ newer="$version+1"
 echo "== package $version (test build) and $newer" >&2
 # cargo deb empties target/debian first: each package is moved aside once made.
 debs=$(mktemp -d)
-trap 'rm -rf "$debs"' EXIT
+# shellcheck source=scripts/lib/package-setup-run.sh
+. scripts/lib/package-setup-run.sh
+trap 'stop_setup_run; rm -rf "$debs"' EXIT
 for v in "$version" "$newer"; do
     scripts/package.sh --profile dev --no-build --fast --deb-version "$v" >/dev/null
     mv "target/debian/qrca_${v}_amd64.deb" "$debs/" || fail "scripts/package.sh made no qrca_${v}_amd64.deb"
@@ -104,7 +106,10 @@ done
 out=$(/usr/bin/qrca check --config /etc/qrca/qrca.toml 2>&1) && fail "qrca check passed a config without a ward"
 echo "$out" | grep -q "ward" || fail "qrca check on the packaged config: $out"
 
-# A ward's files, as qrca setup leaves them, and an edit of the config.
+# The admin's way from here to a running daemon (scripts/lib/package-setup-run.sh).
+setup_and_run
+
+# More of the admin's files, and an edit of the config: kept by what follows.
 as_root sh -c 'echo "# edited by the admin" >> /etc/qrca/qrca.toml'
 as_root install -o qrca -g qrca -m 0600 /dev/null /etc/qrca/keys/test.key
 as_root sh -c 'echo secret > /etc/qrca/secrets/test.1 && chown qrca:qrca /etc/qrca/secrets/test.1 && chmod 600 /etc/qrca/secrets/test.1'
@@ -115,6 +120,8 @@ kept() {
     stat_is /etc/qrca/secrets/test.1 qrca:qrca 600
     stat_is /var/lib/qrca/state-marker qrca:qrca 600
     stat_is /etc/qrca/keys root:qrca 750
+    stat_is /etc/qrca/keys/hoankiem.tranhungdao.key qrca:qrca 600
+    grep -q '^code = "hoankiem.tranhungdao"' /etc/qrca/qrca.toml || fail "$1: the ward's section is gone"
 }
 
 echo "== dpkg -i the same version again, then $newer over it" >&2

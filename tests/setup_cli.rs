@@ -46,37 +46,39 @@ fn stripped(password: &str) -> String {
     password.replace(' ', "")
 }
 
-/// A config as the package installs it, the mail pointed at `imap`/`smtp` on loopback;
-/// `admin`: whether `[service]` has an admin_email (else it is a comment).
+/// The config the package installs (`packaging/deb/qrca.toml`), its mail pointed at
+/// `imap`/`smtp` on loopback and its state in `dir`; `admin`: whether `[service]`'s
+/// admin_email is filled in (else it stays the package's comment).
 fn package_config(dir: &Path, (imap, smtp): (u16, u16), admin: bool) -> PathBuf {
-    let admin_line = if admin {
-        format!("admin_email = \"{ADMIN}\"")
-    } else {
-        "# admin_email = \"quantri@example.gov.vn\"".to_owned()
-    };
-    let text = format!(
-        r#"# qrca: the ward office's config (installed by the qrca package).
-# Add your ward with: qrca setup --ward DISTRICT.WARD
-
-[service]
-# Where the database lives.
-state_dir = "state"
-# Where enrolments and reports go (the city's account).
-{admin_line}
-
-[mail]
-# Gmail by default; the tests' loopback servers here.
-imap = {{ host = "127.0.0.1", port = {imap}, tls = "none" }}
-smtp = {{ host = "127.0.0.1", port = {smtp}, tls = "none" }}
-trusted_authserv_ids = ["{AUTHSERV_ID}"]
-
-[permits]
-# How long a permit lasts, in days.
-valid_days = 14
-"#
+    const PACKAGED: &str = include_str!("../packaging/deb/qrca.toml");
+    let mut replaced = 0;
+    let text: Vec<String> = PACKAGED
+        .lines()
+        .map(|line| {
+            let key = line.split('=').next().unwrap_or_default().trim();
+            let new = match key {
+                "state_dir" => "state_dir = \"state\"".to_owned(),
+                "imap" => {
+                    format!("imap = {{ host = \"127.0.0.1\", port = {imap}, tls = \"none\" }}")
+                }
+                "smtp" => {
+                    format!("smtp = {{ host = \"127.0.0.1\", port = {smtp}, tls = \"none\" }}")
+                }
+                "trusted_authserv_ids" => format!("trusted_authserv_ids = [\"{AUTHSERV_ID}\"]"),
+                "# admin_email" if admin => format!("admin_email = \"{ADMIN}\""),
+                _ => return line.to_owned(),
+            };
+            replaced += 1;
+            new
+        })
+        .collect();
+    assert_eq!(
+        replaced,
+        4 + usize::from(admin),
+        "packaging/deb/qrca.toml changed shape"
     );
     let path = dir.join("qrca.toml");
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, text.join("\n") + "\n").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
     path
 }
@@ -255,8 +257,9 @@ fn check_files(dir: &Path, config: &Path, original: &str) {
     for line in original.lines().filter(|l| l.starts_with('#')) {
         assert!(written.contains(line), "{line:?} lost:\n{written}");
     }
-    assert_eq!(written.matches("[[ward]]").count(), 1, "{written}");
-    assert_eq!(written.matches("[[ward.account]]").count(), 3, "{written}");
+    let tables = |name: &str| written.lines().filter(|l| l.trim() == name).count();
+    assert_eq!(tables("[[ward]]"), 1, "{written}");
+    assert_eq!(tables("[[ward.account]]"), 3, "{written}");
     assert!(
         written.contains(&format!("admin_email = \"{ADMIN}\"")),
         "{written}"
