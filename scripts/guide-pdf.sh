@@ -46,8 +46,9 @@ code { font-family: 'DejaVu Sans', sans-serif; font-size: 9.5pt; background: #f3
 pre code { background: none; }
 table { border-collapse: collapse; font-size: 9pt; margin: 6pt 0; }
 th, td { border: 1px solid #999; padding: 3pt 5pt; vertical-align: top; text-align: left; }
-img { max-width: 100%; max-height: 235mm; border: 1px solid #bbb; display: block; margin: 6pt auto; break-inside: avoid; }
+img { max-width: 90%; max-height: 200mm; border: 1px solid #bbb; display: block; margin: 6pt auto; break-inside: avoid; }
 p:has(img) { break-inside: avoid; }
+img[alt="Một giấy đi đường"] { width: 60mm; }
 a { color: #114; text-decoration: none; }
 """
 page = f'<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>Hướng dẫn sử dụng QRCA</title><style>{style}</style></head><body>{html}</body></html>'
