@@ -513,6 +513,59 @@ fn the_first_reply_gets_the_answers_the_guide_describes() {
     find("nhansu@duochatay.example.vn", "đã được cấp");
 }
 
+/// Whether `text` holds the `…`-separated parts of `quoted`, in order.
+fn holds(text: &str, quoted: &str) -> bool {
+    let mut rest = text;
+    for part in quoted.split('…').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some(at) = rest.find(part) else {
+            return false;
+        };
+        rest = &rest[at + part.len()..];
+    }
+    true
+}
+
+#[test]
+fn the_quoted_subjects_are_the_demos_mails() {
+    // The subjects the prose quotes as *"…"*: each is the subject of a mail someone got in
+    // the demo, or (the daily report, which the demo does not reach) its template's words.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let demo = demo_world::demo_world(dir.path())
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut subjects = Vec::new();
+    for person in std::fs::read_dir(demo.join("mail")).unwrap_or_else(|e| panic!("{e}")) {
+        let person = person.unwrap_or_else(|e| panic!("{e}")).file_name();
+        subjects.extend(
+            received(&demo, &person.to_string_lossy())
+                .into_iter()
+                .map(|(s, _)| s),
+        );
+    }
+    let product = product_text();
+    let text = guide();
+    let quoted: Vec<&str> = text
+        .split("*\"")
+        .skip(1)
+        .filter_map(|r| r.split_once("\"*"))
+        .map(|q| q.0)
+        .collect();
+    assert!(quoted.len() >= 6, "only {} subjects quoted", quoted.len());
+    for q in quoted {
+        let in_demo = subjects.iter().any(|s| holds(s, q));
+        let in_template = q
+            .split('…')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .all(|p| product.contains(p));
+        assert!(
+            in_demo || in_template,
+            "the guide quotes the subject {q:?}; no mail of the demo has it"
+        );
+    }
+}
+
 /// The product's own text: sources and templates, test code left out.
 fn product_text() -> String {
     let mut text = String::new();
