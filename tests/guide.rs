@@ -28,8 +28,22 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The guide as a reader sees it: without the developers' note (an HTML comment), its
+/// lines kept so that line numbers stay right.
 fn guide() -> String {
-    std::fs::read_to_string(root().join("docs/huong-dan.md")).unwrap_or_else(|e| panic!("{e}"))
+    let text =
+        std::fs::read_to_string(root().join("docs/huong-dan.md")).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some((before, after)) = rest.split_once("<!--") {
+        out.push_str(before);
+        let (comment, after) = after
+            .split_once("-->")
+            .unwrap_or_else(|| panic!("a comment left open"));
+        out.push_str(&"\n".repeat(comment.matches('\n').count()));
+        rest = after;
+    }
+    out + rest
 }
 
 /// A fenced block: its language word, the line number of its opening fence, its lines.
@@ -286,6 +300,32 @@ fn the_commands_that_log_in_run_on_real_mail_servers() {
     servers
         .wait_for_messages(admin, 3, std::time::Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("{e:#}"));
+}
+
+#[test]
+fn every_command_named_in_the_prose_exists() {
+    let text = guide();
+    let mut count = 0;
+    for line in text.lines().filter(|l| !l.starts_with("$ ")) {
+        for (i, span) in line.split('`').enumerate() {
+            let Some(rest) = span.strip_prefix("qrca ").filter(|_| i % 2 == 1) else {
+                continue;
+            };
+            let output = Process::new(env!("CARGO_BIN_EXE_qrca"))
+                .args(rest.split(' '))
+                .arg("--help")
+                .output()
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "the guide names `{span}`: {}",
+                demo_world::text(&output.stderr)
+            );
+            count += 1;
+        }
+    }
+    assert!(count >= 3, "only {count} commands named in the prose");
 }
 
 fn rows(list: &[u32]) -> Rows {
