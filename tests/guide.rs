@@ -296,6 +296,36 @@ fn the_commands_that_log_in_run_on_real_mail_servers() {
             "{prefix:?} is listed here but the guide no longer shows it"
         );
     }
+    // A wrong app password: what `check --connect` says is what the guide quotes.
+    let wrong: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, _)| (k.clone(), "sai-mat-khau".to_owned()))
+        .collect();
+    let output = Process::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["check", "--connect"])
+        .env("QRCA_CONFIG", &config)
+        .envs(wrong)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let printed = format!(
+        "{}{}",
+        demo_world::text(&output.stdout),
+        demo_world::text(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(1), "{printed}");
+    let blocks = blocks(&guide());
+    let shown: Vec<&Block> = of_lang(&blocks, "wrong-password").collect();
+    assert_eq!(
+        shown.len(),
+        1,
+        "the guide shows what a wrong app password prints, once"
+    );
+    for line in &shown[0].lines {
+        assert!(
+            printed.lines().any(|p| holds(p, line)),
+            "the guide shows {line:?}; qrca printed:\n{printed}"
+        );
+    }
     // The enrolment mails reached the admin, one from each account.
     servers
         .wait_for_messages(admin, 3, std::time::Duration::from_secs(30))
