@@ -60,4 +60,15 @@ chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
     --user-data-dir="$work/chromium" --no-pdf-header-footer \
     --print-to-pdf="$out" "file://$work/huong-dan.html" >/dev/null 2>&1
 [ -s "$out" ] || { echo "$0: chromium wrote no PDF" >&2; exit 1; }
+# The letters came through (not boxes or split accents) and every font is embedded.
+if command -v pdftotext >/dev/null; then
+    for phrase in "Hướng dẫn sử dụng QRCA" "Cán bộ UBND phường và công an phường" "ĐÓNG DẤU 1-3"; do
+        pdftotext "$out" - | grep -qF "$phrase" || { echo "$0: \"$phrase\" is not in $out's text" >&2; exit 1; }
+    done
+    if pdffonts "$out" | awk 'NR > 2 && $(NF-4) != "yes" { bad = 1 } END { exit !bad }'; then
+        echo "$0: a font of $out is not embedded:" >&2
+        pdffonts "$out" >&2
+        exit 1
+    fi
+fi
 echo "$out: $(wc -c <"$out") bytes"

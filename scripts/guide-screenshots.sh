@@ -82,8 +82,8 @@ if [ "$(id -u)" = 0 ] && command -v dovecot >/dev/null && command -v postfix >/d
     servers=$(scripts/mail-servers.sh start)
     eval "$servers"
     ms_dir=$DIR
-    trap 'kill "$daemon" 2>/dev/null || true; scripts/mail-servers.sh stop "$ms_dir" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
     daemon=
+    trap 'kill "$daemon" 2>/dev/null || true; scripts/mail-servers.sh stop "$ms_dir" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
     for a in qrca.hoankiem.tranhungdao1@gmail.com qrca.hoankiem.tranhungdao2@gmail.com \
         qrca.hoankiem.tranhungdao3@gmail.com canbo.thd@hoankiem.hanoi.gov.vn \
         phochutich.thd@hoankiem.hanoi.gov.vn quantri@hanoi.example.gov.vn; do
