@@ -3,8 +3,10 @@
 # markdown package (tables, fenced code), the screenshots embedded, a print stylesheet
 # with DejaVu Sans (which has every Vietnamese letter), then headless Chromium prints it.
 #
-# Needs (Debian): python3, python3-markdown (Debian's /usr/bin/python3, where it lives), chromium, fonts-dejavu-core;
-# poppler-utils only to check the result (pdftotext, pdffonts).
+# Needs (Debian): python3 and python3-markdown (run as /usr/bin/python3, where Debian puts
+# it, whatever python3 comes first in PATH), chromium, fonts-dejavu-core (fonts-dejavu-extra
+# for real italics, else Chromium slants the regular face); poppler-utils to check the
+# result (pdftotext, pdffonts; skipped without it).
 # Usage: scripts/guide-pdf.sh OUT.pdf
 set -eu
 [ $# -eq 1 ] || { echo "usage: $0 OUT.pdf" >&2; exit 2; }
