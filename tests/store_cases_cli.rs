@@ -346,3 +346,62 @@ fn the_binary_lists_shows_and_fails_on_an_unknown_code() {
     let stderr = text(out.stderr);
     assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
 }
+
+/// Root on a state directory that belongs to the daemon's user (the package's `qrca`)
+/// would leave files there the daemon cannot write: `sudo qrca cases` with the daemon
+/// stopped is refused, naming `sudo -u qrca`, and the directory is left as it was.
+/// (The rule is root's: CI and scripts/test.sh run as root; elsewhere this test checks
+/// that a user's own directory still opens.)
+#[test]
+fn root_does_not_open_a_state_directory_of_another_user() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path());
+    let state = dir.path().join("state");
+    drop(filled_store(&state));
+    let root = std::fs::metadata(dir.path()).unwrap().uid() == 0;
+    if root {
+        // nobody (65534) stands in for qrca; the test machines have no qrca user.
+        for entry in walk(&state) {
+            std::os::unix::fs::lchown(&entry, Some(65534), Some(65534)).unwrap();
+        }
+    }
+    let before = walk(&state);
+    let out = Command::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(["cases", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = text(out.stderr);
+    if root {
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("uid 65534"), "{stderr}");
+        assert!(stderr.contains("sudo -u qrca qrca"), "{stderr}");
+        assert_eq!(
+            walk(&state),
+            before,
+            "the refused command changed the directory"
+        );
+    } else {
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+    }
+}
+
+/// Every path under `dir` (itself included), sorted.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        if out[i].is_dir() {
+            let mut children: Vec<_> = std::fs::read_dir(&out[i])
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            children.sort();
+            out.extend(children);
+        }
+        i += 1;
+    }
+    out.sort();
+    out
+}

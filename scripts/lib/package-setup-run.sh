@@ -85,6 +85,20 @@ for path in pathlib.Path(sys.argv[1]).iterdir():
 sys.exit(1)
 PY
     echo "   the organisation's confirmation arrived after ${waited} s" >&2
+    as_root pkill -TERM -u qrca -f "qrca run" || true
+    wait "$daemon" 2>/dev/null || true
+    daemon=
+
+    # The daemon stopped, the admin looks at the cases: as qrca it works; as root it is
+    # refused (it would leave root's files in the daemon's state directory).
+    as_root runuser -u qrca -- /usr/bin/qrca cases --config /etc/qrca/qrca.toml >"$debs/cases.out" 2>&1 ||
+        fail "qrca cases as qrca: $(cat "$debs/cases.out")"
+    grep -q "THD-T-0001" "$debs/cases.out" || fail "qrca cases does not list THD-T-0001: $(cat "$debs/cases.out")"
+    if as_root /usr/bin/qrca cases --config /etc/qrca/qrca.toml >"$debs/cases.out" 2>&1; then
+        fail "qrca cases as root opened the daemon's state directory"
+    fi
+    grep -q "sudo -u qrca" "$debs/cases.out" || fail "qrca cases as root: $(cat "$debs/cases.out")"
+    [ -z "$(find /var/lib/qrca ! -user qrca)" ] || fail "files not the daemon's in /var/lib/qrca: $(find /var/lib/qrca ! -user qrca)"
     stop_setup_run
 }
 

@@ -29,6 +29,12 @@ pub enum StoreError {
     },
 
     #[error(
+        "{} belongs to the user with uid {uid} (the daemon's, qrca), and this command runs as root: the files it would make there could not be written by the daemon. Run it as that user: sudo -u qrca qrca …",
+        path.display()
+    )]
+    OthersStateDir { path: PathBuf, uid: u32 },
+
+    #[error(
         "the database at {} is in use by another process (is the qrca daemon running?)",
         path.display()
     )]
@@ -138,6 +144,7 @@ impl StoreError {
             StoreError::Document(_) => true,
             StoreError::Open { .. }
             | StoreError::StateDir { .. }
+            | StoreError::OthersStateDir { .. }
             | StoreError::Locked { .. }
             | StoreError::NewerSchema { .. }
             | StoreError::BadSchema { .. }

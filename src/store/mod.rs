@@ -572,10 +572,27 @@ pub fn private_dir(dir: &Path) -> Result<(), StoreError> {
             .create(dir)
             .map_err(fail)?;
     }
-    let mode = std::fs::metadata(dir).map_err(fail)?.permissions().mode();
+    let meta = std::fs::metadata(dir).map_err(fail)?;
+    refuse_root_in_a_users_dir(dir, &meta)?;
+    let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700 | 0o700))
             .map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Root opening a state directory that belongs to another user (the package's `qrca`,
+/// which the daemon runs as) would leave database files in it that the daemon cannot
+/// write: `sudo qrca cases` while the daemon is stopped, say. Refused, naming the way
+/// that works: the command as the directory's owner.
+fn refuse_root_in_a_users_dir(dir: &Path, meta: &std::fs::Metadata) -> Result<(), StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    if rustix::process::geteuid().is_root() && meta.uid() != 0 {
+        return Err(StoreError::OthersStateDir {
+            path: dir.to_path_buf(),
+            uid: meta.uid(),
+        });
     }
     Ok(())
 }
