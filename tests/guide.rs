@@ -17,6 +17,8 @@
 mod demo_world;
 #[path = "support/mail_servers.rs"]
 mod mail_servers;
+#[path = "support/packaged_config.rs"]
+mod packaged_config;
 
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
@@ -163,7 +165,8 @@ const NOT_RUN: &[(&str, &str)] = &[
     ("tar", "the admin's copy of /etc/qrca"),
     (
         "qrca setup",
-        "writes /etc/qrca and starts the service: run by tests/setup_cli.rs",
+        "writes /etc/qrca and starts the service: run by the_setup_line_sets_up_a_ward, on the \
+         packaged config and real mail servers (its other paths: tests/setup_cli.rs)",
     ),
 ];
 
@@ -329,6 +332,107 @@ fn the_commands_that_log_in_run_on_real_mail_servers() {
     // The enrolment mails reached the admin, one from each account.
     servers
         .wait_for_messages(admin, 3, std::time::Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+}
+
+/// The guide installs the file scripts/package.sh makes of this version.
+#[test]
+fn the_install_line_names_this_versions_package() {
+    let file = format!("./qrca_{}_amd64.deb", env!("CARGO_PKG_VERSION"));
+    let installs: Vec<Shown> = shown_commands(&blocks(&guide()))
+        .into_iter()
+        .filter(|c| starts_with(&c.words, "apt install"))
+        .collect();
+    assert!(
+        installs.first().is_some_and(|c| c.words.contains(&file)),
+        "the guide's first apt install is not {file}"
+    );
+}
+
+/// The guide's `qrca setup` line, as the admin types it after `apt install`, on the
+/// config the package installs and real loopback mail servers (the test machine's stand-in
+/// for Gmail): only `--config` (a temp dir, not /etc/qrca), the passwords on stdin,
+/// `--no-start` (no systemd here) and `--yes` are added. The ward is written, the logins
+/// pass, and the admin the line names gets the three enrolment mails.
+#[test]
+fn the_setup_line_sets_up_a_ward() {
+    const PASSWORD: &str = "abcd efgh ijkl mnop";
+    let shown: Vec<Shown> = shown_commands(&blocks(&guide()))
+        .into_iter()
+        .filter(|c| starts_with(&c.words, "qrca setup"))
+        .collect();
+    assert_eq!(shown.len(), 1, "the guide shows one qrca setup line");
+    let words = &shown[0].words;
+    let flag = |name: &str| {
+        let at = words.iter().position(|w| w == name);
+        at.and_then(|at| words.get(at + 1))
+            .unwrap_or_else(|| panic!("{}: the setup line has no {name}", shown[0].at))
+            .clone()
+    };
+    let admin = flag("--admin-email");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let servers = mail_servers::MailServers::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let config = packaged_config::packaged_config(
+        dir.path(),
+        (servers.imap_port, servers.smtp_port),
+        mail_servers::AUTHSERV_ID,
+        None,
+    );
+    // The accounts setup suggests for the line's names, as the admin made them at Gmail.
+    let suggest = Process::new(env!("CARGO_BIN_EXE_qrca"))
+        .args([
+            "accounts",
+            "suggest",
+            "--district",
+            &flag("--district"),
+            "--ward",
+            &flag("--name"),
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let accounts = demo_world::text(&suggest.stdout);
+    let mut users: Vec<(&str, &str)> = accounts.lines().map(|a| (a, "abcdefghijklmnop")).collect();
+    assert_eq!(users.len(), 3, "{accounts}");
+    users.push((admin.as_str(), "x"));
+    servers
+        .add_users(&users)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let mut child = Process::new(env!("CARGO_BIN_EXE_qrca"))
+        .args(&words[1..])
+        .arg("--config")
+        .arg(&config)
+        .args(["--passwords-stdin", "--no-start", "--yes"])
+        .env_remove("QRCA_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
+    std::io::Write::write_all(&mut stdin, format!("{PASSWORD}\n").repeat(3).as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(stdin);
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let printed = format!(
+        "{}{}",
+        demo_world::text(&output.stdout),
+        demo_world::text(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(0), "{}: {printed}", shown[0].at);
+    let written = std::fs::read_to_string(&config).unwrap_or_else(|e| panic!("{e}"));
+    for value in [
+        flag("--ward"),
+        flag("--officer"),
+        flag("--police"),
+        flag("--area-police"),
+    ] {
+        assert!(
+            written.contains(&format!("\"{value}\"")),
+            "{value} not in:\n{written}"
+        );
+    }
+    servers
+        .wait_for_messages(&admin, 3, std::time::Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("{e:#}"));
 }
 

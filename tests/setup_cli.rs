@@ -1,5 +1,5 @@
-//! `qrca setup --ward CODE` (issue 18, "After install"), the real binary on a config
-//! like the Debian package's (no `[[ward]]`) and the loopback Dovecot and Postfix: the
+//! `qrca setup --ward CODE` (issue 18, "After install"), the real binary on the config
+//! the Debian package installs (`packaging/deb/qrca.toml`, no `[[ward]]`) and the loopback Dovecot and Postfix: the
 //! ward written with the file's comments kept, the app passwords owner-only and
 //! without their spaces, the key made, the logins checked, the three enrolment mails
 //! at the admin, and then `qrca run` on that config answering a registration. A wrong
@@ -11,6 +11,8 @@
 
 #[path = "support/mail_servers.rs"]
 mod mail_servers;
+#[path = "support/packaged_config.rs"]
+mod packaged_config;
 #[path = "support/people.rs"]
 mod people;
 
@@ -46,41 +48,10 @@ fn stripped(password: &str) -> String {
     password.replace(' ', "")
 }
 
-/// The config the package installs (`packaging/deb/qrca.toml`), its mail pointed at
-/// `imap`/`smtp` on loopback and its state in `dir`; `admin`: whether `[service]`'s
+/// The packaged config on the loopback servers; `admin`: whether `[service]`'s
 /// admin_email is filled in (else it stays the package's comment).
-fn package_config(dir: &Path, (imap, smtp): (u16, u16), admin: bool) -> PathBuf {
-    const PACKAGED: &str = include_str!("../packaging/deb/qrca.toml");
-    let mut replaced = 0;
-    let text: Vec<String> = PACKAGED
-        .lines()
-        .map(|line| {
-            let key = line.split('=').next().unwrap_or_default().trim();
-            let new = match key {
-                "state_dir" => "state_dir = \"state\"".to_owned(),
-                "imap" => {
-                    format!("imap = {{ host = \"127.0.0.1\", port = {imap}, tls = \"none\" }}")
-                }
-                "smtp" => {
-                    format!("smtp = {{ host = \"127.0.0.1\", port = {smtp}, tls = \"none\" }}")
-                }
-                "trusted_authserv_ids" => format!("trusted_authserv_ids = [\"{AUTHSERV_ID}\"]"),
-                "# admin_email" if admin => format!("admin_email = \"{ADMIN}\""),
-                _ => return line.to_owned(),
-            };
-            replaced += 1;
-            new
-        })
-        .collect();
-    assert_eq!(
-        replaced,
-        4 + usize::from(admin),
-        "packaging/deb/qrca.toml changed shape"
-    );
-    let path = dir.join("qrca.toml");
-    std::fs::write(&path, text.join("\n") + "\n").unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-    path
+fn package_config(dir: &Path, ports: (u16, u16), admin: bool) -> PathBuf {
+    packaged_config::packaged_config(dir, ports, AUTHSERV_ID, admin.then_some(ADMIN))
 }
 
 /// `qrca setup` with every answer as a flag, `stdin` as the passwords.
