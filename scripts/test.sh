@@ -5,6 +5,8 @@
 #    (CI runs as root on a clean Debian machine with no standard input).
 # 2. Checks formatting and lints, then runs every test target (unit, integration,
 #    property tests, and the benchmarks once each in test mode) and the doc tests.
+# 3. Builds the Debian package from that build and installs, upgrades, removes and
+#    purges it on this machine (scripts/test-package.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,9 +21,12 @@ cd "$(dirname "$0")/.."
 # Chromium with a fake camera fed a y4m that ffmpeg makes from a permit's render.
 # cups-daemon and cups-client: a private cupsd with two queues (scripts/cups.sh) for the
 # print queue's tests (tests/print_queue.rs). man-db renders the generated man pages
-# (tests/manual.rs).
+# (tests/manual.rs, and the installed ones). dpkg-dev (dpkg-shlibdeps) gives cargo-deb the
+# package's library dependencies (scripts/package.sh, scripts/test-package.sh);
+# python3-markdown and fonts-dejavu-core make the guide's PDF (scripts/guide-pdf.sh,
+# with Chromium).
 PACKAGES=(poppler-utils zbar-tools dovecot-imapd dovecot-lmtpd postfix openssl systemd time util-linux
-    chromium ffmpeg nodejs cups-daemon cups-client man-db)
+    chromium ffmpeg nodejs cups-daemon cups-client man-db dpkg-dev python3-markdown fonts-dejavu-core)
 # Debian's nodejs comes without npm (NodeSource's includes it): add Debian's only if needed.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
@@ -57,4 +62,7 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test" >&2
 cargo test --all-targets --locked
 cargo test --doc --locked
+# The Debian package, installed, upgraded, removed and purged on this machine (as root).
+echo "== the Debian package (scripts/test-package.sh)" >&2
+scripts/test-package.sh
 echo "scripts/test.sh: all tests passed" >&2
