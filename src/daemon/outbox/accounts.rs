@@ -62,12 +62,12 @@ pub(super) async fn probe_unusable(
 /// generation: a `systemctl reload qrca` after fixing its password tries it at once).
 const PROBE_EVERY: SignedDuration = SignedDuration::from_secs(300);
 
-/// The thread's account when it has quota left at `now`, else the first of the ward's
-/// accounts that has.
+/// The thread's account when it has quota left at `now` for a mail to `recipients`,
+/// else the first of the ward's accounts that has.
 pub(super) fn choose_account<'a>(
     store: &Store,
     accounts: &'a [Account],
-    preferred: &str,
+    (preferred, recipients): (&str, u32),
     now: Timestamp,
 ) -> Result<Option<&'a Account>, StoreError> {
     let ordered = accounts
@@ -75,19 +75,21 @@ pub(super) fn choose_account<'a>(
         .filter(|a| a.address == preferred)
         .chain(accounts.iter().filter(|a| a.address != preferred));
     for account in ordered {
-        if has_quota(store, account, now)? {
+        if has_quota(store, account, recipients, now)? {
             return Ok(Some(account));
         }
     }
     Ok(None)
 }
 
-/// Whether `account` may send at `now`: its server has not said within the hour
-/// that its quota is spent, and the recipients of its mails in the last 24 hours are
-/// fewer than its `daily_send_limit`.
+/// Whether `account` may send a mail to `recipients` at `now`: its server has not said
+/// within the hour that its quota is spent, and those recipients fit in what is left of
+/// its `daily_send_limit` over the last 24 hours (a mail to more than the whole limit
+/// goes only from an account that has sent nothing in the window, or it would never go).
 pub(super) fn has_quota(
     store: &Store,
     account: &Account,
+    recipients: u32,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     if store
@@ -96,7 +98,12 @@ pub(super) fn has_quota(
     {
         return Ok(false);
     }
-    Ok(store.sent_within(&account.address, now)? < account.mail.daily_send_limit)
+    let (sent, limit) = (
+        store.sent_within(&account.address, now)?,
+        account.mail.daily_send_limit,
+    );
+    let recipients = recipients.max(1);
+    Ok(sent.saturating_add(recipients) <= limit || (sent == 0 && recipients > limit))
 }
 
 #[cfg(test)]
@@ -124,7 +131,7 @@ mod tests {
             .parse()
             .unwrap_or_else(|e| panic!("{e}"));
         let chosen = |preferred: &str, at: Timestamp| {
-            choose_account(&store, &accounts, preferred, at)
+            choose_account(&store, &accounts, (preferred, 1), at)
                 .unwrap_or_else(|e| panic!("{e}"))
                 .map(|a| a.address.clone())
         };
@@ -149,5 +156,33 @@ mod tests {
         assert_eq!(chosen("gone@x", later(25)).as_deref(), Some("a1@x"));
         assert_eq!(store.sent_within("a3@x", now).unwrap_or_default(), 2);
         assert_eq!(store.sent_within("a3@x", later(25)).unwrap_or_default(), 0);
+    }
+
+    /// A mail's recipients must fit in what is left: 3 of 5 spent, a mail to 3 waits
+    /// for another account, a mail to 2 goes; a mail to more than the whole limit goes
+    /// only from an account that has sent nothing.
+    #[test]
+    fn a_mail_s_recipients_must_fit_in_what_is_left() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let accounts = [account("a1@x", 5), account("a2@x", 5)];
+        let now: Timestamp = "2021-09-08T03:00:00Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let chosen = |recipients: u32| {
+            choose_account(&store, &accounts, ("a1@x", recipients), now)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .map(|a| a.address.clone())
+        };
+        store
+            .note_sent("a1@x", now, 3)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(chosen(2).as_deref(), Some("a1@x"));
+        assert_eq!(chosen(3).as_deref(), Some("a2@x"));
+        assert_eq!(chosen(9).as_deref(), Some("a2@x"));
+        store
+            .note_sent("a2@x", now, 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(chosen(9), None);
     }
 }

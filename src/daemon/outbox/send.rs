@@ -51,11 +51,14 @@ pub(super) async fn send_one(
             }
         }
     };
+    // What the mail costs of an account's quota, judged before it is rendered: its To
+    // and Cc (a split mail costs that again for each part, counted as each goes).
+    let cost = u32::try_from(entry.mail.to.len() + entry.mail.cc.len()).unwrap_or(u32::MAX);
     let account = match &entry.parts_sent {
         // The rest of a split mail goes from the account that sent its first parts:
         // another account may split it differently (its own max_message_bytes).
         Some(parts) => match ward.accounts.iter().find(|a| a.address == parts.account) {
-            Some(a) if !unusable.contains(&a.address) && has_quota(store, a, now)? => Some(a),
+            Some(a) if !unusable.contains(&a.address) && has_quota(store, a, cost, now)? => Some(a),
             Some(_) => None,
             None => {
                 return dead(
@@ -77,7 +80,7 @@ pub(super) async fn send_one(
                 .filter(|a| !unusable.contains(&a.address))
                 .cloned()
                 .collect();
-            choose_account(store, &usable, &entry.account, now)?
+            choose_account(store, &usable, (&entry.account, cost), now)?
                 .and_then(|a| ward.accounts.iter().find(|w| w.address == a.address))
         }
     };
