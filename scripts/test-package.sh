@@ -81,8 +81,12 @@ stat_is "$unit_dir/qrca-standby.service" root:root 644
 present /usr/share/man/man1/qrca.1.gz
 present /usr/share/man/man1/qrca-setup.1.gz
 present /usr/share/bash-completion/completions/qrca
-for doc in copyright huong-dan.pdf huong-dan.md README.md LICENSE-MIT LICENSE-APACHE examples/qrca.example.toml; do
+for doc in copyright huong-dan.pdf docs/huong-dan.md README.md LICENSE-MIT LICENSE-APACHE examples/qrca.example.toml; do
     present "/usr/share/doc/qrca/$doc"
+done
+# The installed Markdown guide's images and links resolve where it is.
+for target in $(grep -o '](\(img/\|\.\./\)[^)#]*' /usr/share/doc/qrca/docs/huong-dan.md | cut -c3-); do
+    present "/usr/share/doc/qrca/docs/$target"
 done
 grep -q "^/etc/qrca/qrca.toml$" /var/lib/dpkg/info/qrca.conffiles || fail "/etc/qrca/qrca.toml is not a conffile"
 # The user: a system account that cannot log in.
