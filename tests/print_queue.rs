@@ -202,6 +202,15 @@ fn the_stamp_prints_its_sheet_once_on_the_first_printer_that_takes_it() {
     // Nothing is due: a second pass prints nothing.
     assert_eq!(pass(&g, &cups, now), PrintPass::default());
     assert!(printers.printed("laser2").is_empty());
+    // A printed job stays for qrca print list about a month, then the worker removes it.
+    let days = |n: i64| now + jiff::SignedDuration::from_hours(24 * n);
+    assert_eq!(pass(&g, &cups, days(29)), PrintPass::default());
+    assert_eq!(g.store.print_jobs().unwrap().len(), 1);
+    let later = pass(&g, &cups, days(31));
+    assert_eq!(later.pruned, 1, "{later:?}");
+    assert!(later.printed.is_empty());
+    assert!(g.store.print_jobs().unwrap().is_empty());
+    assert_eq!(printers.printed("laser1").len(), 1, "nothing printed again");
 }
 
 #[test]

@@ -38,6 +38,8 @@ pub struct PrintPass {
     pub found: Vec<u64>,
     /// No printer took it: waits for its next try.
     pub retrying: Vec<u64>,
+    /// Printed jobs older than `store::KEEP_PRINTED`, removed from the queue.
+    pub pruned: usize,
 }
 
 /// Prints every job due at `now`, oldest first. Only a failing database ends the
@@ -47,7 +49,12 @@ pub async fn print_due(
     cups: &Cups,
     now: Timestamp,
 ) -> Result<PrintPass, StoreError> {
-    let mut pass = PrintPass::default();
+    let mut pass = PrintPass {
+        pruned: shared
+            .store
+            .prune_printed(now - crate::store::KEEP_PRINTED)?,
+        ..PrintPass::default()
+    };
     let printers = shared.config.permits.printers.clone();
     let due = shared.store.due_prints(now)?;
     if due.is_empty() {

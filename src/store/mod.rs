@@ -37,7 +37,7 @@ mod types;
 pub use error::StoreError;
 pub use journal::{ApplyError, Write as JournalWrite};
 pub use outbox::{DueEntries, Unreadable};
-pub use prints::{PrintJob, PrintStatus};
+pub use prints::{KEEP_PRINTED, PrintJob, PrintStatus};
 pub use revoked::{FeedMark, RevokedPermit};
 pub use summary::{CaseStage, CaseSummary, mask_id_number};
 pub use types::{

@@ -7,7 +7,7 @@
 //! Owns the `prints` tree (job id BE → the job, JSON). It must not talk to CUPS.
 
 use super::{Store, StoreError, keys};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 
@@ -67,7 +67,39 @@ impl PrintStatus {
     }
 }
 
+/// How long a printed job stays in the queue, for `qrca print list` and a clerk's
+/// question about a sheet, before the print worker removes it: the tree holds about a
+/// month of a ward's stamps, not every one since the start.
+pub const KEEP_PRINTED: SignedDuration = SignedDuration::from_hours(30 * 24);
+
 impl Store {
+    /// Removes the jobs CUPS took before `before`, in one transaction (journalled as
+    /// every write is); how many went. Nothing is written when none is that old.
+    pub fn prune_printed(&self, before: Timestamp) -> Result<usize, StoreError> {
+        let old: Vec<[u8; 8]> = self
+            .print_jobs()?
+            .into_iter()
+            .filter(|j| matches!(j.status, PrintStatus::Printed { at, .. } if at < before))
+            .map(|j| j.id.to_be_bytes())
+            .collect();
+        if old.is_empty() {
+            return Ok(0);
+        }
+        let result = self.transact(|t| {
+            for key in &old {
+                t.prints.remove(key)?;
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => {}
+            Err(sled::transaction::TransactionError::Abort(e)) => return Err(e),
+            Err(sled::transaction::TransactionError::Storage(e)) => return Err(self.storage(e)),
+        }
+        self.flush()?;
+        Ok(old.len())
+    }
+
     /// Every print job, oldest first.
     pub fn print_jobs(&self) -> Result<Vec<PrintJob>, StoreError> {
         let mut jobs = Vec::new();
