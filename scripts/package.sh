@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package of the ward PC: target/debian/qrca_<version>_amd64.deb
 # (issue 18; what it holds: Cargo.toml, [package.metadata.deb]), its binary stripped, and
-# beside it qrca-dbgsym_<version>_amd64.ddeb with the line tables, for backtraces.
+# beside it qrca-dbgsym_<version>_amd64.ddeb with its line tables, for debuggers.
 #
 #   scripts/package.sh                          release build, then the package
 #   scripts/package.sh --profile dev --no-build the test build cargo test left (scripts/test.sh)

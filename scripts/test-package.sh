@@ -7,8 +7,7 @@
 # `apt-get purge` (only what the package made goes). Leaves the machine without qrca.
 #
 # A qrca this script did not install (no /var/lib/qrca-package-test marker) is never
-# touched:
-# the script stops instead.
+# touched: the script stops instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,10 +16,6 @@ sudo=()
 as_root() { "${sudo[@]}" "$@"; }
 
 fail() { echo "scripts/test-package.sh: FAILED: $*" >&2; exit 1; }
-check() { # check WHAT COMMAND...: the command must succeed
-    local what="$1"; shift
-    "$@" >/dev/null 2>&1 || fail "$what ($*)"
-}
 stat_is() { # stat_is PATH OWNER:GROUP MODE
     local got
     got=$(as_root stat -c '%U:%G %a' "$1" 2>/dev/null) || fail "$1 is missing"
