@@ -191,6 +191,15 @@ fn demo(dir: &Path) -> (PathBuf, PathBuf) {
     (config, work)
 }
 
+/// What a command printed, stdout then stderr.
+fn printed(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        demo_world::text(&output.stdout),
+        demo_world::text(&output.stderr)
+    )
+}
+
 /// Runs one shown qrca command in `work` on `config` and checks it as the guide shows it.
 fn run_as_shown(command: &Shown, work: &Path, config: &Path, env: &[(String, String)]) {
     let output = Process::new(env!("CARGO_BIN_EXE_qrca"))
@@ -201,11 +210,7 @@ fn run_as_shown(command: &Shown, work: &Path, config: &Path, env: &[(String, Str
         .envs(env.iter().cloned())
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
-    let printed = format!(
-        "{}{}",
-        demo_world::text(&output.stdout),
-        demo_world::text(&output.stderr)
-    );
+    let printed = printed(&output);
     let line = command.words.join(" ");
     assert_eq!(
         output.status.code(),
@@ -310,11 +315,7 @@ fn the_commands_that_log_in_run_on_real_mail_servers() {
         .envs(wrong)
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
-    let printed = format!(
-        "{}{}",
-        demo_world::text(&output.stdout),
-        demo_world::text(&output.stderr)
-    );
+    let printed = printed(&output);
     assert_eq!(output.status.code(), Some(1), "{printed}");
     let blocks = blocks(&guide());
     let shown: Vec<&Block> = of_lang(&blocks, "wrong-password").collect();
@@ -413,11 +414,7 @@ fn the_setup_line_sets_up_a_ward() {
         .unwrap_or_else(|e| panic!("{e}"));
     drop(stdin);
     let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
-    let printed = format!(
-        "{}{}",
-        demo_world::text(&output.stdout),
-        demo_world::text(&output.stderr)
-    );
+    let printed = printed(&output);
     assert_eq!(output.status.code(), Some(0), "{}: {printed}", shown[0].at);
     let written = std::fs::read_to_string(&config).unwrap_or_else(|e| panic!("{e}"));
     for value in [

@@ -54,32 +54,39 @@ fn package_config(dir: &Path, ports: (u16, u16), admin: bool) -> PathBuf {
     packaged_config::packaged_config(dir, ports, AUTHSERV_ID, admin.then_some(ADMIN))
 }
 
+/// `qrca setup` on `config` for ward `ward` with every answer as a flag but `--name`
+/// when `name` is `None`; the passwords on stdin, never asking, never starting.
+fn setup_args(ward: &str, name: Option<&str>, config: &Path) -> Vec<String> {
+    let mut args: Vec<String> = ["setup", "--ward", ward].map(str::to_owned).to_vec();
+    if let Some(name) = name {
+        args.extend(["--name".to_owned(), name.to_owned()]);
+    }
+    args.extend(
+        [
+            "--district",
+            DISTRICT,
+            "--short",
+            "THD",
+            "--officer",
+            OFFICER,
+            "--police",
+            POLICE,
+            "--area-police",
+            CSKV,
+            "--passwords-stdin",
+            "--no-start",
+            "--yes",
+            "--config",
+        ]
+        .map(str::to_owned),
+    );
+    args.push(config.display().to_string());
+    args
+}
+
 /// `qrca setup` with every answer as a flag, `stdin` as the passwords.
 fn setup(config: &Path, extra: &[&str], stdin: &str) -> Output {
-    let mut args: Vec<String> = [
-        "setup",
-        "--ward",
-        WARD,
-        "--name",
-        NAME,
-        "--district",
-        DISTRICT,
-        "--short",
-        "THD",
-        "--officer",
-        OFFICER,
-        "--police",
-        POLICE,
-        "--area-police",
-        CSKV,
-        "--passwords-stdin",
-        "--no-start",
-        "--yes",
-        "--config",
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    args.push(config.display().to_string());
+    let mut args = setup_args(WARD, Some(NAME), config);
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     run_with_stdin(&args, stdin)
 }
@@ -325,26 +332,7 @@ fn a_missing_answer_or_config_is_named_and_nothing_changes() {
     // Nothing listens on port 1: nothing here gets as far as a login.
     let config = package_config(dir.path(), (1, 1), true);
     let original = std::fs::read_to_string(&config).unwrap();
-    let args: Vec<String> = [
-        "setup",
-        "--ward",
-        WARD,
-        "--district",
-        DISTRICT,
-        "--short",
-        "THD",
-        "--officer",
-        OFFICER,
-        "--police",
-        POLICE,
-        "--passwords-stdin",
-        "--yes",
-        "--config",
-    ]
-    .map(str::to_owned)
-    .into_iter()
-    .chain([config.display().to_string()])
-    .collect();
+    let args = setup_args(WARD, None, &config);
     let out = run_with_stdin(&args, "a\nb\nc\n");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let said = String::from_utf8_lossy(&out.stderr);
@@ -366,28 +354,7 @@ fn a_missing_answer_or_config_is_named_and_nothing_changes() {
     assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
 
     // A code other than the names fold to is a warning, not an error.
-    let args: Vec<String> = [
-        "setup",
-        "--ward",
-        "hk.thd",
-        "--name",
-        NAME,
-        "--district",
-        DISTRICT,
-        "--short",
-        "THD",
-        "--officer",
-        OFFICER,
-        "--police",
-        POLICE,
-        "--passwords-stdin",
-        "--yes",
-        "--config",
-    ]
-    .map(str::to_owned)
-    .into_iter()
-    .chain([config.display().to_string()])
-    .collect();
+    let args = setup_args("hk.thd", Some(NAME), &config);
     let out = run_with_stdin(&args, "");
     let said = text(&out);
     assert!(
